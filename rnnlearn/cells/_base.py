@@ -1,0 +1,166 @@
+"""The ``Cell`` contract: a recurrence over a whole sequence, with its backward pass."""
+
+# SPDX-License-Identifier: BSD-3-Clause
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+
+class Cell(BaseEstimator, ABC):
+    """Base class of the recurrent cells.
+
+    A cell is a hyperparameter object: it holds its constructor arguments only, so
+    :func:`sklearn.base.clone` and nested ``cell__<name>`` parameters work. Weights live in
+    the ``params`` dictionaries passed to every method, and everything ``forward`` computes
+    for ``backward`` travels in the returned cache. One instance can serve every layer.
+
+    The layer around a cell computes the input projection of all time steps at once,
+    ``XW = X @ W_x + b`` with the gates fused in columns (``n_gates * n_hidden`` of them),
+    and hands ``XW`` of shape ``(n_timesteps, n_samples, n_gates * n_hidden)`` to the cell,
+    which runs the recurrence and, in ``backward``, returns the gradient with respect to
+    ``XW`` for all steps, from which the layer forms the gradients of ``W_x``, ``b`` and the
+    layer input with single matrix products.
+
+    Attributes
+    ----------
+    n_gates : int
+        Number of fused gate blocks in ``W_x``, ``W_h`` and ``b``.
+    n_states : int
+        Number of state vectors carried between steps (2 for the LSTM's ``h`` and ``c``).
+    """
+
+    n_gates = 1
+    n_states = 1
+
+    def param_shapes(self, n_inputs, n_hidden):
+        """Shapes of this cell's parameters in one layer.
+
+        Parameters
+        ----------
+        n_inputs : int
+            Number of input features of the layer.
+        n_hidden : int
+            Number of hidden units of the layer.
+
+        Returns
+        -------
+        dict of str to tuple
+            ``W_x`` of shape ``(n_inputs, n_gates * n_hidden)``, ``W_h`` of shape
+            ``(n_hidden, n_gates * n_hidden)`` and ``b`` of shape ``(n_gates * n_hidden,)``,
+            plus any parameter a subclass adds.
+        """
+        n_fused = self.n_gates * n_hidden
+        return {"W_x": (n_inputs, n_fused), "W_h": (n_hidden, n_fused), "b": (n_fused,)}
+
+    def init_params(self, params, rng):
+        """Initialise one layer's parameters in place.
+
+        Input weights are Glorot-uniform per gate block, recurrent weights orthogonal per
+        gate block, biases zero (the Keras defaults). Subclasses may adjust biases.
+
+        Parameters
+        ----------
+        params : dict of str to ndarray
+            The layer's parameter views, as shaped by :meth:`param_shapes`; overwritten.
+        rng : numpy.random.RandomState
+            Source of randomness.
+        """
+        n_inputs, n_fused = params["W_x"].shape
+        n_hidden = n_fused // self.n_gates
+        limit = np.sqrt(6.0 / (n_inputs + n_hidden))
+        params["W_x"][...] = rng.uniform(-limit, limit, size=(n_inputs, n_fused))
+        for gate in range(self.n_gates):
+            block = slice(gate * n_hidden, (gate + 1) * n_hidden)
+            params["W_h"][:, block] = _orthogonal(n_hidden, rng)
+        for name, value in params.items():
+            if name not in ("W_x", "W_h"):
+                value[...] = 0.0
+
+    @abstractmethod
+    def forward(self, params, XW, state0, mask=None):
+        """Run the recurrence over a whole batch of sequences.
+
+        Parameters
+        ----------
+        params : dict of str to ndarray
+            The layer's parameters.
+        XW : ndarray of shape (n_timesteps, n_samples, n_gates * n_hidden)
+            Input projection ``X @ W_x + b`` of every step, time-major. The cell may
+            overwrite it.
+        state0 : ndarray of shape (n_states, n_samples, n_hidden)
+            Initial state.
+        mask : ndarray of shape (n_timesteps, n_samples, 1), default=None
+            1 where a step belongs to its sequence, 0 on right padding. On padding the state
+            is carried unchanged. ``None`` means every step is valid.
+
+        Returns
+        -------
+        H : ndarray of shape (n_timesteps, n_samples, n_hidden)
+            Hidden state after every step (the layer's output).
+        cache : tuple
+            Everything :meth:`backward` needs.
+        """
+
+    @abstractmethod
+    def backward(self, params, cache, dH, grads):
+        """Back-propagate through time.
+
+        Parameters
+        ----------
+        params : dict of str to ndarray
+            The layer's parameters, as given to :meth:`forward`.
+        cache : tuple
+            As returned by :meth:`forward`.
+        dH : ndarray of shape (n_timesteps, n_samples, n_hidden)
+            Gradient of the loss with respect to the hidden state after every step.
+        grads : dict of str to ndarray
+            Output buffers, keyed like ``params``. The cell writes the gradients of its
+            recurrent parameters (every key but ``W_x`` and ``b``).
+
+        Returns
+        -------
+        dXW : ndarray of shape (n_timesteps, n_samples, n_gates * n_hidden)
+            Gradient with respect to the input projection.
+        dstate0 : ndarray of shape (n_states, n_samples, n_hidden)
+            Gradient with respect to the initial state.
+        """
+
+    @abstractmethod
+    def states(self, cache):
+        """Named per-step internal states, for inspection.
+
+        Parameters
+        ----------
+        cache : tuple
+            As returned by :meth:`forward`.
+
+        Returns
+        -------
+        dict of str to ndarray of shape (n_timesteps, n_samples, n_hidden)
+            Always contains ``"h"``; gated cells add their gates.
+        """
+
+
+def _orthogonal(n, rng):
+    """Return a random ``(n, n)`` orthogonal matrix (QR of a Gaussian, signs fixed)."""
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return q * np.sign(np.diag(r))
+
+
+def carry_padding(h_new, h_prev, mask_t):
+    """Keep ``h_prev`` where the step is padding: ``h_new = h_prev + m * (h_new - h_prev)``.
+
+    Parameters
+    ----------
+    h_new : ndarray of shape (n_samples, n_hidden)
+        Freshly computed state; overwritten with the result.
+    h_prev : ndarray of shape (n_samples, n_hidden)
+        State before the step.
+    mask_t : ndarray of shape (n_samples, 1)
+        1 for valid steps, 0 for padding.
+    """
+    h_new -= h_prev
+    h_new *= mask_t
+    h_new += h_prev

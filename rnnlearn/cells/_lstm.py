@@ -1,0 +1,139 @@
+"""The long short-term memory cell."""
+
+# SPDX-License-Identifier: BSD-3-Clause
+
+import numpy as np
+
+from ..activations import ACTIVATIONS, DERIVATIVES, check_activation, logistic
+from ._base import Cell, carry_padding
+
+
+class LSTMCell(Cell):
+    """Long short-term memory cell without peepholes, gates in PyTorch's order ``i, f, g, o``.
+
+    Parameters
+    ----------
+    activation : {'tanh', 'logistic', 'gompertz', 'relu', 'identity'}, default='tanh'
+        Nonlinearity of the candidate ``g`` and of the cell state on output. Gates are
+        always logistic.
+    forget_bias : float, default=1.0
+        Initial value of the forget-gate bias (Keras' ``unit_forget_bias``). ``0.0``
+        starts like PyTorch's zero-bias layout.
+
+    See Also
+    --------
+    GRUCell : Gated recurrent unit.
+    VanillaCell : Elman recurrent cell.
+
+    Notes
+    -----
+    With input projection :math:`a_t = x_t W_x + b` split into four blocks,
+
+    .. math::
+
+        [i, f, g, o] = [\\sigma, \\sigma, \\phi, \\sigma](a_t + h_{t-1} W_h), \\quad
+        c_t = f \\odot c_{t-1} + i \\odot g, \\quad h_t = o \\odot \\phi(c_t),
+
+    as PyTorch's ``nn.LSTM`` (whose two biases sum to ``b``). The state is ``(h, c)``.
+
+    Examples
+    --------
+    >>> from rnnlearn import RNNRegressor
+    >>> from rnnlearn.cells import LSTMCell
+    >>> RNNRegressor(cell=LSTMCell(forget_bias=0.0))
+    RNNRegressor(cell=LSTMCell(forget_bias=0.0))
+    """
+
+    n_gates = 4
+    n_states = 2
+
+    def __init__(self, activation="tanh", forget_bias=1.0):
+        self.activation = activation
+        self.forget_bias = forget_bias
+
+    def init_params(self, params, rng):
+        """Initialise as :meth:`Cell.init_params`, then set the forget-gate bias."""
+        super().init_params(params, rng)
+        n_hidden = params["W_h"].shape[0]
+        params["b"][n_hidden : 2 * n_hidden] = self.forget_bias
+
+    def forward(self, params, XW, state0, mask=None):
+        """Run the recurrence; see :meth:`Cell.forward`."""
+        function = ACTIVATIONS[check_activation(self.activation)]
+        W_h = params["W_h"]
+        n_timesteps, n_samples, n_fused = XW.shape
+        n_hidden = n_fused // 4
+        sigmoid_part, candidate, output = (
+            slice(0, 2 * n_hidden),
+            slice(2 * n_hidden, 3 * n_hidden),
+            slice(3 * n_hidden, n_fused),
+        )
+        gates = np.empty_like(XW)
+        H = np.empty((n_timesteps + 1, n_samples, n_hidden), dtype=XW.dtype)
+        C = np.empty_like(H)
+        cell_out = np.empty_like(H[1:])
+        H[0], C[0] = state0
+        for t in range(n_timesteps):
+            z = np.dot(H[t], W_h, out=gates[t])
+            z += XW[t]
+            logistic(z[:, sigmoid_part], out=z[:, sigmoid_part])
+            function(z[:, candidate], out=z[:, candidate])
+            logistic(z[:, output], out=z[:, output])
+            i, f, g, o = (z[:, k * n_hidden : (k + 1) * n_hidden] for k in range(4))
+            c = np.multiply(f, C[t], out=C[t + 1])
+            c += i * g
+            function(c, out=cell_out[t])
+            np.multiply(o, cell_out[t], out=H[t + 1])
+            if mask is not None:
+                carry_padding(C[t + 1], C[t], mask[t])
+                carry_padding(H[t + 1], H[t], mask[t])
+        return H[1:], (H, C, gates, cell_out, mask)
+
+    def backward(self, params, cache, dH, grads):
+        """Back-propagate through time; see :meth:`Cell.backward`."""
+        H, C, gates, cell_out, mask = cache
+        derivative, sigmoid_derivative = DERIVATIVES[self.activation], DERIVATIVES["logistic"]
+        W_h_T = params["W_h"].T
+        n_timesteps, n_samples, n_hidden = dH.shape
+        i, f, g, o = (gates[..., k * n_hidden : (k + 1) * n_hidden] for k in range(4))
+        # Factors that do not depend on the incoming gradient, for all steps at once:
+        # d(pre-activation of gate k) = factor[k] * (dc for i, f, g; dh for o).
+        factor = np.empty_like(gates).reshape(n_timesteps, n_samples, 4, n_hidden)
+        np.multiply(g, sigmoid_derivative(i), out=factor[:, :, 0])
+        np.multiply(C[:-1], sigmoid_derivative(f), out=factor[:, :, 1])
+        np.multiply(i, derivative(g), out=factor[:, :, 2])
+        np.multiply(cell_out, sigmoid_derivative(o), out=factor[:, :, 3])
+        dc_from_dh = o * derivative(cell_out)
+        carry = f
+        if mask is not None:
+            factor *= mask[:, :, None]
+            dc_from_dh *= mask
+            keep = 1 - mask
+            carry = f * mask + keep
+        dZ = np.empty_like(gates)
+        dZ4 = dZ.reshape(n_timesteps, n_samples, 4, n_hidden)
+        dh = np.zeros((n_samples, n_hidden), dtype=dH.dtype)
+        dc = np.zeros_like(dh)
+        for t in range(n_timesteps - 1, -1, -1):
+            dh += dH[t]
+            dc += dh * dc_from_dh[t]
+            np.multiply(dc[:, None, :], factor[t, :, :3], out=dZ4[t, :, :3])
+            np.multiply(dh, factor[t, :, 3], out=dZ4[t, :, 3])
+            dc *= carry[t]
+            if mask is None:
+                dh = np.dot(dZ[t], W_h_T, out=dh)
+            else:
+                dh *= keep[t]
+                dh += dZ[t] @ W_h_T
+        n_fused = 4 * n_hidden
+        np.dot(H[:-1].reshape(-1, n_hidden).T, dZ.reshape(-1, n_fused), out=grads["W_h"])
+        return dZ, np.stack([dh, dc])
+
+    def states(self, cache):
+        """Per-step ``h``, ``c`` and gates ``i, f, g, o``; see :meth:`Cell.states`."""
+        H, C, gates, _, _ = cache
+        n_hidden = H.shape[-1]
+        named = {"h": H[1:], "c": C[1:]}
+        for k, name in enumerate("ifgo"):
+            named[name] = gates[..., k * n_hidden : (k + 1) * n_hidden]
+        return named

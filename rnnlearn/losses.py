@@ -1,0 +1,233 @@
+"""Losses paired with their output link, differentiated with respect to the raw output."""
+
+# SPDX-License-Identifier: BSD-3-Clause
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from .activations import logistic
+
+
+class Loss(BaseEstimator, ABC):
+    """Base class of the losses.
+
+    A loss pairs an output link (identity, logistic, softmax) with a pointwise loss and
+    differentiates the pair with respect to the network's *raw* output, which keeps the
+    gradient simple and stable (for example ``sigmoid(raw) - y`` for the log loss). The
+    value is a weighted mean over the rows of ``raw`` (samples, or samples and steps), so
+    padded steps are ignored by giving them weight 0.
+    """
+
+    def link(self, raw):
+        """Map raw network outputs to predictions.
+
+        Parameters
+        ----------
+        raw : ndarray of shape (..., n_outputs)
+            Raw output.
+
+        Returns
+        -------
+        ndarray of shape (..., n_outputs)
+            Predictions (for classification losses, probabilities).
+        """
+        return raw
+
+    @abstractmethod
+    def pointwise(self, y, raw):
+        """Per-row loss and its gradient with respect to ``raw``.
+
+        Parameters
+        ----------
+        y : ndarray of shape (..., n_outputs)
+            Targets (for classification, indicator or one-hot rows).
+        raw : ndarray of shape (..., n_outputs)
+            Raw output.
+
+        Returns
+        -------
+        loss : ndarray of shape (...)
+            Loss of each row.
+        gradient : ndarray of shape (..., n_outputs)
+            Its gradient with respect to ``raw``.
+        """
+
+    def loss_gradient(self, y, raw, weights=None):
+        """Weighted mean loss over rows and its gradient with respect to ``raw``.
+
+        Parameters
+        ----------
+        y : array-like of shape (..., n_outputs)
+            Targets.
+        raw : ndarray of shape (..., n_outputs)
+            Raw output.
+        weights : ndarray of shape (...), default=None
+            Weight of each row (sample weights, times 0 on padded steps). ``None`` weighs
+            every row 1.
+
+        Returns
+        -------
+        value : float
+            ``sum(weights * loss) / sum(weights)`` (0 when all weights are 0).
+        gradient : ndarray of shape (..., n_outputs)
+            Gradient of ``value`` with respect to ``raw``, of ``raw``'s dtype.
+        """
+        y = np.asarray(y, dtype=raw.dtype)
+        loss, gradient = self.pointwise(y, raw)
+        if weights is None:
+            total = loss.size
+            value = loss.sum()
+        else:
+            weights = np.asarray(weights, dtype=raw.dtype)
+            total = weights.sum()
+            value = np.dot(loss.ravel(), weights.ravel())
+            gradient *= weights[..., None]
+        if total == 0:
+            return 0.0, np.zeros_like(gradient)
+        gradient /= total
+        return float(value / total), gradient
+
+    def loss(self, y, raw, weights=None):
+        """Weighted mean loss; see :meth:`loss_gradient`."""
+        return self.loss_gradient(y, raw, weights)[0]
+
+
+class SquaredError(Loss):
+    """Half squared error with identity link: ``mean over outputs of (raw - y)**2 / 2``.
+
+    The half makes the gradient ``(raw - y) / n_outputs``, as in scikit-learn's MLP; the R
+    package's training also minimises half the squared error.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnlearn.losses import SquaredError
+    >>> SquaredError().loss(np.array([[1.0], [3.0]]), np.array([[0.0], [3.0]]))
+    0.25
+    """
+
+    def pointwise(self, y, raw):
+        """Per-row half squared error; see :meth:`Loss.pointwise`."""
+        residual = raw - y
+        n_outputs = raw.shape[-1]
+        return 0.5 * np.mean(residual * residual, axis=-1), residual / n_outputs
+
+
+class AbsoluteError(Loss):
+    """Absolute error (L1) with identity link: ``mean over outputs of |raw - y|``.
+
+    The R package reports this error (its ``loss_L1``) but trains on squared error; here
+    it is what training minimises. Its (sub)gradient is ``sign(raw - y)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnlearn.losses import AbsoluteError
+    >>> AbsoluteError().loss(np.array([[1.0], [3.0]]), np.array([[0.0], [3.5]]))
+    0.75
+    """
+
+    def pointwise(self, y, raw):
+        """Per-row absolute error; see :meth:`Loss.pointwise`."""
+        residual = raw - y
+        n_outputs = raw.shape[-1]
+        return np.mean(np.abs(residual), axis=-1), np.sign(residual) / n_outputs
+
+
+class Huber(Loss):
+    """Huber loss with identity link: quadratic within ``delta`` of the target, linear outside.
+
+    Parameters
+    ----------
+    delta : float, default=1.0
+        Where the loss turns from ``r**2 / 2`` to ``delta * (|r| - delta / 2)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnlearn.losses import Huber
+    >>> Huber(delta=1.0).loss(np.array([[0.0], [0.0]]), np.array([[0.5], [3.0]]))
+    1.3125
+    """
+
+    def __init__(self, delta=1.0):
+        self.delta = delta
+
+    def pointwise(self, y, raw):
+        """Per-row Huber loss; see :meth:`Loss.pointwise`."""
+        if not self.delta > 0:
+            raise ValueError(f"Huber delta must be positive; got {self.delta!r}.")
+        residual = raw - y
+        size = np.abs(residual)
+        loss = np.where(
+            size <= self.delta, 0.5 * residual * residual, self.delta * (size - 0.5 * self.delta)
+        )
+        n_outputs = raw.shape[-1]
+        gradient = np.clip(residual, -self.delta, self.delta) / n_outputs
+        return np.mean(loss, axis=-1), gradient
+
+
+class LogLoss(Loss):
+    """Cross-entropy with a logistic (binary, multilabel) or softmax (multiclass) link.
+
+    Parameters
+    ----------
+    link_function : {'logistic', 'softmax'}, default='logistic'
+        ``'logistic'`` treats each output as an independent probability and sums the
+        binary cross-entropies over outputs; ``'softmax'`` treats the outputs of a row as
+        one distribution over classes.
+
+    Notes
+    -----
+    Computed from the raw output without forming probabilities first:
+    ``log(1 + exp(raw)) - y * raw`` (logistic) and ``logsumexp(raw) - sum(y * raw)``
+    (softmax), so logits of any size are finite and the gradient is
+    ``link(raw) - y``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnlearn.losses import LogLoss
+    >>> round(LogLoss().loss(np.array([[1.0]]), np.array([[0.0]])), 4)
+    0.6931
+    """
+
+    def __init__(self, link_function="logistic"):
+        self.link_function = link_function
+
+    def _check(self):
+        if self.link_function not in ("logistic", "softmax"):
+            raise ValueError(
+                f"link_function must be 'logistic' or 'softmax'; got {self.link_function!r}."
+            )
+        return self.link_function
+
+    def link(self, raw):
+        """Probabilities: ``sigmoid(raw)`` or ``softmax(raw)`` over the last axis."""
+        if self._check() == "logistic":
+            return logistic(raw)
+        shifted = raw - raw.max(axis=-1, keepdims=True)
+        np.exp(shifted, out=shifted)
+        shifted /= shifted.sum(axis=-1, keepdims=True)
+        return shifted
+
+    def pointwise(self, y, raw):
+        """Per-row cross-entropy; see :meth:`Loss.pointwise`."""
+        if self._check() == "logistic":
+            loss = np.logaddexp(0, raw) - y * raw
+            return loss.sum(axis=-1), logistic(raw) - y
+        top = raw.max(axis=-1, keepdims=True)
+        log_normaliser = top + np.log(np.exp(raw - top).sum(axis=-1, keepdims=True))
+        loss = (y * (log_normaliser - raw)).sum(axis=-1)
+        return loss, self.link(raw) - y
+
+
+LOSSES = {
+    "squared_error": SquaredError,
+    "absolute_error": AbsoluteError,
+    "huber": Huber,
+    "log_loss": LogLoss,
+}
+"""Loss name -> class, for the estimators' ``loss`` string aliases."""
