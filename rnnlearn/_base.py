@@ -1,0 +1,563 @@
+"""What the recurrent estimators share: parameters, the fit ladder, prediction plumbing."""
+
+# SPDX-License-Identifier: BSD-3-Clause
+
+import copy
+import time
+import warnings
+from abc import ABC, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ._network import Network, step_mask
+from ._training import TrainingData, run_epoch
+from ._validation import check_sample_weight, check_sequences
+from .callbacks import PrintProgress
+from .cells import CELLS, Cell
+from .exceptions import DivergenceWarning, TrainingInterruptedWarning
+from .optimizers import OPTIMIZERS, Optimizer
+
+OUTPUT_MODES = ("last", "sequence", "after")
+PREDICT_CHUNK = 1024  # sequences per forward pass at prediction time
+
+
+def _resolve(value, table, base_class, name):
+    """A fresh object for a string alias, a clone for an object, else a clear error."""
+    if isinstance(value, str):
+        if value not in table:
+            raise ValueError(
+                f"{name} must be one of {sorted(table)} or a {base_class.__name__}; got {value!r}."
+            )
+        return table[value]()
+    if isinstance(value, base_class):
+        return clone(value)
+    raise TypeError(
+        f"{name} must be one of {sorted(table)} or a {base_class.__name__} instance; got {value!r}."
+    )
+
+
+def _check_number(name, value, kind, low=None, high=None, low_open=False, allow_none=False):
+    """Raise ``ValueError``/``TypeError`` unless ``value`` is a ``kind`` in the range."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(
+            f"{name} must be {'an int' if kind is Integral else 'a number'}; got {value!r}."
+        )
+    too_low = low is not None and (value <= low if low_open else value < low)
+    if too_low or (high is not None and value > high) or not np.isfinite(value):
+        raise ValueError(
+            f"{name} must be in {'(' if low_open else '['}{low}, "
+            f"{high if high is not None else 'inf'}]; got {value!r}."
+        )
+
+
+class BaseRNN(BaseEstimator, ABC):
+    """Base class of :class:`RNNRegressor` and :class:`RNNClassifier`; see those."""
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(32,),
+        cell="lstm",
+        *,
+        output_mode="last",
+        optimizer="adam",
+        alpha=0.0,
+        batch_size=32,
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        max_grad_norm=None,
+        callbacks=None,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.cell = cell
+        self.output_mode = output_mode
+        self.optimizer = optimizer
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.max_grad_norm = max_grad_norm
+        self.callbacks = callbacks
+
+    # ------------------------------------------------------------------ subclass hooks
+
+    @abstractmethod
+    def _make_loss(self, attributes):
+        """The training loss, given the fitted attributes the target encoding defines."""
+
+    @abstractmethod
+    def _encode_targets(self, y, n_samples, lengths, sequence, *, fitted, classes=None):
+        """Validate ``y``; return ``(Y, step_weights, attributes)``.
+
+        ``Y`` is ``(n_samples, n_steps, n_outputs)`` encoded for the loss, ``step_weights``
+        ``(n_samples, n_steps)`` (class weights, or ones) and ``attributes`` the fitted
+        attributes the encoding defines (``classes_``, ...), to commit with the model.
+        """
+
+    @abstractmethod
+    def _score_raw(self, raw, Y, weights, loss):
+        """Score (R² or accuracy) of raw outputs against encoded targets, rows weighted.
+
+        ``raw``, ``Y`` and ``weights`` are time-major; ``loss`` gives the output link.
+        """
+
+    # ------------------------------------------------------------------ parameters
+
+    def _check_params(self):
+        """Validate hyperparameters and resolve the cell and optimizer; changes nothing."""
+        sizes = self.hidden_layer_sizes
+        sizes = (sizes,) if isinstance(sizes, Integral) else sizes
+        if (
+            not isinstance(sizes, tuple | list)
+            or not sizes
+            or not all(isinstance(n, Integral) and not isinstance(n, bool) and n > 0 for n in sizes)
+        ):
+            raise ValueError(
+                f"hidden_layer_sizes must be a positive int or a non-empty tuple of "
+                f"positive ints; got {self.hidden_layer_sizes!r}."
+            )
+        if self.output_mode not in OUTPUT_MODES:
+            raise ValueError(
+                f"output_mode must be one of {list(OUTPUT_MODES)}; got {self.output_mode!r}."
+            )
+        _check_number("alpha", self.alpha, Real, low=0)
+        _check_number("batch_size", self.batch_size, Integral, low=1)
+        _check_number("max_iter", self.max_iter, Integral, low=1)
+        _check_number("tol", self.tol, Real, low=0)
+        _check_number("n_iter_no_change", self.n_iter_no_change, Integral, low=1)
+        _check_number("validation_fraction", self.validation_fraction, Real, 0, 1, low_open=True)
+        _check_number("max_grad_norm", self.max_grad_norm, Real, 0, low_open=True, allow_none=True)
+        _check_number("verbose", self.verbose, Integral, low=0)
+        for name in ("early_stopping", "shuffle", "warm_start"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise TypeError(f"{name} must be a bool; got {getattr(self, name)!r}.")
+        callbacks = list(self.callbacks or [])
+        if not all(callable(c) for c in callbacks):
+            raise TypeError(
+                f"callbacks must be a list of Callback objects or functions "
+                f"f(estimator, record); got {self.callbacks!r}."
+            )
+        cell = _resolve(self.cell, CELLS, Cell, "cell")
+        optimizer = _resolve(self.optimizer, OPTIMIZERS, Optimizer, "optimizer")
+        optimizer.init(np.zeros(1))  # validates the optimizer's own hyperparameters
+        return {
+            "sizes": tuple(int(n) for n in sizes),
+            "cell": cell,
+            "optimizer": optimizer,
+            "callbacks": callbacks,
+        }
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, X, y, sample_weight=None):
+        """Train the network for up to ``max_iter`` epochs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or list
+            Sequences: 3-D; 2-D ``(n_samples, n_timesteps)`` for univariate series; or a
+            list of ``(n_timesteps_i, n_features)`` arrays of different lengths.
+        y : array-like
+            Targets; their shape depends on ``output_mode`` (see the class docstring).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sequence in the loss (and of each of its steps).
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _fit(self, X, y, sample_weight, *, incremental, classes=None):
+        """The fit ladder: prepare (may raise, changes nothing), train, commit."""
+        run = self._prepare(X, y, sample_weight, incremental=incremental, classes=classes)
+        for callback in run["callbacks"]:
+            if hasattr(callback, "on_train_begin"):
+                callback.on_train_begin(self)
+        self._train(run, n_epochs=1 if incremental else self.max_iter, incremental=incremental)
+        return self
+
+    def _prepare(self, X, y, sample_weight, *, incremental, classes):
+        """Validate everything and build the training run; raises before any state changes."""
+        spec = self._check_params()
+        X, lengths = check_sequences(X)
+        n_samples, n_timesteps, n_features = X.shape
+        resume = hasattr(self, "_params") and (incremental or self.warm_start)
+        sequence = self.output_mode != "last"
+        Y, step_weights, attributes = self._encode_targets(
+            y, n_samples, lengths, sequence, fitted=resume, classes=classes
+        )
+        if self.output_mode == "sequence" and Y.shape[1] != n_timesteps:
+            raise ValueError(
+                f"With output_mode='sequence', y needs one target per input step: "
+                f"X has {n_timesteps} steps, y has {Y.shape[1]}."
+            )
+        n_steps_out = {"last": 1, "sequence": None, "after": Y.shape[1]}[self.output_mode]
+        network = Network(spec["cell"], n_features, spec["sizes"], Y.shape[2], n_steps_out)
+        if resume:
+            self._check_resumable(network, n_features)
+            dtype = self._params.dtype
+        else:
+            dtype = X.dtype
+        weights = step_weights * check_sample_weight(sample_weight, n_samples, dtype)[:, None]
+        if self.output_mode == "sequence" and lengths is not None:
+            weights = weights * step_mask(lengths, n_timesteps).T
+        data = TrainingData(
+            np.ascontiguousarray(X.transpose(1, 0, 2), dtype=dtype),
+            lengths,
+            np.ascontiguousarray(Y.transpose(1, 0, 2), dtype=dtype),
+            np.ascontiguousarray(weights.T, dtype=dtype),
+        )
+        optimizer = spec["optimizer"]
+        if resume:
+            rng = copy.deepcopy(self._rng)
+            params = self._params.copy()
+            same_rule = type(optimizer) is type(self.optimizer_)
+            state = copy.deepcopy(self._optimizer_state) if same_rule else optimizer.init(params)
+            history = list(self.history_)
+        else:
+            rng = check_random_state(self.random_state)
+            params = network.init_params(rng, dtype)
+            state = optimizer.init(params)
+            history = []
+        validation = None
+        if self.early_stopping and not incremental:
+            data, validation = self._split_validation(
+                data, self._stratify_labels(Y, attributes), rng
+            )
+        callbacks = spec["callbacks"]
+        if self.verbose:
+            callbacks = [PrintProgress(), *callbacks]
+        return {
+            "network": network,
+            "params": params,
+            "optimizer": optimizer,
+            "state": state,
+            "loss": self._make_loss(attributes),
+            "cell": spec["cell"],
+            "rng": rng,
+            "data": data,
+            "validation": validation,
+            "history": history,
+            "callbacks": callbacks,
+            "attributes": attributes,
+            "settings": {
+                "batch_size": min(self.batch_size, data.n_samples),
+                "shuffle": self.shuffle,
+                "alpha": self.alpha,
+                "max_grad_norm": self.max_grad_norm,
+                "weight_mask": network.weight_mask(),
+            },
+            "no_improvement": getattr(self, "_no_improvement_count", 0) if resume else 0,
+            "best_loss": getattr(self, "best_loss_", None) if resume else None,
+            "best_score": None,
+            "best_params": None,
+            "samples_seen": getattr(self, "t_", 0) if resume else 0,
+        }
+
+    def _check_resumable(self, network, n_features):
+        """Refuse to resume training on a different architecture or feature count."""
+        if n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features per time step, but "
+                f"{type(self).__name__} was fitted with {self.n_features_in_}; "
+                f"refit with warm_start=False to start over."
+            )
+        old = self._network
+        if (
+            network.layout != old.layout
+            or network.n_steps_out != old.n_steps_out
+            or network.cell.get_params() != old.cell.get_params()
+            or type(network.cell) is not type(old.cell)
+        ):
+            raise ValueError(
+                "The network's architecture (cell, hidden_layer_sizes, outputs or "
+                "output steps) differs from the fitted one; refit with "
+                "warm_start=False to start over."
+            )
+
+    def _split_validation(self, data, stratify, rng):
+        """Hold out ``validation_fraction`` of the samples, stratified by ``stratify``."""
+        index = np.arange(data.n_samples)
+        try:
+            train, held_out = train_test_split(
+                index, test_size=self.validation_fraction, random_state=rng, stratify=stratify
+            )
+        except ValueError:
+            train, held_out = train_test_split(
+                index, test_size=self.validation_fraction, random_state=rng
+            )
+        if len(train) == 0 or len(held_out) == 0:
+            raise ValueError(
+                f"early_stopping needs samples to train and validate on; "
+                f"validation_fraction={self.validation_fraction} of "
+                f"{data.n_samples} samples leaves none for one side."
+            )
+        return data.subset(train), data.subset(held_out)
+
+    def _stratify_labels(self, Y, attributes):
+        """Labels to stratify the validation split by (``None`` for regression)."""
+        return None
+
+    def _train(self, run, n_epochs, incremental):
+        """The epoch loop: train, record, commit, call callbacks, decide to stop."""
+        optimizer, state = run["optimizer"], run["state"]
+        converged = False
+        for _ in range(n_epochs):
+            start = time.perf_counter()
+            learning_rate = optimizer.learning_rate_at(state)
+            try:
+                loss, diverged = run_epoch(
+                    run["network"],
+                    run["params"],
+                    optimizer,
+                    state,
+                    run["loss"],
+                    run["data"],
+                    run["settings"],
+                    run["rng"],
+                )
+                status = "diverged" if diverged else "ok"
+            except KeyboardInterrupt:
+                loss, status = float("nan"), "interrupted"
+            run["samples_seen"] += run["data"].n_samples
+            record = {
+                "epoch": len(run["history"]) + 1,
+                "loss": loss,
+                "validation_score": None,
+                "learning_rate": learning_rate,
+                "duration": time.perf_counter() - start,
+                "status": status,
+            }
+            if status == "ok":
+                optimizer.end_epoch(state)
+                if run["validation"] is not None:
+                    validation = run["validation"]
+                    raw = run["network"].forward(run["params"], validation.X, validation.lengths)[0]
+                    record["validation_score"] = self._score_raw(
+                        raw, validation.y, validation.weights, run["loss"]
+                    )
+                converged = self._update_stopping(run, record) and not incremental
+            elif status == "diverged":
+                warnings.warn(
+                    f"Training diverged in epoch {record['epoch']} (the loss became "
+                    f"non-finite); stopped and kept the last weights with a finite loss. "
+                    f"Lower the learning rate or set max_grad_norm.",
+                    DivergenceWarning,
+                    stacklevel=4,
+                )
+                run["state"] = state = optimizer.init(run["params"])
+            else:
+                warnings.warn(
+                    f"Training interrupted in epoch {record['epoch']}; the model "
+                    f"keeps the weights of its last step.",
+                    TrainingInterruptedWarning,
+                    stacklevel=4,
+                )
+            run["history"].append(record)
+            final = converged or status != "ok"
+            if final and run["best_params"] is not None:
+                run["params"][...] = run["best_params"]
+            self._commit(run)
+            stop = any([bool(callback(self, record)) for callback in run["callbacks"]])
+            if final or stop:
+                break
+        else:
+            if not incremental and n_epochs and not converged and run["best_params"] is not None:
+                run["params"][...] = run["best_params"]
+                self._commit(run)
+            if not incremental:
+                warnings.warn(
+                    f"Maximum iterations ({n_epochs}) reached and the optimization "
+                    f"hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=4,
+                )
+
+    def _update_stopping(self, run, record):
+        """Track the best loss or validation score; return whether training has converged."""
+        if run["validation"] is not None:
+            score = record["validation_score"]
+            best = run["best_score"]
+            improved = best is None or score > best + self.tol
+            if best is None or score > best:
+                run["best_score"] = score
+                run["best_params"] = run["params"].copy()
+        else:
+            loss, best = record["loss"], run["best_loss"]
+            improved = best is None or loss < best - self.tol
+            if best is None or loss < best:
+                run["best_loss"] = loss
+        run["no_improvement"] = 0 if improved else run["no_improvement"] + 1
+        return run["no_improvement"] > self.n_iter_no_change
+
+    def _commit(self, run):
+        """Write every fitted attribute from the training run (the only place that does)."""
+        history = run["history"]
+        self.cell_ = run["cell"]
+        self.optimizer_ = run["optimizer"]
+        self.loss_function_ = run["loss"]
+        self._network = run["network"]
+        self._params = run["params"].copy()
+        self._optimizer_state = copy.deepcopy(run["state"])
+        self._rng = copy.deepcopy(run["rng"])
+        self._no_improvement_count = run["no_improvement"]
+        self.n_features_in_ = run["network"].n_features
+        self.n_outputs_ = run["network"].n_outputs
+        self.history_ = list(history)
+        self.loss_curve_ = [record["loss"] for record in history]
+        self.loss_ = self.loss_curve_[-1]
+        self.n_iter_ = len(history)
+        self.t_ = run["samples_seen"]
+        if run["validation"] is not None:
+            self.validation_scores_ = [
+                record["validation_score"]
+                for record in history
+                if record["validation_score"] is not None
+            ]
+            self.best_validation_score_ = run["best_score"]
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = run["best_loss"]
+        for name, value in run["attributes"].items():
+            setattr(self, name, value)
+
+    # ------------------------------------------------------------------ prediction
+
+    @property
+    def coefs_(self):
+        """Fitted parameters: one dict per recurrent layer, then the output layer's.
+
+        Each recurrent layer has ``W_x`` ``(n_inputs, n_gates * n_hidden)``, ``W_h``
+        ``(n_hidden, n_gates * n_hidden)`` and ``b`` ``(n_gates * n_hidden,)`` (plus ``b_hn``
+        for a GRU with ``reset_after=True``), gates fused in PyTorch's order; the output
+        layer has ``W`` ``(n_hidden, n_outputs)`` and ``b``. Read-only views.
+        """
+        check_is_fitted(self, "n_iter_")
+        views = self._network.unpack(self._params)
+        for layer in views:
+            for value in layer.values():
+                value.flags.writeable = False
+        return views
+
+    def _check_X(self, X):
+        """Validate ``X`` for a fitted model: ``(X_time_major, lengths, n_timesteps)``."""
+        check_is_fitted(self, "n_iter_")
+        X, lengths = check_sequences(X)
+        if X.shape[2] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[2]} features per time step, but "
+                f"{type(self).__name__} is expecting {self.n_features_in_} "
+                f"features as input."
+            )
+        return np.ascontiguousarray(X.transpose(1, 0, 2), dtype=self._params.dtype), lengths
+
+    def _raw_output(self, X_tm, lengths, params=None):
+        """Raw outputs ``(n_steps, n_samples, n_outputs)``, computed in chunks of samples."""
+        params = self._params if params is None else params
+        network = self._network
+        chunks = []
+        for start in range(0, X_tm.shape[1], PREDICT_CHUNK):
+            part = slice(start, start + PREDICT_CHUNK)
+            chunk_lengths = None if lengths is None else lengths[part]
+            chunks.append(network.forward(params, X_tm[:, part], chunk_lengths)[0])
+        return np.concatenate(chunks, axis=1)
+
+    def _format_output(self, values, lengths):
+        """Time-major per-step values ``(n_steps, n_samples, ...)`` to what users get back.
+
+        Many-to-one drops the step axis; synced sequences of different lengths come back
+        as a list of arrays trimmed to each length; otherwise batch-first arrays.
+        """
+        values = np.moveaxis(values, 0, 1)
+        if self.output_mode == "last":
+            return values[:, 0]
+        if self.output_mode == "sequence" and lengths is not None:
+            return [v[:n] for v, n in zip(values, lengths, strict=True)]
+        return values
+
+    def score(self, X, y, sample_weight=None):
+        """Score on sequences: R² (regressor) or accuracy (classifier) over all emitted steps.
+
+        With sequence output every (sample, step) pair counts as one prediction
+        (padded steps excluded), each weighted by its sample's weight.
+
+        Parameters
+        ----------
+        X : array-like or list
+            Sequences, as for :meth:`fit`.
+        y : array-like or list
+            True targets, as for :meth:`fit`.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        float
+        """
+        X_tm, lengths = self._check_X(X)
+        n_samples, n_timesteps = X_tm.shape[1], X_tm.shape[0]
+        Y, _, _ = self._encode_targets(
+            y, n_samples, lengths, self.output_mode != "last", fitted=True
+        )
+        weights = (
+            np.ones(Y.shape[:2])
+            * check_sample_weight(sample_weight, n_samples, np.float64)[:, None]
+        )
+        if self.output_mode == "sequence" and lengths is not None:
+            weights = weights * step_mask(lengths, n_timesteps).T
+        raw = self._raw_output(X_tm, lengths)
+        return self._score_raw(raw, Y.transpose(1, 0, 2), weights.T, self.loss_function_)
+
+    def hidden_states(self, X):
+        """States of every layer at every step (the R package's ``predictr(hidden=TRUE)``).
+
+        Parameters
+        ----------
+        X : array-like or list
+            Sequences, as for :meth:`fit`.
+
+        Returns
+        -------
+        list of dict of str to ndarray of shape (n_samples, n_steps, n_hidden)
+            One dict per layer, bottom first: ``"h"`` for every cell, plus ``"c"``, ``"i"``,
+            ``"f"``, ``"g"``, ``"o"`` (LSTM) or ``"r"``, ``"z"``, ``"n"`` (GRU). Padded steps
+            carry the last state; with ``output_mode='after'`` the steps after the input
+            are included.
+        """
+        X_tm, lengths = self._check_X(X)
+        cache = self._network.forward(self._params, X_tm, lengths)[1]
+        return [
+            {name: np.ascontiguousarray(np.moveaxis(value, 0, 1)) for name, value in layer.items()}
+            for layer in self._network.hidden_states(cache)
+        ]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = False
+        return tags

@@ -1,0 +1,286 @@
+"""The recurrent network classifier."""
+
+# SPDX-License-Identifier: BSD-3-Clause
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import type_of_target
+
+from ._base import BaseRNN
+from ._network import step_mask
+from ._validation import check_targets
+from .losses import LogLoss
+
+
+class RNNClassifier(ClassifierMixin, BaseRNN):
+    """Recurrent neural network classifier (Elman, GRU or LSTM layers, logistic/softmax output).
+
+    Binary problems use one logistic output, multiclass problems a softmax over the
+    classes, multilabel indicator targets (``output_mode='last'`` only) one logistic
+    output per label; all train on the log loss. With sequence output every step has a
+    label.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or tuple of int, default=(32,)
+        Hidden units of each recurrent layer, bottom first; sizes may differ.
+    cell : {'vanilla', 'gru', 'lstm'} or Cell, default='lstm'
+        The recurrence (an object is cloned; search it as ``cell__<name>``).
+    output_mode : {'last', 'sequence', 'after'}, default='last'
+        One label per sequence (``'last'``), per input step (``'sequence'``), or for
+        ``n_steps`` steps from the last input step on (``'after'``).
+    optimizer : {'adam', 'sgd', 'adagrad', 'rmsprop'} or Optimizer, default='adam'
+        Update rule (an object is cloned; search it as ``optimizer__<name>``).
+    alpha : float, default=0.0
+        L2 penalty on the weights.
+    batch_size : int, default=32
+        Sequences per minibatch.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    tol : float, default=1e-4
+        Improvement that counts as progress.
+    n_iter_no_change : int, default=10
+        Epochs without progress before training stops.
+    early_stopping : bool, default=False
+        Stop on a held-out, stratified validation split and keep the best weights.
+    validation_fraction : float, default=0.1
+        Share of the data held out for early stopping.
+    shuffle : bool, default=True
+        Shuffle the samples every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling and the validation split.
+    warm_start : bool, default=False
+        Continue from the fitted weights and optimizer state.
+    verbose : int, default=0
+        Print one line per epoch when positive.
+    max_grad_norm : float or None, default=None
+        Clip each minibatch gradient to this global norm.
+    callbacks : list of callable or None, default=None
+        Called after each epoch as ``callback(estimator, record)``; true stops.
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes in the loss: ``{label: weight}`` (missing labels weigh 1)
+        or ``'balanced'``, ``n_labels / (n_classes * count(label))`` over the labels seen.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (label indices for multilabel targets).
+    coefs_, cell_, optimizer_, loss_function_, n_features_in_, n_outputs_, n_iter_, \
+loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, history_, t_
+        As in :class:`RNNRegressor`; validation scores are accuracies.
+
+    See Also
+    --------
+    RNNRegressor : The regressor, with every parameter documented in full.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnlearn import RNNClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(200, 8, 1))
+    >>> y = np.where(X.sum(axis=(1, 2)) > 0, "up", "down")
+    >>> clf = RNNClassifier(hidden_layer_sizes=16, cell="gru", max_iter=40,
+    ...                     random_state=0).fit(X, y)
+    >>> clf.classes_
+    array(['down', 'up'], dtype='<U4')
+    >>> clf.score(X, y) > 0.9
+    True
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(32,),
+        cell="lstm",
+        *,
+        output_mode="last",
+        optimizer="adam",
+        alpha=0.0,
+        batch_size=32,
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        max_grad_norm=None,
+        callbacks=None,
+        class_weight=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            cell=cell,
+            output_mode=output_mode,
+            optimizer=optimizer,
+            alpha=alpha,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            shuffle=shuffle,
+            random_state=random_state,
+            warm_start=warm_start,
+            verbose=verbose,
+            max_grad_norm=max_grad_norm,
+            callbacks=callbacks,
+        )
+        self.class_weight = class_weight
+
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Train for one epoch, starting from the fitted state if there is one.
+
+        Parameters
+        ----------
+        X, y, sample_weight
+            As for :meth:`fit`.
+        classes : array-like of shape (n_classes,), default=None
+            All labels that will ever appear; required on the first call, ignored after.
+
+        Returns
+        -------
+        self
+        """
+        if not hasattr(self, "classes_") and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like or list
+            Sequences, as for :meth:`fit`.
+
+        Returns
+        -------
+        ndarray or list of ndarray
+            ``(n_samples, n_classes)`` for ``'last'``, ``(n_samples, n_steps, n_classes)``
+            otherwise (a list of ``(n_timesteps_i, n_classes)`` for variable-length
+            synced sequences). Multilabel: one probability per label.
+        """
+        X_tm, lengths = self._check_X(X)
+        return self._format_output(self._probabilities(self._raw_output(X_tm, lengths)), lengths)
+
+    def predict(self, X):
+        """Predict labels.
+
+        Parameters
+        ----------
+        X : array-like or list
+            Sequences, as for :meth:`fit`.
+
+        Returns
+        -------
+        ndarray or list of ndarray
+            ``(n_samples,)`` labels for ``'last'`` (``(n_samples, n_labels)`` indicators
+            for multilabel), ``(n_samples, n_steps)`` otherwise (a list for
+            variable-length synced sequences).
+        """
+        X_tm, lengths = self._check_X(X)
+        return self._format_output(self._labels(self._raw_output(X_tm, lengths)), lengths)
+
+    def _probabilities(self, raw):
+        probability = self.loss_function_.link(raw)
+        if self._target_kind == "binary":
+            return np.concatenate([1 - probability, probability], axis=-1)
+        return probability
+
+    def _labels(self, raw):
+        if self._target_kind == "multilabel":
+            return (raw > 0).astype(int)
+        index = (raw[..., 0] > 0).astype(int) if raw.shape[-1] == 1 else raw.argmax(axis=-1)
+        return self.classes_[index]
+
+    def _make_loss(self, attributes):
+        return LogLoss("softmax" if attributes["_target_kind"] == "multiclass" else "logistic")
+
+    def _encode_targets(self, y, n_samples, lengths, sequence, *, fitted, classes=None):
+        Y, _ = check_targets(y, n_samples, lengths, sequence=sequence, numeric=False)
+        valid = np.ones(Y.shape[:2], dtype=bool)
+        if sequence and lengths is not None and Y.shape[1] == lengths.max():
+            valid = step_mask(lengths, Y.shape[1]).T
+        if Y.shape[2] > 1:
+            if sequence:
+                raise ValueError(
+                    "Sequence output takes one label per step: y must be "
+                    f"(n_samples, n_steps); got shape {Y.shape}."
+                )
+            if type_of_target(Y[:, 0]) != "multilabel-indicator":
+                raise ValueError(
+                    "A 2-D y with output_mode='last' must be a multilabel "
+                    "indicator matrix of 0 and 1; multiclass-multioutput is "
+                    "not supported."
+                )
+            kind, labels_seen = "multilabel", np.arange(Y.shape[2])
+        else:
+            labels_seen = np.unique(Y[valid][:, 0])
+            kind = None
+        if fitted:
+            classes_, kind = self.classes_, self._target_kind
+        elif classes is not None:
+            classes_ = np.unique(classes)
+        else:
+            classes_ = labels_seen
+        if kind is None:
+            if len(classes_) < 2:
+                raise ValueError(
+                    f"The number of classes has to be greater than one; got "
+                    f"{len(classes_)} class ({classes_!r})."
+                )
+            kind = "binary" if len(classes_) == 2 else "multiclass"
+        if kind == "multilabel":
+            if Y.shape[2] != len(classes_):
+                raise ValueError(f"y has {Y.shape[2]} labels, the model {len(classes_)}.")
+            encoded, class_index = Y[:, 0].astype(float)[:, None], None
+        else:
+            labels = np.where(valid, Y[..., 0], classes_[0])
+            class_index = np.searchsorted(classes_, labels).clip(0, len(classes_) - 1)
+            unseen = classes_[class_index] != labels
+            if np.any(unseen):
+                raise ValueError(
+                    f"y contains labels not in classes_ {classes_!r}: "
+                    f"{np.unique(labels[unseen])!r}."
+                )
+            if kind == "binary":
+                encoded = class_index[..., None].astype(float)
+            else:
+                encoded = np.eye(len(classes_))[class_index]
+        step_weights = self._class_weights(class_index, valid, classes_)
+        return encoded, step_weights, {"classes_": classes_, "_target_kind": kind}
+
+    def _class_weights(self, class_index, valid, classes_):
+        """Per-step weights from ``class_weight`` (ones without it)."""
+        if self.class_weight is None or class_index is None:
+            return np.ones(valid.shape)
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            present = np.unique(class_index[valid])
+            weights = np.ones(len(classes_))
+            weights[present] = compute_class_weight(
+                "balanced", classes=present, y=class_index[valid]
+            )
+        elif isinstance(self.class_weight, dict):
+            weights = np.array([float(self.class_weight.get(c, 1.0)) for c in classes_])
+        else:
+            raise ValueError(
+                f"class_weight must be None, 'balanced' or a dict; got {self.class_weight!r}."
+            )
+        return weights[class_index]
+
+    def _stratify_labels(self, Y, attributes):
+        if attributes["_target_kind"] == "multilabel" or Y.shape[1] != 1:
+            return None
+        return Y[:, 0].argmax(axis=-1) if Y.shape[2] > 1 else Y[:, 0, 0]
+
+    def _score_raw(self, raw, Y, weights, loss):
+        if loss.link_function == "softmax":
+            correct = raw.argmax(axis=-1) == Y.argmax(axis=-1)
+        else:  # binary or multilabel: every logistic output on the right side of 0.5
+            correct = np.all((raw > 0) == (Y > 0.5), axis=-1)
+        return float(np.sum(weights * correct) / np.sum(weights))

@@ -1,0 +1,213 @@
+"""The recurrent network regressor."""
+
+# SPDX-License-Identifier: BSD-3-Clause
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+
+from ._base import BaseRNN, _resolve
+from ._validation import check_targets
+from .losses import AbsoluteError, Huber, Loss, SquaredError
+
+REGRESSION_LOSSES = {
+    "squared_error": SquaredError,
+    "absolute_error": AbsoluteError,
+    "huber": Huber,
+}
+
+
+class RNNRegressor(RegressorMixin, BaseRNN):
+    """Recurrent neural network regressor (Elman, GRU or LSTM layers, dense linear output).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or tuple of int, default=(32,)
+        Hidden units of each recurrent layer, bottom first (the R package's
+        ``hidden_dim``); sizes may differ.
+    cell : {'vanilla', 'gru', 'lstm'} or Cell, default='lstm'
+        The recurrence. A :class:`~rnnlearn.cells.Cell` object is cloned, so its
+        parameters can be searched as ``cell__<name>``.
+    output_mode : {'last', 'sequence', 'after'}, default='last'
+        ``'last'``: one prediction per sequence, from its last step (many-to-one).
+        ``'sequence'``: one prediction per input step (synced sequence to sequence).
+        ``'after'``: ``n_steps`` predictions starting at the last input step, fed zeros
+        after it (the R package's ``seq_to_seq_unsync``); ``n_steps`` comes from ``y``.
+    loss : {'squared_error', 'absolute_error', 'huber'} or Loss, default='squared_error'
+        Training loss; ``'squared_error'`` is half the mean squared error.
+    optimizer : {'adam', 'sgd', 'adagrad', 'rmsprop'} or Optimizer, default='adam'
+        Update rule; pass an object (e.g. ``SGD(learning_rate=0.1, momentum=0.9,
+        decay=0.95)``) to set its hyperparameters, searchable as ``optimizer__<name>``.
+    alpha : float, default=0.0
+        L2 penalty on the weights (not biases), scaled as in ``MLPRegressor``.
+    batch_size : int, default=32
+        Sequences per minibatch (capped at the number of samples).
+    max_iter : int, default=200
+        Maximum number of epochs.
+    tol : float, default=1e-4
+        Improvement of the loss (or validation score) that counts as progress.
+    n_iter_no_change : int, default=10
+        Epochs without progress before training stops.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its score stops
+        improving, and keep the weights of the best epoch.
+    validation_fraction : float, default=0.1
+        Share of the data held out for early stopping.
+    shuffle : bool, default=True
+        Shuffle the samples every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling and the validation split; an int makes fits
+        reproducible bit for bit.
+    warm_start : bool, default=False
+        Continue from the fitted weights and optimizer state instead of starting over.
+    verbose : int, default=0
+        Print one line per epoch when positive.
+    max_grad_norm : float or None, default=None
+        Clip each minibatch gradient to this global Euclidean norm.
+    callbacks : list of callable or None, default=None
+        Called after each epoch as ``callback(estimator, record)``; a true return value
+        stops training. See :mod:`rnnlearn.callbacks`.
+
+    Attributes
+    ----------
+    coefs_ : list of dict of str to ndarray
+        Fitted weights per layer (see the property's documentation).
+    cell_, optimizer_, loss_function_ : Cell, Optimizer, Loss
+        The resolved hyperparameter objects used in training.
+    n_features_in_ : int
+        Features per time step seen in ``fit``.
+    n_outputs_ : int
+        Outputs per emitted step.
+    n_iter_ : int
+        Epochs run, over all fits that continued this model.
+    loss_ : float
+        Training loss of the last epoch.
+    loss_curve_ : list of float
+        Training loss of each epoch.
+    best_loss_ : float or None
+        Lowest training loss (``None`` with early stopping).
+    validation_scores_ : list of float or None
+        Validation R² of each epoch (early stopping only).
+    best_validation_score_ : float or None
+        Best validation R² (early stopping only).
+    history_ : list of dict
+        One record per epoch: ``epoch``, ``loss``, ``validation_score``,
+        ``learning_rate``, ``duration`` (seconds) and ``status`` (``'ok'``, ``'diverged'``
+        or ``'interrupted'``).
+    t_ : int
+        Training samples seen.
+
+    See Also
+    --------
+    RNNClassifier : The classifier.
+    sklearn.neural_network.MLPRegressor : The feed-forward network these parameters follow.
+
+    Notes
+    -----
+    Inputs are ``(n_samples, n_timesteps, n_features)``; 2-D input is a batch of
+    univariate series; a list of arrays is a batch of sequences of different lengths.
+    Targets: ``(n_samples,)`` or ``(n_samples, n_outputs)`` for ``'last'``;
+    ``(n_samples, n_steps[, n_outputs])`` (or a list, for variable-length synced
+    sequences) otherwise. float32 input trains in float32.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnlearn import RNNRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(-1, 1, size=(200, 10, 1))
+    >>> y = X.sum(axis=(1, 2))
+    >>> model = RNNRegressor(hidden_layer_sizes=(16,), cell="gru", optimizer="adam",
+    ...                      max_iter=60, random_state=0).fit(X, y)
+    >>> model.score(X, y) > 0.9
+    True
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(32,),
+        cell="lstm",
+        *,
+        output_mode="last",
+        loss="squared_error",
+        optimizer="adam",
+        alpha=0.0,
+        batch_size=32,
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        max_grad_norm=None,
+        callbacks=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            cell=cell,
+            output_mode=output_mode,
+            optimizer=optimizer,
+            alpha=alpha,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            shuffle=shuffle,
+            random_state=random_state,
+            warm_start=warm_start,
+            verbose=verbose,
+            max_grad_norm=max_grad_norm,
+            callbacks=callbacks,
+        )
+        self.loss = loss
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train for one epoch, starting from the fitted state if there is one.
+
+        Parameters
+        ----------
+        X, y, sample_weight
+            As for :meth:`fit`.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predict targets.
+
+        Parameters
+        ----------
+        X : array-like or list
+            Sequences, as for :meth:`fit`; any length.
+
+        Returns
+        -------
+        ndarray or list of ndarray
+            ``(n_samples[, n_outputs])`` for ``'last'``; ``(n_samples, n_steps[,
+            n_outputs])`` otherwise, or a list of ``(n_timesteps_i[, n_outputs])`` arrays
+            for variable-length synced sequences.
+        """
+        X_tm, lengths = self._check_X(X)
+        values = self.loss_function_.link(self._raw_output(X_tm, lengths))
+        if self._squeeze_output:
+            values = values[..., 0]
+        return self._format_output(values, lengths)
+
+    def _make_loss(self, attributes):
+        return _resolve(self.loss, REGRESSION_LOSSES, Loss, "loss")
+
+    def _encode_targets(self, y, n_samples, lengths, sequence, *, fitted, classes=None):
+        Y, squeeze = check_targets(y, n_samples, lengths, sequence=sequence)
+        return Y, np.ones(Y.shape[:2]), {"_squeeze_output": squeeze}
+
+    def _score_raw(self, raw, Y, weights, loss):
+        rows = weights > 0
+        return r2_score(Y[rows], loss.link(raw)[rows], sample_weight=weights[rows])

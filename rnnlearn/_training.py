@@ -1,0 +1,116 @@
+"""One epoch of minibatch training, with the divergence guard."""
+
+# SPDX-License-Identifier: BSD-3-Clause
+
+import numpy as np
+from sklearn.utils import gen_batches
+
+from .optimizers import add_l2_penalty, clip_by_global_norm
+
+
+class TrainingData:
+    """A training set in the engine's layout.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_timesteps, n_samples, n_features)
+        Time-major, right-padded inputs.
+    lengths : ndarray of int of shape (n_samples,) or None
+        Valid steps per sequence; ``None`` when none is padded.
+    y : ndarray of shape (n_steps, n_samples, n_outputs)
+        Time-major targets of the emitted steps, encoded for the loss.
+    weights : ndarray of shape (n_steps, n_samples)
+        Weight of each emitted step: sample (and class) weight, 0 on padding.
+    """
+
+    def __init__(self, X, lengths, y, weights):
+        self.X, self.lengths, self.y, self.weights = X, lengths, y, weights
+
+    @property
+    def n_samples(self):
+        """Number of sequences."""
+        return self.X.shape[1]
+
+    def batch(self, index):
+        """The ``(X, lengths, y, weights)`` of the samples in ``index`` (a slice or array)."""
+        lengths = None if self.lengths is None else self.lengths[index]
+        return self.X[:, index], lengths, self.y[:, index], self.weights[:, index]
+
+    def subset(self, index):
+        """A new :class:`TrainingData` holding the samples in ``index``."""
+        return TrainingData(*self.batch(index))
+
+
+def minibatches(n_samples, batch_size, shuffle, rng):
+    """Yield index arrays (or slices) covering every sample once.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of samples.
+    batch_size : int
+        Samples per batch (the last batch may be smaller).
+    shuffle : bool
+        Draw a fresh permutation from ``rng``.
+    rng : numpy.random.RandomState
+        Source of the permutation.
+
+    Yields
+    ------
+    ndarray of int or slice
+    """
+    order = rng.permutation(n_samples) if shuffle else None
+    for batch in gen_batches(n_samples, batch_size):
+        yield batch if order is None else order[batch]
+
+
+def run_epoch(network, params, optimizer, state, loss, data, settings, rng):
+    """Train for one epoch, updating ``params`` and ``state`` in place.
+
+    Parameters
+    ----------
+    network : Network
+        The architecture.
+    params : ndarray of shape (n_params,)
+        Flat parameters, updated in place.
+    optimizer : Optimizer
+        Update rule; ``state`` is its state.
+    state : dict
+        Optimizer state, updated in place.
+    loss : Loss
+        Training loss.
+    data : TrainingData
+        Training set.
+    settings : dict
+        ``batch_size``, ``shuffle``, ``alpha`` (L2 strength), ``max_grad_norm`` (or None),
+        ``weight_mask`` (see :meth:`Network.weight_mask`).
+    rng : numpy.random.RandomState
+        Source of the shuffling.
+
+    Returns
+    -------
+    mean_loss : float
+        Mean over batches, weighted by batch size, of the penalised batch loss.
+    diverged : bool
+        Whether training produced a non-finite loss or parameters. Then ``params`` hold
+        the last parameters that gave a finite loss, and the epoch ended early.
+    """
+    total, previous = 0.0, params.copy()
+    for index in minibatches(data.n_samples, settings["batch_size"], settings["shuffle"], rng):
+        X, lengths, y, weights = data.batch(index)
+        n_batch = X.shape[1]
+        raw, cache = network.forward(params, X, lengths)
+        value, d_raw = loss.loss_gradient(y, raw, weights)
+        if not np.isfinite(value):
+            params[...] = previous
+            return total / data.n_samples, True
+        grads = network.backward(params, cache, d_raw)[0]
+        value += add_l2_penalty(grads, params, settings["alpha"] / n_batch, settings["weight_mask"])
+        clip_by_global_norm(grads, settings["max_grad_norm"])
+        previous[...] = params
+        optimizer.update(params, grads, state)
+        total += value * n_batch
+    if not np.all(np.isfinite(params)):
+        params[...] = previous
+        return total / data.n_samples, True
+    return total / data.n_samples, False

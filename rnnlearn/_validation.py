@@ -1,0 +1,169 @@
+"""Turning user data into padded, time-major batches, with clear errors."""
+
+# SPDX-License-Identifier: BSD-3-Clause
+
+from numbers import Integral
+
+import numpy as np
+from scipy import sparse
+from sklearn.utils import check_array
+
+
+def check_sequences(X, *, dtype=(np.float64, np.float32)):
+    """Validate sequences and return them as one right-padded 3-D array.
+
+    Parameters
+    ----------
+    X : array-like or list of array-like
+        ``(n_samples, n_timesteps, n_features)``; ``(n_samples, n_timesteps)`` for
+        univariate series; or a list of ``(n_timesteps_i, n_features)`` or
+        ``(n_timesteps_i,)`` arrays of possibly different lengths.
+    dtype : type or tuple of types, default=(numpy.float64, numpy.float32)
+        Accepted floating types; other inputs are converted to the first.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_timesteps, n_features)
+        Right-padded with zeros when lengths differ.
+    lengths : ndarray of int of shape (n_samples,) or None
+        Length of each sequence, or ``None`` when all have ``n_timesteps`` steps.
+
+    Raises
+    ------
+    TypeError
+        For sparse matrices.
+    ValueError
+        For empty input, non-numeric or non-finite values, and shapes that are not
+        sequences.
+    """
+    if sparse.issparse(X):
+        raise TypeError(
+            "Sparse input is not supported: pass X as a dense (n_samples, n_timesteps"
+            "[, n_features]) array or a list of sequences."
+        )
+    if isinstance(X, list | tuple) and len(X) and not np.isscalar(X[0]):
+        return _pad([_as_sequence(x, i, dtype) for i, x in enumerate(X)])
+    X = check_array(X, dtype=dtype, allow_nd=True, ensure_2d=False, input_name="X")
+    if X.ndim == 2:
+        X = X[:, :, None]
+    if X.ndim != 3:
+        raise ValueError(
+            f"X must be 2-D (n_samples, n_timesteps) or 3-D (n_samples, n_timesteps, "
+            f"n_features), or a list of sequences; got an array of shape {X.shape}."
+        )
+    if X.shape[1] == 0 or X.shape[2] == 0:
+        raise ValueError(f"X has shape {X.shape}: sequences need at least one step and feature.")
+    return X, None
+
+
+def _as_sequence(x, index, dtype):
+    """One sequence of a list as a 2-D ``(n_timesteps, n_features)`` array."""
+    if sparse.issparse(x):
+        raise TypeError(f"Sparse input is not supported (sequence {index} of X).")
+    x = check_array(x, dtype=dtype, ensure_2d=False, input_name=f"X[{index}]")
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2:
+        raise ValueError(
+            f"Each sequence in a list X must be 1-D (n_timesteps,) or 2-D (n_timesteps, "
+            f"n_features); X[{index}] has shape {x.shape}."
+        )
+    if x.shape[1] == 0:
+        raise ValueError(f"X[{index}] has no features.")
+    return x
+
+
+def _pad(sequences):
+    """Right-pad 2-D sequences into ``(n, T_max, F)`` and return it with the lengths."""
+    n_features = {x.shape[1] for x in sequences}
+    if len(n_features) > 1:
+        raise ValueError(
+            f"All sequences in X must have the same number of features; got {sorted(n_features)}."
+        )
+    lengths = np.array([len(x) for x in sequences])
+    dtype = np.result_type(*sequences)
+    X = np.zeros((len(sequences), lengths.max(), n_features.pop()), dtype=dtype)
+    for i, x in enumerate(sequences):
+        X[i, : len(x)] = x
+    return X, (None if np.all(lengths == X.shape[1]) else lengths)
+
+
+def check_targets(y, n_samples, lengths, *, sequence, numeric=True):
+    """Validate targets and return them with an output axis.
+
+    Parameters
+    ----------
+    y : array-like or list of array-like
+        Many-to-one: ``(n_samples,)`` or ``(n_samples, n_outputs)``. Sequence output:
+        ``(n_samples, n_steps)`` or ``(n_samples, n_steps, n_outputs)``, or, for
+        variable-length synced sequences, a list of ``(n_timesteps_i[, n_outputs])``.
+    n_samples : int
+        Number of samples in ``X``.
+    lengths : ndarray of int or None
+        Sequence lengths of ``X`` (see :func:`check_sequences`).
+    sequence : bool
+        Whether there is one target per step.
+    numeric : bool, default=True
+        Convert to float (regression) or keep labels as they are (classification).
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples, n_steps, n_outputs)
+        With ``n_steps = 1`` for many-to-one.
+    squeeze : bool
+        Whether the user gave no output axis (so predictions drop it too).
+    """
+    dtype = "numeric" if numeric else None
+    if sequence and isinstance(y, list | tuple) and len(y) and not np.isscalar(y[0]):
+        parts = [check_array(v, dtype=dtype, ensure_2d=False, input_name="y") for v in y]
+        squeeze = parts[0].ndim == 1
+        parts = [v[:, None] if v.ndim == 1 else v for v in parts]
+        if lengths is not None and len(parts) == n_samples:
+            bad = [i for i, v in enumerate(parts) if len(v) != lengths[i]]
+            if bad:
+                raise ValueError(
+                    f"y[{bad[0]}] has {len(parts[bad[0]])} steps but X[{bad[0]}] "
+                    f"has {lengths[bad[0]]}."
+                )
+        y = np.zeros(
+            (len(parts), max(len(v) for v in parts), parts[0].shape[1]),
+            dtype=np.result_type(*parts),
+        )
+        for i, v in enumerate(parts):
+            y[i, : len(v)] = v
+    else:
+        y = check_array(y, dtype=dtype, ensure_2d=False, allow_nd=True, input_name="y")
+        squeeze = y.ndim == (2 if sequence else 1)
+        if sequence:
+            if y.ndim not in (2, 3):
+                raise ValueError(
+                    f"With sequence output, y must be (n_samples, n_steps[, "
+                    f"n_outputs]); got shape {y.shape}."
+                )
+        elif y.ndim not in (1, 2):
+            raise ValueError(
+                f"With output_mode='last', y must be (n_samples,) or (n_samples, "
+                f"n_outputs); got shape {y.shape}."
+            )
+        y = y.reshape(y.shape[0], -1 if sequence else 1, y.shape[-1] if not squeeze else 1)
+    if len(y) != n_samples:
+        raise ValueError(f"X and y have inconsistent numbers of samples: {n_samples} and {len(y)}.")
+    return y, squeeze
+
+
+def check_sample_weight(sample_weight, n_samples, dtype):
+    """Validate ``sample_weight`` and return it as a float array of shape ``(n_samples,)``."""
+    if sample_weight is None:
+        return np.ones(n_samples, dtype=dtype)
+    if isinstance(sample_weight, Integral | float):
+        return np.full(n_samples, sample_weight, dtype=dtype)
+    sample_weight = check_array(
+        sample_weight, dtype=dtype, ensure_2d=False, input_name="sample_weight"
+    )
+    if sample_weight.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},); got {sample_weight.shape}."
+        )
+    if np.any(sample_weight < 0):
+        raise ValueError("sample_weight must be non-negative.")
+    return sample_weight

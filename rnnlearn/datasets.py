@@ -1,0 +1,467 @@
+"""Binary encoding helpers and synthetic sequence data sets for trying recurrent networks."""
+
+# SPDX-License-Identifier: BSD-3-Clause
+
+import numbers
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+__all__ = [
+    "bin2int",
+    "int2bin",
+    "make_binary_addition",
+    "make_frequency_classification",
+    "make_sine_sequences",
+]
+
+_MAX_BITS = 63  # the largest width whose values all fit in a signed 64-bit integer
+_SINE_TIME_STEP = 0.05  # time between two samples of make_sine_sequences
+_LOWEST_FREQUENCY = 0.05  # cycles per time step of class 0 in make_frequency_classification
+_HIGHEST_FREQUENCY = 0.25  # cycles per time step of the last class
+
+
+# ---------------------------------------------------------------------------------------------
+# argument checks shared by the functions below
+
+
+def _check_int(value, name, low, high=None):
+    """Return ``value`` as an int after checking ``low <= value <= high``.
+
+    Parameters
+    ----------
+    value : object
+        The argument to check; Python and numpy integers are accepted, bools are not.
+    name : str
+        Argument name used in the error message.
+    low : int
+        Smallest allowed value.
+    high : int, default=None
+        Largest allowed value, or None for no upper bound.
+
+    Returns
+    -------
+    int
+        ``value`` converted to a Python int.
+    """
+    in_range = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    in_range = in_range and low <= value and (high is None or value <= high)
+    if not in_range:
+        bounds = f">= {low}" if high is None else f"in {low}..{high}"
+        raise ValueError(f"{name} must be an integer {bounds}, got {value!r}.")
+    return int(value)
+
+
+def _check_nonnegative_float(value, name):
+    """Return ``value`` as a float after checking that it is finite and >= 0.
+
+    Parameters
+    ----------
+    value : object
+        The argument to check.
+    name : str
+        Argument name used in the error message.
+
+    Returns
+    -------
+    float
+        ``value`` converted to a Python float.
+    """
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not (ok and np.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
+    return float(value)
+
+
+def _as_numeric_array(values, name):
+    """Return ``values`` as an ndarray of bool, integer or floating dtype.
+
+    Parameters
+    ----------
+    values : array-like
+        Input of any shape.
+    name : str
+        Argument name used in the error message.
+
+    Returns
+    -------
+    ndarray
+        The input; object arrays of real numbers (e.g. Python ints too large for 64 bits)
+        become float64.
+    """
+    array = np.asarray(values)
+    if array.dtype.kind == "O" and all(isinstance(v, numbers.Real) for v in array.flat):
+        array = array.astype(np.float64)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}.")
+    return array
+
+
+def _first(values, mask):
+    """Return the first element of ``values`` where ``mask`` is true, as a Python scalar.
+
+    Parameters
+    ----------
+    values : ndarray
+        Array to pick from.
+    mask : ndarray of bool
+        Same shape as ``values``; at least one element is true.
+
+    Returns
+    -------
+    scalar
+        The first flagged value (in C order).
+    """
+    return values[mask].flat[0].item()
+
+
+# ---------------------------------------------------------------------------------------------
+# int2bin / bin2int
+
+
+def _check_encodable(values, length):
+    """Raise ValueError unless every element of ``values`` is a whole number in [0, 2**length).
+
+    Parameters
+    ----------
+    values : ndarray of bool, integer or floating dtype
+        The numbers to encode.
+    length : int
+        Number of bits available.
+    """
+    if values.dtype.kind == "f":
+        not_whole = ~np.isfinite(values) | (values != np.round(values))
+        if np.any(not_whole):
+            value = _first(values, not_whole)
+            raise ValueError(f"int2bin needs whole numbers, got {value!r} (length={length}).")
+        too_large = values >= float(2**length)  # exact: powers of two are floats
+    else:
+        too_large = values > 2**length - 1  # fits in int64 for length <= 63
+    negative = values < 0
+    if np.any(negative):
+        value = _first(values, negative)
+        raise ValueError(
+            f"int2bin needs non-negative integers, got {value!r} (length={length}); "
+            "unlike R's int2bin, two's-complement bits are not produced."
+        )
+    if np.any(too_large):
+        value = _first(values, too_large)
+        raise ValueError(
+            f"{value!r} does not fit in length={length} bits "
+            f"(the largest value is {2**length - 1})."
+        )
+
+
+def int2bin(integer, length=8):
+    """Binary digits of non-negative integers, least significant bit first.
+
+    The port of the R package's ``int2bin``: column ``k`` of the result holds the bit of
+    weight ``2**k``, so column 0 is the least significant bit. Unlike R, negative numbers,
+    fractional numbers and numbers that need more than ``length`` bits are errors instead
+    of being wrapped or truncated.
+
+    Parameters
+    ----------
+    integer : int or array-like of int
+        Non-negative whole numbers of any shape. Python ints, numpy integers and floating
+        arrays holding whole numbers (``3.0``) are accepted.
+    length : int, default=8
+        Number of bits per number, from 1 to 63.
+
+    Returns
+    -------
+    bits : ndarray of int64 of shape ``np.shape(integer) + (length,)``
+        Zeros and ones; ``bits[..., k]`` is the bit of weight ``2**k``. A scalar input gives
+        shape ``(length,)``.
+
+    Raises
+    ------
+    ValueError
+        If ``length`` is not an integer in 1..63, or a value is negative, not a whole
+        number, or at least ``2**length``.
+
+    See Also
+    --------
+    bin2int : The inverse transformation.
+
+    Examples
+    --------
+    >>> from rnnlearn.datasets import int2bin
+    >>> print(int2bin(6))
+    [0 1 1 0 0 0 0 0]
+    >>> print(int2bin([1, 255], length=8))
+    [[1 0 0 0 0 0 0 0]
+     [1 1 1 1 1 1 1 1]]
+    >>> int2bin(256, length=8)
+    Traceback (most recent call last):
+    ...
+    ValueError: 256 does not fit in length=8 bits (the largest value is 255).
+    """
+    length = _check_int(length, "length", 1, _MAX_BITS)
+    values = _as_numeric_array(integer, "integer")
+    _check_encodable(values, length)
+    as_int = values.astype(np.int64)
+    return (as_int[..., np.newaxis] >> np.arange(length)) & 1
+
+
+def bin2int(binary):
+    """Integers from their binary digits, least significant bit first.
+
+    The port of the R package's ``bin2int``, vectorised over all leading axes. Values are
+    first rounded half to even (as R's ``round`` and :func:`numpy.round` do, so ``0.5``
+    counts as 0 and ``0.51`` as 1); network outputs in [0, 1] can therefore be decoded
+    directly.
+
+    Parameters
+    ----------
+    binary : array-like of shape (..., n_bits)
+        Bits (or probabilities of a one) along the last axis, ``binary[..., k]`` having
+        weight ``2**k``. ``n_bits`` may be 1 to 63.
+
+    Returns
+    -------
+    integers : ndarray of int64 of shape ``binary.shape[:-1]``
+        The decoded numbers. A 1-D input (one number) gives a 0-d result, a
+        :class:`numpy.int64` scalar.
+
+    Raises
+    ------
+    ValueError
+        If ``binary`` is 0-d, has more than 63 or zero bits, or holds a value that does
+        not round to 0 or 1 (including NaN).
+
+    See Also
+    --------
+    int2bin : The inverse transformation.
+
+    Examples
+    --------
+    >>> from rnnlearn.datasets import bin2int
+    >>> print(bin2int([[0.4, 0.6, 0.5, 0.51]]))  # rounds to 0 1 0 1: 2 + 8
+    [10]
+    >>> int(bin2int([0, 1, 1]))
+    6
+    """
+    bits = _as_numeric_array(binary, "binary")
+    if bits.ndim == 0:
+        raise ValueError("binary must have at least one axis (the bits), got a scalar.")
+    n_bits = bits.shape[-1]
+    if not 1 <= n_bits <= _MAX_BITS:
+        raise ValueError(f"binary must have 1 to {_MAX_BITS} bits on its last axis, got {n_bits}.")
+    rounded = np.round(bits) if bits.dtype.kind == "f" else bits
+    invalid = (rounded != 0) & (rounded != 1)
+    if np.any(invalid):
+        value = _first(bits, invalid)
+        raise ValueError(f"binary must hold values that round to 0 or 1, got {value!r}.")
+    weighted = rounded.astype(np.int64) << np.arange(n_bits)
+    return weighted.sum(axis=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# data set generators
+
+
+def make_binary_addition(n_samples=10000, n_bits=8, *, random_state=None):
+    """Binary addition as a sequence task: the R package's ``?trainr`` example.
+
+    Two integers ``a`` and ``b`` are drawn uniformly from ``0 .. 2**(n_bits - 1) - 1`` so
+    that their sum fits in ``n_bits`` bits. Time step ``t`` shows bit ``t`` of both numbers
+    (least significant first), and the target at step ``t`` is bit ``t`` of ``a + b``. The
+    carry therefore flows forward in time, which a recurrent network can learn.
+
+    Parameters
+    ----------
+    n_samples : int, default=10000
+        Number of sequences, at least 1.
+    n_bits : int, default=8
+        Number of time steps (bits), from 2 to 63.
+    random_state : int, RandomState instance or None, default=None
+        Seed or generator for the draws; an int gives reproducible output.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_bits, 2)
+        ``X[:, :, 0]`` holds the bits of ``a`` and ``X[:, :, 1]`` those of ``b``, as 0.0/1.0.
+    y : ndarray of shape (n_samples, n_bits)
+        Bits of ``a + b`` as 0.0/1.0; ``bin2int(y)`` decodes the sums.
+
+    See Also
+    --------
+    int2bin, bin2int : The encoding used for inputs and targets.
+
+    Examples
+    --------
+    >>> from rnnlearn.datasets import bin2int, make_binary_addition
+    >>> X, y = make_binary_addition(n_samples=3, random_state=0)
+    >>> X.shape, y.shape
+    ((3, 8, 2), (3, 8))
+    >>> bool((bin2int(X[:, :, 0]) + bin2int(X[:, :, 1]) == bin2int(y)).all())
+    True
+    """
+    n_samples = _check_int(n_samples, "n_samples", 1)
+    n_bits = _check_int(n_bits, "n_bits", 2, _MAX_BITS)
+    rng = check_random_state(random_state)
+    a, b = rng.randint(2 ** (n_bits - 1), size=(2, n_samples), dtype=np.int64)
+    X = np.stack([int2bin(a, n_bits), int2bin(b, n_bits)], axis=2).astype(np.float64)
+    y = int2bin(a + b, n_bits).astype(np.float64)
+    return X, y
+
+
+def make_sine_sequences(
+    n_samples=1000, n_timesteps=50, *, frequencies=(1.0, 2.5, 4.0), noise=0.05, random_state=None
+):
+    r"""One-step-ahead forecasting of a noisy sum of sines.
+
+    Each sample is an independent series observed every 0.05 time units,
+
+    .. math:: x_t = \frac{1}{K} \sum_{k=1}^{K} \sin(2 \pi f_k \, 0.05 \, t + \phi_k)
+              + \varepsilon_t,
+
+    with ``K = len(frequencies)``, phases :math:`\phi_k` drawn uniformly from
+    :math:`[0, 2\pi)` per sample and frequency, and Gaussian noise
+    :math:`\varepsilon_t` of standard deviation ``noise``. ``X`` is the first
+    ``n_timesteps`` values and ``y`` the next one, noise included.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of series, at least 1.
+    n_timesteps : int, default=50
+        Length of each input window, at least 1.
+    frequencies : sequence of float, default=(1.0, 2.5, 4.0)
+        Frequencies in cycles per time unit; one sine per entry. With the 0.05 sampling
+        interval, a frequency of 4 gives 5 samples per cycle, and 10 is the Nyquist limit.
+    noise : float, default=0.05
+        Standard deviation of the additive Gaussian noise, at least 0.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_timesteps, 1)
+        The observed windows.
+    y : ndarray of shape (n_samples,)
+        The observation following each window.
+
+    Notes
+    -----
+    The noise-free signal lies in [-1, 1] and has variance ``1 / (2 K)``. Since the target
+    carries its own unpredictable noise, the best possible R² is
+    ``var / (var + noise**2)``: about 0.985 with the defaults. The noise-free signal obeys
+    a linear recurrence of order ``2 K``, so the task is learnable from a window of at
+    least that many steps; even a linear model on the flattened windows comes close to
+    the limit.
+
+    Examples
+    --------
+    >>> from rnnlearn.datasets import make_sine_sequences
+    >>> X, y = make_sine_sequences(n_samples=4, n_timesteps=20, random_state=0)
+    >>> X.shape, y.shape
+    ((4, 20, 1), (4,))
+    """
+    n_samples = _check_int(n_samples, "n_samples", 1)
+    n_timesteps = _check_int(n_timesteps, "n_timesteps", 1)
+    frequencies = _check_frequencies(frequencies)
+    noise = _check_nonnegative_float(noise, "noise")
+    rng = check_random_state(random_state)
+
+    phases = rng.uniform(0.0, 2 * np.pi, size=(n_samples, 1, frequencies.size))
+    times = _SINE_TIME_STEP * np.arange(n_timesteps + 1)
+    angles = 2 * np.pi * frequencies * times[:, np.newaxis] + phases
+    series = np.sin(angles).mean(axis=2)
+    series += noise * rng.standard_normal(series.shape)
+    return series[:, :-1, np.newaxis], series[:, -1]
+
+
+def _check_frequencies(frequencies):
+    """Return ``frequencies`` as a non-empty 1-D float array of finite values.
+
+    Parameters
+    ----------
+    frequencies : sequence of float
+        The argument to check.
+
+    Returns
+    -------
+    ndarray of shape (n_frequencies,)
+        The frequencies as float64.
+    """
+    array = _as_numeric_array(frequencies, "frequencies").astype(np.float64)
+    if array.ndim != 1 or array.size == 0 or not np.all(np.isfinite(array)):
+        raise ValueError(
+            f"frequencies must be a non-empty sequence of finite numbers, got {frequencies!r}."
+        )
+    return array
+
+
+def make_frequency_classification(
+    n_samples=1000, n_timesteps=100, n_features=8, n_classes=5, *, noise=1.0, random_state=None
+):
+    r"""Classify multivariate noisy sinusoids by their frequency.
+
+    Every feature of a sample of class ``k`` is a sinusoid of the class frequency
+    ``f_k`` with its own random phase and amplitude, buried in Gaussian noise:
+
+    .. math:: X_{t, j} = a_j \sin(2 \pi f_k t + \phi_j) + \varepsilon_{t, j},
+
+    where ``t`` counts time steps, :math:`\phi_j \sim U[0, 2\pi)`,
+    :math:`a_j \sim U[0.5, 1.5]` (both drawn per sample and feature) and
+    :math:`\varepsilon \sim N(0, \text{noise}^2)`. The class frequencies are evenly
+    spaced from 0.05 to 0.25 cycles per time step (periods of 20 down to 4 steps).
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of sequences, at least 1.
+    n_timesteps : int, default=100
+        Length of each sequence, at least 1.
+    n_features : int, default=8
+        Number of channels per time step, at least 1.
+    n_classes : int, default=5
+        Number of classes (frequencies), at least 2.
+    noise : float, default=1.0
+        Standard deviation of the Gaussian noise, at least 0.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_timesteps, n_features)
+        The sequences.
+    y : ndarray of int64 of shape (n_samples,)
+        Class labels ``0 .. n_classes - 1``. Labels are dealt in turn and then shuffled,
+        so every class has ``n_samples // n_classes`` or one more samples.
+
+    Notes
+    -----
+    With the default noise, a single time step has a signal-to-noise power ratio of about
+    0.5, so no step on its own reveals the class. Random phases make every class mean
+    zero: a linear model on the raw values stays near chance level, while a model that
+    integrates the oscillation over time (a recurrent network, or a spectral feature such
+    as the magnitude of the Fourier transform) separates the classes well. Measured on the
+    defaults with 3-fold cross-validation: logistic regression on the flattened raw values
+    reaches 0.24 accuracy (chance is 0.2), on per-frequency Fourier magnitudes averaged
+    over the features 1.0; from a single feature the Fourier baseline reaches 0.99.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnlearn.datasets import make_frequency_classification
+    >>> X, y = make_frequency_classification(n_samples=10, n_classes=5, random_state=0)
+    >>> X.shape
+    (10, 100, 8)
+    >>> print(np.bincount(y))
+    [2 2 2 2 2]
+    """
+    n_samples = _check_int(n_samples, "n_samples", 1)
+    n_timesteps = _check_int(n_timesteps, "n_timesteps", 1)
+    n_features = _check_int(n_features, "n_features", 1)
+    n_classes = _check_int(n_classes, "n_classes", 2)
+    noise = _check_nonnegative_float(noise, "noise")
+    rng = check_random_state(random_state)
+
+    y = rng.permutation(np.arange(n_samples, dtype=np.int64) % n_classes)
+    class_frequencies = np.linspace(_LOWEST_FREQUENCY, _HIGHEST_FREQUENCY, n_classes)
+    phases = rng.uniform(0.0, 2 * np.pi, size=(n_samples, 1, n_features))
+    amplitudes = rng.uniform(0.5, 1.5, size=(n_samples, 1, n_features))
+    steps = np.arange(n_timesteps)[:, np.newaxis]
+    angles = 2 * np.pi * class_frequencies[y, np.newaxis, np.newaxis] * steps + phases
+    X = amplitudes * np.sin(angles)
+    X += noise * rng.standard_normal(X.shape)
+    return X, y

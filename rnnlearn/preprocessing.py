@@ -1,0 +1,744 @@
+"""Sequence preprocessing: padding, per-feature scaling and sliding windows over time series."""
+
+# SPDX-License-Identifier: BSD-3-Clause
+
+import functools
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from .datasets import _as_numeric_array, _check_int
+
+__all__ = [
+    "SequenceScaler",
+    "SlidingWindow",
+    "make_windows",
+    "pad_sequences",
+    "unpad_sequences",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# variable-length sequences
+
+
+def _check_sequence_list(sequences, name):
+    """Validate a collection of sequences and return them as arrays.
+
+    Parameters
+    ----------
+    sequences : iterable of array-like
+        Each of shape ``(n_timesteps_i,)`` or ``(n_timesteps_i, n_features)``.
+    name : str
+        Argument name used in error messages.
+
+    Returns
+    -------
+    list of ndarray
+        The sequences with their original shapes; a 1-D sequence counts as one feature.
+
+    Raises
+    ------
+    ValueError
+        If there are no sequences, or one is empty, has no features, has a dimension
+        other than 1 or 2, or has a different number of features than the first.
+    """
+    arrays = [_as_numeric_array(seq, f"{name}[{i}]") for i, seq in enumerate(sequences)]
+    if not arrays:
+        raise ValueError(f"{name} is empty: at least one sequence is needed.")
+    n_features = None
+    for i, array in enumerate(arrays):
+        if array.ndim not in (1, 2):
+            raise ValueError(
+                f"{name}[{i}] has shape {array.shape}; each sequence must be "
+                "(n_timesteps,) or (n_timesteps, n_features)."
+            )
+        if array.size == 0:
+            raise ValueError(f"{name}[{i}] has shape {array.shape}: sequences must not be empty.")
+        width = _as_2d(array).shape[1]
+        n_features = width if n_features is None else n_features
+        if width != n_features:
+            raise ValueError(f"{name}[{i}] has {width} features, but {name}[0] has {n_features}.")
+    return arrays
+
+
+def _as_2d(sequence):
+    """Return a sequence as ``(n_timesteps, n_features)``, a 1-D one as a single column.
+
+    Parameters
+    ----------
+    sequence : ndarray of shape (n_timesteps,) or (n_timesteps, n_features)
+        One sequence.
+
+    Returns
+    -------
+    ndarray of shape (n_timesteps, n_features)
+        A view of ``sequence``.
+    """
+    return sequence[:, np.newaxis] if sequence.ndim == 1 else sequence
+
+
+def _reject_sparse(X, name):
+    """Raise TypeError if ``X`` is a scipy sparse matrix or array.
+
+    Parameters
+    ----------
+    X : object
+        The input to check.
+    name : str
+        Argument name used in the error message.
+    """
+    if sparse.issparse(X):
+        raise TypeError(f"Sparse input is not supported: {name} must be dense.")
+
+
+def pad_sequences(sequences, *, max_length=None, value=0.0, dtype=None):
+    """Right-pad variable-length sequences into one 3-D array.
+
+    Parameters
+    ----------
+    sequences : sequence of array-like
+        Each of shape ``(n_timesteps_i, n_features)``, or ``(n_timesteps_i,)`` for a
+        univariate sequence (one feature). All must have the same number of features and at
+        least one time step.
+    max_length : int, default=None
+        Number of time steps of the result; None uses the longest sequence. Longer
+        sequences are an error, never truncated.
+    value : float, default=0.0
+        Fill value of the padding.
+    dtype : data-type, default=None
+        Data type of the result. None keeps the common floating type of the sequences
+        and uses float64 for integer or boolean input.
+
+    Returns
+    -------
+    padded : ndarray of shape (n_sequences, max_length, n_features)
+        ``padded[i, :lengths[i]]`` is sequence ``i``; the rest is ``value``.
+    lengths : ndarray of int64 of shape (n_sequences,)
+        Number of time steps of each sequence.
+
+    Raises
+    ------
+    ValueError
+        If ``sequences`` is empty, or a sequence is empty, is not 1-D or 2-D, has a
+        different number of features than the first, or is longer than ``max_length``.
+
+    See Also
+    --------
+    unpad_sequences : The inverse operation.
+
+    Examples
+    --------
+    >>> from rnnlearn.preprocessing import pad_sequences
+    >>> padded, lengths = pad_sequences([[1.0, 2.0, 3.0], [4.0]])
+    >>> padded.shape
+    (2, 3, 1)
+    >>> print(padded[:, :, 0])
+    [[1. 2. 3.]
+     [4. 0. 0.]]
+    >>> print(lengths)
+    [3 1]
+    """
+    arrays = [_as_2d(array) for array in _check_sequence_list(sequences, "sequences")]
+    lengths = np.array([len(array) for array in arrays], dtype=np.int64)
+    if max_length is None:
+        max_length = int(lengths.max())
+    max_length = _check_int(max_length, "max_length", 1)
+    too_long = np.flatnonzero(lengths > max_length)
+    if too_long.size:
+        i = too_long[0]
+        raise ValueError(
+            f"sequences[{i}] has {lengths[i]} time steps, more than max_length={max_length}."
+        )
+    dtype = _padding_dtype(arrays) if dtype is None else np.dtype(dtype)
+    padded = np.full((len(arrays), max_length, arrays[0].shape[1]), value, dtype=dtype)
+    for row, array in zip(padded, arrays, strict=True):
+        row[: len(array)] = array
+    return padded, lengths
+
+
+def _padding_dtype(arrays):
+    """Return the common floating dtype of ``arrays`` (float64 if none is floating).
+
+    Parameters
+    ----------
+    arrays : list of ndarray
+        The sequences to pad.
+
+    Returns
+    -------
+    numpy.dtype
+        The dtype for the padded array.
+    """
+    common = functools.reduce(np.promote_types, (array.dtype for array in arrays))
+    return common if common.kind == "f" else np.dtype(np.float64)
+
+
+def unpad_sequences(padded, lengths):
+    """Split a padded array back into a list of sequences.
+
+    Parameters
+    ----------
+    padded : array-like of shape (n_sequences, max_length, n_features) or \
+(n_sequences, max_length)
+        Right-padded sequences, e.g. from :func:`pad_sequences`.
+    lengths : array-like of int of shape (n_sequences,)
+        Number of real time steps of each sequence, from 1 to ``max_length``.
+
+    Returns
+    -------
+    sequences : list of ndarray
+        ``sequences[i]`` is a copy of ``padded[i, :lengths[i]]``: shape
+        ``(lengths[i], n_features)`` for 3-D input, ``(lengths[i],)`` for 2-D input.
+
+    Raises
+    ------
+    ValueError
+        If ``padded`` is not 2-D or 3-D, or ``lengths`` is not one integer per sequence in
+        the range 1 to ``max_length``.
+
+    See Also
+    --------
+    pad_sequences : The inverse operation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnlearn.preprocessing import unpad_sequences
+    >>> padded = np.array([[1.0, 2.0, 3.0], [4.0, 0.0, 0.0]])
+    >>> [seq.tolist() for seq in unpad_sequences(padded, [3, 1])]
+    [[1.0, 2.0, 3.0], [4.0]]
+    """
+    padded = np.asarray(padded)
+    if padded.ndim not in (2, 3):
+        raise ValueError(f"padded must be 2-D or 3-D, got shape {padded.shape}.")
+    lengths = np.asarray(lengths)
+    if lengths.dtype.kind not in "iu" or lengths.shape != padded.shape[:1]:
+        raise ValueError(
+            f"lengths must be {padded.shape[0]} integers (one per sequence), "
+            f"got {lengths.dtype} of shape {lengths.shape}."
+        )
+    out_of_range = np.flatnonzero((lengths < 1) | (lengths > padded.shape[1]))
+    if out_of_range.size:
+        i = out_of_range[0]
+        raise ValueError(f"lengths[{i}] = {lengths[i]} is outside 1..{padded.shape[1]}.")
+    return [padded[i, :length].copy() for i, length in enumerate(lengths)]
+
+
+# ---------------------------------------------------------------------------------------------
+# SequenceScaler
+
+
+def _to_frames(X):
+    """Stack every time step of every sequence of ``X`` into the rows of a 2-D array.
+
+    Parameters
+    ----------
+    X : array-like or list of array-like
+        3-D ``(n_samples, n_timesteps, n_features)``, 2-D ``(n_samples, n_timesteps)``
+        (univariate) or a list/tuple of ``(n_timesteps_i, n_features)`` or
+        ``(n_timesteps_i,)`` sequences.
+
+    Returns
+    -------
+    frames : ndarray of shape (n_frames, n_features)
+        Finite float32 or float64 values, one row per time step.
+    layout : tuple or list
+        What :func:`_from_frames` needs to rebuild ``X``'s form: the array shape (a tuple)
+        or the list of sequence shapes (a list).
+
+    Raises
+    ------
+    TypeError
+        If ``X`` is a sparse matrix or array.
+    ValueError
+        If ``X`` has another dimension, holds NaN or infinity, or is empty.
+    """
+    _reject_sparse(X, "X")
+    if isinstance(X, (list, tuple)):
+        arrays = _check_sequence_list(X, "X")
+        frames = np.concatenate([_as_2d(array) for array in arrays])
+        layout = [array.shape for array in arrays]
+    else:
+        X = np.asarray(X)
+        if X.ndim not in (2, 3):
+            raise ValueError(
+                "X must be 3-D (n_samples, n_timesteps, n_features), 2-D (n_samples, "
+                f"n_timesteps) or a list of sequences, got an array of shape {X.shape}."
+            )
+        n_features = X.shape[2] if X.ndim == 3 else 1
+        frames = X.reshape(X.shape[0] * X.shape[1], n_features)
+        layout = X.shape
+    frames = check_array(frames, dtype=(np.float64, np.float32), input_name="X")
+    return frames, layout
+
+
+def _from_frames(frames, layout):
+    """Inverse of :func:`_to_frames`: give ``frames`` the form that ``layout`` describes.
+
+    Parameters
+    ----------
+    frames : ndarray of shape (n_frames, n_features)
+        One row per time step.
+    layout : tuple or list
+        An array shape, or a list of sequence shapes, as returned by :func:`_to_frames`.
+
+    Returns
+    -------
+    ndarray or list of ndarray
+        An array of shape ``layout``, or a list of arrays with the shapes in ``layout``.
+    """
+    if isinstance(layout, tuple):
+        return frames.reshape(layout)
+    ends = np.cumsum([shape[0] for shape in layout])[:-1]
+    return [part.reshape(shape) for part, shape in zip(np.split(frames, ends), layout, strict=True)]
+
+
+def _scale_from_variance(variance, mean, n_frames):
+    """Standard deviations to divide by, with 1 for constant features.
+
+    Parameters
+    ----------
+    variance, mean : ndarray of shape (n_features,)
+        Per-feature variance and mean, in float64.
+    n_frames : int
+        Number of values the statistics were computed from.
+
+    Returns
+    -------
+    ndarray of shape (n_features,)
+        ``sqrt(variance)``, or 1 where the variance is within rounding error of zero
+        (up to ``(n_frames * eps * mean) ** 2``), so that constant features stay finite.
+    """
+    rounding_bound = (n_frames * np.finfo(np.float64).eps * mean) ** 2
+    return np.where(variance <= rounding_bound, 1.0, np.sqrt(variance))
+
+
+class SequenceScaler(TransformerMixin, BaseEstimator):
+    """Standardise each feature over all samples and time steps.
+
+    Like :class:`~sklearn.preprocessing.StandardScaler`, but for sequences: every time
+    step of every sample is one observation of the ``n_features`` features, so the
+    statistics have shape ``(n_features,)`` whatever the sequence lengths. The output has
+    the same form as the input.
+
+    Parameters
+    ----------
+    with_mean : bool, default=True
+        Subtract the per-feature mean.
+    with_std : bool, default=True
+        Divide by the per-feature standard deviation.
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_features,)
+        Offset subtracted by :meth:`transform`: the per-feature mean, or zeros when
+        ``with_mean=False``.
+    scale_ : ndarray of shape (n_features,)
+        Divisor used by :meth:`transform`: the per-feature standard deviation (1 for a
+        constant feature), or ones when ``with_std=False``.
+    n_features_in_ : int
+        Number of features per time step seen in :meth:`fit`.
+
+    See Also
+    --------
+    sklearn.preprocessing.StandardScaler : The same for tabular data.
+
+    Notes
+    -----
+    Accepted inputs: a 3-D array ``(n_samples, n_timesteps, n_features)``; a 2-D array
+    ``(n_samples, n_timesteps)``, read as univariate sequences (one feature, as
+    everywhere in rnnlearn); or a list or tuple of arrays ``(n_timesteps_i, n_features)``
+    or ``(n_timesteps_i,)`` of varying lengths. :meth:`transform` returns a 3-D array, a
+    2-D array or a list of arrays of the same shapes, respectively. Padding from
+    :func:`pad_sequences` would enter the statistics, so scale the list before padding.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnlearn.preprocessing import SequenceScaler
+    >>> X = np.array([[[0.0, 5.0], [2.0, 5.0]], [[4.0, 5.0], [6.0, 5.0]]])
+    >>> scaler = SequenceScaler().fit(X)
+    >>> print(scaler.mean_, scaler.scale_.round(3))
+    [3. 5.] [2.236 1.   ]
+    >>> print(scaler.transform(X)[:, :, 0].round(3))
+    [[-1.342 -0.447]
+     [ 0.447  1.342]]
+    >>> [seq.shape for seq in scaler.transform([np.ones((3, 2)), np.ones((1, 2))])]
+    [(3, 2), (1, 2)]
+    """
+
+    def __init__(self, with_mean=True, with_std=True):
+        self.with_mean = with_mean
+        self.with_std = with_std
+
+    def fit(self, X, y=None):
+        """Compute the per-feature mean and standard deviation.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or \
+(n_samples, n_timesteps), or list of array-like
+            Training sequences; see the class Notes for the accepted forms.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : SequenceScaler
+            The fitted scaler.
+        """
+        frames, _ = _to_frames(X)
+        mean = frames.mean(axis=0, dtype=np.float64)
+        variance = frames.var(axis=0, dtype=np.float64)
+        self.mean_ = mean if self.with_mean else np.zeros_like(mean)
+        self.scale_ = (
+            _scale_from_variance(variance, mean, len(frames))
+            if self.with_std
+            else np.ones_like(mean)
+        )
+        self.n_features_in_ = frames.shape[1]
+        return self
+
+    def transform(self, X):
+        """Standardise sequences with the fitted statistics.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or \
+(n_samples, n_timesteps), or list of array-like
+            Sequences with ``n_features_in_`` features per time step.
+
+        Returns
+        -------
+        X_scaled : ndarray or list of ndarray
+            ``(X - mean_) / scale_``, in the same form and shape as ``X``.
+        """
+        frames, layout = self._fitted_frames(X)
+        scaled = (frames - self.mean_) / self.scale_
+        return _from_frames(scaled.astype(frames.dtype, copy=False), layout)
+
+    def inverse_transform(self, X):
+        """Undo :meth:`transform`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timesteps, n_features) or \
+(n_samples, n_timesteps), or list of array-like
+            Scaled sequences with ``n_features_in_`` features per time step.
+
+        Returns
+        -------
+        X_original : ndarray or list of ndarray
+            ``X * scale_ + mean_``, in the same form and shape as ``X``.
+        """
+        frames, layout = self._fitted_frames(X)
+        restored = frames * self.scale_ + self.mean_
+        return _from_frames(restored.astype(frames.dtype, copy=False), layout)
+
+    def _fitted_frames(self, X):
+        """Return ``_to_frames(X)`` after checking that the scaler is fitted for ``X``.
+
+        Parameters
+        ----------
+        X : array-like or list of array-like
+            Input to transform.
+
+        Returns
+        -------
+        frames, layout
+            As returned by :func:`_to_frames`.
+        """
+        check_is_fitted(self)
+        frames, layout = _to_frames(X)
+        if frames.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {frames.shape[1]} features per time step, but SequenceScaler is "
+                f"expecting {self.n_features_in_} features as input."
+            )
+        return frames, layout
+
+    def __sklearn_tags__(self):
+        """Declare 3-D input support and float32 preservation.
+
+        Returns
+        -------
+        sklearn.utils.Tags
+            The tags of the base classes, edited.
+        """
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+# ---------------------------------------------------------------------------------------------
+# sliding windows
+
+
+def _check_series(series):
+    """Return ``series`` as a numeric array of shape (n_timesteps,) or (n_timesteps, n_features).
+
+    Parameters
+    ----------
+    series : array-like
+        The time series.
+
+    Returns
+    -------
+    ndarray
+        The series, not copied.
+
+    Raises
+    ------
+    TypeError
+        If the series is sparse or not numeric.
+    ValueError
+        If the series is not 1-D or 2-D or has no features.
+    """
+    _reject_sparse(series, "series")
+    values = _as_numeric_array(series, "series")
+    if values.ndim not in (1, 2) or (values.ndim == 2 and values.shape[1] == 0):
+        raise ValueError(
+            "series must have shape (n_timesteps,) or (n_timesteps, n_features), "
+            f"got {values.shape}."
+        )
+    return values
+
+
+def _window_starts(n_timesteps, window, horizon, step):
+    """Start index of every window that has a target ``horizon`` steps after its end.
+
+    Parameters
+    ----------
+    n_timesteps : int
+        Length of the series.
+    window, horizon, step : int
+        Window length, distance of the target from the window's last step, and distance
+        between the starts of consecutive windows; all at least 1.
+
+    Returns
+    -------
+    ndarray of int of shape (n_windows,)
+        ``0, step, 2 * step, ...``.
+
+    Raises
+    ------
+    ValueError
+        If a parameter is not a positive integer or the series is shorter than
+        ``window + horizon``.
+    """
+    window = _check_int(window, "window", 1)
+    horizon = _check_int(horizon, "horizon", 1)
+    step = _check_int(step, "step", 1)
+    needed = window + horizon
+    if n_timesteps < needed:
+        raise ValueError(
+            f"The series has {n_timesteps} time steps, but window={window} and "
+            f"horizon={horizon} need at least {needed}."
+        )
+    return np.arange(0, n_timesteps - needed + 1, step)
+
+
+def _target_columns(values, target):
+    """Select the target columns of a series.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_timesteps,) or (n_timesteps, n_features)
+        The series.
+    target : int, sequence of int or None
+        Column index or indices; None keeps the series as it is.
+
+    Returns
+    -------
+    ndarray of shape (n_timesteps,) or (n_timesteps, n_targets)
+        The selected values; one int gives a 1-D result.
+
+    Raises
+    ------
+    ValueError
+        If ``target`` is not an integer or a non-empty 1-D sequence of integers within
+        the feature range.
+    """
+    if target is None:
+        return values
+    columns = _as_2d(values)
+    index = np.asarray(target)
+    n_features = columns.shape[1]
+    if index.dtype.kind not in "iu" or index.ndim > 1 or index.size == 0:
+        raise ValueError(f"target must be a column index or a list of them, got {target!r}.")
+    if np.any((index < -n_features) | (index >= n_features)):
+        raise ValueError(f"target {target!r} is out of range for {n_features} feature(s).")
+    return columns[:, index]
+
+
+def make_windows(series, window, *, horizon=1, step=1, target=None):
+    """Cut a time series into windows and the values that follow them.
+
+    Window ``i`` covers time steps ``i * step`` to ``i * step + window - 1``; its target is
+    the value ``horizon`` steps after its last step. Only windows that have a target are
+    returned. This turns one long series into the ``(n_samples, n_timesteps,
+    n_features)`` layout of a many-to-one forecasting problem.
+
+    Parameters
+    ----------
+    series : array-like of shape (n_timesteps,) or (n_timesteps, n_features)
+        A univariate or multivariate time series.
+    window : int
+        Number of time steps per window, at least 1.
+    horizon : int, default=1
+        How many steps after a window's last step its target lies, at least 1
+        (1 = the next value).
+    step : int, default=1
+        Distance between the starts of consecutive windows, at least 1.
+    target : int, sequence of int or None, default=None
+        Feature column(s) to forecast. None forecasts the whole series.
+
+    Returns
+    -------
+    X : ndarray of shape (n_windows, window, n_features)
+        The windows (``n_features`` is 1 for a 1-D series), a copy of the data.
+    y : ndarray of shape (n_windows,) or (n_windows, n_targets)
+        The target of each window: 1-D for a 1-D series or an int ``target``, otherwise
+        one column per feature (or per entry of ``target``).
+
+    Raises
+    ------
+    ValueError
+        If the series has fewer than ``window + horizon`` time steps, a parameter is not a
+        positive integer, or ``target`` is not a valid column index.
+
+    See Also
+    --------
+    SlidingWindow : The ``X`` part as a transformer, for pipelines.
+
+    Notes
+    -----
+    ``n_windows = (n_timesteps - window - horizon) // step + 1``. To forecast beyond the
+    end of the series, predict from the last ``window`` values,
+    ``series[-window:][np.newaxis]`` (reshaped to 3-D for a 1-D series).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnlearn.preprocessing import make_windows
+    >>> X, y = make_windows(np.arange(6.0), window=3)
+    >>> X.shape
+    (3, 3, 1)
+    >>> print(X[:, :, 0])
+    [[0. 1. 2.]
+     [1. 2. 3.]
+     [2. 3. 4.]]
+    >>> print(y)
+    [3. 4. 5.]
+    """
+    values = _check_series(series)
+    starts = _window_starts(len(values), window, horizon, step)
+    window_steps = starts[:, np.newaxis] + np.arange(window)
+    X = _as_2d(values)[window_steps]
+    y = _target_columns(values, target)[starts + window - 1 + horizon]
+    return X, y
+
+
+class SlidingWindow(TransformerMixin, BaseEstimator):
+    """Transformer that cuts a time series into windows: the ``X`` of :func:`make_windows`.
+
+    A pipeline passes ``y`` through untouched, so the windowing of the targets happens
+    once, up front, with :func:`make_windows` and the same parameters; the windows that
+    this transformer produces line up with those targets. ``Pipeline([("window",
+    SlidingWindow(window=10)), ("rnn", estimator)]).fit(series, y)`` then trains on the
+    windows, and ``predict(other_series)`` forecasts from every window of a new series
+    that has a value ``horizon`` steps after it.
+
+    Parameters
+    ----------
+    window : int, default=10
+        Number of time steps per window, at least 1.
+    horizon : int, default=1
+        Distance from a window's last step to its target, at least 1; it decides which
+        windows exist (those with a target).
+    step : int, default=1
+        Distance between the starts of consecutive windows, at least 1.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of features of the series seen in :meth:`fit` (1 for a 1-D series).
+
+    See Also
+    --------
+    make_windows : Windows and their targets in one call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnlearn.preprocessing import SlidingWindow, make_windows
+    >>> series = np.sin(np.arange(30.0))
+    >>> windows = SlidingWindow(window=5, step=2).fit_transform(series)
+    >>> X, y = make_windows(series, 5, step=2)
+    >>> windows.shape, y.shape, bool(np.array_equal(windows, X))
+    ((13, 5, 1), (13,), True)
+    """
+
+    def __init__(self, window=10, horizon=1, step=1):
+        self.window = window
+        self.horizon = horizon
+        self.step = step
+
+    def fit(self, X, y=None):
+        """Check the parameters and record the number of features.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps,) or (n_timesteps, n_features)
+            The time series.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : SlidingWindow
+            The fitted transformer.
+        """
+        values = _check_series(X)
+        _window_starts(len(values), self.window, self.horizon, self.step)
+        self.n_features_in_ = _as_2d(values).shape[1]
+        return self
+
+    def transform(self, X):
+        """Cut a series into windows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps,) or (n_timesteps, n_features)
+            A time series with ``n_features_in_`` features.
+
+        Returns
+        -------
+        windows : ndarray of shape (n_windows, window, n_features)
+            The windows, as in :func:`make_windows`.
+        """
+        check_is_fitted(self)
+        values = _check_series(X)
+        n_features = _as_2d(values).shape[1]
+        if n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but SlidingWindow is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return make_windows(values, self.window, horizon=self.horizon, step=self.step)[0]
+
+    def __sklearn_tags__(self):
+        """Declare that the input is one series, 1-D or 2-D.
+
+        Returns
+        -------
+        sklearn.utils.Tags
+            The tags of the base classes, edited.
+        """
+        tags = super().__sklearn_tags__()
+        tags.input_tags.one_d_array = True
+        return tags
