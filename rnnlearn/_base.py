@@ -559,5 +559,6 @@ class BaseRNN(BaseEstimator, ABC):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
+        tags.target_tags.multi_output = True
         tags.non_deterministic = False
         return tags

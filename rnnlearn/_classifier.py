@@ -222,6 +222,11 @@ loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, hist
         else:
             labels_seen = np.unique(Y[valid][:, 0])
             kind = None
+            if type_of_target(labels_seen) == "continuous":
+                raise ValueError(
+                    "Unknown label type: continuous. RNNClassifier needs class "
+                    "labels; use RNNRegressor for continuous targets."
+                )
         if fitted:
             classes_, kind = self.classes_, self._target_kind
         elif classes is not None:
@@ -272,6 +277,11 @@ loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, hist
                 f"class_weight must be None, 'balanced' or a dict; got {self.class_weight!r}."
             )
         return weights[class_index]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
 
     def _stratify_labels(self, Y, attributes):
         if attributes["_target_kind"] == "multilabel" or Y.shape[1] != 1:

@@ -25,6 +25,7 @@ class TrainingData:
 
     def __init__(self, X, lengths, y, weights):
         self.X, self.lengths, self.y, self.weights = X, lengths, y, weights
+        self.weight_per_sample = float(weights.sum()) / X.shape[1]
 
     @property
     def n_samples(self):
@@ -90,7 +91,9 @@ def run_epoch(network, params, optimizer, state, loss, data, settings, rng):
     Returns
     -------
     mean_loss : float
-        Mean over batches, weighted by batch size, of the penalised batch loss.
+        Mean over batches, weighted by batch size, of the penalised batch loss. Each batch
+        loss is divided by the batch's expected total weight, so without penalty this is
+        the weighted mean loss of the whole epoch.
     diverged : bool
         Whether training produced a non-finite loss or parameters. Then ``params`` hold
         the last parameters that gave a finite loss, and the epoch ended early.
@@ -100,7 +103,7 @@ def run_epoch(network, params, optimizer, state, loss, data, settings, rng):
         X, lengths, y, weights = data.batch(index)
         n_batch = X.shape[1]
         raw, cache = network.forward(params, X, lengths)
-        value, d_raw = loss.loss_gradient(y, raw, weights)
+        value, d_raw = loss.loss_gradient(y, raw, weights, data.weight_per_sample * n_batch)
         if not np.isfinite(value):
             params[...] = previous
             return total / data.n_samples, True

@@ -49,7 +49,8 @@ def check_sequences(X, *, dtype=(np.float64, np.float32)):
     if X.ndim != 3:
         raise ValueError(
             f"X must be 2-D (n_samples, n_timesteps) or 3-D (n_samples, n_timesteps, "
-            f"n_features), or a list of sequences; got an array of shape {X.shape}."
+            f"n_features), or a list of sequences; got an array of shape {X.shape}. Reshape "
+            f"your data: a single series of shape (n_timesteps,) is X.reshape(1, -1)."
         )
     if X.shape[1] == 0 or X.shape[2] == 0:
         raise ValueError(f"X has shape {X.shape}: sequences need at least one step and feature.")
@@ -113,6 +114,8 @@ def check_targets(y, n_samples, lengths, *, sequence, numeric=True):
     squeeze : bool
         Whether the user gave no output axis (so predictions drop it too).
     """
+    if y is None:
+        raise ValueError("This estimator requires y to be passed, but the target y is None.")
     dtype = "numeric" if numeric else None
     if sequence and isinstance(y, list | tuple) and len(y) and not np.isscalar(y[0]):
         parts = [check_array(v, dtype=dtype, ensure_2d=False, input_name="y") for v in y]
@@ -166,4 +169,6 @@ def check_sample_weight(sample_weight, n_samples, dtype):
         )
     if np.any(sample_weight < 0):
         raise ValueError("sample_weight must be non-negative.")
+    if not np.any(sample_weight > 0):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
     return sample_weight

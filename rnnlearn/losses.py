@@ -54,7 +54,7 @@ class Loss(BaseEstimator, ABC):
             Its gradient with respect to ``raw``.
         """
 
-    def loss_gradient(self, y, raw, weights=None):
+    def loss_gradient(self, y, raw, weights=None, total_weight=None):
         """Weighted mean loss over rows and its gradient with respect to ``raw``.
 
         Parameters
@@ -66,24 +66,30 @@ class Loss(BaseEstimator, ABC):
         weights : ndarray of shape (...), default=None
             Weight of each row (sample weights, times 0 on padded steps). ``None`` weighs
             every row 1.
+        total_weight : float, default=None
+            Divisor of the weighted sum; ``None`` uses ``sum(weights)``. Minibatch
+            training passes the batch's *expected* total weight, so that a batch of
+            lightly weighted rows takes a correspondingly small step.
 
         Returns
         -------
         value : float
-            ``sum(weights * loss) / sum(weights)`` (0 when all weights are 0).
+            ``sum(weights * loss) / total_weight`` (0 when that is 0).
         gradient : ndarray of shape (..., n_outputs)
             Gradient of ``value`` with respect to ``raw``, of ``raw``'s dtype.
         """
         y = np.asarray(y, dtype=raw.dtype)
         loss, gradient = self.pointwise(y, raw)
         if weights is None:
-            total = loss.size
             value = loss.sum()
+            total = loss.size
         else:
             weights = np.asarray(weights, dtype=raw.dtype)
-            total = weights.sum()
             value = np.dot(loss.ravel(), weights.ravel())
+            total = weights.sum()
             gradient *= weights[..., None]
+        if total_weight is not None:
+            total = total_weight
         if total == 0:
             return 0.0, np.zeros_like(gradient)
         gradient /= total
