@@ -2,25 +2,39 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
-from . import activations, callbacks, cells, losses, optimizers
+from . import activations, callbacks, cells, datasets, losses, optimizers, preprocessing
 from ._classifier import RNNClassifier
 from ._regressor import RNNRegressor
 from .cells import GRUCell, LSTMCell, VanillaCell
+from .datasets import (
+    bin2int,
+    int2bin,
+    make_binary_addition,
+    make_frequency_classification,
+    make_sine_sequences,
+)
 from .exceptions import DivergenceWarning, TrainingInterruptedWarning
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DivergenceWarning",
+    "GRUCell",
+    "LSTMCell",
     "RNNClassifier",
     "RNNRegressor",
     "TrainingInterruptedWarning",
-    "callbacks",
-    "GRUCell",
-    "LSTMCell",
     "VanillaCell",
     "activations",
+    "bin2int",
+    "callbacks",
     "cells",
+    "datasets",
+    "int2bin",
     "losses",
+    "make_binary_addition",
+    "make_frequency_classification",
+    "make_sine_sequences",
     "optimizers",
+    "preprocessing",
 ]
