@@ -148,7 +148,12 @@ class BaseRNN(BaseEstimator, ABC):
         _check_number("n_iter_no_change", self.n_iter_no_change, Integral, low=1)
         _check_number("validation_fraction", self.validation_fraction, Real, 0, 1, low_open=True)
         _check_number("max_grad_norm", self.max_grad_norm, Real, 0, low_open=True, allow_none=True)
-        _check_number("verbose", self.verbose, Integral, low=0)
+        _check_number(
+            "verbose",
+            int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
+            Integral,
+            low=0,
+        )
         for name in ("early_stopping", "shuffle", "warm_start"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise TypeError(f"{name} must be a bool; got {getattr(self, name)!r}.")

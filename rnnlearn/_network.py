@@ -142,7 +142,11 @@ class Network:
         X = np.ascontiguousarray(X, dtype=params.dtype)
         n_timesteps, n_samples, _ = X.shape
         extra = 0 if self.n_steps_out is None else self.n_steps_out - 1
+        valid = None
         if extra:
+            if lengths is not None:  # the steps after each input are zeros, not its padding
+                valid = step_mask(lengths, n_timesteps)[:, :, None]
+                X = np.where(valid, X, 0)
             X = np.concatenate([X, np.zeros((extra,) + X.shape[1:], dtype=X.dtype)])
         mask = _step_mask(lengths, n_timesteps, extra, X.dtype)
         *layers, head = self.unpack(params)
@@ -163,7 +167,7 @@ class Network:
         top = inputs if rows is None else inputs[rows]
         raw = top @ head["W"]
         raw += head["b"]
-        return raw, (layer_caches, top, rows, inputs.shape, n_timesteps)
+        return raw, (layer_caches, top, rows, inputs.shape, n_timesteps, valid)
 
     def backward(self, params, cache, d_raw, input_gradient=False):
         """Back-propagate a gradient of the raw outputs to all parameters.
@@ -188,7 +192,7 @@ class Network:
         dstate0 : list of ndarray of shape (n_states, n_samples, n_hidden)
             Gradient with respect to each layer's initial state.
         """
-        layer_caches, top, rows, top_shape, n_timesteps = cache
+        layer_caches, top, rows, top_shape, n_timesteps, valid = cache
         *layers, head = self.unpack(params)
         grads = np.empty_like(params)
         *layer_grads, head_grads = self.unpack(grads)
@@ -214,7 +218,7 @@ class Network:
             if k > 0 or input_gradient:
                 dH = (dXW_flat @ layers[k]["W_x"].T).reshape(inputs.shape)
         if input_gradient:
-            dX = dH[:n_timesteps]
+            dX = dH[:n_timesteps] if valid is None else dH[:n_timesteps] * valid
         return grads, dX, dstate0
 
     def hidden_states(self, cache):

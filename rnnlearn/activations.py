@@ -51,7 +51,7 @@ def gompertz(x, out=None):
     Parameters and return value as in :func:`identity`.
     """
     out = np.negative(x, out=out)
-    np.minimum(out, 700.0, out=out)  # exp(700) is finite in float64; the result is 0 anyway
+    np.minimum(out, 80.0, out=out)  # exp(80) is finite in float32 and exp(-exp(80)) is 0
     np.exp(out, out=out)
     np.negative(out, out=out)
     return np.exp(out, out=out)

@@ -34,6 +34,8 @@ class Optimizer(BaseEstimator, ABC):
             raise ValueError(f"learning_rate must be positive; got {self.learning_rate!r}.")
         if not 0 < self.decay <= 1:
             raise ValueError(f"decay must be in (0, 1]; got {self.decay!r}.")
+        if getattr(self, "epsilon", 0) < 0:
+            raise ValueError(f"epsilon must be non-negative; got {self.epsilon!r}.")
 
     def init(self, params):
         """Make the state for a parameter vector.

@@ -1,0 +1,329 @@
+"""Save fitted estimators to ``.npz`` files and load them back without pickle.
+
+Pickle runs code from the file while loading, so a pickled model is only as safe as its
+source. :func:`save` writes one ``numpy.savez`` archive instead, and :func:`load` reads it
+with ``allow_pickle=False`` and instantiates nothing but the classes in the allow-lists
+:data:`ESTIMATORS` and :data:`CLASSES`. The archive holds:
+
+``metadata``
+    A UTF-8 JSON document (NaN written as Python's :mod:`json` does) as a 1-D ``uint8``
+    array: ``format_version``, ``rnnlearn_version``, ``estimator`` (the class name),
+    ``hyperparameters`` (``get_params(deep=False)``), ``fitted`` (scalars, lists and
+    ``history_``), ``network`` (cell, ``n_features``, ``hidden_layer_sizes``,
+    ``n_outputs``, ``n_steps_out``), ``optimizer`` and ``loss_function`` (the fitted
+    objects), ``optimizer_counters`` (``epoch``, ``step``) and ``rng`` (``[pos,
+    has_gauss, cached_gaussian]`` of the training generator). Objects are written
+    ``{"class": name, "params": {...}}``, tuples ``{"tuple": [...]}``, dicts
+    ``{"dict": [[key, value], ...]}`` (keys need not be strings) and the one allow-listed
+    function ``{"function": "print"}``.
+``params``
+    The flat network parameters, float32 or float64.
+``optimizer_state__<name>``
+    Each array of the optimizer state (momentum, moment estimates, ...).
+``rng_key``
+    The 624 ``uint32`` words of the training generator's Mersenne Twister state.
+``classes``
+    The class labels (classifiers only; any dtype but ``object``).
+"""
+
+# SPDX-License-Identifier: BSD-3-Clause
+
+import json
+import warnings
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from ._classifier import RNNClassifier
+from ._network import Network
+from ._regressor import RNNRegressor
+from .callbacks import PrintProgress
+from .cells import CELLS, Cell
+from .losses import LOSSES, Loss
+from .optimizers import OPTIMIZERS, Optimizer
+
+FORMAT_VERSION = 1
+
+ESTIMATORS = {"RNNRegressor": RNNRegressor, "RNNClassifier": RNNClassifier}
+"""Estimator class name -> class: the only estimators a file may name."""
+
+CLASSES = {
+    cls.__name__: cls
+    for cls in (*CELLS.values(), *OPTIMIZERS.values(), *LOSSES.values(), PrintProgress)
+}
+"""Class name -> class: the only hyperparameter objects a file may name."""
+
+FUNCTIONS = {"print": print}
+"""Function name -> function: the only functions a file may name (a callback's sink)."""
+
+FITTED = (
+    "n_features_in_",
+    "n_outputs_",
+    "n_iter_",
+    "t_",
+    "loss_",
+    "loss_curve_",
+    "best_loss_",
+    "validation_scores_",
+    "best_validation_score_",
+    "history_",
+    "_no_improvement_count",
+)
+PRIVATE_FITTED = {"RNNRegressor": ("_squeeze_output",), "RNNClassifier": ("_target_kind",)}
+"""Fitted attributes stored in the JSON document (the rest of ``_commit``'s are rebuilt)."""
+
+
+def save(estimator, path):
+    """Save a fitted estimator to a ``.npz`` file that :func:`load` reads without pickle.
+
+    Parameters
+    ----------
+    estimator : RNNRegressor or RNNClassifier
+        A fitted estimator.
+    path : str, path-like or file-like
+        Destination; as with :func:`numpy.savez`, ``.npz`` is appended to a file name
+        that lacks it.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If ``estimator`` is not fitted.
+    ValueError
+        If something cannot be stored safely: a hyperparameter that is a function or an
+        object from outside rnnlearn (such as a callback function: drop it first with
+        ``estimator.set_params(callbacks=None)``), or class labels of ``object`` dtype.
+        Use pickle or joblib for those, and load such files only from trusted sources.
+
+    Notes
+    -----
+    A ``random_state`` that is a ``RandomState`` instance is saved as ``None``; the
+    state of the generator that training continues with (``partial_fit``,
+    ``warm_start``) is saved in full, so continued training is unaffected.
+    """
+    check_is_fitted(estimator, "n_iter_")
+    name = type(estimator).__name__
+    if ESTIMATORS.get(name) is not type(estimator):
+        raise ValueError(f"Only {sorted(ESTIMATORS)} can be saved; got {name}.")
+    hyperparameters = estimator.get_params(deep=False)
+    if isinstance(hyperparameters["random_state"], np.random.RandomState):
+        hyperparameters["random_state"] = None
+    network, state = estimator._network, dict(estimator._optimizer_state)
+    _, key, *rng_scalars = estimator._rng.get_state()
+    document = {
+        "format_version": FORMAT_VERSION,
+        "rnnlearn_version": _library_version(),
+        "estimator": name,
+        "hyperparameters": {k: _encode(v, k) for k, v in hyperparameters.items()},
+        "fitted": {k: _encode(getattr(estimator, k), k) for k in FITTED + PRIVATE_FITTED[name]},
+        "network": {
+            "cell": _encode(network.cell, "cell_"),
+            "n_features": network.n_features,
+            "hidden_layer_sizes": list(network.hidden_layer_sizes),
+            "n_outputs": network.n_outputs,
+            "n_steps_out": network.n_steps_out,
+        },
+        "optimizer": _encode(estimator.optimizer_, "optimizer_"),
+        "loss_function": _encode(estimator.loss_function_, "loss_function_"),
+        "optimizer_counters": {"epoch": int(state.pop("epoch")), "step": int(state.pop("step"))},
+        "rng": rng_scalars,
+    }
+    arrays = {"params": estimator._params, "rng_key": key}
+    arrays.update({f"optimizer_state__{k}": v for k, v in state.items()})
+    if hasattr(estimator, "classes_"):
+        if estimator.classes_.dtype == object:
+            raise ValueError(
+                "classes_ has object dtype (labels from an object array or a pandas "
+                "column), which cannot be stored without pickle. Fit on labels of one "
+                "plain dtype (e.g. y.astype(str)), or use pickle/joblib for trusted storage."
+            )
+        arrays["classes"] = estimator.classes_
+    metadata = np.frombuffer(json.dumps(document).encode("utf-8"), dtype=np.uint8)
+    np.savez(path, metadata=metadata, **arrays)
+
+
+def load(path):
+    """Load an estimator written by :func:`save`, never unpickling anything.
+
+    Parameters
+    ----------
+    path : str, path-like or file-like
+        A file written by :func:`save`.
+
+    Returns
+    -------
+    RNNRegressor or RNNClassifier
+        The fitted estimator: it predicts exactly as the saved one did, and
+        ``partial_fit`` or a ``warm_start`` fit continues exactly as it would have.
+
+    Raises
+    ------
+    ValueError
+        If the file is not such a file: pickled data or object arrays, an unknown
+        format version, a class outside the allow-lists, missing or malformed entries,
+        or arrays that do not fit the network.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from rnnlearn import RNNClassifier
+    >>> from rnnlearn.persistence import load, save
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(20, 5, 1))
+    >>> y = np.where(X.sum(axis=(1, 2)) > 0, "up", "down")
+    >>> clf = RNNClassifier(hidden_layer_sizes=4, max_iter=3, random_state=0).fit(X, y)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     save(clf, os.path.join(folder, "model.npz"))
+    ...     loaded = load(os.path.join(folder, "model.npz"))
+    >>> np.array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    True
+    """
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        return _rebuild(arrays)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise ValueError(f"{path} is not a valid rnnlearn model file: {exc!r}") from exc
+
+
+def _rebuild(arrays):
+    """The estimator described by the archive's arrays, every entry checked."""
+    document = json.loads(arrays.pop("metadata").tobytes().decode("utf-8"))
+    name = _check_header(document)
+    hyperparameters = {k: _decode(v) for k, v in document["hyperparameters"].items()}
+    estimator = ESTIMATORS[name](**hyperparameters)
+    estimator._check_params()
+    layout = document["network"]
+    cell = _decode_instance(layout["cell"], Cell)
+    network = Network(
+        cell,
+        layout["n_features"],
+        tuple(layout["hidden_layer_sizes"]),
+        layout["n_outputs"],
+        layout["n_steps_out"],
+    )
+    params = arrays.pop("params")
+    if params.shape != (network.n_params,) or params.dtype not in (np.float32, np.float64):
+        raise ValueError(
+            f"params must be a float32 or float64 array of shape ({network.n_params},) "
+            f"for this network; got {params.dtype} {params.shape}."
+        )
+    optimizer = _decode_instance(document["optimizer"], Optimizer)
+    rng = np.random.RandomState()
+    rng.set_state(("MT19937", arrays.pop("rng_key"), *document["rng"]))
+    fitted = {k: _decode(document["fitted"][k]) for k in FITTED + PRIVATE_FITTED[name]}
+    if name == "RNNClassifier":
+        fitted["classes_"] = arrays.pop("classes")
+    fitted.update(
+        cell_=cell,
+        optimizer_=optimizer,
+        loss_function_=_decode_instance(document["loss_function"], Loss),
+        _network=network,
+        _params=params,
+        _optimizer_state=_read_state(optimizer, params, document["optimizer_counters"], arrays),
+        _rng=rng,
+    )
+    if arrays:
+        raise ValueError(f"Unexpected arrays in the model file: {sorted(arrays)}.")
+    for attribute, value in fitted.items():
+        setattr(estimator, attribute, value)
+    return estimator
+
+
+def _check_header(document):
+    """Check the format version and estimator name (warn on another rnnlearn version)."""
+    if document["format_version"] != FORMAT_VERSION:
+        raise ValueError(
+            f"Unsupported model file format {document['format_version']!r}; this "
+            f"rnnlearn reads format {FORMAT_VERSION}."
+        )
+    if document["estimator"] not in ESTIMATORS:
+        raise ValueError(
+            f"Unknown estimator {document['estimator']!r}; expected one of {sorted(ESTIMATORS)}."
+        )
+    if document["rnnlearn_version"] != _library_version():
+        warnings.warn(
+            f"The model was saved with rnnlearn {document['rnnlearn_version']} and is "
+            f"loaded with {_library_version()}; results may differ.",
+            UserWarning,
+            stacklevel=4,
+        )
+    return document["estimator"]
+
+
+def _read_state(optimizer, params, counters, arrays):
+    """The optimizer state: counters from the document, arrays popped from ``arrays``."""
+    state = optimizer.init(params)
+    for key, template in state.items():
+        if isinstance(template, np.ndarray):
+            value = arrays.pop(f"optimizer_state__{key}")
+            if value.shape != template.shape or value.dtype != template.dtype:
+                raise ValueError(f"Optimizer state {key!r} does not match the parameters.")
+            state[key] = value
+        else:
+            state[key] = int(counters[key])
+    return state
+
+
+def _encode(value, name):
+    """JSON-ready form of ``value``; objects only from :data:`CLASSES` and :data:`FUNCTIONS`."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list):
+        return [_encode(item, name) for item in value]
+    if isinstance(value, tuple):
+        return {"tuple": [_encode(item, name) for item in value]}
+    if isinstance(value, dict):
+        return {"dict": [[_encode(k, name), _encode(v, name)] for k, v in value.items()]}
+    if CLASSES.get(type(value).__name__) is type(value):
+        params = value.get_params(deep=False)
+        return {
+            "class": type(value).__name__,
+            "params": {k: _encode(v, name) for k, v in params.items()},
+        }
+    for function_name, function in FUNCTIONS.items():
+        if value is function:
+            return {"function": function_name}
+    raise ValueError(
+        f"{name} holds {value!r}, which cannot be saved safely: only numbers, strings, "
+        f"lists, tuples, dicts and rnnlearn's own {sorted(CLASSES)} can. Replace it first "
+        f"(callback functions: estimator.set_params(callbacks=None)), or use pickle/joblib "
+        f"and load the file only from trusted sources."
+    )
+
+
+def _decode(value):
+    """Inverse of :func:`_encode`; instantiates only allow-listed classes."""
+    if isinstance(value, list):
+        return [_decode(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if value.keys() == {"tuple"}:
+        return tuple(_decode(item) for item in value["tuple"])
+    if value.keys() == {"dict"}:
+        return {_decode(k): _decode(v) for k, v in value["dict"]}
+    if value.keys() == {"function"} and value["function"] in FUNCTIONS:
+        return FUNCTIONS[value["function"]]
+    if value.keys() == {"class", "params"} and value["class"] in CLASSES:
+        return CLASSES[value["class"]](**{k: _decode(v) for k, v in value["params"].items()})
+    raise ValueError(
+        f"Cannot load {value!r}: the only classes a model file may name are "
+        f"{sorted(CLASSES)}, and the only function is {sorted(FUNCTIONS)}."
+    )
+
+
+def _decode_instance(value, base_class):
+    """Decode an object and check that it is a ``base_class``."""
+    instance = _decode(value)
+    if not isinstance(instance, base_class):
+        raise ValueError(f"Expected a {base_class.__name__} in the model file; got {value!r}.")
+    return instance
+
+
+def _library_version():
+    """rnnlearn's version (looked up late: the package may still be importing this module)."""
+    from . import __version__
+
+    return __version__
