@@ -2,7 +2,16 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
-from . import activations, callbacks, cells, datasets, losses, optimizers, preprocessing
+from . import (
+    activations,
+    callbacks,
+    cells,
+    datasets,
+    losses,
+    optimizers,
+    persistence,
+    preprocessing,
+)
 from ._classifier import RNNClassifier
 from ._regressor import RNNRegressor
 from .cells import GRUCell, LSTMCell, VanillaCell
@@ -36,5 +45,6 @@ __all__ = [
     "make_frequency_classification",
     "make_sine_sequences",
     "optimizers",
+    "persistence",
     "preprocessing",
 ]
