@@ -42,20 +42,24 @@ def _resolve(value, table, base_class, name):
     )
 
 
-def _check_number(name, value, kind, low=None, high=None, low_open=False, allow_none=False):
-    """Raise ``ValueError``/``TypeError`` unless ``value`` is a ``kind`` in the range."""
+def _check_number(name, value, kind, low=None, high=None, *, open_ends="", allow_none=False):
+    """Raise ``TypeError``/``ValueError`` unless ``value`` is a ``kind`` within the bounds.
+
+    ``open_ends`` names the bounds that are excluded: ``"low"``, ``"high"`` or both.
+    """
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, kind):
-        raise TypeError(
-            f"{name} must be {'an int' if kind is Integral else 'a number'}; got {value!r}."
+        article = "an int" if kind is Integral else "a number"
+        raise TypeError(f"{name} must be {article}; got {value!r}.")
+    below = low is not None and (value <= low if "low" in open_ends else value < low)
+    above = high is not None and (value >= high if "high" in open_ends else value > high)
+    if below or above or not np.isfinite(value):
+        interval = (
+            f"{'(' if 'low' in open_ends else '['}{low}, "
+            f"{'inf)' if high is None else str(high) + (')' if 'high' in open_ends else ']')}"
         )
-    too_low = low is not None and (value <= low if low_open else value < low)
-    if too_low or (high is not None and value > high) or not np.isfinite(value):
-        raise ValueError(
-            f"{name} must be in {'(' if low_open else '['}{low}, "
-            f"{high if high is not None else 'inf'}]; got {value!r}."
-        )
+        raise ValueError(f"{name} must be in {interval}; got {value!r}.")
 
 
 class BaseRNN(BaseEstimator, ABC):
@@ -129,8 +133,8 @@ class BaseRNN(BaseEstimator, ABC):
         sizes = self.hidden_layer_sizes
         sizes = (sizes,) if isinstance(sizes, Integral) else sizes
         if (
-            not isinstance(sizes, tuple | list)
-            or not sizes
+            not isinstance(sizes, tuple | list | np.ndarray)
+            or len(sizes) == 0
             or not all(isinstance(n, Integral) and not isinstance(n, bool) and n > 0 for n in sizes)
         ):
             raise ValueError(
@@ -146,8 +150,12 @@ class BaseRNN(BaseEstimator, ABC):
         _check_number("max_iter", self.max_iter, Integral, low=1)
         _check_number("tol", self.tol, Real, low=0)
         _check_number("n_iter_no_change", self.n_iter_no_change, Integral, low=1)
-        _check_number("validation_fraction", self.validation_fraction, Real, 0, 1, low_open=True)
-        _check_number("max_grad_norm", self.max_grad_norm, Real, 0, low_open=True, allow_none=True)
+        _check_number(
+            "validation_fraction", self.validation_fraction, Real, 0, 1, open_ends="low high"
+        )
+        _check_number(
+            "max_grad_norm", self.max_grad_norm, Real, 0, open_ends="low", allow_none=True
+        )
         _check_number(
             "verbose",
             int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
@@ -157,8 +165,8 @@ class BaseRNN(BaseEstimator, ABC):
         for name in ("early_stopping", "shuffle", "warm_start"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise TypeError(f"{name} must be a bool; got {getattr(self, name)!r}.")
-        callbacks = list(self.callbacks or [])
-        if not all(callable(c) for c in callbacks):
+        callbacks = self.callbacks if self.callbacks is not None else []
+        if not isinstance(callbacks, list | tuple) or not all(callable(c) for c in callbacks):
             raise TypeError(
                 f"callbacks must be a list of Callback objects or functions "
                 f"f(estimator, record); got {self.callbacks!r}."
@@ -170,7 +178,7 @@ class BaseRNN(BaseEstimator, ABC):
             "sizes": tuple(int(n) for n in sizes),
             "cell": cell,
             "optimizer": optimizer,
-            "callbacks": callbacks,
+            "callbacks": list(callbacks),
         }
 
     # ------------------------------------------------------------------ fitting
@@ -252,6 +260,7 @@ class BaseRNN(BaseEstimator, ABC):
             data, validation = self._split_validation(
                 data, self._stratify_labels(Y, attributes), rng
             )
+        attributes = {**attributes, "_output_mode": self.output_mode}
         callbacks = spec["callbacks"]
         if self.verbose:
             callbacks = [PrintProgress(), *callbacks]
@@ -279,6 +288,7 @@ class BaseRNN(BaseEstimator, ABC):
             "best_loss": getattr(self, "best_loss_", None) if resume else None,
             "best_score": None,
             "best_params": None,
+            "guard": {"last_good": params.copy(), "reference": None},
             "samples_seen": getattr(self, "t_", 0) if resume else 0,
         }
 
@@ -343,6 +353,7 @@ class BaseRNN(BaseEstimator, ABC):
                     run["data"],
                     run["settings"],
                     run["rng"],
+                    run["guard"],
                 )
                 status = "diverged" if diverged else "ok"
             except KeyboardInterrupt:
@@ -499,9 +510,9 @@ class BaseRNN(BaseEstimator, ABC):
         as a list of arrays trimmed to each length; otherwise batch-first arrays.
         """
         values = np.moveaxis(values, 0, 1)
-        if self.output_mode == "last":
+        if self._output_mode == "last":
             return values[:, 0]
-        if self.output_mode == "sequence" and lengths is not None:
+        if self._output_mode == "sequence" and lengths is not None:
             return [v[:n] for v, n in zip(values, lengths, strict=True)]
         return values
 
@@ -527,13 +538,13 @@ class BaseRNN(BaseEstimator, ABC):
         X_tm, lengths = self._check_X(X)
         n_samples, n_timesteps = X_tm.shape[1], X_tm.shape[0]
         Y, _, _ = self._encode_targets(
-            y, n_samples, lengths, self.output_mode != "last", fitted=True
+            y, n_samples, lengths, self._output_mode != "last", fitted=True
         )
         weights = (
             np.ones(Y.shape[:2])
             * check_sample_weight(sample_weight, n_samples, np.float64)[:, None]
         )
-        if self.output_mode == "sequence" and lengths is not None:
+        if self._output_mode == "sequence" and lengths is not None:
             weights = weights * step_mask(lengths, n_timesteps).T
         raw = self._raw_output(X_tm, lengths)
         return self._score_raw(raw, Y.transpose(1, 0, 2), weights.T, self.loss_function_)

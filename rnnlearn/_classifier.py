@@ -198,6 +198,9 @@ loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, hist
         index = (raw[..., 0] > 0).astype(int) if raw.shape[-1] == 1 else raw.argmax(axis=-1)
         return self.classes_[index]
 
+    # The mixin's score would come first in the MRO; ours also scores sequence outputs.
+    score = BaseRNN.score
+
     def _make_loss(self, attributes):
         return LogLoss("softmax" if attributes["_target_kind"] == "multiclass" else "logistic")
 
@@ -271,7 +274,18 @@ loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, hist
                 "balanced", classes=present, y=class_index[valid]
             )
         elif isinstance(self.class_weight, dict):
+            unknown = set(self.class_weight) - set(classes_.tolist())
+            if unknown:
+                raise ValueError(
+                    f"class_weight names labels that are not classes: "
+                    f"{sorted(map(str, unknown))}; classes are {classes_!r}."
+                )
             weights = np.array([float(self.class_weight.get(c, 1.0)) for c in classes_])
+            if not np.all(np.isfinite(weights) & (weights >= 0)):
+                raise ValueError(
+                    f"class_weight values must be finite and non-negative; got "
+                    f"{self.class_weight!r}."
+                )
         else:
             raise ValueError(
                 f"class_weight must be None, 'balanced' or a dict; got {self.class_weight!r}."

@@ -201,6 +201,9 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             values = values[..., 0]
         return self._format_output(values, lengths)
 
+    # The mixin's score would come first in the MRO; ours also scores sequence outputs.
+    score = BaseRNN.score
+
     def _make_loss(self, attributes):
         return _resolve(self.loss, REGRESSION_LOSSES, Loss, "loss")
 

@@ -65,8 +65,12 @@ def minibatches(n_samples, batch_size, shuffle, rng):
         yield batch if order is None else order[batch]
 
 
-def run_epoch(network, params, optimizer, state, loss, data, settings, rng):
-    """Train for one epoch, updating ``params`` and ``state`` in place.
+EXPLOSION_FACTOR = 1e6
+"""A batch loss this many times the run's first batch loss counts as divergence."""
+
+
+def run_epoch(network, params, optimizer, state, loss, data, settings, rng, guard):
+    """Train for one epoch, updating ``params``, ``state`` and ``guard`` in place.
 
     Parameters
     ----------
@@ -87,33 +91,44 @@ def run_epoch(network, params, optimizer, state, loss, data, settings, rng):
         ``weight_mask`` (see :meth:`Network.weight_mask`).
     rng : numpy.random.RandomState
         Source of the shuffling.
+    guard : dict
+        The divergence guard, carried across epochs: ``"last_good"``, the last parameters
+        whose batch loss was sane (initially the starting parameters), and
+        ``"reference"``, the first batch loss of the run (``None`` before it).
 
     Returns
     -------
     mean_loss : float
-        Mean over batches, weighted by batch size, of the penalised batch loss. Each batch
-        loss is divided by the batch's expected total weight, so without penalty this is
-        the weighted mean loss of the whole epoch.
+        Mean over batches, weighted by batch size, of the penalised batch loss (each batch
+        loss divided by the batch's expected total weight, so without penalty this is the
+        weighted mean loss of the epoch); NaN when the epoch diverged.
     diverged : bool
-        Whether training produced a non-finite loss or parameters. Then ``params`` hold
-        the last parameters that gave a finite loss, and the epoch ended early.
+        Whether a batch loss was non-finite or above ``EXPLOSION_FACTOR`` times the
+        reference, or the parameters became non-finite. Then ``params`` are restored to
+        ``guard["last_good"]`` and the epoch ends early.
     """
-    total, previous = 0.0, params.copy()
-    for index in minibatches(data.n_samples, settings["batch_size"], settings["shuffle"], rng):
-        X, lengths, y, weights = data.batch(index)
-        n_batch = X.shape[1]
-        raw, cache = network.forward(params, X, lengths)
-        value, d_raw = loss.loss_gradient(y, raw, weights, data.weight_per_sample * n_batch)
-        if not np.isfinite(value):
-            params[...] = previous
-            return total / data.n_samples, True
-        grads = network.backward(params, cache, d_raw)[0]
-        value += add_l2_penalty(grads, params, settings["alpha"] / n_batch, settings["weight_mask"])
-        clip_by_global_norm(grads, settings["max_grad_norm"])
-        previous[...] = params
-        optimizer.update(params, grads, state)
-        total += value * n_batch
-    if not np.all(np.isfinite(params)):
-        params[...] = previous
-        return total / data.n_samples, True
+    total = 0.0
+    last_good = guard["last_good"]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for index in minibatches(data.n_samples, settings["batch_size"], settings["shuffle"], rng):
+            X, lengths, y, weights = data.batch(index)
+            n_batch = X.shape[1]
+            raw, cache = network.forward(params, X, lengths)
+            value, d_raw = loss.loss_gradient(y, raw, weights, data.weight_per_sample * n_batch)
+            if guard["reference"] is None:
+                guard["reference"] = value
+            if not np.isfinite(value) or value > EXPLOSION_FACTOR * guard["reference"]:
+                params[...] = last_good
+                return float("nan"), True
+            grads = network.backward(params, cache, d_raw)[0]
+            value += add_l2_penalty(
+                grads, params, settings["alpha"] / n_batch, settings["weight_mask"]
+            )
+            clip_by_global_norm(grads, settings["max_grad_norm"])
+            last_good[...] = params
+            optimizer.update(params, grads, state)
+            total += value * n_batch
+        if not np.all(np.isfinite(params)):
+            params[...] = last_good
+            return float("nan"), True
     return total / data.n_samples, False

@@ -2,7 +2,7 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
-from numbers import Integral
+from numbers import Real
 
 import numpy as np
 from scipy import sparse
@@ -36,6 +36,8 @@ def check_sequences(X, *, dtype=(np.float64, np.float32)):
         For empty input, non-numeric or non-finite values, and shapes that are not
         sequences.
     """
+    if X is None:
+        raise ValueError("X is None; pass sequences as an array or a list of arrays.")
     if sparse.issparse(X):
         raise TypeError(
             "Sparse input is not supported: pass X as a dense (n_samples, n_timesteps"
@@ -61,6 +63,8 @@ def _as_sequence(x, index, dtype):
     """One sequence of a list as a 2-D ``(n_timesteps, n_features)`` array."""
     if sparse.issparse(x):
         raise TypeError(f"Sparse input is not supported (sequence {index} of X).")
+    if np.shape(x)[:1] == (0,):
+        raise ValueError(f"X[{index}] has no time steps; every sequence needs at least one.")
     x = check_array(x, dtype=dtype, ensure_2d=False, input_name=f"X[{index}]")
     if x.ndim == 1:
         x = x[:, None]
@@ -158,8 +162,8 @@ def check_sample_weight(sample_weight, n_samples, dtype):
     """Validate ``sample_weight`` and return it as a float array of shape ``(n_samples,)``."""
     if sample_weight is None:
         return np.ones(n_samples, dtype=dtype)
-    if isinstance(sample_weight, Integral | float):
-        return np.full(n_samples, sample_weight, dtype=dtype)
+    if isinstance(sample_weight, Real):
+        sample_weight = np.full(n_samples, sample_weight, dtype=dtype)
     sample_weight = check_array(
         sample_weight, dtype=dtype, ensure_2d=False, input_name="sample_weight"
     )

@@ -68,6 +68,7 @@ FITTED = (
     "best_validation_score_",
     "history_",
     "_no_improvement_count",
+    "_output_mode",
 )
 PRIVATE_FITTED = {"RNNRegressor": ("_squeeze_output",), "RNNClassifier": ("_target_kind",)}
 """Fitted attributes stored in the JSON document (the rest of ``_commit``'s are rebuilt)."""
