@@ -24,7 +24,7 @@ from .exceptions import DivergenceWarning, TrainingInterruptedWarning
 from .optimizers import OPTIMIZERS, Optimizer
 
 OUTPUT_MODES = ("last", "sequence", "after")
-PREDICT_CHUNK = 1024  # sequences per forward pass at prediction time
+PREDICT_CHUNK = 256  # sequences per forward pass at prediction time (bounds memory)
 
 
 def _resolve(value, table, base_class, name):

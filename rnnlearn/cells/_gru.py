@@ -4,7 +4,7 @@
 
 import numpy as np
 
-from ..activations import ACTIVATIONS, DERIVATIVES, check_activation, logistic
+from ..activations import ACTIVATIONS, DERIVATIVES, check_activation
 from ._base import Cell, carry_padding
 
 
@@ -61,33 +61,38 @@ class GRUCell(Cell):
         return shapes
 
     def forward(self, params, XW, state0, mask=None):
-        """Run the recurrence; see :meth:`Cell.forward`."""
+        """Run the recurrence; see :meth:`Cell.forward`. The gates overwrite ``XW``."""
         function = ACTIVATIONS[check_activation(self.activation)]
-        W_h = params["W_h"]
         n_timesteps, n_samples, n_fused = XW.shape
         n_hidden = n_fused // 3
         rz, new = slice(0, 2 * n_hidden), slice(2 * n_hidden, n_fused)
-        gates = np.empty_like(XW)
+        # sigmoid(x) = (tanh(x / 2) + 1) / 2: halve the r, z pre-activations once.
+        XW[..., rz] *= 0.5
+        W_h = params["W_h"].copy()
+        W_h[:, rz] *= 0.5
         H = np.empty((n_timesteps + 1, n_samples, n_hidden), dtype=XW.dtype)
         # reset_after: the recurrent candidate term h W_hn + b_hn; else: r * h_prev.
         reset_input = np.empty_like(H[1:])
+        recurrent = np.empty(
+            (n_samples, n_fused if self.reset_after else 2 * n_hidden), dtype=XW.dtype
+        )
         H[0] = state0[0]
-        if self.reset_after:
-            recurrent = np.empty((n_samples, n_fused), dtype=XW.dtype)
         for t in range(n_timesteps):
-            z = gates[t]
+            z = XW[t]
             if self.reset_after:
                 np.dot(H[t], W_h, out=recurrent)
-                np.add(XW[t, :, rz], recurrent[:, rz], out=z[:, rz])
-                logistic(z[:, rz], out=z[:, rz])
                 np.add(recurrent[:, new], params["b_hn"], out=reset_input[t])
-                np.multiply(z[:, :n_hidden], reset_input[t], out=z[:, new])
             else:
-                np.add(XW[t, :, rz], H[t] @ W_h[:, rz], out=z[:, rz])
-                logistic(z[:, rz], out=z[:, rz])
+                np.dot(H[t], W_h[:, rz], out=recurrent)
+            z[:, rz] += recurrent[:, rz]
+            np.tanh(z[:, rz], out=z[:, rz])
+            z[:, rz] *= 0.5
+            z[:, rz] += 0.5
+            if self.reset_after:
+                z[:, new] += z[:, :n_hidden] * reset_input[t]
+            else:
                 np.multiply(z[:, :n_hidden], H[t], out=reset_input[t])
-                z[:, new] = reset_input[t] @ W_h[:, new]
-            z[:, new] += XW[t, :, new]
+                z[:, new] += reset_input[t] @ W_h[:, new]
             function(z[:, new], out=z[:, new])
             # h = n + z * (h_prev - n)
             h = np.subtract(H[t], z[:, new], out=H[t + 1])
@@ -95,7 +100,7 @@ class GRUCell(Cell):
             h += z[:, new]
             if mask is not None:
                 carry_padding(h, H[t], mask[t])
-        return H[1:], (H, gates, reset_input, mask)
+        return H[1:], (H, XW, reset_input, mask)
 
     def backward(self, params, cache, dH, grads):
         """Back-propagate through time; see :meth:`Cell.backward`."""
@@ -119,7 +124,7 @@ class GRUCell(Cell):
     def _bptt_reset_after(params, H, dH, r, recurrent_new, d_new, d_update, carry, grads):
         """Time loop of the PyTorch form; fills ``grads``, returns ``(dXW, dh0)``."""
         n_timesteps, n_samples, n_hidden = dH.shape
-        W_h_T = params["W_h"].T
+        W_h_T = np.ascontiguousarray(params["W_h"].T)
         d_reset = recurrent_new * DERIVATIVES["logistic"](r)
         # Gradient w.r.t. the recurrent product h W_h (+ b_hn), blocks r, z, n.
         d_recurrent = np.empty((n_timesteps, n_samples, 3 * n_hidden), dtype=dH.dtype)
@@ -144,7 +149,8 @@ class GRUCell(Cell):
         """Time loop of the Cho et al. form; fills ``grads``, returns ``(dXW, dh0)``."""
         n_timesteps, n_samples, n_hidden = dH.shape
         rz, new = slice(0, 2 * n_hidden), slice(2 * n_hidden, 3 * n_hidden)
-        W_rz_T, W_n_T = params["W_h"][:, rz].T, params["W_h"][:, new].T
+        W_rz_T = np.ascontiguousarray(params["W_h"][:, rz].T)
+        W_n_T = np.ascontiguousarray(params["W_h"][:, new].T)
         d_reset = H[:-1] * DERIVATIVES["logistic"](r)  # d(r * h_prev) -> d(pre-act of r)
         dXW = np.empty((n_timesteps, n_samples, 3 * n_hidden), dtype=dH.dtype)
         dh = np.zeros((n_samples, n_hidden), dtype=dH.dtype)

@@ -4,7 +4,7 @@
 
 import numpy as np
 
-from ..activations import ACTIVATIONS, DERIVATIVES, check_activation, logistic
+from ..activations import ACTIVATIONS, DERIVATIVES, check_activation
 from ._base import Cell, carry_padding
 
 
@@ -58,27 +58,34 @@ class LSTMCell(Cell):
         params["b"][n_hidden : 2 * n_hidden] = self.forget_bias
 
     def forward(self, params, XW, state0, mask=None):
-        """Run the recurrence; see :meth:`Cell.forward`."""
+        """Run the recurrence; see :meth:`Cell.forward`. The gates overwrite ``XW``."""
         function = ACTIVATIONS[check_activation(self.activation)]
-        W_h = params["W_h"]
         n_timesteps, n_samples, n_fused = XW.shape
         n_hidden = n_fused // 4
-        sigmoid_part, candidate, output = (
-            slice(0, 2 * n_hidden),
-            slice(2 * n_hidden, 3 * n_hidden),
-            slice(3 * n_hidden, n_fused),
-        )
-        gates = np.empty_like(XW)
+        # sigmoid(x) = (tanh(x / 2) + 1) / 2: halve the i, f, o pre-activations once, so
+        # each step needs tanh only (one call for all gates when the candidate is tanh).
+        half = _gate_scale(n_hidden, XW.dtype)
+        XW *= half
+        W_h = params["W_h"] * half
+        sigmoid_blocks = (slice(0, 2 * n_hidden), slice(3 * n_hidden, n_fused))
+        candidate = slice(2 * n_hidden, 3 * n_hidden)
         H = np.empty((n_timesteps + 1, n_samples, n_hidden), dtype=XW.dtype)
         C = np.empty_like(H)
         cell_out = np.empty_like(H[1:])
+        recurrent = np.empty((n_samples, n_fused), dtype=XW.dtype)
         H[0], C[0] = state0
         for t in range(n_timesteps):
-            z = np.dot(H[t], W_h, out=gates[t])
-            z += XW[t]
-            logistic(z[:, sigmoid_part], out=z[:, sigmoid_part])
-            function(z[:, candidate], out=z[:, candidate])
-            logistic(z[:, output], out=z[:, output])
+            z = XW[t]
+            z += np.dot(H[t], W_h, out=recurrent)
+            if self.activation == "tanh":
+                np.tanh(z, out=z)
+            else:
+                for block in sigmoid_blocks:
+                    np.tanh(z[:, block], out=z[:, block])
+                function(z[:, candidate], out=z[:, candidate])
+            for block in sigmoid_blocks:
+                z[:, block] *= 0.5
+                z[:, block] += 0.5
             i, f, g, o = (z[:, k * n_hidden : (k + 1) * n_hidden] for k in range(4))
             c = np.multiply(f, C[t], out=C[t + 1])
             c += i * g
@@ -87,17 +94,18 @@ class LSTMCell(Cell):
             if mask is not None:
                 carry_padding(C[t + 1], C[t], mask[t])
                 carry_padding(H[t + 1], H[t], mask[t])
-        return H[1:], (H, C, gates, cell_out, mask)
+        return H[1:], (H, C, XW, cell_out, mask)
 
     def backward(self, params, cache, dH, grads):
         """Back-propagate through time; see :meth:`Cell.backward`."""
         H, C, gates, cell_out, mask = cache
         derivative, sigmoid_derivative = DERIVATIVES[self.activation], DERIVATIVES["logistic"]
-        W_h_T = params["W_h"].T
+        W_h_T = np.ascontiguousarray(params["W_h"].T)
         n_timesteps, n_samples, n_hidden = dH.shape
         i, f, g, o = (gates[..., k * n_hidden : (k + 1) * n_hidden] for k in range(4))
         # Factors that do not depend on the incoming gradient, for all steps at once:
-        # d(pre-activation of gate k) = factor[k] * (dc for i, f, g; dh for o).
+        # d(pre-activation of gate k) = factor[k] * (dc for i, f, g; dh for o). The loop
+        # turns each step's factors into that step's gradient in place.
         factor = np.empty_like(gates).reshape(n_timesteps, n_samples, 4, n_hidden)
         np.multiply(g, sigmoid_derivative(i), out=factor[:, :, 0])
         np.multiply(C[:-1], sigmoid_derivative(f), out=factor[:, :, 1])
@@ -110,15 +118,14 @@ class LSTMCell(Cell):
             dc_from_dh *= mask
             keep = 1 - mask
             carry = f * mask + keep
-        dZ = np.empty_like(gates)
-        dZ4 = dZ.reshape(n_timesteps, n_samples, 4, n_hidden)
+        dZ = factor.reshape(gates.shape)
         dh = np.zeros((n_samples, n_hidden), dtype=dH.dtype)
         dc = np.zeros_like(dh)
         for t in range(n_timesteps - 1, -1, -1):
             dh += dH[t]
             dc += dh * dc_from_dh[t]
-            np.multiply(dc[:, None, :], factor[t, :, :3], out=dZ4[t, :, :3])
-            np.multiply(dh, factor[t, :, 3], out=dZ4[t, :, 3])
+            factor[t, :, :3] *= dc[:, None, :]
+            factor[t, :, 3] *= dh
             dc *= carry[t]
             if mask is None:
                 dh = np.dot(dZ[t], W_h_T, out=dh)
@@ -137,3 +144,10 @@ class LSTMCell(Cell):
         for k, name in enumerate("ifgo"):
             named[name] = gates[..., k * n_hidden : (k + 1) * n_hidden]
         return named
+
+
+def _gate_scale(n_hidden, dtype):
+    """Column factors ``0.5`` for the sigmoid gates ``i, f, o`` and ``1`` for ``g``."""
+    scale = np.full(4 * n_hidden, 0.5, dtype=dtype)
+    scale[2 * n_hidden : 3 * n_hidden] = 1.0
+    return scale

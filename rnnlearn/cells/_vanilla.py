@@ -59,7 +59,7 @@ class VanillaCell(Cell):
     def backward(self, params, cache, dH, grads):
         """Back-propagate through time; see :meth:`Cell.backward`."""
         H, mask = cache
-        W_h_T = params["W_h"].T
+        W_h_T = np.ascontiguousarray(params["W_h"].T)
         n_timesteps, n_samples, n_hidden = dH.shape
         # Derivative factors for all steps at once; only dh propagates step by step.
         factor = DERIVATIVES[self.activation](H[1:])
