@@ -24,7 +24,7 @@ from .exceptions import DivergenceWarning, TrainingInterruptedWarning
 from .optimizers import OPTIMIZERS, Optimizer
 
 OUTPUT_MODES = ("last", "sequence", "after")
-PREDICT_CHUNK = 256  # sequences per forward pass at prediction time (bounds memory)
+PREDICT_BUFFER_BYTES = 32 * 2**20  # size of one layer's gate buffer per prediction chunk
 
 
 def _resolve(value, table, base_class, name):
@@ -492,15 +492,22 @@ class BaseRNN(BaseEstimator, ABC):
             )
         return np.ascontiguousarray(X.transpose(1, 0, 2), dtype=self._params.dtype), lengths
 
-    def _raw_output(self, X_tm, lengths, params=None):
-        """Raw outputs ``(n_steps, n_samples, n_outputs)``, computed in chunks of samples."""
-        params = self._params if params is None else params
+    def _raw_output(self, X_tm, lengths):
+        """Raw outputs ``(n_steps, n_samples, n_outputs)``, in chunks of samples.
+
+        A chunk holds as many sequences as keep one layer's gate buffer within
+        ``PREDICT_BUFFER_BYTES``: short, narrow sequences go through in one pass, long, wide
+        ones in pieces, so memory stays bounded without per-step overhead for small models.
+        """
         network = self._network
+        widest = max(layer["W_h"][1][1] for layer in network.layout[:-1])  # n_gates * H
+        per_sample = X_tm.shape[0] * widest * X_tm.itemsize
+        chunk = max(16, PREDICT_BUFFER_BYTES // per_sample)
         chunks = []
-        for start in range(0, X_tm.shape[1], PREDICT_CHUNK):
-            part = slice(start, start + PREDICT_CHUNK)
+        for start in range(0, X_tm.shape[1], chunk):
+            part = slice(start, start + chunk)
             chunk_lengths = None if lengths is None else lengths[part]
-            chunks.append(network.forward(params, X_tm[:, part], chunk_lengths)[0])
+            chunks.append(network.forward(self._params, X_tm[:, part], chunk_lengths)[0])
         return np.concatenate(chunks, axis=1)
 
     def _format_output(self, values, lengths):
