@@ -508,6 +508,24 @@ def attach_memory(results, cases, frameworks, args):
 # --------------------------------------------------------------------------- reporting
 
 
+def _git_revision(path):
+    """``<short hash>[-dirty]`` of the checkout holding ``path``, or ``None``."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", path, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "-C", path, "status", "--porcelain", "--untracked-files=no", "."],
+            capture_output=True,
+            text=True,
+        )
+    except OSError:
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
 def environment(threads, torch):
     """What the figures depend on: machine, libraries, BLAS and threads."""
     blas = [
@@ -541,6 +559,7 @@ def environment(threads, torch):
         import rnnlearn
 
         env["rnnlearn"] = rnnlearn.__version__
+        env["rnnlearn_git"] = _git_revision(os.path.dirname(rnnlearn.__file__))
     except ImportError:
         env["rnnlearn"] = None
     if torch is not None:
@@ -566,7 +585,7 @@ def print_environment(env):
     else:
         print(f"torch   : {env['torch']} ({env['torch_blas']}), {env['torch_threads']} threads")
     load = env["load_average"]
-    print(f"rnnlearn: {env['rnnlearn']}; python {env['python']}")
+    print(f"rnnlearn: {env['rnnlearn']} (git {env.get('rnnlearn_git')}); python {env['python']}")
     if load is not None:
         print(f"load    : {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1, 5, 15 min) at start")
         if load[0] > 0.5:
