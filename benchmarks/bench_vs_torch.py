@@ -2,7 +2,7 @@
 
 One command::
 
-    python benchmarks/bench_vs_torch.py                 # the 9 cases (about 10 minutes)
+    python benchmarks/bench_vs_torch.py                 # the 9 cases (about 12 minutes)
     python benchmarks/bench_vs_torch.py --quick         # smoke test (well under a minute)
     python benchmarks/bench_vs_torch.py --scaling       # also the LSTM scaling in T and n
     python benchmarks/bench_vs_torch.py --cases lstm --json benchmarks/results/lstm.json
@@ -593,7 +593,10 @@ def print_environment(env):
 
 
 def _fmt(value, spec):
-    return "-" if value is None else format(value, spec)
+    if value is None:
+        width = spec.split(".")[0].rstrip(",")
+        return format("-", ">" + width)
+    return format(value, spec)
 
 
 def print_table(results):
