@@ -14,7 +14,9 @@ default all usable cores), set by ``threadpoolctl.threadpool_limits`` for every 
 (``partial_fit``); its weights are copied into the PyTorch model and the outputs of both
 compared. PyTorch runs one warm-up epoch, then gets rnnlearn's weights again and its SGD
 velocity as momentum buffers, so both train on from the same point. Timed epochs then
-alternate rnnlearn, PyTorch, rnnlearn, ...; the table shows the median seconds per epoch.
+alternate rnnlearn, PyTorch, rnnlearn, ... with a 0.15 s pause before each (so that the
+other framework's BLAS / OpenMP threads have stopped spinning); the table shows the median
+seconds per epoch.
 Inference is ``predict`` over the training set in batches of 1024 (PyTorch: forward in
 ``inference_mode`` plus the same link / argmax), alternating likewise. The final loss is
 each framework's mean training loss over its last epoch (batch losses weighted by batch
@@ -59,6 +61,10 @@ LEARNING_RATE = 0.1
 MOMENTUM = 0.9
 PREDICT_BATCH = 1024
 SEED = 0
+# Idle time before every timed section. After a BLAS call OpenBLAS's worker threads spin for
+# about 0.1 s before they sleep; a PyTorch epoch started at once runs on a busy core (measured
+# 2x slower on short epochs). The pause lets the other framework's threads go idle.
+PAUSE = 0.15
 CELLS = ("vanilla", "gru", "lstm")
 
 
@@ -347,6 +353,7 @@ class TorchRunner:
 
 
 def timed(function, *args):
+    time.sleep(PAUSE)
     start = time.perf_counter()
     result = function(*args)
     return time.perf_counter() - start, result
