@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._network import Network, step_mask
 from ._training import TrainingData, run_epoch
-from ._validation import check_sample_weight, check_sequences
+from ._validation import check_number, check_sample_weight, check_sequences
 from .callbacks import PrintProgress
 from .cells import CELLS, Cell
 from .exceptions import DivergenceWarning, TrainingInterruptedWarning
@@ -40,26 +40,6 @@ def _resolve(value, table, base_class, name):
     raise TypeError(
         f"{name} must be one of {sorted(table)} or a {base_class.__name__} instance; got {value!r}."
     )
-
-
-def _check_number(name, value, kind, low=None, high=None, *, open_ends="", allow_none=False):
-    """Raise ``TypeError``/``ValueError`` unless ``value`` is a ``kind`` within the bounds.
-
-    ``open_ends`` names the bounds that are excluded: ``"low"``, ``"high"`` or both.
-    """
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, kind):
-        article = "an int" if kind is Integral else "a number"
-        raise TypeError(f"{name} must be {article}; got {value!r}.")
-    below = low is not None and (value <= low if "low" in open_ends else value < low)
-    above = high is not None and (value >= high if "high" in open_ends else value > high)
-    if below or above or not np.isfinite(value):
-        interval = (
-            f"{'(' if 'low' in open_ends else '['}{low}, "
-            f"{'inf)' if high is None else str(high) + (')' if 'high' in open_ends else ']')}"
-        )
-        raise ValueError(f"{name} must be in {interval}; got {value!r}.")
 
 
 class BaseRNN(BaseEstimator, ABC):
@@ -145,18 +125,16 @@ class BaseRNN(BaseEstimator, ABC):
             raise ValueError(
                 f"output_mode must be one of {list(OUTPUT_MODES)}; got {self.output_mode!r}."
             )
-        _check_number("alpha", self.alpha, Real, low=0)
-        _check_number("batch_size", self.batch_size, Integral, low=1)
-        _check_number("max_iter", self.max_iter, Integral, low=1)
-        _check_number("tol", self.tol, Real, low=0)
-        _check_number("n_iter_no_change", self.n_iter_no_change, Integral, low=1)
-        _check_number(
+        check_number("alpha", self.alpha, Real, low=0)
+        check_number("batch_size", self.batch_size, Integral, low=1)
+        check_number("max_iter", self.max_iter, Integral, low=1)
+        check_number("tol", self.tol, Real, low=0)
+        check_number("n_iter_no_change", self.n_iter_no_change, Integral, low=1)
+        check_number(
             "validation_fraction", self.validation_fraction, Real, 0, 1, open_ends="low high"
         )
-        _check_number(
-            "max_grad_norm", self.max_grad_norm, Real, 0, open_ends="low", allow_none=True
-        )
-        _check_number(
+        check_number("max_grad_norm", self.max_grad_norm, Real, 0, open_ends="low", allow_none=True)
+        check_number(
             "verbose",
             int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
             Integral,

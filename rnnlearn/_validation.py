@@ -2,11 +2,31 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
 from sklearn.utils import check_array
+
+
+def check_number(name, value, kind, low=None, high=None, *, open_ends="", allow_none=False):
+    """Raise ``TypeError``/``ValueError`` unless ``value`` is a ``kind`` within the bounds.
+
+    ``open_ends`` names the bounds that are excluded: ``"low"``, ``"high"`` or both.
+    """
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, kind):
+        article = "an int" if kind is Integral else "a number"
+        raise TypeError(f"{name} must be {article}; got {value!r}.")
+    below = low is not None and (value <= low if "low" in open_ends else value < low)
+    above = high is not None and (value >= high if "high" in open_ends else value > high)
+    if below or above or not np.isfinite(value):
+        interval = (
+            f"{'(' if 'low' in open_ends else '['}{low}, "
+            f"{'inf)' if high is None else str(high) + (')' if 'high' in open_ends else ']')}"
+        )
+        raise ValueError(f"{name} must be in {interval}; got {value!r}.")
 
 
 def check_sequences(X, *, dtype=(np.float64, np.float32)):
