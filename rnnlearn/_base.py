@@ -2,11 +2,11 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
-import copy
 import time
 import warnings
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
@@ -15,8 +15,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from ._fitted import Model, fitted_attributes, resumed_state
 from ._network import Network, step_mask
-from ._training import TrainingData, run_epoch
+from ._training import DivergenceGuard, TrainingData, TrainingSetup, TrainingState, run_epoch
 from ._validation import check_number, check_sample_weight, check_sequences
 from .callbacks import PrintProgress
 from .cells import CELLS, Cell
@@ -40,6 +41,16 @@ def _resolve(value, table, base_class, name):
     raise TypeError(
         f"{name} must be one of {sorted(table)} or a {base_class.__name__} instance; got {value!r}."
     )
+
+
+class _Hyperparameters(NamedTuple):
+    """The estimator's hyperparameters, checked and resolved to objects."""
+
+    sizes: tuple
+    cell: Cell
+    optimizer: Optimizer
+    loss: object
+    callbacks: tuple
 
 
 class BaseRNN(BaseEstimator, ABC):
@@ -86,17 +97,24 @@ class BaseRNN(BaseEstimator, ABC):
 
     # ------------------------------------------------------------------ subclass hooks
 
+    _encoding_attributes = ()
+    """Names of the fitted attributes that :meth:`_encode_targets` defines."""
+
     @abstractmethod
-    def _make_loss(self, attributes):
-        """The training loss, given the fitted attributes the target encoding defines."""
+    def _check_loss(self):
+        """The user's loss, resolved and validated, or ``None`` if it depends on ``y``."""
+
+    @abstractmethod
+    def _make_loss(self, loss, encoding):
+        """The training loss, given :meth:`_check_loss`'s result and the target encoding."""
 
     @abstractmethod
     def _encode_targets(self, y, n_samples, lengths, sequence, *, fitted, classes=None):
-        """Validate ``y``; return ``(Y, step_weights, attributes)``.
+        """Validate ``y``; return ``(Y, step_weights, encoding)``.
 
         ``Y`` is ``(n_samples, n_steps, n_outputs)`` encoded for the loss, ``step_weights``
-        ``(n_samples, n_steps)`` (class weights, or ones) and ``attributes`` the fitted
-        attributes the encoding defines (``classes_``, ...), to commit with the model.
+        ``(n_samples, n_steps)`` (class weights, or ones) and ``encoding`` the fitted
+        attributes the encoding defines (named in ``_encoding_attributes``).
         """
 
     @abstractmethod
@@ -109,7 +127,7 @@ class BaseRNN(BaseEstimator, ABC):
     # ------------------------------------------------------------------ parameters
 
     def _check_params(self):
-        """Validate hyperparameters and resolve the cell and optimizer; changes nothing."""
+        """Validate every hyperparameter and resolve the objects; changes nothing."""
         sizes = self.hidden_layer_sizes
         sizes = (sizes,) if isinstance(sizes, Integral) else sizes
         if (
@@ -150,14 +168,16 @@ class BaseRNN(BaseEstimator, ABC):
                 f"f(estimator, record); got {self.callbacks!r}."
             )
         cell = _resolve(self.cell, CELLS, Cell, "cell")
+        cell.validate_hyperparameters(prefix="cell__")
         optimizer = _resolve(self.optimizer, OPTIMIZERS, Optimizer, "optimizer")
-        optimizer.init(np.zeros(1))  # validates the optimizer's own hyperparameters
-        return {
-            "sizes": tuple(int(n) for n in sizes),
-            "cell": cell,
-            "optimizer": optimizer,
-            "callbacks": list(callbacks),
-        }
+        optimizer.validate_hyperparameters(prefix="optimizer__")
+        return _Hyperparameters(
+            sizes=tuple(int(n) for n in sizes),
+            cell=cell,
+            optimizer=optimizer,
+            loss=self._check_loss(),
+            callbacks=tuple(callbacks),
+        )
 
     # ------------------------------------------------------------------ fitting
 
@@ -183,22 +203,23 @@ class BaseRNN(BaseEstimator, ABC):
 
     def _fit(self, X, y, sample_weight, *, incremental, classes=None):
         """The fit ladder: prepare (may raise, changes nothing), train, commit."""
-        run = self._prepare(X, y, sample_weight, incremental=incremental, classes=classes)
-        for callback in run["callbacks"]:
+        setup, state = self._prepare(X, y, sample_weight, incremental=incremental, classes=classes)
+        for callback in setup.callbacks:
             if hasattr(callback, "on_train_begin"):
                 callback.on_train_begin(self)
-        self._train(run, n_epochs=1 if incremental else self.max_iter, incremental=incremental)
+        self._train(
+            setup, state, n_epochs=1 if incremental else self.max_iter, incremental=incremental
+        )
         return self
 
     def _prepare(self, X, y, sample_weight, *, incremental, classes):
-        """Validate everything and build the training run; raises before any state changes."""
-        spec = self._check_params()
+        """Validate everything; return the run's ``(setup, state)``. Changes nothing."""
+        hyper = self._check_params()
         X, lengths = check_sequences(X)
         n_samples, n_timesteps, n_features = X.shape
         resume = hasattr(self, "_params") and (incremental or self.warm_start)
-        sequence = self.output_mode != "last"
-        Y, step_weights, attributes = self._encode_targets(
-            y, n_samples, lengths, sequence, fitted=resume, classes=classes
+        Y, step_weights, encoding = self._encode_targets(
+            y, n_samples, lengths, self.output_mode != "last", fitted=resume, classes=classes
         )
         if self.output_mode == "sequence" and Y.shape[1] != n_timesteps:
             raise ValueError(
@@ -206,69 +227,53 @@ class BaseRNN(BaseEstimator, ABC):
                 f"X has {n_timesteps} steps, y has {Y.shape[1]}."
             )
         n_steps_out = {"last": 1, "sequence": None, "after": Y.shape[1]}[self.output_mode]
-        network = Network(spec["cell"], n_features, spec["sizes"], Y.shape[2], n_steps_out)
+        network = Network(hyper.cell, n_features, hyper.sizes, Y.shape[2], n_steps_out)
         if resume:
             self._check_resumable(network, n_features)
-            dtype = self._params.dtype
+            state = resumed_state(self, hyper.optimizer)
         else:
-            dtype = X.dtype
-        weights = step_weights * check_sample_weight(sample_weight, n_samples, dtype)[:, None]
-        if self.output_mode == "sequence" and lengths is not None:
-            weights = weights * step_mask(lengths, n_timesteps).T
+            rng = check_random_state(self.random_state)
+            params = network.init_params(rng, X.dtype)
+            optimizer_state = hyper.optimizer.init(params)
+            state = TrainingState(params, optimizer_state, rng, [], DivergenceGuard(params.copy()))
+        dtype = state.params.dtype
+        weights = self._step_weights(
+            step_weights, sample_weight, lengths, n_timesteps, self.output_mode, dtype
+        )
         data = TrainingData(
             np.ascontiguousarray(X.transpose(1, 0, 2), dtype=dtype),
             lengths,
             np.ascontiguousarray(Y.transpose(1, 0, 2), dtype=dtype),
             np.ascontiguousarray(weights.T, dtype=dtype),
         )
-        optimizer = spec["optimizer"]
-        if resume:
-            rng = copy.deepcopy(self._rng)
-            params = self._params.copy()
-            same_rule = type(optimizer) is type(self.optimizer_)
-            state = copy.deepcopy(self._optimizer_state) if same_rule else optimizer.init(params)
-            history = list(self.history_)
-        else:
-            rng = check_random_state(self.random_state)
-            params = network.init_params(rng, dtype)
-            state = optimizer.init(params)
-            history = []
         validation = None
         if self.early_stopping and not incremental:
-            data, validation = self._split_validation(
-                data, self._stratify_labels(Y, attributes), rng
-            )
-        attributes = {**attributes, "_output_mode": self.output_mode}
-        callbacks = spec["callbacks"]
-        if self.verbose:
-            callbacks = [PrintProgress(), *callbacks]
-        return {
-            "network": network,
-            "params": params,
-            "optimizer": optimizer,
-            "state": state,
-            "loss": self._make_loss(attributes),
-            "cell": spec["cell"],
-            "rng": rng,
-            "data": data,
-            "validation": validation,
-            "history": history,
-            "callbacks": callbacks,
-            "attributes": attributes,
-            "settings": {
-                "batch_size": min(self.batch_size, data.n_samples),
-                "shuffle": self.shuffle,
-                "alpha": self.alpha,
-                "max_grad_norm": self.max_grad_norm,
-                "weight_mask": network.weight_mask(),
-            },
-            "no_improvement": getattr(self, "_no_improvement_count", 0) if resume else 0,
-            "best_loss": getattr(self, "best_loss_", None) if resume else None,
-            "best_score": None,
-            "best_params": None,
-            "guard": {"last_good": params.copy(), "reference": None},
-            "samples_seen": getattr(self, "t_", 0) if resume else 0,
-        }
+            stratify = self._stratify_labels(Y, encoding)
+            data, validation = self._split_validation(data, stratify, state.rng)
+        loss = self._make_loss(hyper.loss, encoding)
+        validated = validation is not None
+        model = Model(network, hyper.optimizer, loss, self.output_mode, encoding, validated)
+        setup = TrainingSetup(
+            model=model,
+            data=data,
+            validation=validation,
+            batch_size=min(self.batch_size, data.n_samples),
+            shuffle=self.shuffle,
+            alpha=self.alpha,
+            max_grad_norm=self.max_grad_norm,
+            weight_mask=network.weight_mask(),
+            callbacks=(PrintProgress(),) * bool(self.verbose) + hyper.callbacks,
+        )
+        return setup, state
+
+    @staticmethod
+    def _step_weights(step_weights, sample_weight, lengths, n_timesteps, output_mode, dtype):
+        """``(n_samples, n_steps)`` weights: per step, times per sample, 0 on padding."""
+        n_samples = len(step_weights)
+        weights = step_weights * check_sample_weight(sample_weight, n_samples, dtype)[:, None]
+        if output_mode == "sequence" and lengths is not None:
+            weights = weights * step_mask(lengths, n_timesteps).T
+        return weights
 
     def _check_resumable(self, network, n_features):
         """Refuse to resume training on a different architecture or feature count."""
@@ -310,134 +315,104 @@ class BaseRNN(BaseEstimator, ABC):
             )
         return data.subset(train), data.subset(held_out)
 
-    def _stratify_labels(self, Y, attributes):
+    def _stratify_labels(self, Y, encoding):
         """Labels to stratify the validation split by (``None`` for regression)."""
         return None
 
-    def _train(self, run, n_epochs, incremental):
+    def _train(self, setup, state, n_epochs, incremental):
         """The epoch loop: train, record, commit, call callbacks, decide to stop."""
-        optimizer, state = run["optimizer"], run["state"]
-        converged = False
         for _ in range(n_epochs):
-            start = time.perf_counter()
-            learning_rate = optimizer.learning_rate_at(state)
-            try:
-                loss, diverged = run_epoch(
-                    run["network"],
-                    run["params"],
-                    optimizer,
-                    state,
-                    run["loss"],
-                    run["data"],
-                    run["settings"],
-                    run["rng"],
-                    run["guard"],
-                )
-                status = "diverged" if diverged else "ok"
-            except KeyboardInterrupt:
-                loss, status = float("nan"), "interrupted"
-            run["samples_seen"] += run["data"].n_samples
-            record = {
-                "epoch": len(run["history"]) + 1,
-                "loss": loss,
-                "validation_score": None,
-                "learning_rate": learning_rate,
-                "duration": time.perf_counter() - start,
-                "status": status,
-            }
-            if status == "ok":
-                optimizer.end_epoch(state)
-                if run["validation"] is not None:
-                    validation = run["validation"]
-                    raw = run["network"].forward(run["params"], validation.X, validation.lengths)[0]
-                    record["validation_score"] = self._score_raw(
-                        raw, validation.y, validation.weights, run["loss"]
-                    )
-                converged = self._update_stopping(run, record) and not incremental
-            elif status == "diverged":
-                warnings.warn(
-                    f"Training diverged in epoch {record['epoch']} (the loss became "
-                    f"non-finite); stopped and kept the last weights with a finite loss. "
-                    f"Lower the learning rate or set max_grad_norm.",
-                    DivergenceWarning,
-                    stacklevel=4,
-                )
-                run["state"] = state = optimizer.init(run["params"])
-            else:
-                warnings.warn(
-                    f"Training interrupted in epoch {record['epoch']}; the model "
-                    f"keeps the weights of its last step.",
-                    TrainingInterruptedWarning,
-                    stacklevel=4,
-                )
-            run["history"].append(record)
-            final = converged or status != "ok"
-            if final and run["best_params"] is not None:
-                run["params"][...] = run["best_params"]
-            self._commit(run)
-            stop = any([bool(callback(self, record)) for callback in run["callbacks"]])
+            record = self._run_epoch(setup, state)
+            ok = record["status"] == "ok"
+            final = not ok or (self._update_stopping(setup, state, record) and not incremental)
+            state.history.append(record)
+            if final:
+                self._restore_best(state)
+            self._commit(setup.model, state)
+            stop = any([bool(callback(self, record)) for callback in setup.callbacks])
             if final or stop:
-                break
-        else:
-            if not incremental and n_epochs and not converged and run["best_params"] is not None:
-                run["params"][...] = run["best_params"]
-                self._commit(run)
-            if not incremental:
-                warnings.warn(
-                    f"Maximum iterations ({n_epochs}) reached and the optimization "
-                    f"hasn't converged yet.",
-                    ConvergenceWarning,
-                    stacklevel=4,
-                )
+                return
+        if not incremental:
+            if state.best_params is not None:
+                self._restore_best(state)
+                self._commit(setup.model, state)
+            warnings.warn(
+                f"Maximum iterations ({n_epochs}) reached and the optimization "
+                f"hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
 
-    def _update_stopping(self, run, record):
+    def _run_epoch(self, setup, state):
+        """Train one epoch and score it; return its ``history_`` record."""
+        start = time.perf_counter()
+        optimizer = setup.model.optimizer
+        learning_rate = optimizer.learning_rate_at(state.optimizer_state)
+        try:
+            loss, diverged = run_epoch(setup, state)
+            status = "diverged" if diverged else "ok"
+        except KeyboardInterrupt:
+            loss, status = float("nan"), "interrupted"
+        state.samples_seen += setup.data.n_samples
+        record = {
+            "epoch": len(state.history) + 1,
+            "loss": loss,
+            "validation_score": None,
+            "learning_rate": learning_rate,
+            "duration": time.perf_counter() - start,
+            "status": status,
+        }
+        if status == "ok":
+            optimizer.end_epoch(state.optimizer_state)
+            if setup.validation is not None:
+                held_out = setup.validation
+                raw = setup.model.network.forward(state.params, held_out.X, held_out.lengths)[0]
+                record["validation_score"] = self._score_raw(
+                    raw, held_out.y, held_out.weights, setup.model.loss
+                )
+        elif status == "diverged":
+            warnings.warn(
+                f"Training diverged in epoch {record['epoch']} (the loss became "
+                f"non-finite); stopped and kept the last weights with a finite loss. "
+                f"Lower the learning rate or set max_grad_norm.",
+                DivergenceWarning,
+                stacklevel=5,
+            )
+            state.optimizer_state = optimizer.init(state.params)
+        else:
+            warnings.warn(
+                f"Training interrupted in epoch {record['epoch']}; the model "
+                f"keeps the weights of its last step.",
+                TrainingInterruptedWarning,
+                stacklevel=5,
+            )
+        return record
+
+    def _update_stopping(self, setup, state, record):
         """Track the best loss or validation score; return whether training has converged."""
-        if run["validation"] is not None:
-            score = record["validation_score"]
-            best = run["best_score"]
+        if setup.validation is not None:
+            score, best = record["validation_score"], state.best_score
             improved = best is None or score > best + self.tol
             if best is None or score > best:
-                run["best_score"] = score
-                run["best_params"] = run["params"].copy()
+                state.best_score = score
+                state.best_params = state.params.copy()
         else:
-            loss, best = record["loss"], run["best_loss"]
+            loss, best = record["loss"], state.best_loss
             improved = best is None or loss < best - self.tol
             if best is None or loss < best:
-                run["best_loss"] = loss
-        run["no_improvement"] = 0 if improved else run["no_improvement"] + 1
-        return run["no_improvement"] > self.n_iter_no_change
+                state.best_loss = loss
+        state.no_improvement = 0 if improved else state.no_improvement + 1
+        return state.no_improvement > self.n_iter_no_change
 
-    def _commit(self, run):
-        """Write every fitted attribute from the training run (the only place that does)."""
-        history = run["history"]
-        self.cell_ = run["cell"]
-        self.optimizer_ = run["optimizer"]
-        self.loss_function_ = run["loss"]
-        self._network = run["network"]
-        self._params = run["params"].copy()
-        self._optimizer_state = copy.deepcopy(run["state"])
-        self._rng = copy.deepcopy(run["rng"])
-        self._no_improvement_count = run["no_improvement"]
-        self.n_features_in_ = run["network"].n_features
-        self.n_outputs_ = run["network"].n_outputs
-        self.history_ = list(history)
-        self.loss_curve_ = [record["loss"] for record in history]
-        self.loss_ = self.loss_curve_[-1]
-        self.n_iter_ = len(history)
-        self.t_ = run["samples_seen"]
-        if run["validation"] is not None:
-            self.validation_scores_ = [
-                record["validation_score"]
-                for record in history
-                if record["validation_score"] is not None
-            ]
-            self.best_validation_score_ = run["best_score"]
-            self.best_loss_ = None
-        else:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-            self.best_loss_ = run["best_loss"]
-        for name, value in run["attributes"].items():
+    @staticmethod
+    def _restore_best(state):
+        """Put the best validated parameters back, if early stopping kept any."""
+        if state.best_params is not None:
+            state.params[...] = state.best_params
+
+    def _commit(self, model, state):
+        """Write every fitted attribute (the only place that does); see :mod:`._fitted`."""
+        for name, value in fitted_attributes(model, state).items():
             setattr(self, name, value)
 
     # ------------------------------------------------------------------ prediction
@@ -478,8 +453,7 @@ class BaseRNN(BaseEstimator, ABC):
         ones in pieces, so memory stays bounded without per-step overhead for small models.
         """
         network = self._network
-        widest = max(layer["W_h"][1][1] for layer in network.layout[:-1])  # n_gates * H
-        per_sample = X_tm.shape[0] * widest * X_tm.itemsize
+        per_sample = X_tm.shape[0] * max(network.gate_widths) * X_tm.itemsize
         chunk = max(16, PREDICT_BUFFER_BYTES // per_sample)
         chunks = []
         for start in range(0, X_tm.shape[1], chunk):
@@ -525,12 +499,9 @@ class BaseRNN(BaseEstimator, ABC):
         Y, _, _ = self._encode_targets(
             y, n_samples, lengths, self._output_mode != "last", fitted=True
         )
-        weights = (
-            np.ones(Y.shape[:2])
-            * check_sample_weight(sample_weight, n_samples, np.float64)[:, None]
+        weights = self._step_weights(
+            np.ones(Y.shape[:2]), sample_weight, lengths, n_timesteps, self._output_mode, np.float64
         )
-        if self._output_mode == "sequence" and lengths is not None:
-            weights = weights * step_mask(lengths, n_timesteps).T
         raw = self._raw_output(X_tm, lengths)
         return self._score_raw(raw, Y.transpose(1, 0, 2), weights.T, self.loss_function_)
 

@@ -201,8 +201,13 @@ loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, hist
     # The mixin's score would come first in the MRO; ours also scores sequence outputs.
     score = BaseRNN.score
 
-    def _make_loss(self, attributes):
-        return LogLoss("softmax" if attributes["_target_kind"] == "multiclass" else "logistic")
+    _encoding_attributes = ("classes_", "_target_kind")
+
+    def _check_loss(self):
+        return None  # the log loss, whose link follows from the targets
+
+    def _make_loss(self, loss, encoding):
+        return LogLoss("softmax" if encoding["_target_kind"] == "multiclass" else "logistic")
 
     def _encode_targets(self, y, n_samples, lengths, sequence, *, fitted, classes=None):
         Y, _ = check_targets(y, n_samples, lengths, sequence=sequence, numeric=False)
@@ -297,8 +302,8 @@ loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, hist
         tags.classifier_tags.multi_label = True
         return tags
 
-    def _stratify_labels(self, Y, attributes):
-        if attributes["_target_kind"] == "multilabel" or Y.shape[1] != 1:
+    def _stratify_labels(self, Y, encoding):
+        if encoding["_target_kind"] == "multilabel" or Y.shape[1] != 1:
             return None
         return Y[:, 0].argmax(axis=-1) if Y.shape[2] > 1 else Y[:, 0, 0]
 

@@ -8,13 +8,10 @@ from sklearn.metrics import r2_score
 
 from ._base import BaseRNN, _resolve
 from ._validation import check_targets
-from .losses import AbsoluteError, Huber, Loss, SquaredError
+from .losses import LOSSES, Loss
 
-REGRESSION_LOSSES = {
-    "squared_error": SquaredError,
-    "absolute_error": AbsoluteError,
-    "huber": Huber,
-}
+REGRESSION_LOSSES = {name: cls for name, cls in LOSSES.items() if not cls.classification}
+"""Loss name -> class: the losses of :data:`rnnlearn.losses.LOSSES` that regress."""
 
 
 class RNNRegressor(RegressorMixin, BaseRNN):
@@ -204,8 +201,15 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     # The mixin's score would come first in the MRO; ours also scores sequence outputs.
     score = BaseRNN.score
 
-    def _make_loss(self, attributes):
-        return _resolve(self.loss, REGRESSION_LOSSES, Loss, "loss")
+    _encoding_attributes = ("_squeeze_output",)
+
+    def _check_loss(self):
+        loss = _resolve(self.loss, REGRESSION_LOSSES, Loss, "loss")
+        loss.validate_hyperparameters(prefix="loss__")
+        return loss
+
+    def _make_loss(self, loss, encoding):
+        return loss
 
     def _encode_targets(self, y, n_samples, lengths, sequence, *, fitted, classes=None):
         Y, squeeze = check_targets(y, n_samples, lengths, sequence=sequence)

@@ -1,6 +1,8 @@
-"""One epoch of minibatch training, with the divergence guard."""
+"""The training run as typed objects; one epoch of minibatch training with its divergence guard."""
 
 # SPDX-License-Identifier: BSD-3-Clause
+
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils import gen_batches
@@ -69,32 +71,106 @@ EXPLOSION_FACTOR = 1e6
 """A batch loss this many times the run's first batch loss counts as divergence."""
 
 
-def run_epoch(network, params, optimizer, state, loss, data, settings, rng, guard):
-    """Train for one epoch, updating ``params``, ``state`` and ``guard`` in place.
+@dataclass(frozen=True)
+class TrainingSetup:
+    """What stays fixed during a training run.
 
     Parameters
     ----------
-    network : Network
-        The architecture.
-    params : ndarray of shape (n_params,)
-        Flat parameters, updated in place.
-    optimizer : Optimizer
-        Update rule; ``state`` is its state.
-    state : dict
-        Optimizer state, updated in place.
-    loss : Loss
-        Training loss.
+    model : Model
+        The network, optimizer, loss and target encoding (see :class:`~._fitted.Model`).
     data : TrainingData
-        Training set.
-    settings : dict
-        ``batch_size``, ``shuffle``, ``alpha`` (L2 strength), ``max_grad_norm`` (or None),
-        ``weight_mask`` (see :meth:`Network.weight_mask`).
+        The training set.
+    validation : TrainingData or None
+        The held-out set scored after every epoch (early stopping), else ``None``.
+    batch_size : int
+        Samples per minibatch, at most ``data.n_samples``.
+    shuffle : bool
+        Draw a fresh sample order every epoch.
+    alpha : float
+        L2 penalty strength on the weights.
+    max_grad_norm : float or None
+        Global-norm clipping threshold.
+    weight_mask : ndarray of bool of shape (n_params,)
+        Entries that are weights, not biases (see :meth:`Network.weight_mask`).
+    callbacks : tuple of callable
+        Called after every epoch as ``callback(estimator, record)``.
+    """
+
+    model: object
+    data: TrainingData
+    validation: TrainingData | None
+    batch_size: int
+    shuffle: bool
+    alpha: float
+    max_grad_norm: float | None
+    weight_mask: np.ndarray
+    callbacks: tuple
+
+
+@dataclass
+class DivergenceGuard:
+    """The last parameters whose batch loss was sane, and the loss that defines sane.
+
+    Parameters
+    ----------
+    last_good : ndarray of shape (n_params,)
+        Parameters before the last update (initially the starting parameters).
+    reference : float or None, default=None
+        The run's first batch loss; ``None`` before it.
+    """
+
+    last_good: np.ndarray
+    reference: float | None = None
+
+
+@dataclass
+class TrainingState:
+    """What changes during a training run; the epoch loop updates it in place.
+
+    Parameters
+    ----------
+    params : ndarray of shape (n_params,)
+        Flat network parameters.
+    optimizer_state : dict
+        As made by :meth:`Optimizer.init`.
     rng : numpy.random.RandomState
-        Source of the shuffling.
-    guard : dict
-        The divergence guard, carried across epochs: ``"last_good"``, the last parameters
-        whose batch loss was sane (initially the starting parameters), and
-        ``"reference"``, the first batch loss of the run (``None`` before it).
+        Source of the shuffling (and of the validation split).
+    history : list of dict
+        One record per epoch, over every fit that continued this model.
+    guard : DivergenceGuard
+        Where to roll back to when a batch diverges.
+    no_improvement : int, default=0
+        Epochs in a row without progress.
+    best_loss, best_score : float or None, default=None
+        Lowest training loss; best validation score of this fit.
+    best_params : ndarray or None, default=None
+        Parameters of the best validation score (early stopping only).
+    samples_seen : int, default=0
+        Training samples seen, over every fit that continued this model.
+    """
+
+    params: np.ndarray
+    optimizer_state: dict
+    rng: np.random.RandomState
+    history: list
+    guard: DivergenceGuard
+    no_improvement: int = 0
+    best_loss: float | None = None
+    best_score: float | None = None
+    best_params: np.ndarray | None = None
+    samples_seen: int = 0
+
+
+def run_epoch(setup, state):
+    """Train for one epoch, updating ``state`` in place.
+
+    Parameters
+    ----------
+    setup : TrainingSetup
+        The fixed parts of the run.
+    state : TrainingState
+        Parameters, optimizer state, generator and divergence guard, all updated.
 
     Returns
     -------
@@ -104,31 +180,30 @@ def run_epoch(network, params, optimizer, state, loss, data, settings, rng, guar
         weighted mean loss of the epoch); NaN when the epoch diverged.
     diverged : bool
         Whether a batch loss was non-finite or above ``EXPLOSION_FACTOR`` times the
-        reference, or the parameters became non-finite. Then ``params`` are restored to
-        ``guard["last_good"]`` and the epoch ends early.
+        reference, or the parameters became non-finite. Then ``state.params`` are restored
+        to ``state.guard.last_good`` and the epoch ends early.
     """
+    network, loss, optimizer = setup.model.network, setup.model.loss, setup.model.optimizer
+    data, params, guard = setup.data, state.params, state.guard
     total = 0.0
-    last_good = guard["last_good"]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for index in minibatches(data.n_samples, settings["batch_size"], settings["shuffle"], rng):
+        for index in minibatches(data.n_samples, setup.batch_size, setup.shuffle, state.rng):
             X, lengths, y, weights = data.batch(index)
             n_batch = X.shape[1]
             raw, cache = network.forward(params, X, lengths)
             value, d_raw = loss.loss_gradient(y, raw, weights, data.weight_per_sample * n_batch)
-            if guard["reference"] is None:
-                guard["reference"] = value
-            if not np.isfinite(value) or value > EXPLOSION_FACTOR * guard["reference"]:
-                params[...] = last_good
+            if guard.reference is None:
+                guard.reference = value
+            if not np.isfinite(value) or value > EXPLOSION_FACTOR * guard.reference:
+                params[...] = guard.last_good
                 return float("nan"), True
             grads = network.backward(params, cache, d_raw)[0]
-            value += add_l2_penalty(
-                grads, params, settings["alpha"] / n_batch, settings["weight_mask"]
-            )
-            clip_by_global_norm(grads, settings["max_grad_norm"])
-            last_good[...] = params
-            optimizer.update(params, grads, state)
+            value += add_l2_penalty(grads, params, setup.alpha / n_batch, setup.weight_mask)
+            clip_by_global_norm(grads, setup.max_grad_norm)
+            guard.last_good[...] = params
+            optimizer.update(params, grads, state.optimizer_state)
             total += value * n_batch
         if not np.all(np.isfinite(params)):
-            params[...] = last_good
+            params[...] = guard.last_good
             return float("nan"), True
     return total / data.n_samples, False

@@ -3,10 +3,12 @@
 # SPDX-License-Identifier: BSD-3-Clause
 
 from abc import ABC, abstractmethod
+from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from ._validation import check_number
 from .activations import logistic
 
 
@@ -18,7 +20,26 @@ class Loss(BaseEstimator, ABC):
     gradient simple and stable (for example ``sigmoid(raw) - y`` for the log loss). The
     value is a weighted mean over the rows of ``raw`` (samples, or samples and steps), so
     padded steps are ignored by giving them weight 0.
+
+    Attributes
+    ----------
+    classification : bool
+        Whether the loss scores class probabilities (the classifier's) rather than values.
     """
+
+    classification = False
+
+    def validate_hyperparameters(self, prefix=""):
+        """Raise ``TypeError`` or ``ValueError`` for an invalid hyperparameter.
+
+        Estimators call this once before training, so a bad value fails before anything
+        happens. The base class has no hyperparameters to check.
+
+        Parameters
+        ----------
+        prefix : str, default=""
+            Put before each parameter's name in messages (``"loss__"`` in an estimator).
+        """
 
     def link(self, raw):
         """Map raw network outputs to predictions.
@@ -161,10 +182,12 @@ class Huber(Loss):
     def __init__(self, delta=1.0):
         self.delta = delta
 
+    def validate_hyperparameters(self, prefix=""):
+        """Check that ``delta`` is a positive number; see :meth:`Loss.validate_hyperparameters`."""
+        check_number(prefix + "delta", self.delta, Real, low=0, open_ends="low")
+
     def pointwise(self, y, raw):
         """Per-row Huber loss; see :meth:`Loss.pointwise`."""
-        if not self.delta > 0:
-            raise ValueError(f"Huber delta must be positive; got {self.delta!r}.")
         residual = raw - y
         size = np.abs(residual)
         loss = np.where(
@@ -200,19 +223,22 @@ class LogLoss(Loss):
     0.6931
     """
 
+    classification = True
+
     def __init__(self, link_function="logistic"):
         self.link_function = link_function
 
-    def _check(self):
+    def validate_hyperparameters(self, prefix=""):
+        """Check ``link_function``; see :meth:`Loss.validate_hyperparameters`."""
         if self.link_function not in ("logistic", "softmax"):
             raise ValueError(
-                f"link_function must be 'logistic' or 'softmax'; got {self.link_function!r}."
+                f"{prefix}link_function must be 'logistic' or 'softmax'; "
+                f"got {self.link_function!r}."
             )
-        return self.link_function
 
     def link(self, raw):
         """Probabilities: ``sigmoid(raw)`` or ``softmax(raw)`` over the last axis."""
-        if self._check() == "logistic":
+        if self.link_function == "logistic":
             return logistic(raw)
         shifted = raw - raw.max(axis=-1, keepdims=True)
         np.exp(shifted, out=shifted)
@@ -221,7 +247,7 @@ class LogLoss(Loss):
 
     def pointwise(self, y, raw):
         """Per-row cross-entropy; see :meth:`Loss.pointwise`."""
-        if self._check() == "logistic":
+        if self.link_function == "logistic":
             loss = np.logaddexp(0, raw) - y * raw
             return loss.sum(axis=-1), logistic(raw) - y
         top = raw.max(axis=-1, keepdims=True)

@@ -8,6 +8,8 @@ from numbers import Real
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from ._validation import check_number
+
 
 class Optimizer(BaseEstimator, ABC):
     """Base class of the optimizers.
@@ -23,19 +25,38 @@ class Optimizer(BaseEstimator, ABC):
     ``learningrate_decay``.
     """
 
-    def _check_hyperparameters(self):
-        """Raise ``ValueError`` for hyperparameters out of range."""
+    _bounds = {
+        "learning_rate": {"low": 0, "open_ends": "low"},
+        "decay": {"low": 0, "high": 1, "open_ends": "low"},
+        "epsilon": {"low": 0},
+        "momentum": {"low": 0, "high": 1, "open_ends": "high"},
+        "rho": {"low": 0, "high": 1, "open_ends": "high"},
+        "beta_1": {"low": 0, "high": 1, "open_ends": "high"},
+        "beta_2": {"low": 0, "high": 1, "open_ends": "high"},
+    }
+    """Allowed range of the numeric hyperparameters; others need only be finite numbers."""
+
+    _flags = ()
+    """Names of the hyperparameters that are bools."""
+
+    def validate_hyperparameters(self, prefix=""):
+        """Raise ``TypeError`` or ``ValueError`` for an invalid hyperparameter.
+
+        Estimators call this once before training, so a bad value fails before anything
+        happens. Flags must be bools, numbers finite and within their bounds.
+
+        Parameters
+        ----------
+        prefix : str, default=""
+            Put before each parameter's name in messages (``"optimizer__"`` in an
+            estimator).
+        """
         for name, value in self.get_params().items():
-            if not isinstance(value, Real | bool) or not np.isfinite(value):
-                raise ValueError(
-                    f"{type(self).__name__}: {name} must be a finite number; got {value!r}."
-                )
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive; got {self.learning_rate!r}.")
-        if not 0 < self.decay <= 1:
-            raise ValueError(f"decay must be in (0, 1]; got {self.decay!r}.")
-        if getattr(self, "epsilon", 0) < 0:
-            raise ValueError(f"epsilon must be non-negative; got {self.epsilon!r}.")
+            if name in self._flags:
+                if not isinstance(value, bool | np.bool_):
+                    raise TypeError(f"{prefix}{name} must be a bool; got {value!r}.")
+            else:
+                check_number(prefix + name, value, Real, **self._bounds.get(name, {}))
 
     def init(self, params):
         """Make the state for a parameter vector.
@@ -51,7 +72,6 @@ class Optimizer(BaseEstimator, ABC):
             ``"epoch"`` and ``"step"`` counters plus the optimizer's arrays, shaped and typed
             like ``params``.
         """
-        self._check_hyperparameters()
         state = {"epoch": 0, "step": 0}
         for name in self._state_arrays:
             state[name] = np.zeros_like(params)
@@ -130,17 +150,13 @@ class SGD(Optimizer):
     """
 
     _state_arrays = ("velocity",)
+    _flags = ("nesterov",)
 
     def __init__(self, learning_rate=0.01, momentum=0.9, nesterov=False, decay=1.0):
         self.learning_rate = learning_rate
         self.momentum = momentum
         self.nesterov = nesterov
         self.decay = decay
-
-    def _check_hyperparameters(self):
-        super()._check_hyperparameters()
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1); got {self.momentum!r}.")
 
     def _step(self, params, grads, state, learning_rate):
         velocity = state["velocity"]
@@ -233,11 +249,6 @@ class RMSprop(Optimizer):
         self.epsilon = epsilon
         self.decay = decay
 
-    def _check_hyperparameters(self):
-        super()._check_hyperparameters()
-        if not 0 <= self.rho < 1:
-            raise ValueError(f"rho must be in [0, 1); got {self.rho!r}.")
-
     def _step(self, params, grads, state, learning_rate):
         mean_square = state["mean_square"]
         mean_square *= self.rho
@@ -285,12 +296,6 @@ class Adam(Optimizer):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.decay = decay
-
-    def _check_hyperparameters(self):
-        super()._check_hyperparameters()
-        for name in ("beta_1", "beta_2"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ValueError(f"{name} must be in [0, 1); got {getattr(self, name)!r}.")
 
     def _step(self, params, grads, state, learning_rate):
         first, second, t = state["first_moment"], state["second_moment"], state["step"]

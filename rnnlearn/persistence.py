@@ -8,12 +8,15 @@ with ``allow_pickle=False`` and instantiates nothing but the classes in the allo
 ``metadata``
     A UTF-8 JSON document (NaN written as Python's :mod:`json` does) as a 1-D ``uint8``
     array: ``format_version``, ``rnnlearn_version``, ``estimator`` (the class name),
-    ``hyperparameters`` (``get_params(deep=False)``), ``fitted`` (scalars, lists and
-    ``history_``), ``network`` (cell, ``n_features``, ``hidden_layer_sizes``,
-    ``n_outputs``, ``n_steps_out``), ``optimizer`` and ``loss_function`` (the fitted
-    objects), ``optimizer_counters`` (``epoch``, ``step``) and ``rng`` (``[pos,
-    has_gauss, cached_gaussian]`` of the training generator). Objects are written
-    ``{"class": name, "params": {...}}``, tuples ``{"tuple": [...]}``, dicts
+    ``hyperparameters`` (``get_params(deep=False)``), ``network`` (cell, ``n_features``,
+    ``hidden_layer_sizes``, ``n_outputs``, ``n_steps_out``), ``optimizer`` and
+    ``loss_function`` (the fitted objects), ``optimizer_counters`` (``epoch``, ``step``),
+    ``rng`` (``[pos, has_gauss, cached_gaussian]`` of the training generator) and
+    ``fitted``: the rest of the fitted model and its training progress (``output_mode``,
+    ``validated``, the target ``encoding``, ``history``, ``no_improvement``,
+    ``best_loss``, ``best_score``, ``samples_seen``), from which every fitted attribute
+    is derived as after training (:func:`rnnlearn._fitted.fitted_attributes`). Objects are
+    written ``{"class": name, "params": {...}}``, tuples ``{"tuple": [...]}``, dicts
     ``{"dict": [[key, value], ...]}`` (keys need not be strings) and the one allow-listed
     function ``{"function": "print"}``.
 ``params``
@@ -22,8 +25,9 @@ with ``allow_pickle=False`` and instantiates nothing but the classes in the allo
     Each array of the optimizer state (momentum, moment estimates, ...).
 ``rng_key``
     The 624 ``uint32`` words of the training generator's Mersenne Twister state.
-``classes``
-    The class labels (classifiers only; any dtype but ``object``).
+``encoding__<attribute>``
+    Each array of the target encoding: ``encoding__classes_``, the class labels of a
+    classifier (any dtype but ``object``).
 """
 
 # SPDX-License-Identifier: BSD-3-Clause
@@ -34,15 +38,22 @@ import warnings
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ._base import OUTPUT_MODES
 from ._classifier import RNNClassifier
+from ._fitted import Model, read_fitted
 from ._network import Network
 from ._regressor import RNNRegressor
+from ._training import DivergenceGuard, TrainingState
+from ._version import __version__
 from .callbacks import PrintProgress
 from .cells import CELLS, Cell
 from .losses import LOSSES, Loss
 from .optimizers import OPTIMIZERS, Optimizer
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+COUNTERS = ("epoch", "step")
+"""The optimizer state's integer counters (its other entries are arrays)."""
 
 ESTIMATORS = {"RNNRegressor": RNNRegressor, "RNNClassifier": RNNClassifier}
 """Estimator class name -> class: the only estimators a file may name."""
@@ -55,23 +66,6 @@ CLASSES = {
 
 FUNCTIONS = {"print": print}
 """Function name -> function: the only functions a file may name (a callback's sink)."""
-
-FITTED = (
-    "n_features_in_",
-    "n_outputs_",
-    "n_iter_",
-    "t_",
-    "loss_",
-    "loss_curve_",
-    "best_loss_",
-    "validation_scores_",
-    "best_validation_score_",
-    "history_",
-    "_no_improvement_count",
-    "_output_mode",
-)
-PRIVATE_FITTED = {"RNNRegressor": ("_squeeze_output",), "RNNClassifier": ("_target_kind",)}
-"""Fitted attributes stored in the JSON document (the rest of ``_commit``'s are rebuilt)."""
 
 
 def save(estimator, path):
@@ -108,14 +102,30 @@ def save(estimator, path):
     hyperparameters = estimator.get_params(deep=False)
     if isinstance(hyperparameters["random_state"], np.random.RandomState):
         hyperparameters["random_state"] = None
-    network, state = estimator._network, dict(estimator._optimizer_state)
-    _, key, *rng_scalars = estimator._rng.get_state()
+    model, state = read_fitted(estimator)
+    network, optimizer_state = model.network, state.optimizer_state
+    _, key, *rng_scalars = state.rng.get_state()
+    arrays = {"params": state.params, "rng_key": key}
+    arrays.update(
+        {f"optimizer_state__{k}": v for k, v in optimizer_state.items() if k not in COUNTERS}
+    )
+    encoding = {}
+    for attribute, value in model.encoding.items():
+        if not isinstance(value, np.ndarray):
+            encoding[attribute] = _encode(value, attribute)
+        elif value.dtype == object:
+            raise ValueError(
+                f"{attribute} has object dtype (labels from an object array or a pandas "
+                f"column), which cannot be stored without pickle. Fit on labels of one "
+                f"plain dtype (e.g. y.astype(str)), or use pickle/joblib for trusted storage."
+            )
+        else:
+            arrays[f"encoding__{attribute}"] = value
     document = {
         "format_version": FORMAT_VERSION,
-        "rnnlearn_version": _library_version(),
+        "rnnlearn_version": __version__,
         "estimator": name,
         "hyperparameters": {k: _encode(v, k) for k, v in hyperparameters.items()},
-        "fitted": {k: _encode(getattr(estimator, k), k) for k in FITTED + PRIVATE_FITTED[name]},
         "network": {
             "cell": _encode(network.cell, "cell_"),
             "n_features": network.n_features,
@@ -123,21 +133,21 @@ def save(estimator, path):
             "n_outputs": network.n_outputs,
             "n_steps_out": network.n_steps_out,
         },
-        "optimizer": _encode(estimator.optimizer_, "optimizer_"),
-        "loss_function": _encode(estimator.loss_function_, "loss_function_"),
-        "optimizer_counters": {"epoch": int(state.pop("epoch")), "step": int(state.pop("step"))},
+        "optimizer": _encode(model.optimizer, "optimizer_"),
+        "loss_function": _encode(model.loss, "loss_function_"),
+        "optimizer_counters": {k: int(optimizer_state[k]) for k in COUNTERS},
         "rng": rng_scalars,
+        "fitted": {
+            "output_mode": model.output_mode,
+            "validated": model.validated,
+            "encoding": encoding,
+            "history": _encode(state.history, "history_"),
+            "no_improvement": state.no_improvement,
+            "best_loss": state.best_loss,
+            "best_score": state.best_score,
+            "samples_seen": state.samples_seen,
+        },
     }
-    arrays = {"params": estimator._params, "rng_key": key}
-    arrays.update({f"optimizer_state__{k}": v for k, v in state.items()})
-    if hasattr(estimator, "classes_"):
-        if estimator.classes_.dtype == object:
-            raise ValueError(
-                "classes_ has object dtype (labels from an object array or a pandas "
-                "column), which cannot be stored without pickle. Fit on labels of one "
-                "plain dtype (e.g. y.astype(str)), or use pickle/joblib for trusted storage."
-            )
-        arrays["classes"] = estimator.classes_
     metadata = np.frombuffer(json.dumps(document).encode("utf-8"), dtype=np.uint8)
     np.savez(path, metadata=metadata, **arrays)
 
@@ -194,15 +204,7 @@ def _rebuild(arrays):
     hyperparameters = {k: _decode(v) for k, v in document["hyperparameters"].items()}
     estimator = ESTIMATORS[name](**hyperparameters)
     estimator._check_params()
-    layout = document["network"]
-    cell = _decode_instance(layout["cell"], Cell)
-    network = Network(
-        cell,
-        layout["n_features"],
-        tuple(layout["hidden_layer_sizes"]),
-        layout["n_outputs"],
-        layout["n_steps_out"],
-    )
+    network = _read_network(document["network"])
     params = arrays.pop("params")
     if params.shape != (network.n_params,) or params.dtype not in (np.float32, np.float64):
         raise ValueError(
@@ -212,23 +214,49 @@ def _rebuild(arrays):
     optimizer = _decode_instance(document["optimizer"], Optimizer)
     rng = np.random.RandomState()
     rng.set_state(("MT19937", arrays.pop("rng_key"), *document["rng"]))
-    fitted = {k: _decode(document["fitted"][k]) for k in FITTED + PRIVATE_FITTED[name]}
-    if name == "RNNClassifier":
-        fitted["classes_"] = arrays.pop("classes")
-    fitted.update(
-        cell_=cell,
-        optimizer_=optimizer,
-        loss_function_=_decode_instance(document["loss_function"], Loss),
-        _network=network,
-        _params=params,
-        _optimizer_state=_read_state(optimizer, params, document["optimizer_counters"], arrays),
-        _rng=rng,
+    fitted = document["fitted"]
+    if fitted["output_mode"] not in OUTPUT_MODES:
+        raise ValueError(f"Unknown output mode {fitted['output_mode']!r} in the model file.")
+    encoding = {k: _decode(v) for k, v in fitted["encoding"].items()}
+    for attribute in estimator._encoding_attributes:
+        if attribute not in encoding:
+            encoding[attribute] = arrays.pop(f"encoding__{attribute}")
+    if encoding.keys() != set(estimator._encoding_attributes):
+        raise ValueError(f"Unexpected target encoding in the model file: {sorted(encoding)}.")
+    model = Model(
+        network=network,
+        optimizer=optimizer,
+        loss=_decode_instance(document["loss_function"], Loss),
+        output_mode=fitted["output_mode"],
+        encoding=encoding,
+        validated=bool(fitted["validated"]),
+    )
+    state = TrainingState(
+        params=params,
+        optimizer_state=_read_state(optimizer, params, document["optimizer_counters"], arrays),
+        rng=rng,
+        history=_decode(fitted["history"]),
+        guard=DivergenceGuard(params.copy()),
+        no_improvement=int(fitted["no_improvement"]),
+        best_loss=fitted["best_loss"],
+        best_score=fitted["best_score"],
+        samples_seen=int(fitted["samples_seen"]),
     )
     if arrays:
         raise ValueError(f"Unexpected arrays in the model file: {sorted(arrays)}.")
-    for attribute, value in fitted.items():
-        setattr(estimator, attribute, value)
+    estimator._commit(model, state)
     return estimator
+
+
+def _read_network(layout):
+    """The network a document's ``network`` entry describes."""
+    return Network(
+        _decode_instance(layout["cell"], Cell),
+        layout["n_features"],
+        tuple(layout["hidden_layer_sizes"]),
+        layout["n_outputs"],
+        layout["n_steps_out"],
+    )
 
 
 def _check_header(document):
@@ -242,10 +270,10 @@ def _check_header(document):
         raise ValueError(
             f"Unknown estimator {document['estimator']!r}; expected one of {sorted(ESTIMATORS)}."
         )
-    if document["rnnlearn_version"] != _library_version():
+    if document["rnnlearn_version"] != __version__:
         warnings.warn(
             f"The model was saved with rnnlearn {document['rnnlearn_version']} and is "
-            f"loaded with {_library_version()}; results may differ.",
+            f"loaded with {__version__}; results may differ.",
             UserWarning,
             stacklevel=4,
         )
@@ -321,10 +349,3 @@ def _decode_instance(value, base_class):
     if not isinstance(instance, base_class):
         raise ValueError(f"Expected a {base_class.__name__} in the model file; got {value!r}.")
     return instance
-
-
-def _library_version():
-    """rnnlearn's version (looked up late: the package may still be importing this module)."""
-    from . import __version__
-
-    return __version__

@@ -14,11 +14,14 @@ from scipy import sparse
 
 from rnnlearn import (
     DivergenceWarning,
+    GRUCell,
     LSTMCell,
     RNNClassifier,
     RNNRegressor,
     VanillaCell,
 )
+from rnnlearn.callbacks import Callback
+from rnnlearn.losses import Huber
 from rnnlearn.optimizers import SGD, Adam
 
 pytestmark = [
@@ -191,13 +194,26 @@ BAD_PARAMS = [
         "both",
         {"cell": VanillaCell(activation="x")},
         ValueError,
-        "activation|architecture",  # resuming compares the architecture first
+        "cell__activation",
+    ),
+    (
+        "gru_reset_after",
+        "both",
+        {"cell": GRUCell(reset_after="no")},
+        TypeError,
+        "cell__reset_after",
     ),
     ("optimizer_name", "both", {"optimizer": "foo"}, ValueError, "optimizer"),
     ("optimizer_class", "both", {"optimizer": Adam}, TypeError, "optimizer"),
-    ("negative_lr", "both", {"optimizer": SGD(learning_rate=-1)}, ValueError, "learning_rate"),
-    ("momentum", "both", {"optimizer": SGD(momentum=1.5)}, ValueError, "momentum"),
-    ("beta_1", "both", {"optimizer": Adam(beta_1=1.0)}, ValueError, "beta_1"),
+    (
+        "negative_lr",
+        "both",
+        {"optimizer": SGD(learning_rate=-1)},
+        ValueError,
+        "optimizer__learning_rate",
+    ),
+    ("momentum", "both", {"optimizer": SGD(momentum=1.5)}, ValueError, "optimizer__momentum"),
+    ("beta_1", "both", {"optimizer": Adam(beta_1=1.0)}, ValueError, "optimizer__beta_1"),
     ("alpha", "both", {"alpha": -1}, ValueError, "alpha"),
     ("batch_size_0", "both", {"batch_size": 0}, ValueError, "batch_size"),
     ("batch_size_float", "both", {"batch_size": 1.5}, TypeError, "batch_size"),
@@ -225,6 +241,7 @@ BAD_PARAMS = [
     ("callbacks_item", "both", {"callbacks": [1]}, TypeError, "callbacks"),
     ("callbacks_not_list", "both", {"callbacks": 3}, TypeError, "callbacks"),
     ("loss", "reg", {"loss": "foo"}, ValueError, "loss"),
+    ("huber_delta", "reg", {"loss": Huber(delta=-1.0)}, ValueError, "loss__delta"),
     ("class_weight_name", "clf", {"class_weight": "x"}, ValueError, "class_weight"),
     ("class_weight_list", "clf", {"class_weight": [1, 2]}, ValueError, "class_weight"),
 ]
@@ -258,6 +275,19 @@ def test_bad_parameter_raises_a_clear_error(kind, params, exc, match):
         model.fit(*data(kind))
     assert not hasattr(model, "n_iter_")
     assert model.get_params()[next(iter(params))] is params[next(iter(params))]
+
+
+def test_bad_nested_parameter_fails_before_callbacks_start():
+    began = []
+
+    class Recorder(Callback):
+        def on_train_begin(self, estimator):
+            began.append(estimator)
+
+    model = estimator("reg", cell=LSTMCell(activation="foo"), callbacks=[Recorder()])
+    with pytest.raises(ValueError, match="cell__activation must be one of"):
+        model.fit(*data("reg"))
+    assert began == []
 
 
 def test_partial_fit_of_a_new_classifier_needs_classes():

@@ -231,13 +231,18 @@ def test_perfect_prediction_costs_nothing():
 
 @pytest.mark.parametrize("delta", [0.0, -1.0, np.nan])
 def test_huber_rejects_bad_delta(delta):
-    with pytest.raises(ValueError, match="delta"):
-        Huber(delta=delta).loss_gradient(np.zeros((2, 1)), np.ones((2, 1)))
+    with pytest.raises(ValueError, match="loss__delta must be in"):
+        Huber(delta=delta).validate_hyperparameters(prefix="loss__")
 
 
 def test_log_loss_rejects_unknown_link():
     with pytest.raises(ValueError, match="link_function"):
-        LogLoss(link_function="probit").loss_gradient(np.zeros((2, 1)), np.ones((2, 1)))
+        LogLoss(link_function="probit").validate_hyperparameters()
+
+
+@pytest.mark.parametrize("loss", ALL_LOSSES, ids=repr)
+def test_loss_accepts_its_defaults(loss):
+    loss.validate_hyperparameters()
 
 
 @pytest.mark.parametrize("loss", ALL_LOSSES, ids=repr)

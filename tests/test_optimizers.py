@@ -252,7 +252,6 @@ def test_optimizer_update_matches_formula_and_leaves_object_unchanged(case):
         SGD(decay=0.0),
         SGD(decay=1.5),
         SGD(decay=np.nan),
-        SGD(nesterov="yes"),
         Adagrad(learning_rate=-1.0),
         Adagrad(epsilon=np.nan),
         Adagrad(decay=0.0),
@@ -267,9 +266,22 @@ def test_optimizer_update_matches_formula_and_leaves_object_unchanged(case):
     ],
     ids=repr,
 )
-def test_optimizer_init_rejects_invalid_hyperparameters(optimizer):
-    with pytest.raises(ValueError):
-        optimizer.init(np.zeros(3))
+def test_optimizer_rejects_invalid_hyperparameters(optimizer):
+    with pytest.raises(ValueError, match=r"optimizer__\w+ must be in"):
+        optimizer.validate_hyperparameters(prefix="optimizer__")
+
+
+@pytest.mark.parametrize(
+    "optimizer", [SGD(nesterov="yes"), SGD(momentum="0.9"), Adam(beta_1=None)], ids=repr
+)
+def test_optimizer_rejects_hyperparameters_of_the_wrong_type(optimizer):
+    with pytest.raises(TypeError, match="must be a"):
+        optimizer.validate_hyperparameters()
+
+
+@pytest.mark.parametrize("optimizer", ALL_OPTIMIZERS, ids=repr)
+def test_optimizer_accepts_its_defaults(optimizer):
+    optimizer.validate_hyperparameters()
 
 
 @pytest.mark.parametrize("optimizer", ALL_OPTIMIZERS, ids=repr)
