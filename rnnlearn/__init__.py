@@ -14,6 +14,7 @@ from . import (
 )
 from ._classifier import RNNClassifier
 from ._regressor import RNNRegressor
+from ._version import __version__ as __version__  # re-exported, kept out of __all__
 from .cells import GRUCell, LSTMCell, VanillaCell
 from .datasets import (
     bin2int,
@@ -23,8 +24,6 @@ from .datasets import (
     make_sine_sequences,
 )
 from .exceptions import DivergenceWarning, TrainingInterruptedWarning
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DivergenceWarning",

@@ -1,7 +1,11 @@
-"""Turning user data into padded, time-major batches, with clear errors."""
+"""Argument and input checks shared by rnnlearn, raising clear errors in one style.
+
+Wrong types raise ``TypeError`` and wrong values ``ValueError``; messages name the argument.
+"""
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -10,23 +14,136 @@ from sklearn.utils import check_array
 
 
 def check_number(name, value, kind, low=None, high=None, *, open_ends="", allow_none=False):
-    """Raise ``TypeError``/``ValueError`` unless ``value`` is a ``kind`` within the bounds.
+    """Check that ``value`` is a finite number of type ``kind`` within the bounds.
 
-    ``open_ends`` names the bounds that are excluded: ``"low"``, ``"high"`` or both.
+    Parameters
+    ----------
+    name : str
+        Argument name used in the error message.
+    value : object
+        The argument to check. Bools are not numbers.
+    kind : {numbers.Integral, numbers.Real}
+        Accepted type.
+    low, high : int or float, default=None
+        Bounds, or None for no bound on that side.
+    open_ends : {"", "low", "high", "low high"}, default=""
+        The bounds that are excluded.
+    allow_none : bool, default=False
+        Whether None is accepted (and returned as is).
+
+    Returns
+    -------
+    value : int, float or None
+        ``value`` as a Python int for ``kind=Integral``, otherwise as a float.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a ``kind`` (or is a bool).
+    ValueError
+        If ``value`` is out of bounds, NaN or infinite.
+
+    Examples
+    --------
+    >>> from numbers import Integral
+    >>> check_number("n", 3, Integral, low=1)
+    3
+    >>> check_number("n", 0, Integral, low=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: n must be in [1, inf); got 0.
     """
     if value is None and allow_none:
-        return
+        return None
     if isinstance(value, bool) or not isinstance(value, kind):
         article = "an int" if kind is Integral else "a number"
         raise TypeError(f"{name} must be {article}; got {value!r}.")
     below = low is not None and (value <= low if "low" in open_ends else value < low)
     above = high is not None and (value >= high if "high" in open_ends else value > high)
-    if below or above or not np.isfinite(value):
+    finite = isinstance(value, Integral) or math.isfinite(value)
+    if below or above or not finite:
         interval = (
             f"{'(' if 'low' in open_ends else '['}{low}, "
             f"{'inf)' if high is None else str(high) + (')' if 'high' in open_ends else ']')}"
         )
         raise ValueError(f"{name} must be in {interval}; got {value!r}.")
+    return int(value) if kind is Integral else float(value)
+
+
+def check_dense(name, value, expected=""):
+    """Raise ``TypeError`` if ``value`` is a scipy sparse matrix or array.
+
+    ``expected`` is appended to the message, e.g. ``", e.g. a 3-D array"``.
+    """
+    if sparse.issparse(value):
+        raise TypeError(f"Sparse input is not supported: {name} must be dense{expected}.")
+
+
+def check_real_array(name, values):
+    """Return ``values`` as an ndarray of bool, integer or floating dtype.
+
+    Object arrays of real numbers (e.g. ints too large for 64 bits) become float64; other
+    dtypes raise ``TypeError``.
+    """
+    array = np.asarray(values)
+    if array.dtype.kind == "O" and all(isinstance(v, Real) for v in array.flat):
+        array = array.astype(np.float64)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}.")
+    return array
+
+
+def check_finite_vector(name, values):
+    """Return ``values`` as a non-empty 1-D float64 array of finite numbers."""
+    array = check_real_array(name, values).astype(np.float64)
+    if array.ndim != 1 or array.size == 0 or not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be a non-empty sequence of finite numbers, got {values!r}.")
+    return array
+
+
+def check_sequence_list(name, sequences):
+    """Return a collection of sequences as numeric arrays of their own shapes.
+
+    Each sequence must be non-empty, ``(n_timesteps_i,)`` or ``(n_timesteps_i,
+    n_features)``, with as many features as the first (a 1-D sequence has one); NaN is
+    allowed. Raises ``ValueError`` otherwise, and if there are no sequences.
+    """
+    arrays = [check_real_array(f"{name}[{i}]", seq) for i, seq in enumerate(sequences)]
+    if not arrays:
+        raise ValueError(f"{name} is empty: at least one sequence is needed.")
+    for i, array in enumerate(arrays):
+        if array.ndim not in (1, 2):
+            raise ValueError(
+                f"{name}[{i}] has shape {array.shape}; each sequence must be "
+                "(n_timesteps,) or (n_timesteps, n_features)."
+            )
+        if array.size == 0:
+            raise ValueError(f"{name}[{i}] has shape {array.shape}: sequences must not be empty.")
+        width, n_features = _n_features(array), _n_features(arrays[0])
+        if width != n_features:
+            raise ValueError(f"{name}[{i}] has {width} features, but {name}[0] has {n_features}.")
+    return arrays
+
+
+def _n_features(sequence):
+    """Number of features of a 1-D or 2-D sequence."""
+    return sequence.shape[1] if sequence.ndim == 2 else 1
+
+
+def check_series(name, series):
+    """Return a dense numeric time series of shape (n_timesteps,) or (n_timesteps, n_features).
+
+    Raises ``TypeError`` for sparse or non-numeric input and ``ValueError`` for other
+    shapes or no features. The series is not copied.
+    """
+    check_dense(name, series)
+    values = check_real_array(name, series)
+    if values.ndim not in (1, 2) or (values.ndim == 2 and values.shape[1] == 0):
+        raise ValueError(
+            f"{name} must have shape (n_timesteps,) or (n_timesteps, n_features), "
+            f"got {values.shape}."
+        )
+    return values
 
 
 def check_sequences(X, *, dtype=(np.float64, np.float32)):
@@ -58,11 +175,9 @@ def check_sequences(X, *, dtype=(np.float64, np.float32)):
     """
     if X is None:
         raise ValueError("X is None; pass sequences as an array or a list of arrays.")
-    if sparse.issparse(X):
-        raise TypeError(
-            "Sparse input is not supported: pass X as a dense (n_samples, n_timesteps"
-            "[, n_features]) array or a list of sequences."
-        )
+    check_dense(
+        "X", X, ", e.g. an (n_samples, n_timesteps[, n_features]) array or a list of arrays"
+    )
     if isinstance(X, list | tuple) and len(X) and not np.isscalar(X[0]):
         return _pad([_as_sequence(x, i, dtype) for i, x in enumerate(X)])
     X = check_array(X, dtype=dtype, allow_nd=True, ensure_2d=False, input_name="X")
@@ -81,8 +196,7 @@ def check_sequences(X, *, dtype=(np.float64, np.float32)):
 
 def _as_sequence(x, index, dtype):
     """One sequence of a list as a 2-D ``(n_timesteps, n_features)`` array."""
-    if sparse.issparse(x):
-        raise TypeError(f"Sparse input is not supported (sequence {index} of X).")
+    check_dense(f"X[{index}]", x)
     if np.shape(x)[:1] == (0,):
         raise ValueError(f"X[{index}] has no time steps; every sequence needs at least one.")
     x = check_array(x, dtype=dtype, ensure_2d=False, input_name=f"X[{index}]")

@@ -2,10 +2,12 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_random_state
+
+from ._validation import check_finite_vector, check_number, check_real_array
 
 __all__ = [
     "bin2int",
@@ -22,113 +24,16 @@ _HIGHEST_FREQUENCY = 0.25  # cycles per time step of the last class
 
 
 # ---------------------------------------------------------------------------------------------
-# argument checks shared by the functions below
-
-
-def _check_int(value, name, low, high=None):
-    """Return ``value`` as an int after checking ``low <= value <= high``.
-
-    Parameters
-    ----------
-    value : object
-        The argument to check; Python and numpy integers are accepted, bools are not.
-    name : str
-        Argument name used in the error message.
-    low : int
-        Smallest allowed value.
-    high : int, default=None
-        Largest allowed value, or None for no upper bound.
-
-    Returns
-    -------
-    int
-        ``value`` converted to a Python int.
-    """
-    in_range = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    in_range = in_range and low <= value and (high is None or value <= high)
-    if not in_range:
-        bounds = f">= {low}" if high is None else f"in {low}..{high}"
-        raise ValueError(f"{name} must be an integer {bounds}, got {value!r}.")
-    return int(value)
-
-
-def _check_nonnegative_float(value, name):
-    """Return ``value`` as a float after checking that it is finite and >= 0.
-
-    Parameters
-    ----------
-    value : object
-        The argument to check.
-    name : str
-        Argument name used in the error message.
-
-    Returns
-    -------
-    float
-        ``value`` converted to a Python float.
-    """
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not (ok and np.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
-    return float(value)
-
-
-def _as_numeric_array(values, name):
-    """Return ``values`` as an ndarray of bool, integer or floating dtype.
-
-    Parameters
-    ----------
-    values : array-like
-        Input of any shape.
-    name : str
-        Argument name used in the error message.
-
-    Returns
-    -------
-    ndarray
-        The input; object arrays of real numbers (e.g. Python ints too large for 64 bits)
-        become float64.
-    """
-    array = np.asarray(values)
-    if array.dtype.kind == "O" and all(isinstance(v, numbers.Real) for v in array.flat):
-        array = array.astype(np.float64)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}.")
-    return array
-
-
-def _first(values, mask):
-    """Return the first element of ``values`` where ``mask`` is true, as a Python scalar.
-
-    Parameters
-    ----------
-    values : ndarray
-        Array to pick from.
-    mask : ndarray of bool
-        Same shape as ``values``; at least one element is true.
-
-    Returns
-    -------
-    scalar
-        The first flagged value (in C order).
-    """
-    return values[mask].flat[0].item()
-
-
-# ---------------------------------------------------------------------------------------------
 # int2bin / bin2int
 
 
-def _check_encodable(values, length):
-    """Raise ValueError unless every element of ``values`` is a whole number in [0, 2**length).
+def _first(values, mask):
+    """Return the first element (in C order) of ``values`` where ``mask`` is true, as a scalar."""
+    return values[mask].flat[0].item()
 
-    Parameters
-    ----------
-    values : ndarray of bool, integer or floating dtype
-        The numbers to encode.
-    length : int
-        Number of bits available.
-    """
+
+def _check_encodable(values, length):
+    """Raise ValueError unless every element of ``values`` is a whole number in [0, 2**length)."""
     if values.dtype.kind == "f":
         not_whole = ~np.isfinite(values) | (values != np.round(values))
         if np.any(not_whole):
@@ -176,9 +81,11 @@ def int2bin(integer, length=8):
 
     Raises
     ------
+    TypeError
+        If ``length`` is not an int, or ``integer`` does not hold real numbers.
     ValueError
-        If ``length`` is not an integer in 1..63, or a value is negative, not a whole
-        number, or at least ``2**length``.
+        If ``length`` is not in 1..63, or a value is negative, not a whole number, or at
+        least ``2**length``.
 
     See Also
     --------
@@ -197,8 +104,8 @@ def int2bin(integer, length=8):
     ...
     ValueError: 256 does not fit in length=8 bits (the largest value is 255).
     """
-    length = _check_int(length, "length", 1, _MAX_BITS)
-    values = _as_numeric_array(integer, "integer")
+    length = check_number("length", length, Integral, 1, _MAX_BITS)
+    values = check_real_array("integer", integer)
     _check_encodable(values, length)
     as_int = values.astype(np.int64)
     return (as_int[..., np.newaxis] >> np.arange(length)) & 1
@@ -242,7 +149,7 @@ def bin2int(binary):
     >>> int(bin2int([0, 1, 1]))
     6
     """
-    bits = _as_numeric_array(binary, "binary")
+    bits = check_real_array("binary", binary)
     if bits.ndim == 0:
         raise ValueError("binary must have at least one axis (the bits), got a scalar.")
     n_bits = bits.shape[-1]
@@ -298,8 +205,8 @@ def make_binary_addition(n_samples=10000, n_bits=8, *, random_state=None):
     >>> bool((bin2int(X[:, :, 0]) + bin2int(X[:, :, 1]) == bin2int(y)).all())
     True
     """
-    n_samples = _check_int(n_samples, "n_samples", 1)
-    n_bits = _check_int(n_bits, "n_bits", 2, _MAX_BITS)
+    n_samples = check_number("n_samples", n_samples, Integral, low=1)
+    n_bits = check_number("n_bits", n_bits, Integral, 2, _MAX_BITS)
     rng = check_random_state(random_state)
     a, b = rng.randint(2 ** (n_bits - 1), size=(2, n_samples), dtype=np.int64)
     X = np.stack([int2bin(a, n_bits), int2bin(b, n_bits)], axis=2).astype(np.float64)
@@ -357,10 +264,10 @@ def make_sine_sequences(
     >>> X.shape, y.shape
     ((4, 20, 1), (4,))
     """
-    n_samples = _check_int(n_samples, "n_samples", 1)
-    n_timesteps = _check_int(n_timesteps, "n_timesteps", 1)
-    frequencies = _check_frequencies(frequencies)
-    noise = _check_nonnegative_float(noise, "noise")
+    n_samples = check_number("n_samples", n_samples, Integral, low=1)
+    n_timesteps = check_number("n_timesteps", n_timesteps, Integral, low=1)
+    frequencies = check_finite_vector("frequencies", frequencies)
+    noise = check_number("noise", noise, Real, low=0)
     rng = check_random_state(random_state)
 
     phases = rng.uniform(0.0, 2 * np.pi, size=(n_samples, 1, frequencies.size))
@@ -369,27 +276,6 @@ def make_sine_sequences(
     series = np.sin(angles).mean(axis=2)
     series += noise * rng.standard_normal(series.shape)
     return series[:, :-1, np.newaxis], series[:, -1]
-
-
-def _check_frequencies(frequencies):
-    """Return ``frequencies`` as a non-empty 1-D float array of finite values.
-
-    Parameters
-    ----------
-    frequencies : sequence of float
-        The argument to check.
-
-    Returns
-    -------
-    ndarray of shape (n_frequencies,)
-        The frequencies as float64.
-    """
-    array = _as_numeric_array(frequencies, "frequencies").astype(np.float64)
-    if array.ndim != 1 or array.size == 0 or not np.all(np.isfinite(array)):
-        raise ValueError(
-            f"frequencies must be a non-empty sequence of finite numbers, got {frequencies!r}."
-        )
-    return array
 
 
 def make_frequency_classification(
@@ -449,11 +335,11 @@ def make_frequency_classification(
     >>> print(np.bincount(y))
     [2 2 2 2 2]
     """
-    n_samples = _check_int(n_samples, "n_samples", 1)
-    n_timesteps = _check_int(n_timesteps, "n_timesteps", 1)
-    n_features = _check_int(n_features, "n_features", 1)
-    n_classes = _check_int(n_classes, "n_classes", 2)
-    noise = _check_nonnegative_float(noise, "noise")
+    n_samples = check_number("n_samples", n_samples, Integral, low=1)
+    n_timesteps = check_number("n_timesteps", n_timesteps, Integral, low=1)
+    n_features = check_number("n_features", n_features, Integral, low=1)
+    n_classes = check_number("n_classes", n_classes, Integral, low=2)
+    noise = check_number("noise", noise, Real, low=0)
     rng = check_random_state(random_state)
 
     y = rng.permutation(np.arange(n_samples, dtype=np.int64) % n_classes)

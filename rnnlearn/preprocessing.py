@@ -3,13 +3,13 @@
 # SPDX-License-Identifier: BSD-3-Clause
 
 import functools
+from numbers import Integral
 
 import numpy as np
-from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from .datasets import _as_numeric_array, _check_int
+from ._validation import check_dense, check_number, check_sequence_list, check_series
 
 __all__ = [
     "SequenceScaler",
@@ -24,74 +24,9 @@ __all__ = [
 # variable-length sequences
 
 
-def _check_sequence_list(sequences, name):
-    """Validate a collection of sequences and return them as arrays.
-
-    Parameters
-    ----------
-    sequences : iterable of array-like
-        Each of shape ``(n_timesteps_i,)`` or ``(n_timesteps_i, n_features)``.
-    name : str
-        Argument name used in error messages.
-
-    Returns
-    -------
-    list of ndarray
-        The sequences with their original shapes; a 1-D sequence counts as one feature.
-
-    Raises
-    ------
-    ValueError
-        If there are no sequences, or one is empty, has no features, has a dimension
-        other than 1 or 2, or has a different number of features than the first.
-    """
-    arrays = [_as_numeric_array(seq, f"{name}[{i}]") for i, seq in enumerate(sequences)]
-    if not arrays:
-        raise ValueError(f"{name} is empty: at least one sequence is needed.")
-    n_features = None
-    for i, array in enumerate(arrays):
-        if array.ndim not in (1, 2):
-            raise ValueError(
-                f"{name}[{i}] has shape {array.shape}; each sequence must be "
-                "(n_timesteps,) or (n_timesteps, n_features)."
-            )
-        if array.size == 0:
-            raise ValueError(f"{name}[{i}] has shape {array.shape}: sequences must not be empty.")
-        width = _as_2d(array).shape[1]
-        n_features = width if n_features is None else n_features
-        if width != n_features:
-            raise ValueError(f"{name}[{i}] has {width} features, but {name}[0] has {n_features}.")
-    return arrays
-
-
 def _as_2d(sequence):
-    """Return a sequence as ``(n_timesteps, n_features)``, a 1-D one as a single column.
-
-    Parameters
-    ----------
-    sequence : ndarray of shape (n_timesteps,) or (n_timesteps, n_features)
-        One sequence.
-
-    Returns
-    -------
-    ndarray of shape (n_timesteps, n_features)
-        A view of ``sequence``.
-    """
+    """Return a sequence as ``(n_timesteps, n_features)``, a 1-D one as a single column."""
     return sequence[:, np.newaxis] if sequence.ndim == 1 else sequence
-
-
-def _reject_sparse(X, name):
-    """Raise TypeError if ``X`` is a scipy sparse matrix or array.
-
-    Parameters
-    ----------
-    X : object
-        The input to check.
-    name : str
-        Argument name used in the error message.
-    """
-    if sparse.issparse(X):
-        raise TypeError(f"Sparse input is not supported: {name} must be dense.")
 
 
 def pad_sequences(sequences, *, max_length=None, value=0.0, dtype=None):
@@ -100,9 +35,8 @@ def pad_sequences(sequences, *, max_length=None, value=0.0, dtype=None):
     Parameters
     ----------
     sequences : sequence of array-like
-        Each of shape ``(n_timesteps_i, n_features)``, or ``(n_timesteps_i,)`` for a
-        univariate sequence (one feature). All must have the same number of features and at
-        least one time step.
+        Each of shape ``(n_timesteps_i, n_features)``, or ``(n_timesteps_i,)`` for one
+        feature; all with the same number of features and at least one time step.
     max_length : int, default=None
         Number of time steps of the result; None uses the longest sequence. Longer
         sequences are an error, never truncated.
@@ -121,9 +55,11 @@ def pad_sequences(sequences, *, max_length=None, value=0.0, dtype=None):
 
     Raises
     ------
+    TypeError
+        If ``max_length`` is not an int.
     ValueError
-        If ``sequences`` is empty, or a sequence is empty, is not 1-D or 2-D, has a
-        different number of features than the first, or is longer than ``max_length``.
+        If there are no sequences, one is not as described above, or is longer than
+        ``max_length``.
 
     See Also
     --------
@@ -141,11 +77,11 @@ def pad_sequences(sequences, *, max_length=None, value=0.0, dtype=None):
     >>> print(lengths)
     [3 1]
     """
-    arrays = [_as_2d(array) for array in _check_sequence_list(sequences, "sequences")]
+    arrays = [_as_2d(array) for array in check_sequence_list("sequences", sequences)]
     lengths = np.array([len(array) for array in arrays], dtype=np.int64)
     if max_length is None:
         max_length = int(lengths.max())
-    max_length = _check_int(max_length, "max_length", 1)
+    max_length = check_number("max_length", max_length, Integral, low=1)
     too_long = np.flatnonzero(lengths > max_length)
     if too_long.size:
         i = too_long[0]
@@ -160,18 +96,7 @@ def pad_sequences(sequences, *, max_length=None, value=0.0, dtype=None):
 
 
 def _padding_dtype(arrays):
-    """Return the common floating dtype of ``arrays`` (float64 if none is floating).
-
-    Parameters
-    ----------
-    arrays : list of ndarray
-        The sequences to pad.
-
-    Returns
-    -------
-    numpy.dtype
-        The dtype for the padded array.
-    """
+    """Return the common floating dtype of ``arrays`` (float64 if none is floating)."""
     common = functools.reduce(np.promote_types, (array.dtype for array in arrays))
     return common if common.kind == "f" else np.dtype(np.float64)
 
@@ -196,8 +121,7 @@ def unpad_sequences(padded, lengths):
     Raises
     ------
     ValueError
-        If ``padded`` is not 2-D or 3-D, or ``lengths`` is not one integer per sequence in
-        the range 1 to ``max_length``.
+        If ``padded`` is not 2-D or 3-D, or ``lengths`` is not as described above.
 
     See Also
     --------
@@ -232,33 +156,10 @@ def unpad_sequences(padded, lengths):
 
 
 def _to_frames(X):
-    """Stack every time step of every sequence of ``X`` into the rows of a 2-D array.
-
-    Parameters
-    ----------
-    X : array-like or list of array-like
-        3-D ``(n_samples, n_timesteps, n_features)``, 2-D ``(n_samples, n_timesteps)``
-        (univariate) or a list/tuple of ``(n_timesteps_i, n_features)`` or
-        ``(n_timesteps_i,)`` sequences.
-
-    Returns
-    -------
-    frames : ndarray of shape (n_frames, n_features)
-        Finite float32 or float64 values, one row per time step.
-    layout : tuple or list
-        What :func:`_from_frames` needs to rebuild ``X``'s form: the array shape (a tuple)
-        or the list of sequence shapes (a list).
-
-    Raises
-    ------
-    TypeError
-        If ``X`` is a sparse matrix or array.
-    ValueError
-        If ``X`` has another dimension, holds NaN or infinity, or is empty.
-    """
-    _reject_sparse(X, "X")
+    """Validate ``X`` and stack its time steps as rows; return them with ``X``'s layout."""
+    check_dense("X", X)
     if isinstance(X, (list, tuple)):
-        arrays = _check_sequence_list(X, "X")
+        arrays = check_sequence_list("X", X)
         frames = np.concatenate([_as_2d(array) for array in arrays])
         layout = [array.shape for array in arrays]
     else:
@@ -276,20 +177,7 @@ def _to_frames(X):
 
 
 def _from_frames(frames, layout):
-    """Inverse of :func:`_to_frames`: give ``frames`` the form that ``layout`` describes.
-
-    Parameters
-    ----------
-    frames : ndarray of shape (n_frames, n_features)
-        One row per time step.
-    layout : tuple or list
-        An array shape, or a list of sequence shapes, as returned by :func:`_to_frames`.
-
-    Returns
-    -------
-    ndarray or list of ndarray
-        An array of shape ``layout``, or a list of arrays with the shapes in ``layout``.
-    """
+    """Give ``frames`` the array shape or list of shapes ``layout`` (inverse of ``_to_frames``)."""
     if isinstance(layout, tuple):
         return frames.reshape(layout)
     ends = np.cumsum([shape[0] for shape in layout])[:-1]
@@ -297,21 +185,7 @@ def _from_frames(frames, layout):
 
 
 def _scale_from_variance(variance, mean, n_frames):
-    """Standard deviations to divide by, with 1 for constant features.
-
-    Parameters
-    ----------
-    variance, mean : ndarray of shape (n_features,)
-        Per-feature variance and mean, in float64.
-    n_frames : int
-        Number of values the statistics were computed from.
-
-    Returns
-    -------
-    ndarray of shape (n_features,)
-        ``sqrt(variance)``, or 1 where the variance is within rounding error of zero
-        (up to ``(n_frames * eps * mean) ** 2``), so that constant features stay finite.
-    """
+    """Return ``sqrt(variance)``, with 1 where it is rounding error (a constant feature)."""
     rounding_bound = (n_frames * np.finfo(np.float64).eps * mean) ** 2
     return np.where(variance <= rounding_bound, 1.0, np.sqrt(variance))
 
@@ -379,9 +253,8 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_timesteps, n_features) or \
-(n_samples, n_timesteps), or list of array-like
-            Training sequences; see the class Notes for the accepted forms.
+        X : array-like or list of array-like
+            Training sequences, in a form listed in the class Notes.
         y : None
             Ignored.
 
@@ -407,8 +280,7 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_timesteps, n_features) or \
-(n_samples, n_timesteps), or list of array-like
+        X : array-like or list of array-like
             Sequences with ``n_features_in_`` features per time step.
 
         Returns
@@ -425,8 +297,7 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_timesteps, n_features) or \
-(n_samples, n_timesteps), or list of array-like
+        X : array-like or list of array-like
             Scaled sequences with ``n_features_in_`` features per time step.
 
         Returns
@@ -439,18 +310,7 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
         return _from_frames(restored.astype(frames.dtype, copy=False), layout)
 
     def _fitted_frames(self, X):
-        """Return ``_to_frames(X)`` after checking that the scaler is fitted for ``X``.
-
-        Parameters
-        ----------
-        X : array-like or list of array-like
-            Input to transform.
-
-        Returns
-        -------
-        frames, layout
-            As returned by :func:`_to_frames`.
-        """
+        """Return ``_to_frames(X)`` after checking that the scaler is fitted for ``X``."""
         check_is_fitted(self)
         frames, layout = _to_frames(X)
         if frames.shape[1] != self.n_features_in_:
@@ -461,13 +321,7 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
         return frames, layout
 
     def __sklearn_tags__(self):
-        """Declare 3-D input support and float32 preservation.
-
-        Returns
-        -------
-        sklearn.utils.Tags
-            The tags of the base classes, edited.
-        """
+        """Declare 3-D input support and float32 preservation."""
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
@@ -478,61 +332,11 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
 # sliding windows
 
 
-def _check_series(series):
-    """Return ``series`` as a numeric array of shape (n_timesteps,) or (n_timesteps, n_features).
-
-    Parameters
-    ----------
-    series : array-like
-        The time series.
-
-    Returns
-    -------
-    ndarray
-        The series, not copied.
-
-    Raises
-    ------
-    TypeError
-        If the series is sparse or not numeric.
-    ValueError
-        If the series is not 1-D or 2-D or has no features.
-    """
-    _reject_sparse(series, "series")
-    values = _as_numeric_array(series, "series")
-    if values.ndim not in (1, 2) or (values.ndim == 2 and values.shape[1] == 0):
-        raise ValueError(
-            "series must have shape (n_timesteps,) or (n_timesteps, n_features), "
-            f"got {values.shape}."
-        )
-    return values
-
-
 def _window_starts(n_timesteps, window, horizon, step):
-    """Start index of every window that has a target ``horizon`` steps after its end.
-
-    Parameters
-    ----------
-    n_timesteps : int
-        Length of the series.
-    window, horizon, step : int
-        Window length, distance of the target from the window's last step, and distance
-        between the starts of consecutive windows; all at least 1.
-
-    Returns
-    -------
-    ndarray of int of shape (n_windows,)
-        ``0, step, 2 * step, ...``.
-
-    Raises
-    ------
-    ValueError
-        If a parameter is not a positive integer or the series is shorter than
-        ``window + horizon``.
-    """
-    window = _check_int(window, "window", 1)
-    horizon = _check_int(horizon, "horizon", 1)
-    step = _check_int(step, "step", 1)
+    """Check the window parameters; return the start of every window that has a target."""
+    window = check_number("window", window, Integral, low=1)
+    horizon = check_number("horizon", horizon, Integral, low=1)
+    step = check_number("step", step, Integral, low=1)
     needed = window + horizon
     if n_timesteps < needed:
         raise ValueError(
@@ -543,26 +347,7 @@ def _window_starts(n_timesteps, window, horizon, step):
 
 
 def _target_columns(values, target):
-    """Select the target columns of a series.
-
-    Parameters
-    ----------
-    values : ndarray of shape (n_timesteps,) or (n_timesteps, n_features)
-        The series.
-    target : int, sequence of int or None
-        Column index or indices; None keeps the series as it is.
-
-    Returns
-    -------
-    ndarray of shape (n_timesteps,) or (n_timesteps, n_targets)
-        The selected values; one int gives a 1-D result.
-
-    Raises
-    ------
-    ValueError
-        If ``target`` is not an integer or a non-empty 1-D sequence of integers within
-        the feature range.
-    """
+    """Return the ``target`` column(s) of a series (all of it for None), checking the index."""
     if target is None:
         return values
     columns = _as_2d(values)
@@ -580,8 +365,7 @@ def make_windows(series, window, *, horizon=1, step=1, target=None):
 
     Window ``i`` covers time steps ``i * step`` to ``i * step + window - 1``; its target is
     the value ``horizon`` steps after its last step. Only windows that have a target are
-    returned. This turns one long series into the ``(n_samples, n_timesteps,
-    n_features)`` layout of a many-to-one forecasting problem.
+    returned: one long series becomes a many-to-one forecasting problem.
 
     Parameters
     ----------
@@ -607,9 +391,11 @@ def make_windows(series, window, *, horizon=1, step=1, target=None):
 
     Raises
     ------
+    TypeError
+        If ``window``, ``horizon`` or ``step`` is not an int, or the series is sparse.
     ValueError
-        If the series has fewer than ``window + horizon`` time steps, a parameter is not a
-        positive integer, or ``target`` is not a valid column index.
+        If one of them is below 1, the series has fewer than ``window + horizon`` time
+        steps, or ``target`` is not a valid column index.
 
     See Also
     --------
@@ -635,7 +421,7 @@ def make_windows(series, window, *, horizon=1, step=1, target=None):
     >>> print(y)
     [3. 4. 5.]
     """
-    values = _check_series(series)
+    values = check_series("series", series)
     starts = _window_starts(len(values), window, horizon, step)
     window_steps = starts[:, np.newaxis] + np.arange(window)
     X = _as_2d(values)[window_steps]
@@ -658,8 +444,8 @@ class SlidingWindow(TransformerMixin, BaseEstimator):
     window : int, default=10
         Number of time steps per window, at least 1.
     horizon : int, default=1
-        Distance from a window's last step to its target, at least 1; it decides which
-        windows exist (those with a target).
+        Distance from a window's last step to its target, at least 1; only windows with a
+        target exist.
     step : int, default=1
         Distance between the starts of consecutive windows, at least 1.
 
@@ -703,7 +489,7 @@ class SlidingWindow(TransformerMixin, BaseEstimator):
         self : SlidingWindow
             The fitted transformer.
         """
-        values = _check_series(X)
+        values = check_series("series", X)
         _window_starts(len(values), self.window, self.horizon, self.step)
         self.n_features_in_ = _as_2d(values).shape[1]
         return self
@@ -722,7 +508,7 @@ class SlidingWindow(TransformerMixin, BaseEstimator):
             The windows, as in :func:`make_windows`.
         """
         check_is_fitted(self)
-        values = _check_series(X)
+        values = check_series("series", X)
         n_features = _as_2d(values).shape[1]
         if n_features != self.n_features_in_:
             raise ValueError(
@@ -732,13 +518,7 @@ class SlidingWindow(TransformerMixin, BaseEstimator):
         return make_windows(values, self.window, horizon=self.horizon, step=self.step)[0]
 
     def __sklearn_tags__(self):
-        """Declare that the input is one series, 1-D or 2-D.
-
-        Returns
-        -------
-        sklearn.utils.Tags
-            The tags of the base classes, edited.
-        """
+        """Declare that the input is one series, 1-D or 2-D."""
         tags = super().__sklearn_tags__()
         tags.input_tags.one_d_array = True
         return tags

@@ -121,9 +121,19 @@ def test_int2bin_rejects_unencodable_values_naming_them(integer, length, fragmen
     assert fragment in str(info.value)
 
 
-@pytest.mark.parametrize("length", [0, 64, 2.0, True, "8", None])
-def test_int2bin_rejects_bad_length(length):
-    with pytest.raises(ValueError, match="length must be an integer in 1..63"):
+@pytest.mark.parametrize(
+    ("length", "error", "message"),
+    [
+        (0, ValueError, r"length must be in \[1, 63\]"),
+        (64, ValueError, r"length must be in \[1, 63\]"),
+        (2.0, TypeError, "length must be an int"),
+        (True, TypeError, "length must be an int"),
+        ("8", TypeError, "length must be an int"),
+        (None, TypeError, "length must be an int"),
+    ],
+)
+def test_int2bin_rejects_bad_length(length, error, message):
+    with pytest.raises(error, match=message):
         int2bin(3, length)
 
 
