@@ -2,7 +2,55 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+from typing import NamedTuple
+
 import numpy as np
+
+
+class LayerCache(NamedTuple):
+    """What :meth:`Network.forward` keeps of one recurrent layer.
+
+    Attributes
+    ----------
+    inputs : ndarray of shape (n_steps, n_samples, n_inputs)
+        The layer's input, time-major: the network's input for the bottom layer, the
+        hidden states of the layer below otherwise. Forms ``dW_x`` and the input gradient.
+    cell : object
+        The cache the cell's ``forward`` returned (see :meth:`Cell.forward`).
+    """
+
+    inputs: np.ndarray
+    cell: object
+
+
+class NetworkCache(NamedTuple):
+    """What :meth:`Network.forward` keeps for :meth:`Network.backward`.
+
+    Attributes
+    ----------
+    layers : tuple of LayerCache
+        One per recurrent layer, bottom first.
+    head_input : ndarray of shape (n_emitted_steps, n_samples, n_hidden_last)
+        The top layer's states the head read: all of them for synced output, else the
+        ``n_steps_out`` states from each sequence's last input step on.
+    emitted : tuple of ndarray or None
+        Index ``(steps, samples)`` of ``head_input`` in the top layer's states, or
+        ``None`` when every step is emitted.
+    top_shape : tuple of int
+        Shape ``(n_steps, n_samples, n_hidden_last)`` of the top layer's states.
+    n_timesteps : int
+        Input steps, before the zero steps appended when ``n_steps_out > 1``.
+    valid_input : ndarray of bool of shape (n_timesteps, n_samples, 1) or None
+        Valid input steps, when padding was replaced by zeros (``n_steps_out > 1`` with
+        ``lengths``); the input gradient is zero elsewhere.
+    """
+
+    layers: tuple
+    head_input: np.ndarray
+    emitted: tuple | None
+    top_shape: tuple
+    n_timesteps: int
+    valid_input: np.ndarray | None
 
 
 class Network:
@@ -34,6 +82,8 @@ class Network:
         Per layer (the head last), parameter name -> ``(offset, shape)`` in the flat vector.
     n_params : int
         Length of the flat parameter vector.
+    gate_widths : tuple of int
+        Width ``n_gates * n_hidden`` of each recurrent layer's fused gates, bottom first.
     """
 
     def __init__(self, cell, n_features, hidden_layer_sizes, n_outputs, n_steps_out=None):
@@ -53,9 +103,20 @@ class Network:
             entry = {}
             for name, shape in layer.items():
                 entry[name] = (offset, shape)
-                offset += int(np.prod(shape))
+                offset += _size(shape)
             self.layout.append(entry)
         self.n_params = offset
+
+    @property
+    def gate_widths(self):
+        """Width ``n_gates * n_hidden`` of each recurrent layer's fused gates, bottom first.
+
+        Returns
+        -------
+        tuple of int
+            The columns of each layer's input projection ``XW`` (and of its ``W_h``).
+        """
+        return tuple(self.cell.n_gates * n_hidden for n_hidden in self.hidden_layer_sizes)
 
     def unpack(self, flat):
         """Named views into a flat parameter (or gradient) vector.
@@ -74,8 +135,8 @@ class Network:
         """
         return [
             {
-                name: flat[start : start + int(np.prod(shape))].reshape(shape)
-                for name, (start, shape) in layer.items()
+                name: flat[offset : offset + _size(shape)].reshape(shape)
+                for name, (offset, shape) in layer.items()
             }
             for layer in self.layout
         ]
@@ -112,9 +173,9 @@ class Network:
         """
         mask = np.zeros(self.n_params, dtype=bool)
         for layer in self.layout:
-            for name, (start, shape) in layer.items():
+            for name, (offset, shape) in layer.items():
                 if name.startswith("W"):
-                    mask[start : start + int(np.prod(shape))] = True
+                    mask[offset : offset + _size(shape)] = True
         return mask
 
     def forward(self, params, X, lengths=None, state0=None):
@@ -136,17 +197,17 @@ class Network:
         raw : ndarray
             ``(n_timesteps, n_samples, n_outputs)`` for synced output, else
             ``(n_steps_out, n_samples, n_outputs)``.
-        cache : tuple
-            Everything :meth:`backward` needs.
+        cache : NetworkCache
+            Everything :meth:`backward` and :meth:`hidden_states` need.
         """
         X = np.ascontiguousarray(X, dtype=params.dtype)
         n_timesteps, n_samples, _ = X.shape
         extra = 0 if self.n_steps_out is None else self.n_steps_out - 1
-        valid = None
+        valid_input = None
         if extra:
             if lengths is not None:  # the steps after each input are zeros, not its padding
-                valid = step_mask(lengths, n_timesteps)[:, :, None]
-                X = np.where(valid, X, 0)
+                valid_input = step_mask(lengths, n_timesteps)[:, :, None]
+                X = np.where(valid_input, X, 0)
             X = np.concatenate([X, np.zeros((extra,) + X.shape[1:], dtype=X.dtype)])
         mask = _step_mask(lengths, n_timesteps, extra, X.dtype)
         *layers, head = self.unpack(params)
@@ -161,13 +222,16 @@ class Network:
             else:
                 s0 = np.asarray(state0[k], dtype=X.dtype)
             H, cell_cache = self.cell.forward(layer, XW, s0, mask)
-            layer_caches.append((inputs, cell_cache))
+            layer_caches.append(LayerCache(inputs, cell_cache))
             inputs = H
-        rows = self._emitted_rows(lengths, n_timesteps, n_samples)
-        top = inputs if rows is None else inputs[rows]
-        raw = top @ head["W"]
+        emitted = self._emitted_rows(lengths, n_timesteps, n_samples)
+        head_input = inputs if emitted is None else inputs[emitted]
+        raw = head_input @ head["W"]
         raw += head["b"]
-        return raw, (layer_caches, top, rows, inputs.shape, n_timesteps, valid)
+        cache = NetworkCache(
+            tuple(layer_caches), head_input, emitted, inputs.shape, n_timesteps, valid_input
+        )
+        return raw, cache
 
     def backward(self, params, cache, d_raw, input_gradient=False):
         """Back-propagate a gradient of the raw outputs to all parameters.
@@ -176,7 +240,7 @@ class Network:
         ----------
         params : ndarray of shape (n_params,)
             As given to :meth:`forward`.
-        cache : tuple
+        cache : NetworkCache
             As returned by :meth:`forward`.
         d_raw : ndarray, shaped like the raw output
             Gradient of the loss with respect to the raw output.
@@ -192,25 +256,25 @@ class Network:
         dstate0 : list of ndarray of shape (n_states, n_samples, n_hidden)
             Gradient with respect to each layer's initial state.
         """
-        layer_caches, top, rows, top_shape, n_timesteps, valid = cache
         *layers, head = self.unpack(params)
         grads = np.empty_like(params)
         *layer_grads, head_grads = self.unpack(grads)
-        n_hidden = top.shape[-1]
+        head_input = cache.head_input
+        n_hidden = head_input.shape[-1]
         d_raw = np.asarray(d_raw, dtype=params.dtype)
         d_flat = d_raw.reshape(-1, d_raw.shape[-1])
-        np.dot(top.reshape(-1, n_hidden).T, d_flat, out=head_grads["W"])
+        np.dot(head_input.reshape(-1, n_hidden).T, d_flat, out=head_grads["W"])
         np.sum(d_flat, axis=0, out=head_grads["b"])
-        d_top = d_raw @ head["W"].T
-        if rows is None:
-            dH = d_top
+        d_head_input = d_raw @ head["W"].T
+        if cache.emitted is None:
+            dH = d_head_input
         else:
-            dH = np.zeros(top_shape, dtype=params.dtype)
-            dH[rows] = d_top
+            dH = np.zeros(cache.top_shape, dtype=params.dtype)
+            dH[cache.emitted] = d_head_input
         dstate0 = [None] * len(layers)
         dX = None
         for k in range(len(layers) - 1, -1, -1):
-            inputs, cell_cache = layer_caches[k]
+            inputs, cell_cache = cache.layers[k].inputs, cache.layers[k].cell
             dXW, dstate0[k] = self.cell.backward(layers[k], cell_cache, dH, layer_grads[k])
             dXW_flat = dXW.reshape(-1, dXW.shape[-1])
             np.dot(inputs.reshape(-1, inputs.shape[-1]).T, dXW_flat, out=layer_grads[k]["W_x"])
@@ -218,7 +282,9 @@ class Network:
             if k > 0 or input_gradient:
                 dH = (dXW_flat @ layers[k]["W_x"].T).reshape(inputs.shape)
         if input_gradient:
-            dX = dH[:n_timesteps] if valid is None else dH[:n_timesteps] * valid
+            dX = dH[: cache.n_timesteps]
+            if cache.valid_input is not None:
+                dX = dX * cache.valid_input
         return grads, dX, dstate0
 
     def hidden_states(self, cache):
@@ -226,7 +292,7 @@ class Network:
 
         Parameters
         ----------
-        cache : tuple
+        cache : NetworkCache
             As returned by :meth:`forward`.
 
         Returns
@@ -234,7 +300,7 @@ class Network:
         list of dict of str to ndarray of shape (n_timesteps, n_samples, n_hidden)
             Time-major; with ``n_steps_out > 1`` the steps after the input are included.
         """
-        return [self.cell.states(cell_cache) for _, cell_cache in cache[0]]
+        return [self.cell.states(layer.cell) for layer in cache.layers]
 
     def _emitted_rows(self, lengths, n_timesteps, n_samples):
         """Index ``(steps, samples)`` of the emitted top states, or ``None`` for all steps."""
@@ -243,6 +309,11 @@ class Network:
         last = np.full(n_samples, n_timesteps - 1) if lengths is None else lengths - 1
         steps = last[None, :] + np.arange(self.n_steps_out)[:, None]
         return steps, np.broadcast_to(np.arange(n_samples), steps.shape)
+
+
+def _size(shape):
+    """Number of entries of an array of ``shape``."""
+    return int(np.prod(shape))
 
 
 def _step_mask(lengths, n_timesteps, extra, dtype):

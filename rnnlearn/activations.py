@@ -117,7 +117,7 @@ DERIVATIVES = {
 """Activation name -> ``f'`` as a function of the activation's output."""
 
 
-def check_activation(name, allowed=tuple(ACTIVATIONS)):
+def check_activation(name, allowed=tuple(ACTIVATIONS), *, parameter="activation"):
     """Raise a ``ValueError`` unless ``name`` is one of ``allowed``.
 
     Parameters
@@ -126,12 +126,29 @@ def check_activation(name, allowed=tuple(ACTIVATIONS)):
         Activation name given by the user.
     allowed : tuple of str, default=all names in ``ACTIVATIONS``
         Names accepted in this place.
+    parameter : str, default="activation"
+        Name of the parameter in the error message (``"cell__activation"`` in an
+        estimator).
 
     Returns
     -------
     str
         ``name``, unchanged.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a string in ``allowed``.
+
+    Examples
+    --------
+    >>> check_activation("tanh")
+    'tanh'
+    >>> check_activation("foo", allowed=("relu", "tanh"), parameter="cell__activation")
+    Traceback (most recent call last):
+    ...
+    ValueError: cell__activation must be one of ['relu', 'tanh']; got 'foo'.
     """
     if not isinstance(name, str) or name not in allowed:
-        raise ValueError(f"activation must be one of {sorted(allowed)}; got {name!r}.")
+        raise ValueError(f"{parameter} must be one of {sorted(allowed)}; got {name!r}.")
     return name

@@ -106,3 +106,10 @@ def test_check_activation_respects_allowed_subset():
     assert check_activation("tanh", allowed=("tanh",)) == "tanh"
     with pytest.raises(ValueError):
         check_activation("relu", allowed=("tanh", "logistic"))
+
+
+def test_check_activation_names_the_parameter():
+    message = "cell__activation must be one of ['relu', 'tanh']; got 'foo'."
+    with pytest.raises(ValueError) as info:
+        check_activation("foo", allowed=("tanh", "relu"), parameter="cell__activation")
+    assert str(info.value) == message

@@ -1,6 +1,7 @@
 """Tests of rnnlearn.cells: formulas by hand, statelessness, cell-level gradient checks."""
 
 import copy
+import re
 
 import numpy as np
 import pytest
@@ -8,7 +9,16 @@ from _gradcheck import max_relative_error, numerical_gradient
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 
-from rnnlearn.cells import CELLS, GRUCell, LSTMCell, VanillaCell
+from rnnlearn.cells import (
+    CELLS,
+    Cell,
+    GRUCache,
+    GRUCell,
+    LSTMCache,
+    LSTMCell,
+    VanillaCache,
+    VanillaCell,
+)
 
 ALL_CELLS = [
     VanillaCell(),
@@ -188,13 +198,114 @@ def test_cell_init_params_recurrent_blocks_are_orthogonal(cell):
     assert np.all(np.abs(params["W_x"]) <= limit)
 
 
-@pytest.mark.parametrize("activation", ["softmax", "Tanh"])
+ACTIVATION_CHOICES = "['gompertz', 'identity', 'logistic', 'relu', 'tanh']"
+
+
+@pytest.mark.parametrize("activation", ["softmax", "Tanh", None, 1])
 @pytest.mark.parametrize("cell_class", [VanillaCell, GRUCell, LSTMCell])
-def test_cell_forward_rejects_unknown_activation(cell_class, activation):
+def test_validate_hyperparameters_rejects_unknown_activation(cell_class, activation):
     cell = cell_class(activation=activation)
-    params, rng = _layer(cell, 2, 3, seed=8)
-    with pytest.raises(ValueError, match="activation"):
-        _forward(cell, params, rng.normal(size=(2, 1, 2)), np.zeros((cell.n_states, 1, 3)))
+    message = f"cell__activation must be one of {ACTIVATION_CHOICES}; got {activation!r}."
+    with pytest.raises(ValueError, match=re.escape(message)):
+        cell.validate_hyperparameters(prefix="cell__")
+    with pytest.raises(ValueError, match="^activation must be one of"):
+        cell.validate_hyperparameters()
+
+
+@pytest.mark.parametrize("reset_after", ["no", 1, None])
+def test_validate_hyperparameters_rejects_non_bool_reset_after(reset_after):
+    message = f"cell__reset_after must be a bool; got {reset_after!r}."
+    with pytest.raises(TypeError, match=re.escape(message)):
+        GRUCell(reset_after=reset_after).validate_hyperparameters(prefix="cell__")
+
+
+BAD_FORGET_BIASES = [
+    ("1", TypeError),
+    (None, TypeError),
+    (True, TypeError),
+    (np.nan, ValueError),
+    (np.inf, ValueError),
+    (-np.inf, ValueError),
+]
+
+
+@pytest.mark.parametrize(("forget_bias", "exception"), BAD_FORGET_BIASES)
+def test_validate_hyperparameters_rejects_bad_forget_bias(forget_bias, exception):
+    with pytest.raises(exception, match="^cell__forget_bias "):
+        LSTMCell(forget_bias=forget_bias).validate_hyperparameters(prefix="cell__")
+
+
+VALID_CELLS = ALL_CELLS + [
+    VanillaCell(activation="identity"),
+    GRUCell(activation="gompertz", reset_after=np.False_),
+    LSTMCell(forget_bias=-3),
+    LSTMCell(forget_bias=np.float32(2)),
+]
+
+
+@pytest.mark.parametrize("cell", VALID_CELLS, ids=repr)
+def test_validate_hyperparameters_accepts_valid_cells_unchanged(cell):
+    params_before, dict_before = cell.get_params(), copy.deepcopy(vars(cell))
+    assert cell.validate_hyperparameters(prefix="cell__") is None
+    assert cell.get_params() == params_before
+    assert vars(cell) == dict_before
+
+
+class _ScaledCell(VanillaCell):
+    """A user's cell with its own hyperparameter and no ``validate_hyperparameters``."""
+
+    def __init__(self, activation="tanh", scale=1.0):
+        super().__init__(activation)
+        self.scale = scale
+
+
+class _NoActivationCell(Cell):
+    """A user's cell without an ``activation`` parameter (identity recurrence)."""
+
+    def forward(self, params, XW, state0, mask=None):
+        return XW, None
+
+    def backward(self, params, cache, dH, grads):
+        return dH, np.zeros_like(dH[:1])
+
+    def states(self, cache):
+        return {}
+
+
+def test_validate_hyperparameters_serves_user_cells_without_override():
+    _NoActivationCell().validate_hyperparameters(prefix="cell__")
+    _ScaledCell(scale="anything").validate_hyperparameters(prefix="cell__")
+    with pytest.raises(ValueError, match="^cell__activation must be one of"):
+        _ScaledCell(activation="foo").validate_hyperparameters(prefix="cell__")
+
+
+@pytest.mark.parametrize(
+    ("cell", "cache_type", "fields"),
+    [
+        (VanillaCell(), VanillaCache, ("H", "mask")),
+        (GRUCell(), GRUCache, ("H", "gates", "reset_term", "mask")),
+        (LSTMCell(), LSTMCache, ("H", "C", "gates", "cell_out", "mask")),
+    ],
+    ids=repr,
+)
+def test_cell_cache_is_named_with_histories_and_gates(cell, cache_type, fields):
+    params, rng = _layer(cell, 2, 3, seed=10)
+    state0 = _state0(cell, 2, 3, rng)
+    X, mask = rng.normal(size=(4, 2, 2)), np.ones((4, 2, 1))
+    XW = X @ params["W_x"] + params["b"]
+    H, cache = cell.forward(params, XW, state0, mask)
+    assert type(cache) is cache_type and cache._fields == fields
+    assert cache.mask is mask
+    assert_array_equal(cache.H[0], state0[0])  # the history starts with the initial state
+    assert_array_equal(cache.H[1:], H)
+    if cell.n_gates > 1:
+        assert cache.gates is XW  # the gates are computed in XW's buffer
+        names = "rzn" if isinstance(cell, GRUCell) else "ifgo"
+        states = cell.states(cache)
+        assert_array_equal(cache.gates, np.concatenate([states[k] for k in names], axis=-1))
+    if isinstance(cell, LSTMCell):
+        assert_array_equal(cache.C[0], state0[1])
+        assert_allclose(cache.cell_out, np.tanh(cache.C[1:]), rtol=1e-13)
 
 
 def test_cells_table_names_classes():

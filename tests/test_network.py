@@ -7,7 +7,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from rnnlearn._network import Network, step_mask
+from rnnlearn._network import LayerCache, Network, NetworkCache, step_mask
 from rnnlearn.cells import GRUCell, LSTMCell, VanillaCell
 from rnnlearn.losses import AbsoluteError, Huber, LogLoss, SquaredError
 
@@ -292,6 +292,16 @@ def test_network_layout_covers_flat_vector(cell):
 
 
 @pytest.mark.parametrize("cell", ALL_CELLS, ids=repr)
+def test_network_gate_widths(cell):
+    network = Network(cell, N_FEATURES, (3, 5, 2), 2)
+    assert network.gate_widths == tuple(cell.n_gates * n for n in (3, 5, 2))
+    *layers, _ = network.unpack(np.zeros(network.n_params))
+    assert network.gate_widths == tuple(layer["W_h"].shape[1] for layer in layers)
+    with pytest.raises(AttributeError):
+        network.gate_widths = (1, 1, 1)
+
+
+@pytest.mark.parametrize("cell", ALL_CELLS, ids=repr)
 def test_network_unpack_views_write_through(cell):
     network = Network(cell, N_FEATURES, HIDDEN, 2)
     flat = np.zeros(network.n_params)
@@ -367,6 +377,27 @@ def test_network_hidden_states_names_and_shapes(cell, names):
             assert value.shape == (N_TIMESTEPS, N_SAMPLES, n_hidden)
     head = network.unpack(params)[-1]
     assert_allclose(raw, states[-1]["h"] @ head["W"] + head["b"], rtol=1e-13)
+
+
+@pytest.mark.parametrize("n_steps_out", [None, 3], ids=["synced", "unsynced3"])
+def test_network_cache_is_named(n_steps_out):
+    network, params, X, state0, _ = _setup(GRUCell(), n_steps_out)
+    raw, cache = network.forward(params, X, PADDED_LENGTHS, state0)
+    assert isinstance(cache, NetworkCache)
+    assert len(cache.layers) == len(HIDDEN)
+    assert all(isinstance(layer, LayerCache) for layer in cache.layers)
+    assert_array_equal(cache.layers[0].inputs[:N_TIMESTEPS, 0], X[:, 0])  # full length
+    assert np.shares_memory(cache.layers[1].inputs, cache.layers[0].cell.H)  # layer 0's output
+    assert cache.n_timesteps == N_TIMESTEPS
+    n_steps = N_TIMESTEPS + (0 if n_steps_out is None else n_steps_out - 1)
+    assert cache.top_shape == (n_steps, N_SAMPLES, HIDDEN[-1])
+    assert cache.head_input.shape == raw.shape[:2] + (HIDDEN[-1],)
+    if n_steps_out is None:
+        assert cache.emitted is None and cache.valid_input is None
+    else:
+        assert_array_equal(cache.valid_input[..., 0], step_mask(PADDED_LENGTHS, N_TIMESTEPS))
+        top = network.hidden_states(cache)[-1]["h"]
+        assert_array_equal(cache.head_input, top[cache.emitted])
 
 
 @pytest.mark.parametrize("n_steps_out", [None, 1, 3], ids=["synced", "many_to_one", "unsynced3"])

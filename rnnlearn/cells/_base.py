@@ -7,6 +7,8 @@ from abc import ABC, abstractmethod
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from ..activations import check_activation
+
 
 class Cell(BaseEstimator, ABC):
     """Base class of the recurrent cells.
@@ -22,6 +24,20 @@ class Cell(BaseEstimator, ABC):
     which runs the recurrence and, in ``backward``, returns the gradient with respect to
     ``XW`` for all steps, from which the layer forms the gradients of ``W_x``, ``b`` and the
     layer input with single matrix products.
+
+    A cell of your own follows the same contract: subclass ``Cell``, take hyperparameters
+    as constructor arguments, and implement :meth:`forward`, :meth:`backward` and
+    :meth:`states`. The cache ``forward`` returns may be any object the cell's own
+    ``backward`` and ``states`` understand. :meth:`validate_hyperparameters` checks
+    ``activation`` if the cell has one; override it (calling ``super()``) to check more.
+
+    The built-in cells return :class:`typing.NamedTuple` caches (``VanillaCache``,
+    ``GRUCache``, ``LSTMCache``) holding the arrays a compiled kernel fills. Their state
+    histories (``H``, and ``C`` for the LSTM) have ``n_timesteps + 1`` rows: the initial
+    state, then the state after each step, carried unchanged over padding. Their
+    ``gates`` are the activated gate values of every step, fused in the cell's gate order
+    and held in the ``XW`` buffer (which ``forward`` overwrites). Their ``mask`` is the
+    one given to ``forward``.
 
     Attributes
     ----------
@@ -53,6 +69,28 @@ class Cell(BaseEstimator, ABC):
         """
         n_fused = self.n_gates * n_hidden
         return {"W_x": (n_inputs, n_fused), "W_h": (n_hidden, n_fused), "b": (n_fused,)}
+
+    def validate_hyperparameters(self, prefix=""):
+        """Raise ``ValueError`` or ``TypeError`` for an invalid hyperparameter.
+
+        Estimators call this once before training, so a bad value fails before anything
+        happens; the cell is not changed. This base implementation checks ``activation``
+        when the cell has that constructor parameter.
+
+        Parameters
+        ----------
+        prefix : str, default=""
+            Put before each parameter's name in messages (``"cell__"`` in an estimator).
+
+        Raises
+        ------
+        ValueError
+            If a hyperparameter has an invalid value, such as an unknown activation.
+        TypeError
+            If a hyperparameter has an invalid type.
+        """
+        if "activation" in self.get_params(deep=False):
+            check_activation(self.activation, parameter=prefix + "activation")
 
     def init_params(self, params, rng):
         """Initialise one layer's parameters in place.
@@ -88,7 +126,7 @@ class Cell(BaseEstimator, ABC):
             The layer's parameters.
         XW : ndarray of shape (n_timesteps, n_samples, n_gates * n_hidden)
             Input projection ``X @ W_x + b`` of every step, time-major. The cell may
-            overwrite it.
+            overwrite it (the built-in gated cells compute their gates in this buffer).
         state0 : ndarray of shape (n_states, n_samples, n_hidden)
             Initial state.
         mask : ndarray of shape (n_timesteps, n_samples, 1), default=None
@@ -99,8 +137,9 @@ class Cell(BaseEstimator, ABC):
         -------
         H : ndarray of shape (n_timesteps, n_samples, n_hidden)
             Hidden state after every step (the layer's output).
-        cache : tuple
-            Everything :meth:`backward` needs.
+        cache : object
+            Everything :meth:`backward` and :meth:`states` need, in any form they
+            understand (the built-in cells return a :class:`typing.NamedTuple`).
         """
 
     @abstractmethod
@@ -111,7 +150,7 @@ class Cell(BaseEstimator, ABC):
         ----------
         params : dict of str to ndarray
             The layer's parameters, as given to :meth:`forward`.
-        cache : tuple
+        cache : object
             As returned by :meth:`forward`.
         dH : ndarray of shape (n_timesteps, n_samples, n_hidden)
             Gradient of the loss with respect to the hidden state after every step.
@@ -133,7 +172,7 @@ class Cell(BaseEstimator, ABC):
 
         Parameters
         ----------
-        cache : tuple
+        cache : object
             As returned by :meth:`forward`.
 
         Returns
@@ -147,6 +186,51 @@ def _orthogonal(n, rng):
     """Return a random ``(n, n)`` orthogonal matrix (QR of a Gaussian, signs fixed)."""
     q, r = np.linalg.qr(rng.standard_normal((n, n)))
     return q * np.sign(np.diag(r))
+
+
+def split_gates(gates, n_gates):
+    """Views of the ``n_gates`` equal blocks of the last axis of ``gates``.
+
+    Parameters
+    ----------
+    gates : ndarray of shape (..., n_gates * n_hidden)
+        Fused gate values (or their gradients), blocks in the cell's gate order.
+    n_gates : int
+        Number of blocks.
+
+    Returns
+    -------
+    tuple of ndarray of shape (..., n_hidden)
+        One view per gate, in order.
+    """
+    n_hidden = gates.shape[-1] // n_gates
+    return tuple(gates[..., k * n_hidden : (k + 1) * n_hidden] for k in range(n_gates))
+
+
+def named_states(H, gate_names="", gates=None, **histories):
+    """The dictionary :meth:`Cell.states` returns, from a built-in cell's cache fields.
+
+    Parameters
+    ----------
+    H : ndarray of shape (n_timesteps + 1, n_samples, n_hidden)
+        Hidden-state history, the initial state first (it is left out).
+    gate_names : str, default=""
+        One letter per fused gate block of ``gates``, in order.
+    gates : ndarray of shape (n_timesteps, n_samples, n_gates * n_hidden), default=None
+        Activated gate values of every step.
+    **histories : ndarray of shape (n_timesteps + 1, n_samples, n_hidden)
+        Further state histories (the LSTM's ``c``), initial state first.
+
+    Returns
+    -------
+    dict of str to ndarray of shape (n_timesteps, n_samples, n_hidden)
+        ``"h"``, then each of ``histories``, then each gate.
+    """
+    named = {"h": H[1:]}
+    named.update((name, history[1:]) for name, history in histories.items())
+    if gate_names:
+        named.update(zip(gate_names, split_gates(gates, len(gate_names)), strict=True))
+    return named
 
 
 def carry_padding(h_new, h_prev, mask_t):

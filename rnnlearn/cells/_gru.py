@@ -2,10 +2,35 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+from typing import NamedTuple
+
 import numpy as np
 
-from ..activations import ACTIVATIONS, DERIVATIVES, check_activation
-from ._base import Cell, carry_padding
+from ..activations import ACTIVATIONS, DERIVATIVES
+from ._base import Cell, carry_padding, named_states, split_gates
+
+
+class GRUCache(NamedTuple):
+    """What :meth:`GRUCell.forward` keeps for the backward pass (see :class:`Cell`).
+
+    Attributes
+    ----------
+    H : ndarray of shape (n_timesteps + 1, n_samples, n_hidden)
+        Hidden-state history.
+    gates : ndarray of shape (n_timesteps, n_samples, 3 * n_hidden)
+        Activated gates ``r, z, n``, in ``XW``'s buffer.
+    reset_term : ndarray of shape (n_timesteps, n_samples, n_hidden)
+        Where the reset gate meets the state, per step: with ``reset_after=True`` the
+        recurrent candidate term ``h_{t-1} W^n_h + b_hn`` that ``r`` scales; with
+        ``reset_after=False`` the reset state ``r * h_{t-1}`` that multiplies ``W^n_h``.
+    mask : ndarray of shape (n_timesteps, n_samples, 1) or None
+        Step mask.
+    """
+
+    H: np.ndarray
+    gates: np.ndarray
+    reset_term: np.ndarray
+    mask: np.ndarray | None
 
 
 class GRUCell(Cell):
@@ -53,6 +78,15 @@ class GRUCell(Cell):
         self.activation = activation
         self.reset_after = reset_after
 
+    def validate_hyperparameters(self, prefix=""):
+        """Check ``activation`` and that ``reset_after`` is a bool.
+
+        See :meth:`Cell.validate_hyperparameters`.
+        """
+        super().validate_hyperparameters(prefix)
+        if not isinstance(self.reset_after, bool | np.bool_):
+            raise TypeError(f"{prefix}reset_after must be a bool; got {self.reset_after!r}.")
+
     def param_shapes(self, n_inputs, n_hidden):
         """Shapes as :meth:`Cell.param_shapes`, plus ``b_hn`` when ``reset_after``."""
         shapes = super().param_shapes(n_inputs, n_hidden)
@@ -62,51 +96,53 @@ class GRUCell(Cell):
 
     def forward(self, params, XW, state0, mask=None):
         """Run the recurrence; see :meth:`Cell.forward`. The gates overwrite ``XW``."""
-        function = ACTIVATIONS[check_activation(self.activation)]
+        function = ACTIVATIONS[self.activation]
         n_timesteps, n_samples, n_fused = XW.shape
         n_hidden = n_fused // 3
         rz, new = slice(0, 2 * n_hidden), slice(2 * n_hidden, n_fused)
-        # sigmoid(x) = (tanh(x / 2) + 1) / 2: halve the r, z pre-activations once.
-        XW[..., rz] *= 0.5
-        W_h = params["W_h"].copy()
-        W_h[:, rz] *= 0.5
+        # The gates are computed in XW's buffer: row t holds step t's input projection
+        # until the step turns it into the activated gates r, z, n. The sigmoid is taken
+        # as (tanh(x / 2) + 1) / 2, so the r, z columns of XW and of W_h are halved once
+        # here, and each step needs only tanh.
+        gates = XW
+        gates[..., rz] *= 0.5
+        W_h_scaled = params["W_h"].copy()
+        W_h_scaled[:, rz] *= 0.5
         H = np.empty((n_timesteps + 1, n_samples, n_hidden), dtype=XW.dtype)
-        # reset_after: the recurrent candidate term h W_hn + b_hn; else: r * h_prev.
-        reset_input = np.empty_like(H[1:])
+        reset_term = np.empty_like(H[1:])
         recurrent = np.empty(
             (n_samples, n_fused if self.reset_after else 2 * n_hidden), dtype=XW.dtype
         )
         H[0] = state0[0]
         for t in range(n_timesteps):
-            z = XW[t]
+            r_and_z, (r, z, n) = gates[t, :, rz], split_gates(gates[t], 3)
             if self.reset_after:
-                np.dot(H[t], W_h, out=recurrent)
-                np.add(recurrent[:, new], params["b_hn"], out=reset_input[t])
+                np.dot(H[t], W_h_scaled, out=recurrent)
+                np.add(recurrent[:, new], params["b_hn"], out=reset_term[t])
             else:
-                np.dot(H[t], W_h[:, rz], out=recurrent)
-            z[:, rz] += recurrent[:, rz]
-            np.tanh(z[:, rz], out=z[:, rz])
-            z[:, rz] *= 0.5
-            z[:, rz] += 0.5
+                np.dot(H[t], W_h_scaled[:, rz], out=recurrent)
+            r_and_z += recurrent[:, rz]  # halved pre-activations of r and z
+            np.tanh(r_and_z, out=r_and_z)
+            r_and_z *= 0.5
+            r_and_z += 0.5  # r and z activated
             if self.reset_after:
-                z[:, new] += z[:, :n_hidden] * reset_input[t]
+                n += r * reset_term[t]
             else:
-                np.multiply(z[:, :n_hidden], H[t], out=reset_input[t])
-                z[:, new] += reset_input[t] @ W_h[:, new]
-            function(z[:, new], out=z[:, new])
+                np.multiply(r, H[t], out=reset_term[t])
+                n += reset_term[t] @ W_h_scaled[:, new]  # (the n block is not halved)
+            function(n, out=n)  # n activated
             # h = n + z * (h_prev - n)
-            h = np.subtract(H[t], z[:, new], out=H[t + 1])
-            h *= z[:, n_hidden : new.start]
-            h += z[:, new]
+            h = np.subtract(H[t], n, out=H[t + 1])
+            h *= z
+            h += n
             if mask is not None:
                 carry_padding(h, H[t], mask[t])
-        return H[1:], (H, XW, reset_input, mask)
+        return H[1:], GRUCache(H, gates, reset_term, mask)
 
     def backward(self, params, cache, dH, grads):
         """Back-propagate through time; see :meth:`Cell.backward`."""
-        H, gates, reset_input, mask = cache
-        n_hidden = dH.shape[-1]
-        r, z, n = (gates[..., k * n_hidden : (k + 1) * n_hidden] for k in range(3))
+        H, mask = cache.H, cache.mask
+        r, z, n = split_gates(cache.gates, 3)
         # Factors independent of the incoming gradient, for all steps at once:
         # dh -> d(pre-activation of n), dh -> d(pre-activation of z), dh -> dh_prev directly.
         d_new = (1 - z) * DERIVATIVES[self.activation](n)
@@ -117,15 +153,18 @@ class GRUCell(Cell):
             d_update *= mask
             carry = z * mask + (1 - mask)
         loop = self._bptt_reset_after if self.reset_after else self._bptt_reset_before
-        dXW, dh = loop(params, H, dH, r, reset_input, d_new, d_update, carry, grads)
+        dXW, dh = loop(params, H, dH, r, cache.reset_term, d_new, d_update, carry, grads)
         return dXW, dh[None]
 
     @staticmethod
-    def _bptt_reset_after(params, H, dH, r, recurrent_new, d_new, d_update, carry, grads):
-        """Time loop of the PyTorch form; fills ``grads``, returns ``(dXW, dh0)``."""
+    def _bptt_reset_after(params, H, dH, r, reset_term, d_new, d_update, carry, grads):
+        """Time loop of the PyTorch form; fills ``grads``, returns ``(dXW, dh0)``.
+
+        ``reset_term`` is ``h_{t-1} W^n_h + b_hn`` of every step (see :class:`GRUCache`).
+        """
         n_timesteps, n_samples, n_hidden = dH.shape
         W_h_T = np.ascontiguousarray(params["W_h"].T)
-        d_reset = recurrent_new * DERIVATIVES["logistic"](r)
+        d_reset = reset_term * DERIVATIVES["logistic"](r)
         # Gradient w.r.t. the recurrent product h W_h (+ b_hn), blocks r, z, n.
         d_recurrent = np.empty((n_timesteps, n_samples, 3 * n_hidden), dtype=dH.dtype)
         dn = np.empty_like(dH)
@@ -145,8 +184,11 @@ class GRUCell(Cell):
         return d_recurrent, dh
 
     @staticmethod
-    def _bptt_reset_before(params, H, dH, r, reset_input, d_new, d_update, carry, grads):
-        """Time loop of the Cho et al. form; fills ``grads``, returns ``(dXW, dh0)``."""
+    def _bptt_reset_before(params, H, dH, r, reset_term, d_new, d_update, carry, grads):
+        """Time loop of the Cho et al. form; fills ``grads``, returns ``(dXW, dh0)``.
+
+        ``reset_term`` is the reset state ``r * h_{t-1}`` of every step.
+        """
         n_timesteps, n_samples, n_hidden = dH.shape
         rz, new = slice(0, 2 * n_hidden), slice(2 * n_hidden, 3 * n_hidden)
         W_rz_T = np.ascontiguousarray(params["W_h"][:, rz].T)
@@ -158,21 +200,16 @@ class GRUCell(Cell):
             dh += dH[t]
             dn = np.multiply(dh, d_new[t], out=dXW[t, :, new])
             np.multiply(dh, d_update[t], out=dXW[t, :, n_hidden : new.start])
-            d_reset_input = dn @ W_n_T
-            np.multiply(d_reset_input, d_reset[t], out=dXW[t, :, :n_hidden])
+            d_reset_term = dn @ W_n_T
+            np.multiply(d_reset_term, d_reset[t], out=dXW[t, :, :n_hidden])
             dh *= carry[t]
-            dh += d_reset_input * r[t]
+            dh += d_reset_term * r[t]
             dh += dXW[t, :, rz] @ W_rz_T
         flat = dXW.reshape(-1, 3 * n_hidden)
         grads["W_h"][:, rz] = H[:-1].reshape(-1, n_hidden).T @ flat[:, rz]
-        grads["W_h"][:, new] = reset_input.reshape(-1, n_hidden).T @ flat[:, new]
+        grads["W_h"][:, new] = reset_term.reshape(-1, n_hidden).T @ flat[:, new]
         return dXW, dh
 
     def states(self, cache):
         """Per-step ``h`` and gates ``r, z, n``; see :meth:`Cell.states`."""
-        H, gates = cache[0], cache[1]
-        n_hidden = H.shape[-1]
-        named = {"h": H[1:]}
-        for k, name in enumerate("rzn"):
-            named[name] = gates[..., k * n_hidden : (k + 1) * n_hidden]
-        return named
+        return named_states(cache.H, "rzn", cache.gates)

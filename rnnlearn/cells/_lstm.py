@@ -2,10 +2,37 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+from numbers import Real
+from typing import NamedTuple
+
 import numpy as np
 
-from ..activations import ACTIVATIONS, DERIVATIVES, check_activation
-from ._base import Cell, carry_padding
+from .._validation import check_number
+from ..activations import ACTIVATIONS, DERIVATIVES
+from ._base import Cell, carry_padding, named_states, split_gates
+
+
+class LSTMCache(NamedTuple):
+    """What :meth:`LSTMCell.forward` keeps for the backward pass (see :class:`Cell`).
+
+    Attributes
+    ----------
+    H, C : ndarray of shape (n_timesteps + 1, n_samples, n_hidden)
+        Histories of the hidden state ``h`` and the cell state ``c``.
+    gates : ndarray of shape (n_timesteps, n_samples, 4 * n_hidden)
+        Activated gates ``i, f, g, o``, in ``XW``'s buffer.
+    cell_out : ndarray of shape (n_timesteps, n_samples, n_hidden)
+        The activated cell state ``phi(c_t)`` of every step (before padding is carried),
+        so that ``h_t = o * cell_out[t]`` on valid steps.
+    mask : ndarray of shape (n_timesteps, n_samples, 1) or None
+        Step mask.
+    """
+
+    H: np.ndarray
+    C: np.ndarray
+    gates: np.ndarray
+    cell_out: np.ndarray
+    mask: np.ndarray | None
 
 
 class LSTMCell(Cell):
@@ -51,6 +78,14 @@ class LSTMCell(Cell):
         self.activation = activation
         self.forget_bias = forget_bias
 
+    def validate_hyperparameters(self, prefix=""):
+        """Check ``activation`` and that ``forget_bias`` is a finite real number.
+
+        See :meth:`Cell.validate_hyperparameters`.
+        """
+        super().validate_hyperparameters(prefix)
+        check_number(prefix + "forget_bias", self.forget_bias, Real)
+
     def init_params(self, params, rng):
         """Initialise as :meth:`Cell.init_params`, then set the forget-gate bias."""
         super().init_params(params, rng)
@@ -59,14 +94,18 @@ class LSTMCell(Cell):
 
     def forward(self, params, XW, state0, mask=None):
         """Run the recurrence; see :meth:`Cell.forward`. The gates overwrite ``XW``."""
-        function = ACTIVATIONS[check_activation(self.activation)]
+        function = ACTIVATIONS[self.activation]
         n_timesteps, n_samples, n_fused = XW.shape
         n_hidden = n_fused // 4
-        # sigmoid(x) = (tanh(x / 2) + 1) / 2: halve the i, f, o pre-activations once, so
-        # each step needs tanh only (one call for all gates when the candidate is tanh).
-        half = _gate_scale(n_hidden, XW.dtype)
-        XW *= half
-        W_h = params["W_h"] * half
+        # The gates are computed in XW's buffer: row t holds step t's input projection
+        # until the step turns it into the activated gates i, f, g, o. The sigmoid is
+        # taken as (tanh(x / 2) + 1) / 2, so the i, f, o columns of XW and of W_h are
+        # halved once here, and each step needs tanh only (one call for all gates when the
+        # candidate's activation is tanh too).
+        scale = _sigmoid_prescale(n_hidden, XW.dtype)
+        gates = XW
+        gates *= scale
+        W_h_scaled = params["W_h"] * scale
         sigmoid_blocks = (slice(0, 2 * n_hidden), slice(3 * n_hidden, n_fused))
         candidate = slice(2 * n_hidden, 3 * n_hidden)
         H = np.empty((n_timesteps + 1, n_samples, n_hidden), dtype=XW.dtype)
@@ -75,18 +114,18 @@ class LSTMCell(Cell):
         recurrent = np.empty((n_samples, n_fused), dtype=XW.dtype)
         H[0], C[0] = state0
         for t in range(n_timesteps):
-            z = XW[t]
-            z += np.dot(H[t], W_h, out=recurrent)
+            step = gates[t]
+            step += np.dot(H[t], W_h_scaled, out=recurrent)  # pre-activations, i f o halved
             if self.activation == "tanh":
-                np.tanh(z, out=z)
+                np.tanh(step, out=step)
             else:
                 for block in sigmoid_blocks:
-                    np.tanh(z[:, block], out=z[:, block])
-                function(z[:, candidate], out=z[:, candidate])
+                    np.tanh(step[:, block], out=step[:, block])
+                function(step[:, candidate], out=step[:, candidate])
             for block in sigmoid_blocks:
-                z[:, block] *= 0.5
-                z[:, block] += 0.5
-            i, f, g, o = (z[:, k * n_hidden : (k + 1) * n_hidden] for k in range(4))
+                step[:, block] *= 0.5
+                step[:, block] += 0.5
+            i, f, g, o = split_gates(step, 4)  # all four activated now
             c = np.multiply(f, C[t], out=C[t + 1])
             c += i * g
             function(c, out=cell_out[t])
@@ -94,18 +133,19 @@ class LSTMCell(Cell):
             if mask is not None:
                 carry_padding(C[t + 1], C[t], mask[t])
                 carry_padding(H[t + 1], H[t], mask[t])
-        return H[1:], (H, C, XW, cell_out, mask)
+        return H[1:], LSTMCache(H, C, gates, cell_out, mask)
 
     def backward(self, params, cache, dH, grads):
         """Back-propagate through time; see :meth:`Cell.backward`."""
-        H, C, gates, cell_out, mask = cache
+        H, C, gates, cell_out, mask = cache.H, cache.C, cache.gates, cache.cell_out, cache.mask
         derivative, sigmoid_derivative = DERIVATIVES[self.activation], DERIVATIVES["logistic"]
         W_h_T = np.ascontiguousarray(params["W_h"].T)
         n_timesteps, n_samples, n_hidden = dH.shape
-        i, f, g, o = (gates[..., k * n_hidden : (k + 1) * n_hidden] for k in range(4))
+        i, f, g, o = split_gates(gates, 4)
         # Factors that do not depend on the incoming gradient, for all steps at once:
         # d(pre-activation of gate k) = factor[k] * (dc for i, f, g; dh for o). The loop
-        # turns each step's factors into that step's gradient in place.
+        # turns each step's factors into that step's gradient in place, so that afterwards
+        # the buffer holds the gradient w.r.t. the pre-activations, i.e. w.r.t. XW.
         factor = np.empty_like(gates).reshape(n_timesteps, n_samples, 4, n_hidden)
         np.multiply(g, sigmoid_derivative(i), out=factor[:, :, 0])
         np.multiply(C[:-1], sigmoid_derivative(f), out=factor[:, :, 1])
@@ -118,7 +158,7 @@ class LSTMCell(Cell):
             dc_from_dh *= mask
             keep = 1 - mask
             carry = f * mask + keep
-        dZ = factor.reshape(gates.shape)
+        dXW = factor.reshape(gates.shape)  # the same buffer, gates fused
         dh = np.zeros((n_samples, n_hidden), dtype=dH.dtype)
         dc = np.zeros_like(dh)
         for t in range(n_timesteps - 1, -1, -1):
@@ -128,25 +168,20 @@ class LSTMCell(Cell):
             factor[t, :, 3] *= dh
             dc *= carry[t]
             if mask is None:
-                dh = np.dot(dZ[t], W_h_T, out=dh)
+                dh = np.dot(dXW[t], W_h_T, out=dh)
             else:
                 dh *= keep[t]
-                dh += dZ[t] @ W_h_T
+                dh += dXW[t] @ W_h_T
         n_fused = 4 * n_hidden
-        np.dot(H[:-1].reshape(-1, n_hidden).T, dZ.reshape(-1, n_fused), out=grads["W_h"])
-        return dZ, np.stack([dh, dc])
+        np.dot(H[:-1].reshape(-1, n_hidden).T, dXW.reshape(-1, n_fused), out=grads["W_h"])
+        return dXW, np.stack([dh, dc])
 
     def states(self, cache):
         """Per-step ``h``, ``c`` and gates ``i, f, g, o``; see :meth:`Cell.states`."""
-        H, C, gates, _, _ = cache
-        n_hidden = H.shape[-1]
-        named = {"h": H[1:], "c": C[1:]}
-        for k, name in enumerate("ifgo"):
-            named[name] = gates[..., k * n_hidden : (k + 1) * n_hidden]
-        return named
+        return named_states(cache.H, "ifgo", cache.gates, c=cache.C)
 
 
-def _gate_scale(n_hidden, dtype):
+def _sigmoid_prescale(n_hidden, dtype):
     """Column factors ``0.5`` for the sigmoid gates ``i, f, o`` and ``1`` for ``g``."""
     scale = np.full(4 * n_hidden, 0.5, dtype=dtype)
     scale[2 * n_hidden : 3 * n_hidden] = 1.0

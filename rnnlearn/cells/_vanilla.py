@@ -2,10 +2,27 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+from typing import NamedTuple
+
 import numpy as np
 
-from ..activations import ACTIVATIONS, DERIVATIVES, check_activation
-from ._base import Cell, carry_padding
+from ..activations import ACTIVATIONS, DERIVATIVES
+from ._base import Cell, carry_padding, named_states
+
+
+class VanillaCache(NamedTuple):
+    """What :meth:`VanillaCell.forward` keeps for the backward pass (see :class:`Cell`).
+
+    Attributes
+    ----------
+    H : ndarray of shape (n_timesteps + 1, n_samples, n_hidden)
+        Hidden-state history, ``H[0]`` the initial state.
+    mask : ndarray of shape (n_timesteps, n_samples, 1) or None
+        Step mask.
+    """
+
+    H: np.ndarray
+    mask: np.ndarray | None
 
 
 class VanillaCell(Cell):
@@ -43,7 +60,7 @@ class VanillaCell(Cell):
 
     def forward(self, params, XW, state0, mask=None):
         """Run the recurrence; see :meth:`Cell.forward`."""
-        function = ACTIVATIONS[check_activation(self.activation)]
+        function = ACTIVATIONS[self.activation]
         W_h = params["W_h"]
         n_timesteps, n_samples, n_hidden = XW.shape
         H = np.empty((n_timesteps + 1, n_samples, n_hidden), dtype=XW.dtype)
@@ -54,11 +71,11 @@ class VanillaCell(Cell):
             function(h, out=h)
             if mask is not None:
                 carry_padding(h, H[t], mask[t])
-        return H[1:], (H, mask)
+        return H[1:], VanillaCache(H, mask)
 
     def backward(self, params, cache, dH, grads):
         """Back-propagate through time; see :meth:`Cell.backward`."""
-        H, mask = cache
+        H, mask = cache.H, cache.mask
         W_h_T = np.ascontiguousarray(params["W_h"].T)
         n_timesteps, n_samples, n_hidden = dH.shape
         # Derivative factors for all steps at once; only dh propagates step by step.
@@ -66,19 +83,19 @@ class VanillaCell(Cell):
         if mask is not None:
             factor *= mask
             keep = 1 - mask
-        dZ = np.empty_like(dH)
+        dXW = np.empty_like(dH)  # gradient w.r.t. the pre-activations, i.e. w.r.t. XW
         dh = np.zeros((n_samples, n_hidden), dtype=dH.dtype)
         for t in range(n_timesteps - 1, -1, -1):
             dh += dH[t]
-            np.multiply(dh, factor[t], out=dZ[t])
+            np.multiply(dh, factor[t], out=dXW[t])
             if mask is None:
-                dh = np.dot(dZ[t], W_h_T, out=dh)
+                dh = np.dot(dXW[t], W_h_T, out=dh)
             else:
                 dh *= keep[t]
-                dh += dZ[t] @ W_h_T
-        np.dot(H[:-1].reshape(-1, n_hidden).T, dZ.reshape(-1, n_hidden), out=grads["W_h"])
-        return dZ, dh[None]
+                dh += dXW[t] @ W_h_T
+        np.dot(H[:-1].reshape(-1, n_hidden).T, dXW.reshape(-1, n_hidden), out=grads["W_h"])
+        return dXW, dh[None]
 
     def states(self, cache):
         """Per-step states ``{"h": ...}``; see :meth:`Cell.states`."""
-        return {"h": cache[0][1:]}
+        return named_states(cache.H)
