@@ -52,6 +52,9 @@ from .optimizers import OPTIMIZERS, Optimizer
 
 FORMAT_VERSION = 2
 
+NETWORK_SHAPE = ("n_features", "hidden_layer_sizes", "n_outputs", "n_steps_out")
+"""The :class:`Network` arguments besides the cell, stored as they are."""
+
 COUNTERS = ("epoch", "step")
 """The optimizer state's integer counters (its other entries are arrays)."""
 
@@ -109,18 +112,7 @@ def save(estimator, path):
     arrays.update(
         {f"optimizer_state__{k}": v for k, v in optimizer_state.items() if k not in COUNTERS}
     )
-    encoding = {}
-    for attribute, value in model.encoding.items():
-        if not isinstance(value, np.ndarray):
-            encoding[attribute] = _encode(value, attribute)
-        elif value.dtype == object:
-            raise ValueError(
-                f"{attribute} has object dtype (labels from an object array or a pandas "
-                f"column), which cannot be stored without pickle. Fit on labels of one "
-                f"plain dtype (e.g. y.astype(str)), or use pickle/joblib for trusted storage."
-            )
-        else:
-            arrays[f"encoding__{attribute}"] = value
+    encoding = _split_encoding(model.encoding, arrays)
     document = {
         "format_version": FORMAT_VERSION,
         "rnnlearn_version": __version__,
@@ -128,10 +120,7 @@ def save(estimator, path):
         "hyperparameters": {k: _encode(v, k) for k, v in hyperparameters.items()},
         "network": {
             "cell": _encode(network.cell, "cell_"),
-            "n_features": network.n_features,
-            "hidden_layer_sizes": list(network.hidden_layer_sizes),
-            "n_outputs": network.n_outputs,
-            "n_steps_out": network.n_steps_out,
+            **{name: getattr(network, name) for name in NETWORK_SHAPE},
         },
         "optimizer": _encode(model.optimizer, "optimizer_"),
         "loss_function": _encode(model.loss, "loss_function_"),
@@ -150,6 +139,23 @@ def save(estimator, path):
     }
     metadata = np.frombuffer(json.dumps(document).encode("utf-8"), dtype=np.uint8)
     np.savez(path, metadata=metadata, **arrays)
+
+
+def _split_encoding(encoding, arrays):
+    """The JSON part of a target encoding; its arrays go into ``arrays``."""
+    document = {}
+    for attribute, value in encoding.items():
+        if not isinstance(value, np.ndarray):
+            document[attribute] = _encode(value, attribute)
+        elif value.dtype == object:
+            raise ValueError(
+                f"{attribute} has object dtype (labels from an object array or a pandas "
+                f"column), which cannot be stored without pickle. Fit on labels of one "
+                f"plain dtype (e.g. y.astype(str)), or use pickle/joblib for trusted storage."
+            )
+        else:
+            arrays[f"encoding__{attribute}"] = value
+    return document
 
 
 def load(path):
@@ -250,13 +256,8 @@ def _rebuild(arrays):
 
 def _read_network(layout):
     """The network a document's ``network`` entry describes."""
-    return Network(
-        _decode_instance(layout["cell"], Cell),
-        layout["n_features"],
-        tuple(layout["hidden_layer_sizes"]),
-        layout["n_outputs"],
-        layout["n_steps_out"],
-    )
+    shape = {name: layout[name] for name in NETWORK_SHAPE}
+    return Network(_decode_instance(layout["cell"], Cell), **shape)
 
 
 def _check_header(document):
