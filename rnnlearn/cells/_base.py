@@ -233,6 +233,21 @@ def named_states(H, gate_names="", gates=None, **histories):
     return named
 
 
+def kernel_inputs(W_h, XW, mask):
+    """``XW``, ``W_h`` and ``mask`` as the compiled kernels take them.
+
+    C-contiguous, writeable (the kernels' typed memoryviews refuse read-only buffers, such
+    as weights loaded from a memory map; those are copied) and of ``XW``'s dtype.
+    """
+    XW = np.ascontiguousarray(XW)
+    return XW, kernel_array(W_h, XW.dtype), None if mask is None else kernel_array(mask, XW.dtype)
+
+
+def kernel_array(array, dtype):
+    """``array`` as a C-contiguous, writeable array of ``dtype``, copied only if needed."""
+    return np.require(array, dtype=dtype, requirements=["C", "W"])
+
+
 def carry_padding(h_new, h_prev, mask_t):
     """Keep ``h_prev`` where the step is padding: ``h_new = h_prev + m * (h_new - h_prev)``.
 

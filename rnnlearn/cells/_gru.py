@@ -6,8 +6,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..activations import ACTIVATIONS, DERIVATIVES
-from ._base import Cell, carry_padding, named_states, split_gates
+from . import _kernels
+from ._base import Cell, kernel_array, kernel_inputs, named_states
+from ._kernels import ACTIVATION_CODES
 
 
 class GRUCache(NamedTuple):
@@ -96,119 +97,49 @@ class GRUCell(Cell):
 
     def forward(self, params, XW, state0, mask=None):
         """Run the recurrence; see :meth:`Cell.forward`. The gates overwrite ``XW``."""
-        function = ACTIVATIONS[self.activation]
-        n_timesteps, n_samples, n_fused = XW.shape
-        n_hidden = n_fused // 3
-        rz, new = slice(0, 2 * n_hidden), slice(2 * n_hidden, n_fused)
-        # The gates are computed in XW's buffer: row t holds step t's input projection
-        # until the step turns it into the activated gates r, z, n. The sigmoid is taken
-        # as (tanh(x / 2) + 1) / 2, so the r, z columns of XW and of W_h are halved once
-        # here, and each step needs only tanh.
-        gates = XW
-        gates[..., rz] *= 0.5
-        W_h_scaled = params["W_h"].copy()
-        W_h_scaled[:, rz] *= 0.5
-        H = np.empty((n_timesteps + 1, n_samples, n_hidden), dtype=XW.dtype)
+        gates, W_h, mask = kernel_inputs(params["W_h"], XW, mask)
+        n_timesteps, n_samples, n_fused = gates.shape
+        H = np.empty((n_timesteps + 1, n_samples, n_fused // 3), dtype=gates.dtype)
         reset_term = np.empty_like(H[1:])
-        recurrent = np.empty(
-            (n_samples, n_fused if self.reset_after else 2 * n_hidden), dtype=XW.dtype
-        )
         H[0] = state0[0]
-        for t in range(n_timesteps):
-            r_and_z, (r, z, n) = gates[t, :, rz], split_gates(gates[t], 3)
-            if self.reset_after:
-                np.dot(H[t], W_h_scaled, out=recurrent)
-                np.add(recurrent[:, new], params["b_hn"], out=reset_term[t])
-            else:
-                np.dot(H[t], W_h_scaled[:, rz], out=recurrent)
-            r_and_z += recurrent[:, rz]  # halved pre-activations of r and z
-            np.tanh(r_and_z, out=r_and_z)
-            r_and_z *= 0.5
-            r_and_z += 0.5  # r and z activated
-            if self.reset_after:
-                n += r * reset_term[t]
-            else:
-                np.multiply(r, H[t], out=reset_term[t])
-                n += reset_term[t] @ W_h_scaled[:, new]  # (the n block is not halved)
-            function(n, out=n)  # n activated
-            # h = n + z * (h_prev - n)
-            h = np.subtract(H[t], n, out=H[t + 1])
-            h *= z
-            h += n
-            if mask is not None:
-                carry_padding(h, H[t], mask[t])
+        b_hn = kernel_array(params["b_hn"], gates.dtype) if self.reset_after else None
+        code = ACTIVATION_CODES[self.activation]
+        _kernels.gru_forward(gates, W_h, b_hn, H, reset_term, mask, self.reset_after, code)
         return H[1:], GRUCache(H, gates, reset_term, mask)
 
     def backward(self, params, cache, dH, grads):
-        """Back-propagate through time; see :meth:`Cell.backward`."""
-        H, mask = cache.H, cache.mask
-        r, z, n = split_gates(cache.gates, 3)
-        # Factors independent of the incoming gradient, for all steps at once:
-        # dh -> d(pre-activation of n), dh -> d(pre-activation of z), dh -> dh_prev directly.
-        d_new = (1 - z) * DERIVATIVES[self.activation](n)
-        d_update = (H[:-1] - n) * DERIVATIVES["logistic"](z)
-        carry = z
-        if mask is not None:
-            d_new *= mask
-            d_update *= mask
-            carry = z * mask + (1 - mask)
-        loop = self._bptt_reset_after if self.reset_after else self._bptt_reset_before
-        dXW, dh = loop(params, H, dH, r, cache.reset_term, d_new, d_update, carry, grads)
-        return dXW, dh[None]
-
-    @staticmethod
-    def _bptt_reset_after(params, H, dH, r, reset_term, d_new, d_update, carry, grads):
-        """Time loop of the PyTorch form; fills ``grads``, returns ``(dXW, dh0)``.
-
-        ``reset_term`` is ``h_{t-1} W^n_h + b_hn`` of every step (see :class:`GRUCache`).
-        """
+        """Back-propagate through time; see :meth:`Cell.backward`. Consumes the cache."""
+        d_gates, W_h, _ = kernel_inputs(params["W_h"], cache.gates, None)
+        dH = np.ascontiguousarray(dH, dtype=d_gates.dtype)
         n_timesteps, n_samples, n_hidden = dH.shape
-        W_h_T = np.ascontiguousarray(params["W_h"].T)
-        d_reset = reset_term * DERIVATIVES["logistic"](r)
-        # Gradient w.r.t. the recurrent product h W_h (+ b_hn), blocks r, z, n.
-        d_recurrent = np.empty((n_timesteps, n_samples, 3 * n_hidden), dtype=dH.dtype)
-        dn = np.empty_like(dH)
-        dh = np.zeros((n_samples, n_hidden), dtype=dH.dtype)
-        for t in range(n_timesteps - 1, -1, -1):
-            dh += dH[t]
-            np.multiply(dh, d_new[t], out=dn[t])
-            np.multiply(dn[t], d_reset[t], out=d_recurrent[t, :, :n_hidden])
-            np.multiply(dh, d_update[t], out=d_recurrent[t, :, n_hidden : 2 * n_hidden])
-            np.multiply(dn[t], r[t], out=d_recurrent[t, :, 2 * n_hidden :])
-            dh *= carry[t]
-            dh += d_recurrent[t] @ W_h_T
-        flat = d_recurrent.reshape(-1, 3 * n_hidden)
-        np.dot(H[:-1].reshape(-1, n_hidden).T, flat, out=grads["W_h"])
-        np.sum(flat[:, 2 * n_hidden :], axis=0, out=grads["b_hn"])
-        d_recurrent[..., 2 * n_hidden :] = dn  # now the gradient w.r.t. XW
-        return d_recurrent, dh
-
-    @staticmethod
-    def _bptt_reset_before(params, H, dH, r, reset_term, d_new, d_update, carry, grads):
-        """Time loop of the Cho et al. form; fills ``grads``, returns ``(dXW, dh0)``.
-
-        ``reset_term`` is the reset state ``r * h_{t-1}`` of every step.
-        """
-        n_timesteps, n_samples, n_hidden = dH.shape
-        rz, new = slice(0, 2 * n_hidden), slice(2 * n_hidden, 3 * n_hidden)
-        W_rz_T = np.ascontiguousarray(params["W_h"][:, rz].T)
-        W_n_T = np.ascontiguousarray(params["W_h"][:, new].T)
-        d_reset = H[:-1] * DERIVATIVES["logistic"](r)  # d(r * h_prev) -> d(pre-act of r)
-        dXW = np.empty((n_timesteps, n_samples, 3 * n_hidden), dtype=dH.dtype)
-        dh = np.zeros((n_samples, n_hidden), dtype=dH.dtype)
-        for t in range(n_timesteps - 1, -1, -1):
-            dh += dH[t]
-            dn = np.multiply(dh, d_new[t], out=dXW[t, :, new])
-            np.multiply(dh, d_update[t], out=dXW[t, :, n_hidden : new.start])
-            d_reset_term = dn @ W_n_T
-            np.multiply(d_reset_term, d_reset[t], out=dXW[t, :, :n_hidden])
-            dh *= carry[t]
-            dh += d_reset_term * r[t]
-            dh += dXW[t, :, rz] @ W_rz_T
-        flat = dXW.reshape(-1, 3 * n_hidden)
-        grads["W_h"][:, rz] = H[:-1].reshape(-1, n_hidden).T @ flat[:, rz]
-        grads["W_h"][:, new] = reset_term.reshape(-1, n_hidden).T @ flat[:, new]
-        return dXW, dh
+        dh0 = np.zeros((n_samples, n_hidden), dtype=dH.dtype)
+        # PyTorch form: the kernel leaves the gradient w.r.t. the recurrent product h W_h
+        # (+ b_hn) in d_gates and that of the candidate's pre-activation in d_new.
+        d_new = np.empty_like(dH) if self.reset_after else None
+        _kernels.gru_backward(
+            d_gates,
+            cache.H,
+            cache.reset_term,
+            W_h,
+            dH,
+            dh0,
+            d_new,
+            cache.mask,
+            self.reset_after,
+            ACTIVATION_CODES[self.activation],
+        )
+        flat, H_prev = d_gates.reshape(-1, 3 * n_hidden), cache.H[:-1].reshape(-1, n_hidden)
+        if self.reset_after:
+            _kernels.weight_grad(H_prev, flat, grads["W_h"])
+            np.sum(flat[:, 2 * n_hidden :], axis=0, out=grads["b_hn"])
+            d_gates[..., 2 * n_hidden :] = d_new  # now the gradient w.r.t. XW
+        else:
+            reset_input = cache.reset_term.reshape(-1, n_hidden)
+            _kernels.weight_grad(H_prev, flat, grads["W_h"], 0, 2 * n_hidden, 0)
+            _kernels.weight_grad(
+                reset_input, flat, grads["W_h"], 2 * n_hidden, n_hidden, 2 * n_hidden
+            )
+        return d_gates, dh0[None]
 
     def states(self, cache):
         """Per-step ``h`` and gates ``r, z, n``; see :meth:`Cell.states`."""

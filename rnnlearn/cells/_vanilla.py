@@ -6,8 +6,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..activations import ACTIVATIONS, DERIVATIVES
-from ._base import Cell, carry_padding, named_states
+from . import _kernels
+from ._base import Cell, kernel_inputs, named_states
+from ._kernels import ACTIVATION_CODES
 
 
 class VanillaCache(NamedTuple):
@@ -60,41 +61,25 @@ class VanillaCell(Cell):
 
     def forward(self, params, XW, state0, mask=None):
         """Run the recurrence; see :meth:`Cell.forward`."""
-        function = ACTIVATIONS[self.activation]
-        W_h = params["W_h"]
+        XW, W_h, mask = kernel_inputs(params["W_h"], XW, mask)
         n_timesteps, n_samples, n_hidden = XW.shape
         H = np.empty((n_timesteps + 1, n_samples, n_hidden), dtype=XW.dtype)
         H[0] = state0[0]
-        for t in range(n_timesteps):
-            h = np.dot(H[t], W_h, out=H[t + 1])
-            h += XW[t]
-            function(h, out=h)
-            if mask is not None:
-                carry_padding(h, H[t], mask[t])
+        _kernels.vanilla_forward(XW, W_h, H, mask, ACTIVATION_CODES[self.activation])
         return H[1:], VanillaCache(H, mask)
 
     def backward(self, params, cache, dH, grads):
         """Back-propagate through time; see :meth:`Cell.backward`."""
-        H, mask = cache.H, cache.mask
-        W_h_T = np.ascontiguousarray(params["W_h"].T)
+        H = cache.H
+        _, W_h, _ = kernel_inputs(params["W_h"], H, None)
+        dH = np.ascontiguousarray(dH, dtype=H.dtype)
         n_timesteps, n_samples, n_hidden = dH.shape
-        # Derivative factors for all steps at once; only dh propagates step by step.
-        factor = DERIVATIVES[self.activation](H[1:])
-        if mask is not None:
-            factor *= mask
-            keep = 1 - mask
-        dXW = np.empty_like(dH)  # gradient w.r.t. the pre-activations, i.e. w.r.t. XW
-        dh = np.zeros((n_samples, n_hidden), dtype=dH.dtype)
-        for t in range(n_timesteps - 1, -1, -1):
-            dh += dH[t]
-            np.multiply(dh, factor[t], out=dXW[t])
-            if mask is None:
-                dh = np.dot(dXW[t], W_h_T, out=dh)
-            else:
-                dh *= keep[t]
-                dh += dXW[t] @ W_h_T
-        np.dot(H[:-1].reshape(-1, n_hidden).T, dXW.reshape(-1, n_hidden), out=grads["W_h"])
-        return dXW, dh[None]
+        dXW = np.empty_like(dH)
+        dh0 = np.zeros((n_samples, n_hidden), dtype=H.dtype)
+        code = ACTIVATION_CODES[self.activation]
+        _kernels.vanilla_backward(H, W_h, dH, dXW, dh0, cache.mask, code)
+        _kernels.weight_grad(H[:-1].reshape(-1, n_hidden), dXW.reshape(-1, n_hidden), grads["W_h"])
+        return dXW, dh0[None]
 
     def states(self, cache):
         """Per-step states ``{"h": ...}``; see :meth:`Cell.states`."""

@@ -1,0 +1,124 @@
+"""The compiled kernels behind the cells against the NumPy reference cells."""
+
+import numpy as np
+import pytest
+from _reference_cells import ReferenceGRUCell, ReferenceLSTMCell, ReferenceVanillaCell
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+
+from rnnlearn import GRUCell, LSTMCell, RNNRegressor, VanillaCell
+from rnnlearn.activations import ACTIVATIONS
+
+PAIRS = {
+    "lstm": (LSTMCell, ReferenceLSTMCell, {}),
+    "gru": (GRUCell, ReferenceGRUCell, {}),
+    "gru_cho": (GRUCell, ReferenceGRUCell, {"reset_after": False}),
+    "vanilla": (VanillaCell, ReferenceVanillaCell, {}),
+}
+SHAPES = [(1, 1, 1), (1, 3, 5), (7, 1, 3), (5, 4, 1), (6, 5, 7), (9, 13, 17), (3, 33, 65)]
+"""(n_timesteps, n_samples, n_hidden): batch 1, hidden 1, odd sizes, one step."""
+TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
+"""Largest deviation from the float64 reference, relative to each array's scale."""
+
+
+def _problem(cell, n_timesteps, n_samples, n_hidden, dtype, masked, seed):
+    rng = np.random.RandomState(seed)
+    params = {k: np.empty(s) for k, s in cell.param_shapes(3, n_hidden).items()}
+    cell.init_params(params, rng)
+    params = {k: v + 0.1 * rng.standard_normal(v.shape) for k, v in params.items()}
+    XW = rng.standard_normal((n_timesteps, n_samples, cell.n_gates * n_hidden))
+    state0 = 0.5 * rng.standard_normal((cell.n_states, n_samples, n_hidden))
+    dH = rng.standard_normal((n_timesteps, n_samples, n_hidden))
+    mask = None
+    if masked:
+        lengths = rng.randint(0, n_timesteps + 1, size=n_samples)
+        lengths[0] = n_timesteps
+        mask = (np.arange(n_timesteps)[:, None] < lengths)[:, :, None].astype(float)
+    arrays = (XW, state0, dH, mask)
+    return (
+        params,
+        arrays,
+        (
+            {k: v.astype(dtype) for k, v in params.items()},
+            tuple(None if a is None else a.astype(dtype) for a in arrays),
+        ),
+    )
+
+
+def _run(cell, params, XW, state0, dH, mask):
+    H, cache = cell.forward(params, XW.copy(), state0, mask)
+    states = {k: v.copy() for k, v in cell.states(cache).items()}
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    dXW, dstate0 = cell.backward(params, cache, dH, grads)
+    recurrent = {k: v for k, v in grads.items() if k not in ("W_x", "b")}
+    return {"H": H, **states, "dXW": dXW, "dstate0": dstate0, **recurrent}
+
+
+def _check(kind, activation, shape, dtype, masked, seed=0):
+    cell_class, reference_class, options = PAIRS[kind]
+    cell = cell_class(activation=activation, **options)
+    reference = reference_class(activation=activation, **options)
+    params64, arrays64, (params, arrays) = _problem(cell, *shape, dtype, masked, seed)
+    want = _run(reference, params64, *arrays64)
+    got = _run(cell, params, *arrays)
+    assert got.keys() == want.keys()
+    for name, value in want.items():
+        assert got[name].dtype == dtype, name
+        scale = max(1.0, float(np.max(np.abs(value))))
+        assert_allclose(got[name], value, rtol=0, atol=TOLERANCE[dtype] * scale, err_msg=name)
+    if masked:  # no gradient flows into padded steps
+        assert np.all(got["dXW"][np.broadcast_to(arrays[3] == 0, got["dXW"].shape)] == 0)
+
+
+@pytest.mark.parametrize("kind", PAIRS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_kernels_match_the_reference(kind, dtype, masked, shape):
+    _check(kind, "tanh", shape, dtype, masked)
+
+
+@pytest.mark.parametrize("kind", PAIRS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("masked", [False, True])
+def test_kernels_match_the_reference_for_every_activation(kind, activation, dtype, masked):
+    _check(kind, activation, (6, 5, 7), dtype, masked, seed=1)
+
+
+@pytest.mark.parametrize("kind", PAIRS)
+@settings(max_examples=20, deadline=None)
+@given(
+    n_timesteps=st.integers(1, 6),
+    n_samples=st.integers(1, 9),
+    n_hidden=st.integers(1, 12),
+    masked=st.booleans(),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_kernels_match_the_reference_on_any_shape(
+    kind, n_timesteps, n_samples, n_hidden, masked, dtype, seed
+):
+    _check(kind, "tanh", (n_timesteps, n_samples, n_hidden), dtype, masked, seed)
+
+
+def test_float32_tanh_is_within_8_ulps():
+    """One vanilla step from a zero state is tanh of its input: scan a fine grid."""
+    x = np.linspace(-20, 20, 400_001, dtype=np.float32)
+    params = {"W_h": np.zeros((1, 1), dtype=np.float32)}
+    XW = x.reshape(1, -1, 1).copy()
+    H, _ = VanillaCell().forward(params, XW, np.zeros((1, x.size, 1), np.float32))
+    want = np.tanh(x.astype(np.float64)).astype(np.float32)
+    ulps = np.abs(H.ravel().view(np.int32).astype(np.int64) - want.view(np.int32))
+    assert ulps.max() <= 8
+
+
+def test_a_numpy_cell_written_by_a_user_still_trains():
+    """The NumPy reference cells follow the documented Cell contract only."""
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(40, 6, 2)), rng.normal(size=40)
+    kwargs = {"hidden_layer_sizes": 5, "max_iter": 3, "random_state": 0}
+    compiled = RNNRegressor(cell=LSTMCell(), **kwargs).fit(X, y)
+    user = RNNRegressor(cell=ReferenceLSTMCell(), **kwargs).fit(X, y)
+    assert_allclose(user.predict(X), compiled.predict(X), rtol=1e-10)
