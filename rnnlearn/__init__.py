@@ -1,4 +1,4 @@
-"""Recurrent neural networks (Elman, GRU, LSTM) as scikit-learn estimators, in NumPy."""
+"""Recurrent neural networks (Elman, GRU, LSTM) as scikit-learn estimators."""
 
 # SPDX-License-Identifier: BSD-3-Clause
 

@@ -6,9 +6,11 @@ from _reference_cells import ReferenceGRUCell, ReferenceLSTMCell, ReferenceVanil
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
+from rnnlearn.cells._kernels import ACTIVATION_CODES
 
 from rnnlearn import GRUCell, LSTMCell, RNNRegressor, VanillaCell
 from rnnlearn.activations import ACTIVATIONS
+from rnnlearn.cells import _kernels
 
 PAIRS = {
     "lstm": (LSTMCell, ReferenceLSTMCell, {}),
@@ -122,3 +124,29 @@ def test_a_numpy_cell_written_by_a_user_still_trains():
     compiled = RNNRegressor(cell=LSTMCell(), **kwargs).fit(X, y)
     user = RNNRegressor(cell=ReferenceLSTMCell(), **kwargs).fit(X, y)
     assert_allclose(user.predict(X), compiled.predict(X), rtol=1e-10)
+
+
+def test_threaded_elementwise_passes_give_identical_results():
+    """Rows are independent, so splitting them over OpenMP threads changes no bit."""
+    cell = LSTMCell()
+    _, _, (params, (XW, state0, dH, mask)) = _problem(cell, 4, 64, 96, np.float32, True, 3)
+    W_h = params["W_h"]
+    threshold = _kernels.set_parallel_min_elements(0)
+    try:
+        results = []
+        for n_threads in (1, 2, 3):
+            gates = XW.copy()
+            H = np.empty((5, 64, 96), np.float32)
+            C = np.empty_like(H)
+            cell_out = np.empty_like(H[1:])
+            H[0], C[0] = state0
+            code = ACTIVATION_CODES["tanh"]
+            _kernels.lstm_forward(gates, W_h, H, C, cell_out, mask, code, n_threads)
+            dstate = np.zeros((2, 64, 96), np.float32)
+            _kernels.lstm_backward(gates, C, cell_out, W_h, dH, dstate, mask, code, n_threads)
+            results.append((H, gates, dstate))
+    finally:
+        _kernels.set_parallel_min_elements(threshold)
+    for other in results[1:]:
+        for a, b in zip(results[0], other, strict=True):
+            assert np.array_equal(a, b)

@@ -31,9 +31,12 @@ class Cell(BaseEstimator, ABC):
     ``backward`` and ``states`` understand. :meth:`validate_hyperparameters` checks
     ``activation`` if the cell has one; override it (calling ``super()``) to check more.
 
-    The built-in cells return :class:`typing.NamedTuple` caches (``VanillaCache``,
-    ``GRUCache``, ``LSTMCache``) holding the arrays a compiled kernel fills. Their state
-    histories (``H``, and ``C`` for the LSTM) have ``n_timesteps + 1`` rows: the initial
+    The built-in cells run compiled kernels (``rnnlearn/cells/_kernels.pyx``): per step one
+    BLAS product accumulated into the step's gates, then one fused pass over the gate
+    nonlinearities and the state update. ``backward`` consumes their cache (it turns the
+    stored gates into gate gradients in place). They return :class:`typing.NamedTuple`
+    caches (``VanillaCache``, ``GRUCache``, ``LSTMCache``) holding the arrays the kernels
+    fill. Their state histories (``H``, and ``C`` for the LSTM) have ``n_timesteps + 1`` rows: the initial
     state, then the state after each step, carried unchanged over padding. Their
     ``gates`` are the activated gate values of every step, fused in the cell's gate order
     and held in the ``XW`` buffer (which ``forward`` overwrites). Their ``mask`` is the
