@@ -36,8 +36,8 @@ class Cell(BaseEstimator, ABC):
     nonlinearities and the state update. ``backward`` consumes their cache (it turns the
     stored gates into gate gradients in place). They return :class:`typing.NamedTuple`
     caches (``VanillaCache``, ``GRUCache``, ``LSTMCache``) holding the arrays the kernels
-    fill. Their state histories (``H``, and ``C`` for the LSTM) have ``n_timesteps + 1`` rows: the initial
-    state, then the state after each step, carried unchanged over padding. Their
+    fill. Their state histories (``H``, and ``C`` for the LSTM) have ``n_timesteps + 1``
+    rows: the initial state, then the state after each step, carried unchanged over padding. Their
     ``gates`` are the activated gate values of every step, fused in the cell's gate order
     and held in the ``XW`` buffer (which ``forward`` overwrites). Their ``mask`` is the
     one given to ``forward``.
