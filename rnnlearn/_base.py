@@ -366,7 +366,7 @@ class BaseRNN(BaseEstimator, ABC):
             optimizer.end_epoch(state.optimizer_state)
             if setup.validation is not None:
                 held_out = setup.validation
-                raw = setup.model.network.forward(state.params, held_out.X, held_out.lengths)[0]
+                raw = setup.model.network.predict(state.params, held_out.X, held_out.lengths)
                 record["validation_score"] = self._score_raw(
                     raw, held_out.y, held_out.weights, setup.model.loss
                 )
@@ -459,7 +459,7 @@ class BaseRNN(BaseEstimator, ABC):
         for start in range(0, X_tm.shape[1], chunk):
             part = slice(start, start + chunk)
             chunk_lengths = None if lengths is None else lengths[part]
-            chunks.append(network.forward(self._params, X_tm[:, part], chunk_lengths)[0])
+            chunks.append(network.predict(self._params, X_tm[:, part], chunk_lengths))
         return np.concatenate(chunks, axis=1)
 
     def _format_output(self, values, lengths):

@@ -200,6 +200,31 @@ class Network:
         cache : NetworkCache
             Everything :meth:`backward` and :meth:`hidden_states` need.
         """
+        return self._run(params, X, lengths, state0, training=True)
+
+    def predict(self, params, X, lengths=None):
+        """Compute the raw outputs as :meth:`forward` does, keeping nothing for backward.
+
+        Each layer runs :meth:`Cell.predict`, so no gates or caches are stored.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+            Flat parameters; their dtype is the computation's.
+        X : ndarray of shape (n_timesteps, n_samples, n_features)
+            Time-major, right-padded input.
+        lengths : ndarray of int of shape (n_samples,), default=None
+            Valid steps of each sequence; ``None`` means all ``n_timesteps``.
+
+        Returns
+        -------
+        raw : ndarray
+            As :meth:`forward`'s.
+        """
+        return self._run(params, X, lengths, None, training=False)[0]
+
+    def _run(self, params, X, lengths, state0, *, training):
+        """The forward pass; with ``training``, also the cache that backward needs."""
         X = np.ascontiguousarray(X, dtype=params.dtype)
         n_timesteps, n_samples, _ = X.shape
         extra = 0 if self.n_steps_out is None else self.n_steps_out - 1
@@ -221,13 +246,18 @@ class Network:
                 s0 = np.zeros((self.cell.n_states, n_samples, n_hidden), dtype=X.dtype)
             else:
                 s0 = np.asarray(state0[k], dtype=X.dtype)
-            H, cell_cache = self.cell.forward(layer, XW, s0, mask)
-            layer_caches.append(LayerCache(inputs, cell_cache))
+            if training:
+                H, cell_cache = self.cell.forward(layer, XW, s0, mask)
+                layer_caches.append(LayerCache(inputs, cell_cache))
+            else:
+                H = self.cell.predict(layer, XW, s0, mask)
             inputs = H
         emitted = self._emitted_rows(lengths, n_timesteps, n_samples)
         head_input = inputs if emitted is None else inputs[emitted]
         raw = head_input @ head["W"]
         raw += head["b"]
+        if not training:
+            return raw, None
         cache = NetworkCache(
             tuple(layer_caches), head_input, emitted, inputs.shape, n_timesteps, valid_input
         )

@@ -145,6 +145,24 @@ class Cell(BaseEstimator, ABC):
             understand (the built-in cells return a :class:`typing.NamedTuple`).
         """
 
+    def predict(self, params, XW, state0, mask=None):
+        """Run the recurrence for prediction, keeping nothing for backward.
+
+        The built-in cells run an inference kernel that stores no gates; this default runs
+        :meth:`forward` and drops its cache, so a cell of your own needs no override.
+
+        Parameters
+        ----------
+        params, XW, state0, mask
+            As for :meth:`forward` (``XW`` may be overwritten).
+
+        Returns
+        -------
+        H : ndarray of shape (n_timesteps, n_samples, n_hidden)
+            Hidden state after every step.
+        """
+        return self.forward(params, XW, state0, mask)[0]
+
     @abstractmethod
     def backward(self, params, cache, dH, grads):
         """Back-propagate through time.

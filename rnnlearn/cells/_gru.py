@@ -107,6 +107,17 @@ class GRUCell(Cell):
         _kernels.gru_forward(gates, W_h, b_hn, H, reset_term, mask, self.reset_after, code)
         return H[1:], GRUCache(H, gates, reset_term, mask)
 
+    def predict(self, params, XW, state0, mask=None):
+        """Run the recurrence without storing gates; see :meth:`Cell.predict`."""
+        XW, W_h, mask = kernel_inputs(params["W_h"], XW, mask)
+        n_timesteps, n_samples, n_fused = XW.shape
+        H = np.empty((n_timesteps, n_samples, n_fused // 3), dtype=XW.dtype)
+        state = np.array(state0[0], dtype=XW.dtype, order="C")
+        b_hn = kernel_array(params["b_hn"], XW.dtype) if self.reset_after else None
+        code = ACTIVATION_CODES[self.activation]
+        _kernels.gru_predict(XW, W_h, b_hn, state, H, mask, self.reset_after, code)
+        return H
+
     def backward(self, params, cache, dH, grads):
         """Back-propagate through time; see :meth:`Cell.backward`. Consumes the cache."""
         d_gates, W_h, _ = kernel_inputs(params["W_h"], cache.gates, None)

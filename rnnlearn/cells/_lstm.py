@@ -104,6 +104,15 @@ class LSTMCell(Cell):
         _kernels.lstm_forward(gates, W_h, H, C, cell_out, mask, ACTIVATION_CODES[self.activation])
         return H[1:], LSTMCache(H, C, gates, cell_out, mask)
 
+    def predict(self, params, XW, state0, mask=None):
+        """Run the recurrence without storing gates; see :meth:`Cell.predict`."""
+        XW, W_h, mask = kernel_inputs(params["W_h"], XW, mask)
+        n_timesteps, n_samples, n_fused = XW.shape
+        H = np.empty((n_timesteps, n_samples, n_fused // 4), dtype=XW.dtype)
+        state = np.array(state0, dtype=XW.dtype, order="C")
+        _kernels.lstm_predict(XW, W_h, state, H, mask, ACTIVATION_CODES[self.activation])
+        return H
+
     def backward(self, params, cache, dH, grads):
         """Back-propagate through time; see :meth:`Cell.backward`. Consumes the cache."""
         dXW, W_h, _ = kernel_inputs(params["W_h"], cache.gates, None)
