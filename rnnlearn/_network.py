@@ -6,6 +6,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .cells import _kernels
+from .cells._base import kernel_array
+
 
 class LayerCache(NamedTuple):
     """What :meth:`Network.forward` keeps of one recurrent layer.
@@ -239,7 +242,7 @@ class Network:
         layer_caches, inputs = [], X
         for k, layer in enumerate(layers):
             n_hidden = layer["W_h"].shape[0]
-            XW = inputs.reshape(-1, inputs.shape[-1]) @ layer["W_x"]
+            XW = _matmul(inputs.reshape(-1, inputs.shape[-1]), layer["W_x"])
             XW += layer["b"]
             XW = XW.reshape(inputs.shape[0], n_samples, -1)
             if state0 is None or state0[k] is None:
@@ -254,7 +257,8 @@ class Network:
             inputs = H
         emitted = self._emitted_rows(lengths, n_timesteps, n_samples)
         head_input = inputs if emitted is None else inputs[emitted]
-        raw = head_input @ head["W"]
+        raw = _matmul(head_input.reshape(-1, head_input.shape[-1]), head["W"])
+        raw = raw.reshape(head_input.shape[:-1] + raw.shape[-1:])
         raw += head["b"]
         if not training:
             return raw, None
@@ -293,9 +297,13 @@ class Network:
         n_hidden = head_input.shape[-1]
         d_raw = np.asarray(d_raw, dtype=params.dtype)
         d_flat = d_raw.reshape(-1, d_raw.shape[-1])
-        np.dot(head_input.reshape(-1, n_hidden).T, d_flat, out=head_grads["W"])
+        _kernels.weight_grad(
+            _kernel_array(head_input.reshape(-1, n_hidden)), d_flat, head_grads["W"]
+        )
         np.sum(d_flat, axis=0, out=head_grads["b"])
-        d_head_input = d_raw @ head["W"].T
+        d_head_input = _matmul(d_flat, head["W"], transpose_b=True).reshape(
+            d_raw.shape[:-1] + (n_hidden,)
+        )
         if cache.emitted is None:
             dH = d_head_input
         else:
@@ -307,10 +315,11 @@ class Network:
             inputs, cell_cache = cache.layers[k].inputs, cache.layers[k].cell
             dXW, dstate0[k] = self.cell.backward(layers[k], cell_cache, dH, layer_grads[k])
             dXW_flat = dXW.reshape(-1, dXW.shape[-1])
-            np.dot(inputs.reshape(-1, inputs.shape[-1]).T, dXW_flat, out=layer_grads[k]["W_x"])
+            inputs_flat = _kernel_array(inputs.reshape(-1, inputs.shape[-1]))
+            _kernels.weight_grad(inputs_flat, dXW_flat, layer_grads[k]["W_x"])
             np.sum(dXW_flat, axis=0, out=layer_grads[k]["b"])
             if k > 0 or input_gradient:
-                dH = (dXW_flat @ layers[k]["W_x"].T).reshape(inputs.shape)
+                dH = _matmul(dXW_flat, layers[k]["W_x"], transpose_b=True).reshape(inputs.shape)
         if input_gradient:
             dX = dH[: cache.n_timesteps]
             if cache.valid_input is not None:
@@ -369,3 +378,13 @@ def step_mask(lengths, n_timesteps):
     ndarray of bool of shape (n_timesteps, n_samples)
     """
     return np.arange(n_timesteps)[:, None] < np.asarray(lengths)[None, :]
+
+
+def _kernel_array(array, dtype=None):
+    """``array`` as the kernels take it (see :func:`~rnnlearn.cells._base.kernel_array`)."""
+    return kernel_array(array, array.dtype if dtype is None else dtype)
+
+
+def _matmul(A, B, transpose_b=False):
+    """``A @ B`` (or ``A @ B.T``) through the kernels' BLAS, in ``A``'s dtype."""
+    return _kernels.matmul(_kernel_array(A), _kernel_array(B, A.dtype), transpose_b)

@@ -63,6 +63,26 @@ cdef inline void gemm(bint trans_b, int m, int n, int k, floating *a, int lda,
     gemm_full(False, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc)
 
 
+def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False):
+    """A @ B (or A @ B.T, with transpose_b) as a new C-contiguous array.
+
+    The network's other products go through here so that one BLAS serves the whole
+    training step: numpy and scipy each bundle an OpenBLAS with its own thread pool, and
+    alternating between the two made an LSTM epoch 3x slower on 2 cores (their idle
+    threads spin and take each other's cores)."""
+    cdef int m = A.shape[0], k = A.shape[1]
+    cdef int n = B.shape[0] if transpose_b else B.shape[1]
+    if (B.shape[1] if transpose_b else B.shape[0]) != k:
+        raise ValueError("matmul: inconsistent shapes")
+    out_array = np.zeros((m, n), dtype=np.asarray(A).dtype)
+    cdef floating[:, ::1] out = out_array
+    if m and n and k:
+        with nogil:
+            gemm_full(False, transpose_b, m, n, k, &A[0, 0], <int>A.shape[1], &B[0, 0],
+                      <int>B.shape[1], <floating>0, &out[0, 0], n)
+    return out_array
+
+
 def weight_grad(floating[:, ::1] X, floating[:, ::1] D, floating[:, ::1] out,
                 int d_col0=0, int n_cols=-1, int out_col0=0):
     """out[:, out_col0 : out_col0 + n_cols] = X^T @ D[:, d_col0 : d_col0 + n_cols].
