@@ -165,3 +165,20 @@ def test_threaded_elementwise_passes_give_identical_results():
     for other in results[1:]:
         for a, b in zip(results[0], other, strict=True):
             assert np.array_equal(a, b)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    m=st.integers(0, 9),
+    k=st.integers(0, 9),
+    n=st.integers(0, 9),
+    transpose_b=st.booleans(),
+    dtype=st.sampled_from([np.float64, np.float32]),
+)
+def test_kernel_matmul_equals_numpy(m, k, n, transpose_b, dtype):
+    rng = np.random.RandomState(m * 100 + k * 10 + n)
+    A = rng.normal(size=(m, k)).astype(dtype)
+    B = rng.normal(size=(n, k) if transpose_b else (k, n)).astype(dtype)
+    product = _kernels.matmul(A, B, transpose_b)
+    assert product.dtype == dtype and product.shape == (m, n)
+    assert_allclose(product, A @ (B.T if transpose_b else B), rtol=1e-5, atol=1e-5)
