@@ -212,12 +212,8 @@ class Network:
 
         Parameters
         ----------
-        params : ndarray of shape (n_params,)
-            Flat parameters; their dtype is the computation's.
-        X : ndarray of shape (n_timesteps, n_samples, n_features)
-            Time-major, right-padded input.
-        lengths : ndarray of int of shape (n_samples,), default=None
-            Valid steps of each sequence; ``None`` means all ``n_timesteps``.
+        params, X, lengths
+            As for :meth:`forward` (every layer starts from a zero state).
 
         Returns
         -------

@@ -144,7 +144,8 @@ def omp_max_threads():
 
 
 def _check(name, arr, shape):
-    if tuple(arr.shape) != tuple(shape):
+    """Raise ValueError unless ``arr`` (None for an optional array) has ``shape``."""
+    if arr is not None and tuple(arr.shape) != tuple(shape):
         raise ValueError(f"{name} has shape {tuple(arr.shape)}, expected {tuple(shape)}")
 
 
@@ -227,8 +228,7 @@ def lstm_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::
     _check("XW", XW, (T, B, 4 * nh)); _check("W_h", W_h, (nh, 4 * nh))
     _check("H", H, (T + 1, B, nh)); _check("C", C, (T + 1, B, nh))
     _check("cell_out", cell_out, (T, B, nh))
-    if mask is not None:
-        _check("mask", mask, (T, B, 1))
+    _check("mask", mask, (T, B, 1))
     if T == 0 or B == 0 or nh == 0:
         return
     cdef floating *m = ptr_or_null(mask)
@@ -290,10 +290,8 @@ def lstm_predict(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::
     cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], nh = W_h.shape[0]
     _check("XW", XW, (T, B, 4 * nh)); _check("W_h", W_h, (nh, 4 * nh))
     _check("state", state, (2, B, nh))
-    if H_out is not None:
-        _check("H_out", H_out, (T, B, nh))
-    if mask is not None:
-        _check("mask", mask, (T, B, 1))
+    _check("H_out", H_out, (T, B, nh))
+    _check("mask", mask, (T, B, 1))
     if T == 0 or B == 0 or nh == 0:
         return
     cdef floating[:, :, ::1] scratch = np.empty((3, B, nh), dtype=np.asarray(XW).dtype)
@@ -384,8 +382,7 @@ def lstm_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] C, floating[:, :, 
     _check("dZ", dZ, (T, B, 4 * nh)); _check("W_h", W_h, (nh, 4 * nh))
     _check("C", C, (T + 1, B, nh)); _check("cell_out", cell_out, (T, B, nh))
     _check("dH", dH, (T, B, nh)); _check("dstate", dstate, (2, B, nh))
-    if mask is not None:
-        _check("mask", mask, (T, B, 1))
+    _check("mask", mask, (T, B, 1))
     if T == 0 or B == 0 or nh == 0:
         return
     cdef floating *m = ptr_or_null(mask)
@@ -557,8 +554,7 @@ def gru_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn
     cdef Py_ssize_t T, B, nh
     T, B, nh = _gru_args(XW, W_h, b_hn, reset_after)
     _check("H", H, (T + 1, B, nh)); _check("reset_term", reset_term, (T, B, nh))
-    if mask is not None:
-        _check("mask", mask, (T, B, 1))
+    _check("mask", mask, (T, B, 1))
     if T == 0 or B == 0 or nh == 0:
         return
     cdef floating *m = ptr_or_null(mask)
@@ -581,10 +577,8 @@ def gru_predict(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn
     cdef Py_ssize_t T, B, nh
     T, B, nh = _gru_args(XW, W_h, b_hn, reset_after)
     _check("state", state, (B, nh))
-    if H_out is not None:
-        _check("H_out", H_out, (T, B, nh))
-    if mask is not None:
-        _check("mask", mask, (T, B, 1))
+    _check("H_out", H_out, (T, B, nh))
+    _check("mask", mask, (T, B, 1))
     if T == 0 or B == 0 or nh == 0:
         return
     cdef floating[:, :, ::1] scratch = np.empty((2, B, nh), dtype=np.asarray(XW).dtype)
@@ -739,8 +733,7 @@ def gru_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] H, floating[:, :, :
         if dn is None:
             raise ValueError("reset_after=True needs the dn output buffer")
         _check("dn", dn, (T, B, nh))
-    if mask is not None:
-        _check("mask", mask, (T, B, 1))
+    _check("mask", mask, (T, B, 1))
     if T == 0 or B == 0 or nh == 0:
         return
     cdef floating[:, ::1] scratch = np.empty((B, nh), dtype=np.asarray(dZ).dtype)
@@ -813,8 +806,7 @@ def vanilla_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :,
     """
     cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], nh = W_h.shape[0]
     _check("XW", XW, (T, B, nh)); _check("W_h", W_h, (nh, nh)); _check("H", H, (T + 1, B, nh))
-    if mask is not None:
-        _check("mask", mask, (T, B, 1))
+    _check("mask", mask, (T, B, 1))
     if T == 0 or B == 0 or nh == 0:
         return
     cdef floating *m = ptr_or_null(mask)
@@ -833,8 +825,7 @@ def vanilla_predict(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, ::
     (For all steps' h use vanilla_forward: its H is exactly the output sequence.)"""
     cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], nh = W_h.shape[0]
     _check("XW", XW, (T, B, nh)); _check("W_h", W_h, (nh, nh)); _check("state", state, (B, nh))
-    if mask is not None:
-        _check("mask", mask, (T, B, 1))
+    _check("mask", mask, (T, B, 1))
     if T == 0 or B == 0 or nh == 0:
         return
     cdef floating[:, ::1] scratch = np.empty((B, nh), dtype=np.asarray(XW).dtype)
@@ -893,8 +884,7 @@ def vanilla_backward(floating[:, :, ::1] H, floating[:, ::1] W_h, floating[:, :,
     cdef Py_ssize_t T = dH.shape[0], B = dH.shape[1], nh = W_h.shape[0]
     _check("H", H, (T + 1, B, nh)); _check("W_h", W_h, (nh, nh)); _check("dZ", dZ, (T, B, nh))
     _check("dstate", dstate, (B, nh))
-    if mask is not None:
-        _check("mask", mask, (T, B, 1))
+    _check("mask", mask, (T, B, 1))
     if T == 0 or B == 0 or nh == 0:
         return
     cdef floating *m = ptr_or_null(mask)
