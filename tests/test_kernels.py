@@ -1,5 +1,7 @@
 """The compiled kernels behind the cells against the NumPy reference cells."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from _reference_cells import ReferenceGRUCell, ReferenceLSTMCell, ReferenceVanillaCell
@@ -7,11 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from rnnlearn.cells._kernels import ACTIVATION_CODES
+from threadpoolctl import threadpool_limits
 
 from rnnlearn import GRUCell, LSTMCell, RNNRegressor, VanillaCell
 from rnnlearn._network import Network
 from rnnlearn.activations import ACTIVATIONS
 from rnnlearn.cells import _kernels
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+"""The estimator tests here train for two or three epochs on purpose."""
 
 PAIRS = {
     "lstm": (LSTMCell, ReferenceLSTMCell, {}),
@@ -182,3 +188,29 @@ def test_kernel_matmul_equals_numpy(m, k, n, transpose_b, dtype):
     product = _kernels.matmul(A, B, transpose_b)
     assert product.dtype == dtype and product.shape == (m, n)
     assert_allclose(product, A @ (B.T if transpose_b else B), rtol=1e-5, atol=1e-5)
+
+
+def _fitted_lstm():
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(64, 12, 3)), rng.normal(size=64)
+    return RNNRegressor(hidden_layer_sizes=24, max_iter=2, random_state=0), X, y
+
+
+def test_one_model_predicts_the_same_from_four_threads():
+    model, X, y = _fitted_lstm()
+    model.fit(X, y)
+    serial = [model.predict(X[i::4]) for i in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(lambda i: model.predict(X[i::4]), range(4)))
+    for a, b in zip(serial, parallel, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_fits_agree_across_blas_thread_counts_and_repeat_exactly():
+    fits = {}
+    for n_threads in (1, 2, 2):
+        model, X, y = _fitted_lstm()
+        with threadpool_limits(limits=n_threads, user_api="blas"):
+            fits.setdefault(n_threads, []).append(model.fit(X, y).predict(X))
+    assert np.array_equal(fits[2][0], fits[2][1])
+    assert_allclose(fits[1][0], fits[2][0], rtol=1e-8, atol=1e-10)
