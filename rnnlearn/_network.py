@@ -291,7 +291,7 @@ class Network:
         *layer_grads, head_grads = self.unpack(grads)
         head_input = cache.head_input
         n_hidden = head_input.shape[-1]
-        d_raw = np.asarray(d_raw, dtype=params.dtype)
+        d_raw = _kernel_array(np.asarray(d_raw), params.dtype)
         d_flat = d_raw.reshape(-1, d_raw.shape[-1])
         _kernels.weight_grad(
             _kernel_array(head_input.reshape(-1, n_hidden)), d_flat, head_grads["W"]

@@ -121,7 +121,7 @@ class GRUCell(Cell):
     def backward(self, params, cache, dH, grads):
         """Back-propagate through time; see :meth:`Cell.backward`. Consumes the cache."""
         d_gates, W_h, _ = kernel_inputs(params["W_h"], cache.gates, None)
-        dH = np.ascontiguousarray(dH, dtype=d_gates.dtype)
+        dH = kernel_array(dH, d_gates.dtype)
         n_timesteps, n_samples, n_hidden = dH.shape
         dh0 = np.zeros((n_samples, n_hidden), dtype=dH.dtype)
         # PyTorch form: the kernel leaves the gradient w.r.t. the recurrent product h W_h

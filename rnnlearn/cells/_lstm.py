@@ -9,7 +9,7 @@ import numpy as np
 
 from .._validation import check_number
 from . import _kernels
-from ._base import Cell, kernel_inputs, named_states
+from ._base import Cell, kernel_array, kernel_inputs, named_states
 from ._kernels import ACTIVATION_CODES
 
 
@@ -116,7 +116,7 @@ class LSTMCell(Cell):
     def backward(self, params, cache, dH, grads):
         """Back-propagate through time; see :meth:`Cell.backward`. Consumes the cache."""
         dXW, W_h, _ = kernel_inputs(params["W_h"], cache.gates, None)
-        dH = np.ascontiguousarray(dH, dtype=dXW.dtype)
+        dH = kernel_array(dH, dXW.dtype)
         n_hidden = dH.shape[-1]
         dstate = np.zeros((2, dH.shape[1], n_hidden), dtype=dXW.dtype)
         code = ACTIVATION_CODES[self.activation]

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _kernels
-from ._base import Cell, kernel_inputs, named_states
+from ._base import Cell, kernel_array, kernel_inputs, named_states
 from ._kernels import ACTIVATION_CODES
 
 
@@ -72,7 +72,7 @@ class VanillaCell(Cell):
         """Back-propagate through time; see :meth:`Cell.backward`."""
         H = cache.H
         _, W_h, _ = kernel_inputs(params["W_h"], H, None)
-        dH = np.ascontiguousarray(dH, dtype=H.dtype)
+        dH = kernel_array(dH, H.dtype)
         n_timesteps, n_samples, n_hidden = dH.shape
         dXW = np.empty_like(dH)
         dh0 = np.zeros((n_samples, n_hidden), dtype=H.dtype)
