@@ -25,7 +25,6 @@ from .exceptions import DivergenceWarning, TrainingInterruptedWarning
 from .optimizers import OPTIMIZERS, Optimizer
 
 OUTPUT_MODES = ("last", "sequence", "after")
-PREDICT_BUFFER_BYTES = 32 * 2**20  # size of one layer's gate buffer per prediction chunk
 
 
 def _resolve(value, table, base_class, name):
@@ -245,6 +244,7 @@ class BaseRNN(BaseEstimator, ABC):
             lengths,
             np.ascontiguousarray(Y.transpose(1, 0, 2), dtype=dtype),
             np.ascontiguousarray(weights.T, dtype=dtype),
+            synced=self.output_mode == "sequence",
         )
         validation = None
         if self.early_stopping and not incremental:
@@ -446,21 +446,8 @@ class BaseRNN(BaseEstimator, ABC):
         return np.ascontiguousarray(X.transpose(1, 0, 2), dtype=self._params.dtype), lengths
 
     def _raw_output(self, X_tm, lengths):
-        """Raw outputs ``(n_steps, n_samples, n_outputs)``, in chunks of samples.
-
-        A chunk holds as many sequences as keep one layer's gate buffer within
-        ``PREDICT_BUFFER_BYTES``: short, narrow sequences go through in one pass, long, wide
-        ones in pieces, so memory stays bounded without per-step overhead for small models.
-        """
-        network = self._network
-        per_sample = X_tm.shape[0] * max(network.gate_widths) * X_tm.itemsize
-        chunk = max(16, PREDICT_BUFFER_BYTES // per_sample)
-        chunks = []
-        for start in range(0, X_tm.shape[1], chunk):
-            part = slice(start, start + chunk)
-            chunk_lengths = None if lengths is None else lengths[part]
-            chunks.append(network.predict(self._params, X_tm[:, part], chunk_lengths))
-        return np.concatenate(chunks, axis=1)
+        """Raw outputs ``(n_steps, n_samples, n_outputs)`` (see :meth:`Network.predict`)."""
+        return self._network.predict(self._params, X_tm, lengths)
 
     def _format_output(self, values, lengths):
         """Time-major per-step values ``(n_steps, n_samples, ...)`` to what users get back.

@@ -9,6 +9,9 @@ import numpy as np
 from .cells import _kernels
 from .cells._base import kernel_array
 
+PREDICT_CHUNK_BYTES = 32 * 2**20
+"""Default bound on one layer's gate buffer per chunk of :meth:`Network.predict`."""
+
 
 class LayerCache(NamedTuple):
     """What :meth:`Network.forward` keeps of one recurrent layer.
@@ -205,22 +208,49 @@ class Network:
         """
         return self._run(params, X, lengths, state0, training=True)
 
-    def predict(self, params, X, lengths=None):
+    def predict(self, params, X, lengths=None, max_chunk_bytes=PREDICT_CHUNK_BYTES):
         """Compute the raw outputs as :meth:`forward` does, keeping nothing for backward.
 
-        Each layer runs :meth:`Cell.predict`, so no gates or caches are stored.
+        Each layer runs :meth:`Cell.predict`, so no gates or caches are stored. Sequences
+        go through in chunks of similar length: sorted by length, longest first, each chunk
+        cut to its own longest sequence, and as many in a chunk as keep one layer's input
+        projection within ``max_chunk_bytes``. So a batch of mixed lengths costs about its
+        valid steps, and memory stays bounded for long sequences and large batches.
 
         Parameters
         ----------
         params, X, lengths
             As for :meth:`forward` (every layer starts from a zero state).
+        max_chunk_bytes : int, default=PREDICT_CHUNK_BYTES
+            Bound on one layer's gate buffer per chunk (at least 16 sequences per chunk).
 
         Returns
         -------
         raw : ndarray
-            As :meth:`forward`'s.
+            As :meth:`forward`'s; for synced output, padded steps are zero.
         """
-        return self._run(params, X, lengths, None, training=False)[0]
+        n_timesteps, n_samples, _ = X.shape
+        if lengths is None:
+            order, lengths = None, np.full(n_samples, n_timesteps)
+        else:
+            order = np.argsort(-np.asarray(lengths), kind="stable")
+            lengths = np.asarray(lengths)[order]
+        per_sample = n_timesteps * max(self.gate_widths) * params.dtype.itemsize
+        chunk = max(16, max_chunk_bytes // max(per_sample, 1))
+        n_steps = n_timesteps if self.n_steps_out is None else self.n_steps_out
+        raw = np.zeros((n_steps, n_samples, self.n_outputs), dtype=params.dtype)
+        for start in range(0, n_samples, chunk):
+            rows = slice(start, start + chunk)
+            chunk_lengths = lengths[rows]
+            steps = int(chunk_lengths.max(initial=0))
+            X_chunk = X[:steps, rows if order is None else order[rows]]
+            part = self._run(params, X_chunk, chunk_lengths, None, training=False)[0]
+            raw[: part.shape[0], rows] = part
+        if order is not None:
+            if self.n_steps_out is None:
+                raw[~step_mask(lengths, n_timesteps)] = 0
+            raw[:, order] = raw.copy()
+        return raw
 
     def _run(self, params, X, lengths, state0, *, training):
         """The forward pass; with ``training``, also the cache that backward needs."""

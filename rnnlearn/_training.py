@@ -23,10 +23,14 @@ class TrainingData:
         Time-major targets of the emitted steps, encoded for the loss.
     weights : ndarray of shape (n_steps, n_samples)
         Weight of each emitted step: sample (and class) weight, 0 on padding.
+    synced : bool, default=False
+        Whether ``y`` has one step per input step (synced output), so that cutting the
+        input's padding cuts ``y`` and ``weights`` alike.
     """
 
-    def __init__(self, X, lengths, y, weights):
+    def __init__(self, X, lengths, y, weights, synced=False):
         self.X, self.lengths, self.y, self.weights = X, lengths, y, weights
+        self.synced = synced
         self.weight_per_sample = float(weights.sum()) / X.shape[1]
 
     @property
@@ -35,13 +39,26 @@ class TrainingData:
         return self.X.shape[1]
 
     def batch(self, index):
-        """The ``(X, lengths, y, weights)`` of the samples in ``index`` (a slice or array)."""
-        lengths = None if self.lengths is None else self.lengths[index]
-        return self.X[:, index], lengths, self.y[:, index], self.weights[:, index]
+        """The ``(X, lengths, y, weights)`` of the samples in ``index`` (a slice or array).
+
+        Steps past the batch's longest sequence are cut, so a batch of short sequences
+        costs its own length, not the longest of the whole set.
+        """
+        if self.lengths is None:
+            return self.X[:, index], None, self.y[:, index], self.weights[:, index]
+        lengths = self.lengths[index]
+        steps = int(lengths.max(initial=0))
+        out_steps = slice(steps) if self.synced else slice(None)
+        return (
+            self.X[:steps, index],
+            lengths,
+            self.y[out_steps, index],
+            self.weights[out_steps, index],
+        )
 
     def subset(self, index):
         """A new :class:`TrainingData` holding the samples in ``index``."""
-        return TrainingData(*self.batch(index))
+        return TrainingData(*self.batch(index), synced=self.synced)
 
 
 def minibatches(n_samples, batch_size, shuffle, rng):

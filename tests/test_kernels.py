@@ -12,7 +12,6 @@ from rnnlearn.cells._kernels import ACTIVATION_CODES
 from threadpoolctl import threadpool_limits
 
 from rnnlearn import GRUCell, LSTMCell, RNNRegressor, VanillaCell
-from rnnlearn._network import Network
 from rnnlearn.activations import ACTIVATIONS
 from rnnlearn.cells import _kernels
 
@@ -112,18 +111,6 @@ def test_kernels_match_the_reference_on_any_shape(
     kind, n_timesteps, n_samples, n_hidden, masked, dtype, seed
 ):
     _check(kind, "tanh", (n_timesteps, n_samples, n_hidden), dtype, masked, seed)
-
-
-@pytest.mark.parametrize("n_steps_out", [None, 1, 3])
-@pytest.mark.parametrize("kind", PAIRS)
-def test_network_predict_equals_forward(kind, n_steps_out):
-    cell_class, _, options = PAIRS[kind]
-    network = Network(cell_class(**options), 2, (5, 3), 2, n_steps_out)
-    rng = np.random.RandomState(0)
-    params = network.init_params(rng)
-    X, lengths = rng.normal(size=(7, 4, 2)), np.array([7, 2, 5, 1])
-    raw = network.forward(params, X, lengths)[0]
-    assert_allclose(network.predict(params, X, lengths), raw, rtol=1e-13, atol=1e-13)
 
 
 def test_float32_tanh_is_within_8_ulps():

@@ -448,3 +448,26 @@ def test_step_mask_by_hand():
         step_mask(np.array([3, 1, 2]), 3),
         [[True, True, True], [True, False, True], [True, False, False]],
     )
+
+
+@pytest.mark.parametrize("n_steps_out", MODES.values(), ids=MODES.keys())
+@pytest.mark.parametrize("cell", ALL_CELLS, ids=repr)
+@settings(max_examples=10, deadline=None, database=None)
+@given(
+    lengths=st.lists(st.integers(1, 9), min_size=1, max_size=40),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_network_predict_in_sorted_chunks_equals_forward(cell, n_steps_out, lengths, seed):
+    """Sorting by length, chunking and cutting each chunk's padding change no output."""
+    lengths = np.array(lengths)
+    network = Network(cell, N_FEATURES, HIDDEN, 2, n_steps_out)
+    rng = np.random.RandomState(seed)
+    params = network.init_params(rng) + rng.normal(0.0, 0.3, network.n_params)
+    X = rng.normal(size=(int(lengths.max()) + 1, len(lengths), N_FEATURES))
+    expected = network.forward(params, X, lengths)[0]
+    one_chunk = network.predict(params, X, lengths)
+    sixteen_per_chunk = network.predict(params, X, lengths, max_chunk_bytes=1)
+    if n_steps_out is None:  # predict leaves padded steps at zero
+        expected = expected * step_mask(lengths, X.shape[0])[:, :, None]
+    assert_allclose(one_chunk, expected, rtol=1e-12, atol=1e-12)
+    assert_allclose(sixteen_per_chunk, expected, rtol=1e-12, atol=1e-12)
