@@ -19,6 +19,7 @@ from .cells import GRUCell, LSTMCell, VanillaCell
 from .datasets import (
     bin2int,
     int2bin,
+    load_ts,
     make_binary_addition,
     make_frequency_classification,
     make_sine_sequences,
@@ -39,6 +40,7 @@ __all__ = [
     "cells",
     "datasets",
     "int2bin",
+    "load_ts",
     "losses",
     "make_binary_addition",
     "make_frequency_classification",

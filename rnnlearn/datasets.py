@@ -1,4 +1,4 @@
-"""Binary encoding helpers and synthetic sequence data sets for trying recurrent networks."""
+"""Binary encoding helpers, synthetic sequence data sets and a reader for ``.ts`` files."""
 
 # SPDX-License-Identifier: BSD-3-Clause
 
@@ -12,6 +12,7 @@ from ._validation import check_finite_vector, check_number, check_real_array
 __all__ = [
     "bin2int",
     "int2bin",
+    "load_ts",
     "make_binary_addition",
     "make_frequency_classification",
     "make_sine_sequences",
@@ -351,3 +352,201 @@ def make_frequency_classification(
     X = amplitudes * np.sin(angles)
     X += noise * rng.standard_normal(X.shape)
     return X, y
+
+
+# ---------------------------------------------------------------------------------------------
+# load_ts: the sktime / aeon .ts text format
+
+
+def load_ts(path):
+    """Read a time-series data set in the sktime / aeon ``.ts`` text format.
+
+    The format of the UCR/UEA classification and Monash regression archives: lines
+    starting with ``#`` are comments, ``@`` lines make the header (``@problemName``,
+    ``@univariate``, ``@equalLength``, ``@classLabel`` or ``@targetLabel``, ...; keywords
+    in any case), and after ``@data`` each line is one case. A case's channels are
+    separated by ``:`` and the values of a channel by ``,``; with ``@classLabel true`` or
+    ``@targetLabel true`` the last ``:`` field is the class label or regression target.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.ts`` file, read as UTF-8.
+
+    Returns
+    -------
+    X : ndarray of float64 of shape (n_cases, n_timesteps, n_channels) or list of ndarray
+        The series: a 3-D array when all cases have the same length, otherwise a list of
+        ``(n_timesteps_i, n_channels)`` arrays, the variable-length input that rnnlearn's
+        estimators take. Missing values, written ``?``, become NaN; the estimators reject
+        NaN, so fill them in before fitting.
+    y : ndarray of shape (n_cases,) or None
+        Class labels as strings (``@classLabel true``), regression targets as float64
+        (``@targetLabel true``), or None when the header declares neither.
+
+    Raises
+    ------
+    ValueError
+        If the file has no ``@data`` line or no cases, declares timestamps (not
+        supported), or has a malformed header line, a value or target that is not a
+        number, a case whose channel count differs from the first case's (or from 1 with
+        ``@univariate true``), channels of different lengths within a case, a class label
+        not declared by ``@classLabel``, or cases of different lengths under
+        ``@equalLength true``. The message names the file and the line.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from tempfile import TemporaryDirectory
+    >>> from rnnlearn.datasets import load_ts
+    >>> text = '''# two cases of different lengths, two channels each
+    ... @problemName Toy
+    ... @univariate false
+    ... @classLabel true up down
+    ... @data
+    ... 1,2,3:0,0,1:up
+    ... 3,?:1,0:down
+    ... '''
+    >>> with TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "toy.ts"
+    ...     _ = path.write_text(text)
+    ...     X, y = load_ts(path)
+    >>> [x.shape for x in X]
+    [(3, 2), (2, 2)]
+    >>> print(X[1])
+    [[ 3.  1.]
+     [nan  0.]]
+    >>> print(y)
+    ['up' 'down']
+    """
+    with open(path, encoding="utf-8-sig") as file:
+        lines = list(enumerate(file, start=1))
+    header, data = _split_ts_header(path, lines)
+    if _ts_flag(path, header, "timestamps"):
+        raise ValueError(f"{path}: files with @timeStamps true are not supported.")
+    kind, labels = _ts_target(path, header)
+    channels = 1 if _ts_flag(path, header, "univariate") else None
+    source = "@univariate true" if channels else "as the first case"
+    cases, targets = [], []
+    for number, line in data:
+        try:
+            case, target = _parse_ts_case(line, kind, labels)
+            channels = _check_ts_channels(case, channels, source)
+        except ValueError as error:
+            raise ValueError(f"{path}, line {number}: {error}") from None
+        cases.append(case)
+        targets.append(target)
+    X = _ts_series(path, header, data, cases)
+    y = None if kind is None else np.array(targets, dtype=None if kind == "class" else float)
+    return X, y
+
+
+def _split_ts_header(path, lines):
+    """Split numbered lines into the header and the data lines, dropping comments.
+
+    Returns ``header``, a dict from each lower-case ``@`` keyword to ``(line number,
+    words after it)``, and ``data``, the ``(line number, text)`` of each non-empty line
+    after ``@data``.
+    """
+    header = {}
+    for index, (number, line) in enumerate(lines):
+        if _is_ts_blank(line):
+            continue
+        text = line.strip()
+        if not text.startswith("@"):
+            raise ValueError(
+                f"{path}, line {number}: expected a '#' comment or an '@' header line "
+                f"before @data, got {text[:40]!r}."
+            )
+        keyword, *words = text[1:].split() or [""]
+        if keyword.lower() == "data":
+            data = [(n, t) for n, t in lines[index + 1 :] if not _is_ts_blank(t)]
+            if not data:
+                raise ValueError(f"{path}: no cases after @data (line {number}).")
+            return header, data
+        header[keyword.lower()] = (number, words)
+    raise ValueError(f"{path}: no @data line, so no cases; is this a .ts file?")
+
+
+def _is_ts_blank(line):
+    """Whether a line is empty or a ``#`` comment."""
+    text = line.strip()
+    return not text or text.startswith("#")
+
+
+def _ts_flag(path, header, keyword):
+    """The boolean value of header line ``@keyword``, or None when it is absent."""
+    if keyword not in header:
+        return None
+    number, words = header[keyword]
+    if not words or words[0].lower() not in ("true", "false"):
+        raise ValueError(f"{path}, line {number}: @{keyword} must be followed by true or false.")
+    return words[0].lower() == "true"
+
+
+def _ts_target(path, header):
+    """``(kind, labels)``: kind "class", "target" or None; the declared class labels."""
+    is_class = _ts_flag(path, header, "classlabel")
+    is_target = _ts_flag(path, header, "targetlabel")
+    if is_class and is_target:
+        raise ValueError(f"{path}: both @classLabel and @targetLabel are true.")
+    if is_class:
+        return "class", header["classlabel"][1][1:]
+    return ("target" if is_target else None), None
+
+
+def _parse_ts_case(line, kind, labels):
+    """One data line as a ``(n_timesteps, n_channels)`` array and its label or target."""
+    fields = line.strip().split(":")
+    target = None
+    if kind is not None:
+        if len(fields) < 2:
+            raise ValueError("expected channels and a final ':' field with the label or target.")
+        *fields, target = fields
+        target = target.strip() if kind == "class" else _ts_number(target, "the target")
+    if kind == "class" and not target:
+        raise ValueError("the class label (the last ':' field) is empty.")
+    if kind == "class" and labels and target not in labels:
+        raise ValueError(f"class label {target!r} is not among those of @classLabel: {labels}.")
+    series = [_ts_values(field, channel) for channel, field in enumerate(fields)]
+    lengths = sorted({len(values) for values in series})
+    if len(lengths) > 1:
+        raise ValueError(f"the channels of a case have different lengths {lengths}.")
+    return np.stack(series, axis=1), target
+
+
+def _ts_number(text, what):
+    """``text`` as a float, or a ValueError naming ``what``."""
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{what} {text.strip()!r} is not a number.") from None
+
+
+def _ts_values(field, channel):
+    """The comma-separated values of one channel as float64, ``?`` as NaN."""
+    what = f"channel {channel}: value"
+    values = field.split(",")
+    return np.array([np.nan if v.strip() == "?" else _ts_number(v, what) for v in values])
+
+
+def _check_ts_channels(case, expected, source):
+    """Return the channel count of ``case``, checked against ``expected`` (None: any)."""
+    channels = case.shape[1]
+    if expected is not None and channels != expected:
+        raise ValueError(f"the case has {channels} channels; expected {expected} ({source}).")
+    return channels
+
+
+def _ts_series(path, header, data, cases):
+    """The cases as one 3-D array if they share their length, else as a list."""
+    lengths = [len(case) for case in cases]
+    if all(length == lengths[0] for length in lengths):
+        return np.stack(cases)
+    if _ts_flag(path, header, "equallength"):
+        index = next(i for i, length in enumerate(lengths) if length != lengths[0])
+        raise ValueError(
+            f"{path}, line {data[index][0]}: @equalLength true, but this case has "
+            f"{lengths[index]} steps and the first {lengths[0]}."
+        )
+    return cases

@@ -1,6 +1,8 @@
-"""Tests for rnnlearn.datasets: binary encoding helpers and synthetic data sets."""
+"""Tests for rnnlearn.datasets: binary encoding helpers, synthetic data sets, the .ts reader."""
 
 # SPDX-License-Identifier: BSD-3-Clause
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,9 +11,11 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.linear_model import Ridge, RidgeClassifier
 
+from rnnlearn._validation import check_sequences
 from rnnlearn.datasets import (
     bin2int,
     int2bin,
+    load_ts,
     make_binary_addition,
     make_frequency_classification,
     make_sine_sequences,
@@ -315,3 +319,144 @@ def test_frequency_classification_is_learnable_but_not_linearly():
 def test_frequency_classification_validates_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         make_frequency_classification(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# load_ts
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"  # ../shared/data
+
+
+def write_ts(folder, text):
+    """Write ``text`` to ``folder/data.ts`` and return the path."""
+    path = folder / "data.ts"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_ts_equal_lengths_give_a_3d_array_and_string_labels(tmp_path):
+    path = write_ts(tmp_path, "@equalLength true\n@classLabel true 1 2\n@data\n1,2,3:1\n4,5,6:2\n")
+    X, y = load_ts(path)
+    assert X.dtype == np.float64
+    assert_array_equal(X, [[[1], [2], [3]], [[4], [5], [6]]])
+    assert y.dtype.kind == "U"
+    assert y.tolist() == ["1", "2"]
+
+
+def test_load_ts_unequal_lengths_give_a_list_the_estimators_take(tmp_path):
+    text = "@equalLength false\n@classLabel true a b\n@data\n1,2,3:a\n4:b\n5,6:a\n"
+    X, y = load_ts(write_ts(tmp_path, text))
+    assert isinstance(X, list)
+    assert [x.shape for x in X] == [(3, 1), (1, 1), (2, 1)]
+    assert_array_equal(X[2], [[5.0], [6.0]])
+    assert y.tolist() == ["a", "b", "a"]
+    padded, lengths = check_sequences(X)
+    assert padded.shape == (3, 3, 1)
+    assert lengths.tolist() == [3, 1, 2]
+
+
+def test_load_ts_multichannel_cases_have_one_column_per_channel(tmp_path):
+    text = "@univariate false\n@classLabel true x\n@data\n1,2:10,20:30,40:x\n3:4:5:x\n"
+    X, _ = load_ts(write_ts(tmp_path, text))
+    assert_array_equal(X[0], [[1, 10, 30], [2, 20, 40]])
+    assert_array_equal(X[1], [[3, 4, 5]])
+
+
+def test_load_ts_regression_targets_are_floats(tmp_path):
+    text = "@targetLabel true\n@data\n1,2:0.5\n3,4:-1e-3\n"
+    X, y = load_ts(write_ts(tmp_path, text))
+    assert X.shape == (2, 2, 1)
+    assert y.dtype == np.float64
+    assert_allclose(y, [0.5, -0.001])
+
+
+def test_load_ts_without_labels_returns_no_targets(tmp_path):
+    X, y = load_ts(write_ts(tmp_path, "@classLabel false\n@data\n1,2:3,4\n"))
+    assert_array_equal(X, [[[1, 3], [2, 4]]])
+    assert y is None
+
+
+def test_load_ts_skips_comments_blank_lines_and_reads_keywords_in_any_case(tmp_path):
+    text = (
+        "\ufeff# a comment, with : and , and @data inside\n"
+        "\n"
+        "@problemName Demo\r\n"
+        "#\n"
+        "@UNIVARIATE TRUE\r\n"
+        "@classlabel True up down\n"
+        "@DATA\n"
+        "# a comment among the cases\n"
+        " 1.5 , 2 :up \r\n"
+        "\n"
+        "3,4:down\n"
+    )
+    X, y = load_ts(write_ts(tmp_path, text))
+    assert_array_equal(X[:, :, 0], [[1.5, 2], [3, 4]])
+    assert y.tolist() == ["up", "down"]
+
+
+def test_load_ts_reads_missing_values_as_nan(tmp_path):
+    X, _ = load_ts(write_ts(tmp_path, "@missing true\n@targetLabel true\n@data\n1,?,3:0\n"))
+    assert_array_equal(np.isnan(X[0, :, 0]), [False, True, False])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("# only comments\n@problemName X\n", "no @data line"),
+        ("@classLabel true a\n@data\n\n# nothing\n", "no cases after @data"),
+        ("@problemName X\n1,2:a\n@data\n1:a\n", "line 2: expected a '#' comment"),
+        ("@classLabel maybe\n@data\n1:a\n", "line 1: @classlabel must be followed by"),
+        ("@classLabel true a\n@targetLabel true\n@data\n1:a\n", "both @classLabel"),
+        ("@timeStamps true\n@data\n(0,1):a\n", "@timeStamps true are not supported"),
+        ("@classLabel true a\n@data\n1,2:3,4:a\n1,2:a\n", r"line 4: .* 1 channels; expected 2"),
+        ("@univariate true\n@classLabel true a\n@data\n1:2:a\n", r"line 4: .*@univariate"),
+        ("@classLabel true a\n@data\n1,2:3:a\n", "line 3: the channels of a case have"),
+        ("@classLabel true a\n@data\n1,x,3:a\n", "line 3: channel 0: value 'x' is not"),
+        ("@classLabel true a\n@data\n1,,3:a\n", "line 3: channel 0: value '' is not"),
+        ("@targetLabel true\n@data\n1,2:0.1\n1,2:high\n", "line 4: the target 'high' is"),
+        ("@classLabel true a b\n@data\n1,2:c\n", "line 3: class label 'c' is not among"),
+        ("@classLabel true a\n@data\n1,2:\n", "line 3: the class label .* is empty"),
+        ("@classLabel true a\n@data\n1,2\n", "line 3: expected channels and a final"),
+        ("@equalLength true\n@classLabel true a\n@data\n1,2:a\n1:a\n", "line 5: @equalLength"),
+    ],
+)
+def test_load_ts_rejects_bad_files_naming_the_line(tmp_path, text, message):
+    path = write_ts(tmp_path, text)
+    with pytest.raises(ValueError, match=message) as error:
+        load_ts(path)
+    assert str(path) in str(error.value)
+
+
+# (set, task, train cases, test cases, shortest, longest over both parts, classes)
+REAL_SETS = [
+    ("OSULeaf", "class", 200, 242, 427, 427, 6),
+    ("PLAID", "class", 537, 537, 100, 1344, 11),
+    ("Covid3Month", "target", 140, 61, 84, 84, None),
+]
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason=f"{DATA} (the shared data sets) is absent")
+@pytest.mark.parametrize(
+    ("name", "task", "n_train", "n_test", "shortest", "longest", "n_classes"),
+    REAL_SETS,
+    ids=[row[0] for row in REAL_SETS],
+)
+def test_load_ts_reads_the_shared_data_sets(
+    name, task, n_train, n_test, shortest, longest, n_classes
+):
+    (X_train, y_train), (X_test, y_test) = (
+        load_ts(DATA / f"{name}_{part}.ts") for part in ("TRAIN", "TEST")
+    )
+    assert len(X_train) == len(y_train) == n_train
+    assert len(X_test) == len(y_test) == n_test
+    lengths = [len(x) for x in [*X_train, *X_test]]
+    assert (min(lengths), max(lengths)) == (shortest, longest)
+    assert isinstance(X_train, list) == (shortest != longest)
+    assert all(x.shape[1] == 1 and np.all(np.isfinite(x)) for x in [*X_train, *X_test])
+    if task == "class":
+        assert len(set(y_train.tolist())) == n_classes
+        assert set(y_test.tolist()) <= set(y_train.tolist())
+    else:
+        assert y_train.dtype == np.float64
+        assert np.all(np.isfinite(y_train))
