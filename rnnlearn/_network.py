@@ -6,8 +6,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .cells import _kernels
 from .cells._base import kernel_array
+from .cells._compiled import kernels as _kernels
+from .cells._threads import single_threaded_blas
 
 PREDICT_CHUNK_BYTES = 32 * 2**20
 """Default bound on one layer's gate buffer per chunk of :meth:`Network.predict`."""
@@ -184,6 +185,7 @@ class Network:
                     mask[offset : offset + _size(shape)] = True
         return mask
 
+    @single_threaded_blas()
     def forward(self, params, X, lengths=None, state0=None):
         """Compute the raw (pre-link) outputs.
 
@@ -208,6 +210,7 @@ class Network:
         """
         return self._run(params, X, lengths, state0, training=True)
 
+    @single_threaded_blas()
     def predict(self, params, X, lengths=None, max_chunk_bytes=PREDICT_CHUNK_BYTES):
         """Compute the raw outputs as :meth:`forward` does, keeping nothing for backward.
 
@@ -293,6 +296,7 @@ class Network:
         )
         return raw, cache
 
+    @single_threaded_blas()
     def backward(self, params, cache, d_raw, input_gradient=False):
         """Back-propagate a gradient of the raw outputs to all parameters.
 
@@ -323,9 +327,7 @@ class Network:
         n_hidden = head_input.shape[-1]
         d_raw = _kernel_array(np.asarray(d_raw), params.dtype)
         d_flat = d_raw.reshape(-1, d_raw.shape[-1])
-        _kernels.weight_grad(
-            _kernel_array(head_input.reshape(-1, n_hidden)), d_flat, head_grads["W"]
-        )
+        _weight_grad(head_input.reshape(-1, n_hidden), d_flat, head_grads["W"])
         np.sum(d_flat, axis=0, out=head_grads["b"])
         d_head_input = _matmul(d_flat, head["W"], transpose_b=True).reshape(
             d_raw.shape[:-1] + (n_hidden,)
@@ -341,8 +343,7 @@ class Network:
             inputs, cell_cache = cache.layers[k].inputs, cache.layers[k].cell
             dXW, dstate0[k] = self.cell.backward(layers[k], cell_cache, dH, layer_grads[k])
             dXW_flat = dXW.reshape(-1, dXW.shape[-1])
-            inputs_flat = _kernel_array(inputs.reshape(-1, inputs.shape[-1]))
-            _kernels.weight_grad(inputs_flat, dXW_flat, layer_grads[k]["W_x"])
+            _weight_grad(inputs.reshape(-1, inputs.shape[-1]), dXW_flat, layer_grads[k]["W_x"])
             np.sum(dXW_flat, axis=0, out=layer_grads[k]["b"])
             if k > 0 or input_gradient:
                 dH = _matmul(dXW_flat, layers[k]["W_x"], transpose_b=True).reshape(inputs.shape)
@@ -412,5 +413,10 @@ def _kernel_array(array, dtype=None):
 
 
 def _matmul(A, B, transpose_b=False):
-    """``A @ B`` (or ``A @ B.T``) through the kernels' BLAS, in ``A``'s dtype."""
+    """``A @ B`` (or ``A @ B.T``) through the kernels, in ``A``'s dtype."""
     return _kernels.matmul(_kernel_array(A), _kernel_array(B, A.dtype), transpose_b)
+
+
+def _weight_grad(X, D, out):
+    """``out[...] = X.T @ D`` through the kernels (in ``out``'s dtype)."""
+    _kernels.weight_grad(_kernel_array(X, out.dtype), _kernel_array(D, out.dtype), out)

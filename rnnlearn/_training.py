@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils import gen_batches
 
+from .cells._threads import single_threaded_blas
 from .optimizers import add_l2_penalty, clip_by_global_norm
 
 
@@ -179,6 +180,7 @@ class TrainingState:
     samples_seen: int = 0
 
 
+@single_threaded_blas()
 def run_epoch(setup, state):
     """Train for one epoch, updating ``state`` in place.
 

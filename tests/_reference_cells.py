@@ -102,6 +102,9 @@ class ReferenceGRUCell(GRUCell):
             h += n
             if mask is not None:
                 carry_padding(h, H[t], mask[t])
+        if mask is not None:  # the kernels' convention: no gates on padding
+            gates *= mask
+            reset_term *= mask
         return H[1:], GRUCache(H, gates, reset_term, mask)
 
     def backward(self, params, cache, dH, grads):
@@ -220,6 +223,9 @@ class ReferenceLSTMCell(LSTMCell):
             if mask is not None:
                 carry_padding(C[t + 1], C[t], mask[t])
                 carry_padding(H[t + 1], H[t], mask[t])
+        if mask is not None:  # the kernels' convention: no gates on padding
+            gates *= mask
+            cell_out *= mask
         return H[1:], LSTMCache(H, C, gates, cell_out, mask)
 
     def backward(self, params, cache, dH, grads):

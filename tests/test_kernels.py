@@ -1,5 +1,8 @@
 """The compiled kernels behind the cells against the NumPy reference cells."""
 
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -7,13 +10,14 @@ import pytest
 from _reference_cells import ReferenceGRUCell, ReferenceLSTMCell, ReferenceVanillaCell
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from numpy.testing import assert_allclose
-from rnnlearn.cells._kernels import ACTIVATION_CODES
+from numpy.testing import assert_allclose, assert_array_equal
 from threadpoolctl import threadpool_limits
 
 from rnnlearn import GRUCell, LSTMCell, RNNRegressor, VanillaCell
 from rnnlearn.activations import ACTIVATIONS
-from rnnlearn.cells import _kernels
+from rnnlearn.cells._compiled import ACTIVATION_CODES, runnable_builds
+from rnnlearn.cells._compiled import kernels as _kernels
+from rnnlearn.cells._threads import _libraries, single_threaded_blas
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 """The estimator tests here train for two or three epochs on purpose."""
@@ -128,36 +132,68 @@ def test_a_numpy_cell_written_by_a_user_still_trains():
     """The NumPy reference cells follow the documented Cell contract only."""
     rng = np.random.RandomState(0)
     X, y = rng.normal(size=(40, 6, 2)), rng.normal(size=40)
-    kwargs = {"hidden_layer_sizes": 5, "max_iter": 3, "random_state": 0}
+    kwargs = {"hidden_layer_sizes": 5, "max_iter": 3, "random_state": 0, "dtype": "float64"}
     compiled = RNNRegressor(cell=LSTMCell(), **kwargs).fit(X, y)
     user = RNNRegressor(cell=ReferenceLSTMCell(), **kwargs).fit(X, y)
     assert_allclose(user.predict(X), compiled.predict(X), rtol=1e-10)
 
 
-def test_threaded_elementwise_passes_give_identical_results():
-    """Rows are independent, so splitting them over OpenMP threads changes no bit."""
-    cell = LSTMCell()
-    _, _, (params, (XW, state0, dH, mask)) = _problem(cell, 4, 64, 96, np.float32, True, 3)
-    W_h = params["W_h"]
-    threshold = _kernels.set_parallel_min_elements(0)
-    try:
-        results = []
-        for n_threads in (1, 2, 3):
-            gates = XW.copy()
-            H = np.empty((5, 64, 96), np.float32)
-            C = np.empty_like(H)
-            cell_out = np.empty_like(H[1:])
-            H[0], C[0] = state0
-            code = ACTIVATION_CODES["tanh"]
-            _kernels.lstm_forward(gates, W_h, H, C, cell_out, mask, code, n_threads)
-            dstate = np.zeros((2, 64, 96), np.float32)
-            _kernels.lstm_backward(gates, C, cell_out, W_h, dH, dstate, mask, code, n_threads)
-            results.append((H, gates, dstate))
-    finally:
-        _kernels.set_parallel_min_elements(threshold)
-    for other in results[1:]:
-        for a, b in zip(results[0], other, strict=True):
-            assert np.array_equal(a, b)
+def _lstm_forward_backward(n_threads, arrays):
+    """The LSTM kernels' outputs over ``arrays`` on ``n_threads`` row blocks."""
+    params, (XW, state0, dH, mask) = arrays
+    W_h, (n_timesteps, n_samples, n_fused) = params["W_h"], XW.shape
+    gates = XW.copy()
+    H = np.empty((n_timesteps + 1, n_samples, n_fused // 4), XW.dtype)
+    C, cell_out = np.empty_like(H), np.empty_like(H[1:])
+    H[0], C[0] = state0
+    code = ACTIVATION_CODES["tanh"]
+    _kernels.lstm_forward(gates, W_h, H, C, cell_out, mask, code, n_threads)
+    dstate = np.zeros_like(state0)
+    _kernels.lstm_backward(gates, C, cell_out, W_h, dH, dstate, mask, code, n_threads)
+    state = state0.copy()
+    _kernels.lstm_predict(XW.copy(), W_h, state, None, mask, code, n_threads)
+    return H, gates, dstate, state
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_blocks_agree_across_thread_counts_and_repeat_exactly(dtype):
+    """Each thread runs a block of rows; the split changes no result beyond round-off,
+    and the same split gives the same bits every time."""
+    _, _, arrays = _problem(LSTMCell(), 6, 37, 24, dtype, True, 3)
+    with threadpool_limits(limits=1, user_api="blas"):
+        results = {n: _lstm_forward_backward(n, arrays) for n in (1, 2, 3, 37, 50)}
+        again = _lstm_forward_backward(3, arrays)
+    for n_threads, result in results.items():
+        for got, want in zip(result, results[1], strict=True):
+            assert_allclose(got, want, rtol=0, atol=TOLERANCE[dtype], err_msg=str(n_threads))
+    for got, want in zip(again, results[3], strict=True):
+        assert_array_equal(got, want)
+
+
+def test_kernels_plan_their_threads_by_the_openmp_limit_rows_and_work():
+    big = 10 * _kernels.MIN_WORK_PER_THREAD
+    assert _kernels.plan_blocks(3, 10, 1) == 3  # asked for: granted, one row each at most
+    assert _kernels.plan_blocks(3, 2, 1) == 2
+    assert _kernels.plan_blocks(0, 1000, big) == 1  # on their own: only under the hold
+    with single_threaded_blas():
+        with threadpool_limits(limits=1, user_api="openmp"):
+            assert _kernels.plan_blocks(0, 1000, big) == 1
+        with threadpool_limits(limits=2, user_api="openmp"):
+            assert _kernels.plan_blocks(0, 1000, big) == 2
+            assert _kernels.plan_blocks(0, 1, big) == 1
+            assert _kernels.plan_blocks(0, 1000, 1) == 1  # too little work to split
+
+
+def test_threaded_kernels_restore_the_blas_thread_count():
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(64, 5, 2)), rng.normal(size=64)
+    before = [library.get_num_threads() for library in _libraries()]
+    with single_threaded_blas():
+        assert all(library.get_num_threads() == 1 for library in _libraries())
+    assert [library.get_num_threads() for library in _libraries()] == before
+    with threadpool_limits(limits=2, user_api="openmp"):
+        RNNRegressor(hidden_layer_sizes=4, max_iter=2, batch_size=32).fit(X, y).predict(X)
+    assert [library.get_num_threads() for library in _libraries()] == before
 
 
 @settings(max_examples=30, deadline=None)
@@ -201,3 +237,23 @@ def test_fits_agree_across_blas_thread_counts_and_repeat_exactly():
             fits.setdefault(n_threads, []).append(model.fit(X, y).predict(X))
     assert np.array_equal(fits[2][0], fits[2][1])
     assert_allclose(fits[1][0], fits[2][0], rtol=1e-8, atol=1e-10)
+
+
+def test_the_widest_runnable_build_is_loaded():
+    builds = runnable_builds()
+    assert builds[-1] == "baseline"
+    if "RNNLEARN_KERNELS" not in os.environ:
+        assert _kernels.__name__.endswith(("_kernels", f"_kernels_{builds[0]}"))
+        assert builds[0] == "baseline" or _kernels.__name__.endswith(builds[0])
+
+
+@pytest.mark.skipif("RNNLEARN_KERNELS" in os.environ, reason="already runs one forced build")
+@pytest.mark.parametrize("build", [name for name in runnable_builds()[1:]])
+def test_every_other_build_matches_the_reference(build):
+    """The narrower builds this CPU also runs pass the reference tests, in a subprocess."""
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__]
+    command += ["-k", "reference or ulps or row_blocks"]
+    result = subprocess.run(
+        command, env={**os.environ, "RNNLEARN_KERNELS": build}, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout[-3000:]

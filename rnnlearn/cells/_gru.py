@@ -6,9 +6,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _kernels
 from ._base import Cell, kernel_array, kernel_inputs, named_states
-from ._kernels import ACTIVATION_CODES
+from ._compiled import ACTIVATION_CODES
+from ._compiled import kernels as _kernels
 
 
 class GRUCache(NamedTuple):

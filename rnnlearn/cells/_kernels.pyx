@@ -3,10 +3,21 @@
 
 Layout, as rnnlearn's cells: time-major C-contiguous arrays, gates fused in columns in
 PyTorch's order (LSTM i, f, g, o; GRU r, z, n), mask (T, B, 1) with 1 = valid, 0 = padding
-(state carried unchanged, gradients zero). Each time step is one BLAS gemm for the recurrent
-product, accumulated straight into the step's gate buffer, plus one fused elementwise pass
-over the batch rows (optionally split over OpenMP threads). No allocation inside the time
-loop. The kernels hold no state, so they are thread-safe.
+(state carried unchanged, gates and gradients zero). Each time step is one BLAS gemm for the
+recurrent product, accumulated straight into the step's gate buffer, plus one fused
+elementwise pass over the batch rows. No allocation inside the time loop. The kernels hold
+no state, so they are thread-safe.
+
+Threads. The rows of a batch are independent sequences, so the batch is split into
+`n_threads` contiguous row blocks (numpy.array_split's split) and each thread runs its block
+from the first step to the last, products and elementwise passes alike, with no
+synchronisation between steps. A row's result does not depend on the split. The caller keeps
+BLAS to one thread meanwhile: two thread pools fighting over the cores is far slower. The
+products outside the time loop (matmul, weight_grad) are split over threads in the same way,
+so OpenMP's pool is the only one a training step uses.
+
+Variable lengths. At each step the products cover a block's rows up to its last valid row,
+so a block sorted by length, longest first, costs its valid steps only.
 
 Row-major products go to column-major BLAS by computing the transposed problem:
 C = op(A) op(B) (row-major) is C^T = op(B)^T op(A)^T (column-major), i.e. swap the operands.
@@ -25,18 +36,6 @@ import numpy as np
 
 ACTIVATION_CODES = {"identity": ACT_IDENTITY, "logistic": ACT_LOGISTIC, "tanh": ACT_TANH,
                     "gompertz": ACT_GOMPERTZ, "relu": ACT_RELU}
-
-# Below this many elements per step (B * H) the rows are not split over threads: the
-# fork/join of a parallel region costs more than it saves (measured on 2 cores: it never paid there).
-cdef Py_ssize_t PARALLEL_MIN_ELEMENTS = 4096
-
-
-def set_parallel_min_elements(Py_ssize_t n):
-    """Set the B * H threshold for threading the elementwise passes; returns the old one."""
-    global PARALLEL_MIN_ELEMENTS
-    old = PARALLEL_MIN_ELEMENTS
-    PARALLEL_MIN_ELEMENTS = n
-    return old
 
 
 # ----------------------------------------------------------------------------------------
@@ -57,40 +56,44 @@ cdef inline void gemm_full(bint trans_a, bint trans_b, int m, int n, int k, floa
         dgemm(&tb, &ta, &n, &m, &k, &one, b, &ldb, a, &lda, &beta, c, &ldc)
 
 
-cdef inline void gemm(bint trans_b, int m, int n, int k, floating *a, int lda,
-                      floating *b, int ldb, floating beta, floating *c, int ldc) noexcept nogil:
-    """Row-major C (m x n) = A (m x k) @ op(B) (k x n) + beta * C."""
-    gemm_full(False, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc)
+cdef inline void gemm(bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating *a,
+                      Py_ssize_t lda, floating *b, Py_ssize_t ldb, floating beta, floating *c,
+                      Py_ssize_t ldc) noexcept nogil:
+    """Row-major C (m x n) = A (m x k) @ op(B) (k x n) + beta * C; nothing for m = 0."""
+    if m > 0:
+        gemm_full(False, trans_b, <int>m, <int>n, <int>k, a, <int>lda, b, <int>ldb, beta, c,
+                  <int>ldc)
 
 
-def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False):
+def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False, int n_threads=0):
     """A @ B (or A @ B.T, with transpose_b) as a new C-contiguous array.
 
-    The network's other products go through here so that one BLAS serves the whole
-    training step: numpy and scipy each bundle an OpenBLAS with its own thread pool, and
-    alternating between the two made an LSTM epoch 3x slower on 2 cores (their idle
-    threads spin and take each other's cores)."""
-    cdef int m = A.shape[0], k = A.shape[1]
-    cdef int n = B.shape[0] if transpose_b else B.shape[1]
+    The rows of A are split into n_threads blocks, one gemm each. The network's other
+    products go through here and weight_grad, so that one thread pool (OpenMP's) serves the
+    whole training step, BLAS on one thread inside it (see the module docstring)."""
+    cdef Py_ssize_t m = A.shape[0], k = A.shape[1], n_blocks
+    cdef Py_ssize_t n = B.shape[0] if transpose_b else B.shape[1], block, r0
     if (B.shape[1] if transpose_b else B.shape[0]) != k:
         raise ValueError("matmul: inconsistent shapes")
     out_array = np.zeros((m, n), dtype=np.asarray(A).dtype)
+    if m == 0 or n == 0 or k == 0:
+        return out_array
+    n_blocks = plan_blocks(n_threads, m, n * k)
     cdef floating[:, ::1] out = out_array
-    if m and n and k:
-        with nogil:
-            gemm_full(False, transpose_b, m, n, k, &A[0, 0], <int>A.shape[1], &B[0, 0],
-                      <int>B.shape[1], <floating>0, &out[0, 0], n)
+    for block in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
+        r0 = block_start(block, m, n_blocks)
+        gemm_full(False, transpose_b, <int>(block_start(block + 1, m, n_blocks) - r0), <int>n,
+                  <int>k, &A[r0, 0], <int>k, &B[0, 0], <int>B.shape[1], <floating>0,
+                  &out[r0, 0], <int>n)
     return out_array
 
 
 def weight_grad(floating[:, ::1] X, floating[:, ::1] D, floating[:, ::1] out,
-                int d_col0=0, int n_cols=-1, int out_col0=0):
+                int d_col0=0, int n_cols=-1, int out_col0=0, int n_threads=0):
     """out[:, out_col0 : out_col0 + n_cols] = X^T @ D[:, d_col0 : d_col0 + n_cols].
 
-    X (N, H), D (N, G), out (H, G_out): the recurrent weight gradient over all steps
-    (N = T * B) in one gemm. Goes through the same BLAS (scipy's) as the time loops: mixing
-    it with numpy's BLAS, a second OpenBLAS with its own spinning thread pool, made the next
-    forward 5x slower on 2 cores."""
+    X (N, H), D (N, G), out (H, G_out): a weight gradient over all steps (N = T * B) in
+    one product per thread, each thread taking a block of out's rows (X's columns)."""
     if n_cols < 0:
         n_cols = D.shape[1] - d_col0
     if X.shape[0] != D.shape[0] or out.shape[0] != X.shape[1] or \
@@ -101,19 +104,39 @@ def weight_grad(floating[:, ::1] X, floating[:, ::1] D, floating[:, ::1] out,
         return
     if X.shape[1] == 0 or n_cols == 0:
         return
-    with nogil:
-        gemm_full(True, False, <int>X.shape[1], n_cols, <int>X.shape[0], &X[0, 0],
-                  <int>X.shape[1], &D[0, d_col0], <int>D.shape[1], <floating>0,
-                  &out[0, out_col0], <int>out.shape[1])
+    cdef Py_ssize_t n_rows = X.shape[1], block, r0
+    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, n_rows, X.shape[0] * n_cols)
+    for block in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
+        r0 = block_start(block, n_rows, n_blocks)
+        gemm_full(True, False, <int>(block_start(block + 1, n_rows, n_blocks) - r0), n_cols,
+                  <int>X.shape[0], &X[0, r0], <int>X.shape[1], &D[0, d_col0],
+                  <int>D.shape[1], <floating>0, &out[r0, out_col0], <int>out.shape[1])
 
 
 cdef inline bint is_valid(const floating *mask, Py_ssize_t t, Py_ssize_t b,
-                          Py_ssize_t n_samples) noexcept nogil:
+                          Py_ssize_t B) noexcept nogil:
     """Whether step t of row b is a valid step (mask[t, b, 0] != 0; no mask: always).
 
     Masks must hold 0 or 1 (rnnlearn's convention); the kernels branch per row, so the
     inner loops carry no mask arithmetic."""
-    return mask == NULL or mask[t * n_samples + b] != 0
+    return mask == NULL or mask[t * B + b] != 0
+
+
+cdef inline Py_ssize_t active_rows(const floating *mask, Py_ssize_t t, Py_ssize_t B,
+                                   Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    """Rows from r0 up to the last row of [r0, r1) that is valid at step t: the rows the
+    step's products need (the rows after it are padding)."""
+    cdef Py_ssize_t last = r1
+    if mask != NULL:
+        while last > r0 and mask[t * B + last - 1] == 0:
+            last -= 1
+    return last - r0
+
+
+cdef inline Py_ssize_t block_start(Py_ssize_t k, Py_ssize_t B, Py_ssize_t n_blocks) noexcept nogil:
+    """First row of block k of n_blocks: the first B % n_blocks blocks get one row more."""
+    cdef Py_ssize_t size = B // n_blocks, extra = B % n_blocks
+    return k * size + (k if k < extra else extra)
 
 
 cdef inline void copy_row(floating *dst, const floating *src, Py_ssize_t n) noexcept nogil:
@@ -131,13 +154,6 @@ cdef inline floating *ptr_or_null(floating[:, :, ::1] a) noexcept:
     return &a[0, 0, 0]
 
 
-cdef inline int use_threads(int n_threads, Py_ssize_t n_samples, Py_ssize_t n_hidden) noexcept nogil:
-    """Thread count for a step's elementwise pass (1 when the step is too small to pay off)."""
-    if n_threads > 1 and n_samples >= 2 and n_samples * n_hidden >= PARALLEL_MIN_ELEMENTS:
-        return n_threads if n_threads < n_samples else <int>n_samples
-    return 1
-
-
 def omp_max_threads():
     """OpenMP's current thread limit (what threadpoolctl's 'openmp' limit sets)."""
     return openmp.omp_get_max_threads()
@@ -149,82 +165,114 @@ def _check(name, arr, shape):
         raise ValueError(f"{name} has shape {tuple(arr.shape)}, expected {tuple(shape)}")
 
 
+# Set by rnnlearn.cells._threads.single_threaded_blas while it holds BLAS at one thread: only
+# then may a kernel start threads on its own (n_threads=0).
+cdef bint threads_allowed = False
+
+# Multiply-adds a thread must get before a kernel splits its rows on its own: below that,
+# starting and joining a thread costs more than it saves, and far more on a busy machine.
+MIN_WORK_PER_THREAD = 2 ** 18
+
+
+def allow_threads(bint allowed):
+    """Let kernels called with n_threads=0 use OpenMP's threads (or not); returns the old
+    setting. Only for a caller that holds BLAS at one thread meanwhile."""
+    global threads_allowed
+    old = threads_allowed
+    threads_allowed = allowed
+    return old
+
+
+cpdef Py_ssize_t plan_blocks(int n_threads, Py_ssize_t n_rows, double work_per_row):
+    """Row blocks (threads) of a kernel over n_rows rows of work_per_row multiply-adds each.
+
+    n_threads > 0: that many, at most one per row. n_threads = 0: OpenMP's thread limit,
+    at most one per row and per MIN_WORK_PER_THREAD, and 1 unless threads are allowed."""
+    if n_threads <= 0:
+        if not threads_allowed:
+            return 1
+        n_threads = <int>min(openmp.omp_get_max_threads(),
+                             n_rows * work_per_row / MIN_WORK_PER_THREAD)
+    return max(1, min(n_threads, n_rows))
+
+
 # ----------------------------------------------------------------------------------------
 # LSTM: gates i, f, g, o; c = f c_prev + i g; h = o act(c)
 # ----------------------------------------------------------------------------------------
 
-cdef inline void lstm_row_forward(floating *z, const floating *c_prev, const floating *h_prev,
-                                  floating *c_next, floating *h_next, floating *cell_out,
-                                  bint valid, Py_ssize_t H, int act,
+cdef inline void lstm_row_forward(floating *z, const floating *c_prev, floating *c,
+                                  floating *h, floating *cell_out, Py_ssize_t H, int act,
                                   Activation *kind) noexcept nogil:
-    """One batch row of one step. On entry z = pre-activations [i|f|g|o] (input projection +
-    recurrent product); on return z = activated gates, cell_out = act(c), and c_next, h_next
-    = the new state (the previous one on a padding step)."""
+    """One valid row of one step. On entry z = pre-activations [i|f|g|o] (input projection
+    + recurrent product); on return z = activated gates, c, h = the new state and, if
+    cell_out is not NULL, cell_out = act(c). c may be c_prev (the update is in place)."""
     cdef Py_ssize_t j
-    cdef floating i, f, g, o, c, y
+    cdef floating i, f, g, o, c_new, y
     for j in range(H):
         i = sigmoid(z[j])
         f = sigmoid(z[H + j])
         g = act_(z[2 * H + j], act, kind)
         o = sigmoid(z[3 * H + j])
-        c = f * c_prev[j] + i * g
-        y = act_(c, act, kind)
+        c_new = f * c_prev[j] + i * g
+        y = act_(c_new, act, kind)
         z[j] = i
         z[H + j] = f
         z[2 * H + j] = g
         z[3 * H + j] = o
-        cell_out[j] = y
-        c_next[j] = c
-        h_next[j] = o * y
-    if not valid:  # padding: carry the state unchanged
-        copy_row(c_next, c_prev, H)
-        copy_row(h_next, h_prev, H)
-
-
-cdef void lstm_step_forward(floating *z, const floating *c_prev, const floating *h_prev,
-                            floating *c_next, floating *h_next, floating *cell_out,
-                            const floating *mask, Py_ssize_t t, Py_ssize_t B, Py_ssize_t H,
-                            int act, Activation *kind, int n_threads) noexcept nogil:
-    """The fused elementwise pass of one step over all rows (split over threads if asked)."""
-    cdef Py_ssize_t b, G = 4 * H
-    cdef int nt = use_threads(n_threads, B, H)
-    if nt > 1:
-        for b in prange(B, num_threads=nt, schedule="static"):
-            lstm_row_forward(z + b * G, c_prev + b * H, h_prev + b * H, c_next + b * H,
-                             h_next + b * H, cell_out + b * H, is_valid(mask, t, b, B),
-                             H, act, kind)
-    else:
-        for b in range(B):
-            lstm_row_forward(z + b * G, c_prev + b * H, h_prev + b * H, c_next + b * H,
-                             h_next + b * H, cell_out + b * H, is_valid(mask, t, b, B),
-                             H, act, kind)
+        c[j] = c_new
+        h[j] = o * y
+        if cell_out != NULL:
+            cell_out[j] = y
 
 
 cdef void lstm_loop_forward(floating *XW, floating *W_h, floating *Hs, floating *Cs,
                             floating *cell_out, const floating *mask, Py_ssize_t T,
-                            Py_ssize_t B, Py_ssize_t H, int act, Activation *kind,
-                            int n_threads) noexcept nogil:
-    """Training forward over all steps: XW[t] += H[t] @ W_h (gemm, beta=1), then the fused
-    pass writes the gates into XW[t], C[t+1], H[t+1] and cell_out[t]."""
-    cdef Py_ssize_t t, S = B * H, G = 4 * H
+                            Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0, Py_ssize_t r1, int act,
+                            Activation *kind) noexcept nogil:
+    """Training forward of rows [r0, r1) over all steps: XW[t] += H[t] @ W_h (gemm,
+    beta=1), then the fused pass writes the gates into XW[t], C[t+1], H[t+1], cell_out[t].
+    Padding rows get zero gates and cell_out and carry the state."""
+    cdef Py_ssize_t t, b, S = B * H, G = 4 * H
+    cdef floating *z
     for t in range(T):
-        gemm(False, <int>B, <int>G, <int>H, Hs + t * S, <int>H, W_h, <int>G, <floating>1,
-             XW + t * B * G, <int>G)
-        lstm_step_forward(XW + t * B * G, Cs + t * S, Hs + t * S, Cs + (t + 1) * S,
-                          Hs + (t + 1) * S, cell_out + t * S, mask, t, B, H, act, kind,
-                          n_threads)
+        z = XW + t * B * G
+        gemm(False, active_rows(mask, t, B, r0, r1), G, H, Hs + t * S + r0 * H, H, W_h, G,
+             <floating>1, z + r0 * G, G)
+        for b in range(r0, r1):
+            if is_valid(mask, t, b, B):
+                lstm_row_forward(z + b * G, Cs + t * S + b * H, Cs + (t + 1) * S + b * H,
+                                 Hs + (t + 1) * S + b * H, cell_out + t * S + b * H, H, act,
+                                 kind)
+            else:
+                zero_row(z + b * G, G)
+                zero_row(cell_out + t * S + b * H, H)
+                copy_row(Cs + (t + 1) * S + b * H, Cs + t * S + b * H, H)
+                copy_row(Hs + (t + 1) * S + b * H, Hs + t * S + b * H, H)
+
+
+cdef void lstm_rows_forward(floating *XW, floating *W_h, floating *Hs, floating *Cs,
+                            floating *cell_out, const floating *mask, Py_ssize_t T,
+                            Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0, Py_ssize_t r1,
+                            int act) noexcept nogil:
+    """lstm_loop_forward, compiled for tanh alone or for any activation."""
+    if act == ACT_TANH:
+        lstm_loop_forward(XW, W_h, Hs, Cs, cell_out, mask, T, B, H, r0, r1, act,
+                          <TanhOnly*>NULL)
+    else:
+        lstm_loop_forward(XW, W_h, Hs, Cs, cell_out, mask, T, B, H, r0, r1, act,
+                          <AnyActivation*>NULL)
 
 
 def lstm_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::1] H,
                  floating[:, :, ::1] C, floating[:, :, ::1] cell_out,
-                 floating[:, :, ::1] mask=None, int act=ACT_TANH, int n_threads=1):
+                 floating[:, :, ::1] mask=None, int act=ACT_TANH, int n_threads=0):
     """LSTM training forward.
 
     In: XW (T, B, 4H) input projection; W_h (H, 4H); H[0], C[0] = initial state.
     Out: XW = activated gates i, f, g, o; H[1:], C[1:] (T+1, B, H) = state after each step
-    (carried over padding); cell_out (T, B, H) = act(c) before the mask carry.
+    (carried over padding); cell_out (T, B, H) = act(c).
     """
-    cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], nh = W_h.shape[0]
+    cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], nh = W_h.shape[0], k
     _check("XW", XW, (T, B, 4 * nh)); _check("W_h", W_h, (nh, 4 * nh))
     _check("H", H, (T + 1, B, nh)); _check("C", C, (T + 1, B, nh))
     _check("cell_out", cell_out, (T, B, nh))
@@ -232,54 +280,48 @@ def lstm_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::
     if T == 0 or B == 0 or nh == 0:
         return
     cdef floating *m = ptr_or_null(mask)
-    with nogil:
-        if act == ACT_TANH:
-            lstm_loop_forward(&XW[0, 0, 0], &W_h[0, 0], &H[0, 0, 0], &C[0, 0, 0],
-                              &cell_out[0, 0, 0], m, T, B, nh, act, <TanhOnly*>NULL,
-                              n_threads)
-        else:
-            lstm_loop_forward(&XW[0, 0, 0], &W_h[0, 0], &H[0, 0, 0], &C[0, 0, 0],
-                              &cell_out[0, 0, 0], m, T, B, nh, act, <AnyActivation*>NULL,
-                              n_threads)
+    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
+    for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
+        lstm_rows_forward(&XW[0, 0, 0], &W_h[0, 0], &H[0, 0, 0], &C[0, 0, 0],
+                          &cell_out[0, 0, 0], m, T, B, nh, block_start(k, B, n_blocks),
+                          block_start(k + 1, B, n_blocks), act)
 
 
-cdef void lstm_loop_predict(floating *XW, floating *W_h, floating *state, floating *scratch,
-                            floating *H_out, const floating *mask, Py_ssize_t T,
-                            Py_ssize_t B, Py_ssize_t H, int act, Activation *kind,
-                            int n_threads) noexcept nogil:
-    """Inference forward over all steps; h and c ping-pong between `state` (2, B, H) and
-    `scratch` (3, B, H; the third slab takes cell_out), or h goes to H_out[t] if given."""
-    cdef Py_ssize_t t, S = B * H, G = 4 * H
-    cdef floating *h_prev
-    cdef floating *h_next
-    cdef floating *c_prev
-    cdef floating *c_next
-    cdef floating *cell_out = scratch + 2 * S
+cdef void lstm_loop_predict(floating *XW, floating *W_h, floating *state, floating *H_out,
+                            const floating *mask, Py_ssize_t T, Py_ssize_t B, Py_ssize_t H,
+                            Py_ssize_t r0, Py_ssize_t r1, int act,
+                            Activation *kind) noexcept nogil:
+    """Inference of rows [r0, r1): h = state[0] and c = state[1] are updated in place
+    (the product reads all of h before the pass writes it); padding leaves them as they
+    are. With H_out, h is also copied to H_out[t] after each step."""
+    cdef Py_ssize_t t, b, S = B * H, G = 4 * H
+    cdef floating *z
     for t in range(T):
+        z = XW + t * B * G
+        gemm(False, active_rows(mask, t, B, r0, r1), G, H, state + r0 * H, H, W_h, G,
+             <floating>1, z + r0 * G, G)
+        for b in range(r0, r1):
+            if is_valid(mask, t, b, B):
+                lstm_row_forward(z + b * G, state + S + b * H, state + S + b * H,
+                                 state + b * H, <floating*>NULL, H, act, kind)
         if H_out != NULL:
-            h_prev = state if t == 0 else H_out + (t - 1) * S
-            h_next = H_out + t * S
-        else:
-            h_prev = state if t % 2 == 0 else scratch
-            h_next = scratch if t % 2 == 0 else state
-        c_prev = state + S if t % 2 == 0 else scratch + S
-        c_next = scratch + S if t % 2 == 0 else state + S
-        gemm(False, <int>B, <int>G, <int>H, h_prev, <int>H, W_h, <int>G, <floating>1,
-             XW + t * B * G, <int>G)
-        lstm_step_forward(XW + t * B * G, c_prev, h_prev, c_next, h_next, cell_out, mask, t,
-                          B, H, act, kind, n_threads)
-    # leave the final state in `state`
-    if H_out != NULL:
-        copy_row(state, H_out + (T - 1) * S, S)
-    elif T % 2 == 1:
-        copy_row(state, scratch, S)
-    if T % 2 == 1:
-        copy_row(state + S, scratch + S, S)
+            copy_row(H_out + t * S + r0 * H, state + r0 * H, (r1 - r0) * H)
+
+
+cdef void lstm_rows_predict(floating *XW, floating *W_h, floating *state, floating *H_out,
+                            const floating *mask, Py_ssize_t T, Py_ssize_t B, Py_ssize_t H,
+                            Py_ssize_t r0, Py_ssize_t r1, int act) noexcept nogil:
+    """lstm_loop_predict, compiled for tanh alone or for any activation."""
+    if act == ACT_TANH:
+        lstm_loop_predict(XW, W_h, state, H_out, mask, T, B, H, r0, r1, act, <TanhOnly*>NULL)
+    else:
+        lstm_loop_predict(XW, W_h, state, H_out, mask, T, B, H, r0, r1, act,
+                          <AnyActivation*>NULL)
 
 
 def lstm_predict(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::1] state,
                  floating[:, :, ::1] H_out=None, floating[:, :, ::1] mask=None,
-                 int act=ACT_TANH, int n_threads=1):
+                 int act=ACT_TANH, int n_threads=0):
     """LSTM inference forward: nothing is kept for backward.
 
     In: XW (T, B, 4H) input projection (used as scratch: overwritten); W_h (H, 4H);
@@ -287,23 +329,19 @@ def lstm_predict(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::
     Out: state = final (h, c) (with a mask: the state at each sequence's last valid step);
     H_out (T, B, H), if given, = h after every step.
     """
-    cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], nh = W_h.shape[0]
+    cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], nh = W_h.shape[0], k
     _check("XW", XW, (T, B, 4 * nh)); _check("W_h", W_h, (nh, 4 * nh))
     _check("state", state, (2, B, nh))
     _check("H_out", H_out, (T, B, nh))
     _check("mask", mask, (T, B, 1))
     if T == 0 or B == 0 or nh == 0:
         return
-    cdef floating[:, :, ::1] scratch = np.empty((3, B, nh), dtype=np.asarray(XW).dtype)
     cdef floating *m = ptr_or_null(mask)
     cdef floating *hout = ptr_or_null(H_out)
-    with nogil:
-        if act == ACT_TANH:
-            lstm_loop_predict(&XW[0, 0, 0], &W_h[0, 0], &state[0, 0, 0], &scratch[0, 0, 0],
-                              hout, m, T, B, nh, act, <TanhOnly*>NULL, n_threads)
-        else:
-            lstm_loop_predict(&XW[0, 0, 0], &W_h[0, 0], &state[0, 0, 0], &scratch[0, 0, 0],
-                              hout, m, T, B, nh, act, <AnyActivation*>NULL, n_threads)
+    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
+    for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
+        lstm_rows_predict(&XW[0, 0, 0], &W_h[0, 0], &state[0, 0, 0], hout, m, T, B, nh,
+                          block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks), act)
 
 
 cdef inline void lstm_row_backward(floating *gz, const floating *c_prev,
@@ -338,39 +376,39 @@ cdef inline void lstm_row_backward(floating *gz, const floating *c_prev,
         dh[j] = 0
 
 
-cdef void lstm_step_backward(floating *gz, const floating *c_prev, const floating *cell_out,
-                             const floating *dH_t, floating *dh, floating *dc,
-                             const floating *mask, Py_ssize_t t, Py_ssize_t B, Py_ssize_t H,
-                             int act, Activation *kind, int n_threads) noexcept nogil:
-    """The fused elementwise backward pass of one step over all rows."""
-    cdef Py_ssize_t b, G = 4 * H
-    cdef int nt = use_threads(n_threads, B, H)
-    if nt > 1:
-        for b in prange(B, num_threads=nt, schedule="static"):
-            lstm_row_backward(gz + b * G, c_prev + b * H, cell_out + b * H, dH_t + b * H,
-                              dh + b * H, dc + b * H, is_valid(mask, t, b, B), H, act, kind)
-    else:
-        for b in range(B):
-            lstm_row_backward(gz + b * G, c_prev + b * H, cell_out + b * H, dH_t + b * H,
-                              dh + b * H, dc + b * H, is_valid(mask, t, b, B), H, act, kind)
-
-
 cdef void lstm_loop_backward(floating *dZ, const floating *Cs, const floating *cell_out,
                              floating *W_h, const floating *dH, floating *dh, floating *dc,
                              const floating *mask, Py_ssize_t T, Py_ssize_t B, Py_ssize_t H,
-                             int act, Activation *kind, int n_threads) noexcept nogil:
-    """Backward over all steps, last to first: fused pass, then dh += dZ[t] @ W_h^T."""
-    cdef Py_ssize_t t, S = B * H, G = 4 * H
+                             Py_ssize_t r0, Py_ssize_t r1, int act,
+                             Activation *kind) noexcept nogil:
+    """Backward of rows [r0, r1) over all steps, last to first: the fused pass, then
+    dh += dZ[t] @ W_h^T."""
+    cdef Py_ssize_t t, b, S = B * H, G = 4 * H
     for t in range(T - 1, -1, -1):
-        lstm_step_backward(dZ + t * B * G, Cs + t * S, cell_out + t * S, dH + t * S, dh, dc,
-                           mask, t, B, H, act, kind, n_threads)
-        gemm(True, <int>B, <int>H, <int>G, dZ + t * B * G, <int>G, W_h, <int>G, <floating>1,
-             dh, <int>H)
+        for b in range(r0, r1):
+            lstm_row_backward(dZ + (t * B + b) * G, Cs + t * S + b * H,
+                              cell_out + t * S + b * H, dH + t * S + b * H, dh + b * H,
+                              dc + b * H, is_valid(mask, t, b, B), H, act, kind)
+        gemm(True, active_rows(mask, t, B, r0, r1), H, G, dZ + (t * B + r0) * G, G, W_h, G,
+             <floating>1, dh + r0 * H, H)
+
+
+cdef void lstm_rows_backward(floating *dZ, const floating *Cs, const floating *cell_out,
+                             floating *W_h, const floating *dH, floating *dh, floating *dc,
+                             const floating *mask, Py_ssize_t T, Py_ssize_t B, Py_ssize_t H,
+                             Py_ssize_t r0, Py_ssize_t r1, int act) noexcept nogil:
+    """lstm_loop_backward, compiled for tanh alone or for any activation."""
+    if act == ACT_TANH:
+        lstm_loop_backward(dZ, Cs, cell_out, W_h, dH, dh, dc, mask, T, B, H, r0, r1, act,
+                           <TanhOnly*>NULL)
+    else:
+        lstm_loop_backward(dZ, Cs, cell_out, W_h, dH, dh, dc, mask, T, B, H, r0, r1, act,
+                           <AnyActivation*>NULL)
 
 
 def lstm_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] C, floating[:, :, ::1] cell_out,
                   floating[:, ::1] W_h, floating[:, :, ::1] dH, floating[:, :, ::1] dstate,
-                  floating[:, :, ::1] mask=None, int act=ACT_TANH, int n_threads=1):
+                  floating[:, :, ::1] mask=None, int act=ACT_TANH, int n_threads=0):
     """LSTM backward through time (dW_h is left to one product by the caller: H[:-1]^T @ dZ).
 
     In: dZ (T, B, 4H) = the activated gates (lstm_forward's XW on return); C (T+1, B, H) and
@@ -378,7 +416,7 @@ def lstm_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] C, floating[:, :, 
     dstate (2, B, H) = gradient w.r.t. the final (h, c) (usually zeros).
     Out: dZ = gradient w.r.t. XW; dstate = gradient w.r.t. the initial (h, c).
     """
-    cdef Py_ssize_t T = dZ.shape[0], B = dZ.shape[1], nh = W_h.shape[0]
+    cdef Py_ssize_t T = dZ.shape[0], B = dZ.shape[1], nh = W_h.shape[0], k
     _check("dZ", dZ, (T, B, 4 * nh)); _check("W_h", W_h, (nh, 4 * nh))
     _check("C", C, (T + 1, B, nh)); _check("cell_out", cell_out, (T, B, nh))
     _check("dH", dH, (T, B, nh)); _check("dstate", dstate, (2, B, nh))
@@ -386,15 +424,11 @@ def lstm_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] C, floating[:, :, 
     if T == 0 or B == 0 or nh == 0:
         return
     cdef floating *m = ptr_or_null(mask)
-    with nogil:
-        if act == ACT_TANH:
-            lstm_loop_backward(&dZ[0, 0, 0], &C[0, 0, 0], &cell_out[0, 0, 0], &W_h[0, 0],
-                               &dH[0, 0, 0], &dstate[0, 0, 0], &dstate[1, 0, 0], m, T, B, nh,
-                               act, <TanhOnly*>NULL, n_threads)
-        else:
-            lstm_loop_backward(&dZ[0, 0, 0], &C[0, 0, 0], &cell_out[0, 0, 0], &W_h[0, 0],
-                               &dH[0, 0, 0], &dstate[0, 0, 0], &dstate[1, 0, 0], m, T, B, nh,
-                               act, <AnyActivation*>NULL, n_threads)
+    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
+    for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
+        lstm_rows_backward(&dZ[0, 0, 0], &C[0, 0, 0], &cell_out[0, 0, 0], &W_h[0, 0],
+                           &dH[0, 0, 0], &dstate[0, 0, 0], &dstate[1, 0, 0], m, T, B, nh,
+                           block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks), act)
 
 
 # ----------------------------------------------------------------------------------------
@@ -404,11 +438,11 @@ def lstm_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] C, floating[:, :, 
 # ----------------------------------------------------------------------------------------
 
 cdef inline void gru_row_forward_after(floating *z, floating *rec, const floating *b_hn,
-                                       const floating *h_prev, floating *h_next, bint valid,
-                                       Py_ssize_t H, int act, Activation *kind) noexcept nogil:
-    """reset_after row pass. On entry z = pre-activations [r|u|a_n] (r, u include the
-    recurrent product), rec = h_prev W_hn. On return z = activated [r|u|n],
-    rec = h_prev W_hn + b_hn (the reset term backward needs), h_next = new state."""
+                                       floating *h, Py_ssize_t H, int act,
+                                       Activation *kind) noexcept nogil:
+    """reset_after valid row. On entry z = pre-activations [r|u|a_n] (r, u include the
+    recurrent product), rec = h_prev W_hn, h = h_prev. On return z = activated [r|u|n],
+    rec = h_prev W_hn + b_hn (the reset term backward needs), h = the new state (in place)."""
     cdef Py_ssize_t j
     cdef floating r, u, n, rn
     for j in range(H):
@@ -420,14 +454,13 @@ cdef inline void gru_row_forward_after(floating *z, floating *rec, const floatin
         z[H + j] = u
         z[2 * H + j] = n
         rec[j] = rn
-        h_next[j] = (h_prev[j] - n) * u + n
-    if not valid:
-        copy_row(h_next, h_prev, H)
+        h[j] = (h[j] - n) * u + n
 
 
 cdef inline void gru_row_gates_before(floating *z, floating *reset_state,
                                       const floating *h_prev, Py_ssize_t H) noexcept nogil:
-    """Cho form, first row pass: activate r, u in place and form the reset state r h_prev."""
+    """Cho form, first pass of a valid row: activate r, u in place and form the reset
+    state r h_prev."""
     cdef Py_ssize_t j
     cdef floating r
     for j in range(H):
@@ -437,97 +470,101 @@ cdef inline void gru_row_gates_before(floating *z, floating *reset_state,
         reset_state[j] = r * h_prev[j]
 
 
-cdef inline void gru_row_new_before(floating *z, const floating *h_prev, floating *h_next,
-                                    bint valid, Py_ssize_t H, int act,
+cdef inline void gru_row_new_before(floating *z, floating *h, Py_ssize_t H, int act,
                                     Activation *kind) noexcept nogil:
-    """Cho form, second row pass (after z_n += reset_state @ W_hn): n and the new state."""
+    """Cho form, second pass of a valid row (after a_n += reset_state @ W_hn): n, and the
+    new state in h (h_prev on entry)."""
     cdef Py_ssize_t j
     cdef floating n
     for j in range(H):
         n = act_(z[2 * H + j], act, kind)
         z[2 * H + j] = n
-        h_next[j] = (h_prev[j] - n) * z[H + j] + n
-    if not valid:
-        copy_row(h_next, h_prev, H)
+        h[j] = (h[j] - n) * z[H + j] + n
 
 
-cdef void gru_step_forward(floating *z, floating *rec, const floating *b_hn,
-                           const floating *W_h, const floating *h_prev, floating *h_next,
-                           const floating *mask, Py_ssize_t t, Py_ssize_t B, Py_ssize_t H,
-                           bint reset_after, int act, Activation *kind,
-                           int n_threads) noexcept nogil:
-    """One GRU step: gemms into the step's buffers, then the fused row pass(es).
-    rec (B, H) receives the reset term (h W_hn + b_hn, or r * h_prev)."""
+cdef void gru_step(floating *z, floating *rec, const floating *b_hn, floating *W_h,
+                   const floating *h_prev, floating *h, const floating *mask, Py_ssize_t t,
+                   Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0, Py_ssize_t r1, bint reset_after,
+                   int act, Activation *kind) noexcept nogil:
+    """One GRU step of rows [r0, r1): gemms into the step's buffers, then the fused row
+    pass(es). z, rec (B, 3H), (B, H) are the step's gates and reset term; h (B, H) holds
+    h_prev on entry (copied from h_prev unless they are the same buffer) and the new state
+    on return. Padding rows get zero gates and reset term and keep h_prev."""
     cdef Py_ssize_t b, G = 3 * H
-    cdef int nt = use_threads(n_threads, B, H)
+    cdef Py_ssize_t n = active_rows(mask, t, B, r0, r1)
+    if h != h_prev:
+        copy_row(h + r0 * H, h_prev + r0 * H, (r1 - r0) * H)
     # [r|u] += h_prev @ W_h[:, :2H]  (beta=1, straight into the gate buffer)
-    gemm(False, <int>B, <int>(2 * H), <int>H, <floating*>h_prev, <int>H, <floating*>W_h,
-         <int>G, <floating>1, z, <int>G)
+    gemm(False, n, 2 * H, H, <floating*>h_prev + r0 * H, H, W_h, G, <floating>1, z + r0 * G, G)
     if reset_after:
         # rec = h_prev @ W_h[:, 2H:]
-        gemm(False, <int>B, <int>H, <int>H, <floating*>h_prev, <int>H,
-             <floating*>W_h + 2 * H, <int>G, <floating>0, rec, <int>H)
-        if nt > 1:
-            for b in prange(B, num_threads=nt, schedule="static"):
-                gru_row_forward_after(z + b * G, rec + b * H, b_hn, h_prev + b * H,
-                                      h_next + b * H, is_valid(mask, t, b, B), H, act, kind)
-        else:
-            for b in range(B):
-                gru_row_forward_after(z + b * G, rec + b * H, b_hn, h_prev + b * H,
-                                      h_next + b * H, is_valid(mask, t, b, B), H, act, kind)
+        gemm(False, n, H, H, <floating*>h_prev + r0 * H, H, W_h + 2 * H, G, <floating>0,
+             rec + r0 * H, H)
+        for b in range(r0, r1):
+            if is_valid(mask, t, b, B):
+                gru_row_forward_after(z + b * G, rec + b * H, b_hn, h + b * H, H, act, kind)
     else:
-        if nt > 1:
-            for b in prange(B, num_threads=nt, schedule="static"):
+        for b in range(r0, r0 + n):
+            if is_valid(mask, t, b, B):
                 gru_row_gates_before(z + b * G, rec + b * H, h_prev + b * H, H)
-        else:
-            for b in range(B):
-                gru_row_gates_before(z + b * G, rec + b * H, h_prev + b * H, H)
+            else:
+                zero_row(rec + b * H, H)
         # a_n += (r * h_prev) @ W_h[:, 2H:]
-        gemm(False, <int>B, <int>H, <int>H, rec, <int>H, <floating*>W_h + 2 * H, <int>G,
-             <floating>1, z + 2 * H, <int>G)
-        if nt > 1:
-            for b in prange(B, num_threads=nt, schedule="static"):
-                gru_row_new_before(z + b * G, h_prev + b * H, h_next + b * H,
-                                   is_valid(mask, t, b, B), H, act, kind)
-        else:
-            for b in range(B):
-                gru_row_new_before(z + b * G, h_prev + b * H, h_next + b * H,
-                                   is_valid(mask, t, b, B), H, act, kind)
+        gemm(False, n, H, H, rec + r0 * H, H, W_h + 2 * H, G, <floating>1, z + r0 * G + 2 * H, G)
+        for b in range(r0, r1):
+            if is_valid(mask, t, b, B):
+                gru_row_new_before(z + b * G, h + b * H, H, act, kind)
+    for b in range(r0, r1):
+        if not is_valid(mask, t, b, B):
+            zero_row(z + b * G, G)
+            zero_row(rec + b * H, H)
 
 
 cdef void gru_loop_forward(floating *XW, floating *W_h, const floating *b_hn, floating *Hs,
                            floating *reset_term, const floating *mask, Py_ssize_t T,
-                           Py_ssize_t B, Py_ssize_t H, bint reset_after, int act,
-                           Activation *kind, int n_threads) noexcept nogil:
+                           Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0, Py_ssize_t r1,
+                           bint reset_after, int act, Activation *kind) noexcept nogil:
+    """Training forward of rows [r0, r1): H[t+1] and reset_term[t] from H[t]."""
     cdef Py_ssize_t t, S = B * H
     for t in range(T):
-        gru_step_forward(XW + t * B * 3 * H, reset_term + t * S, b_hn, W_h, Hs + t * S,
-                         Hs + (t + 1) * S, mask, t, B, H, reset_after, act, kind, n_threads)
+        gru_step(XW + t * B * 3 * H, reset_term + t * S, b_hn, W_h, Hs + t * S,
+                 Hs + (t + 1) * S, mask, t, B, H, r0, r1, reset_after, act, kind)
 
 
 cdef void gru_loop_predict(floating *XW, floating *W_h, const floating *b_hn,
                            floating *state, floating *scratch, floating *H_out,
                            const floating *mask, Py_ssize_t T, Py_ssize_t B, Py_ssize_t H,
-                           bint reset_after, int act, Activation *kind,
-                           int n_threads) noexcept nogil:
-    """Inference: h ping-pongs between state (B, H) and scratch[0] (or goes to H_out[t]);
-    scratch[1] takes the reset term."""
+                           Py_ssize_t r0, Py_ssize_t r1, bint reset_after, int act,
+                           Activation *kind) noexcept nogil:
+    """Inference of rows [r0, r1): h = state (B, H) is updated in place, scratch (B, H)
+    takes the reset term, and h is copied to H_out[t] after each step if H_out is given."""
     cdef Py_ssize_t t, S = B * H
-    cdef floating *h_prev
-    cdef floating *h_next
     for t in range(T):
+        gru_step(XW + t * B * 3 * H, scratch, b_hn, W_h, state, state, mask, t, B, H, r0, r1,
+                 reset_after, act, kind)
         if H_out != NULL:
-            h_prev = state if t == 0 else H_out + (t - 1) * S
-            h_next = H_out + t * S
-        else:
-            h_prev = state if t % 2 == 0 else scratch
-            h_next = scratch if t % 2 == 0 else state
-        gru_step_forward(XW + t * B * 3 * H, scratch + S, b_hn, W_h, h_prev, h_next, mask, t,
-                         B, H, reset_after, act, kind, n_threads)
-    if H_out != NULL:
-        copy_row(state, H_out + (T - 1) * S, S)
-    elif T % 2 == 1:
-        copy_row(state, scratch, S)
+            copy_row(H_out + t * S + r0 * H, state + r0 * H, (r1 - r0) * H)
+
+
+cdef void gru_rows_forward(floating *XW, floating *W_h, const floating *b_hn,
+                           floating *Hs, floating *reset_term, floating *H_out,
+                           const floating *mask, Py_ssize_t T, Py_ssize_t B, Py_ssize_t H,
+                           Py_ssize_t r0, Py_ssize_t r1, bint reset_after, bint training,
+                           int act) noexcept nogil:
+    """gru_loop_forward (training) or gru_loop_predict (Hs = state, reset_term = scratch),
+    compiled for tanh alone or for any activation."""
+    if training and act == ACT_TANH:
+        gru_loop_forward(XW, W_h, b_hn, Hs, reset_term, mask, T, B, H, r0, r1, reset_after,
+                         act, <TanhOnly*>NULL)
+    elif training:
+        gru_loop_forward(XW, W_h, b_hn, Hs, reset_term, mask, T, B, H, r0, r1, reset_after,
+                         act, <AnyActivation*>NULL)
+    elif act == ACT_TANH:
+        gru_loop_predict(XW, W_h, b_hn, Hs, reset_term, H_out, mask, T, B, H, r0, r1,
+                         reset_after, act, <TanhOnly*>NULL)
+    else:
+        gru_loop_predict(XW, W_h, b_hn, Hs, reset_term, H_out, mask, T, B, H, r0, r1,
+                         reset_after, act, <AnyActivation*>NULL)
 
 
 def _gru_args(XW, W_h, b_hn, reset_after):
@@ -543,7 +580,7 @@ def _gru_args(XW, W_h, b_hn, reset_after):
 def gru_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn,
                 floating[:, :, ::1] H, floating[:, :, ::1] reset_term,
                 floating[:, :, ::1] mask=None, bint reset_after=True, int act=ACT_TANH,
-                int n_threads=1):
+                int n_threads=0):
     """GRU training forward.
 
     In: XW (T, B, 3H) input projection; W_h (H, 3H); b_hn (H,) (ignored, may be None, when
@@ -551,7 +588,7 @@ def gru_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn
     Out: XW = activated gates r, z, n; H[1:] (T+1, B, H) = state after each step;
     reset_term (T, B, H) = h_prev W_hn + b_hn (reset_after) or r * h_prev (Cho form).
     """
-    cdef Py_ssize_t T, B, nh
+    cdef Py_ssize_t T, B, nh, k
     T, B, nh = _gru_args(XW, W_h, b_hn, reset_after)
     _check("H", H, (T + 1, B, nh)); _check("reset_term", reset_term, (T, B, nh))
     _check("mask", mask, (T, B, 1))
@@ -559,40 +596,35 @@ def gru_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn
         return
     cdef floating *m = ptr_or_null(mask)
     cdef floating *bias = &b_hn[0] if reset_after else NULL
-    with nogil:
-        if act == ACT_TANH:
-            gru_loop_forward(&XW[0, 0, 0], &W_h[0, 0], bias, &H[0, 0, 0], &reset_term[0, 0, 0],
-                             m, T, B, nh, reset_after, act, <TanhOnly*>NULL, n_threads)
-        else:
-            gru_loop_forward(&XW[0, 0, 0], &W_h[0, 0], bias, &H[0, 0, 0], &reset_term[0, 0, 0],
-                             m, T, B, nh, reset_after, act, <AnyActivation*>NULL, n_threads)
+    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
+    for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
+        gru_rows_forward(&XW[0, 0, 0], &W_h[0, 0], bias, &H[0, 0, 0], &reset_term[0, 0, 0],
+                         NULL, m, T, B, nh, block_start(k, B, n_blocks),
+                         block_start(k + 1, B, n_blocks), reset_after, True, act)
 
 
 def gru_predict(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn,
                 floating[:, ::1] state, floating[:, :, ::1] H_out=None,
                 floating[:, :, ::1] mask=None, bint reset_after=True, int act=ACT_TANH,
-                int n_threads=1):
+                int n_threads=0):
     """GRU inference forward. XW (T, B, 3H) is scratch; state (B, H): initial h in, final
     h out; H_out (T, B, H), if given, = h after every step."""
-    cdef Py_ssize_t T, B, nh
+    cdef Py_ssize_t T, B, nh, k
     T, B, nh = _gru_args(XW, W_h, b_hn, reset_after)
     _check("state", state, (B, nh))
     _check("H_out", H_out, (T, B, nh))
     _check("mask", mask, (T, B, 1))
     if T == 0 or B == 0 or nh == 0:
         return
-    cdef floating[:, :, ::1] scratch = np.empty((2, B, nh), dtype=np.asarray(XW).dtype)
+    cdef floating[:, ::1] scratch = np.empty((B, nh), dtype=np.asarray(XW).dtype)
     cdef floating *m = ptr_or_null(mask)
     cdef floating *hout = ptr_or_null(H_out)
     cdef floating *bias = &b_hn[0] if reset_after else NULL
-    with nogil:
-        if act == ACT_TANH:
-            gru_loop_predict(&XW[0, 0, 0], &W_h[0, 0], bias, &state[0, 0], &scratch[0, 0, 0],
-                             hout, m, T, B, nh, reset_after, act, <TanhOnly*>NULL, n_threads)
-        else:
-            gru_loop_predict(&XW[0, 0, 0], &W_h[0, 0], bias, &state[0, 0], &scratch[0, 0, 0],
-                             hout, m, T, B, nh, reset_after, act, <AnyActivation*>NULL,
-                             n_threads)
+    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
+    for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
+        gru_rows_forward(&XW[0, 0, 0], &W_h[0, 0], bias, &state[0, 0], &scratch[0, 0], hout,
+                         m, T, B, nh, block_start(k, B, n_blocks),
+                         block_start(k + 1, B, n_blocks), reset_after, False, act)
 
 
 cdef inline void gru_row_backward_after(floating *gz, floating *dn_out, const floating *rn_,
@@ -650,7 +682,7 @@ cdef inline void gru_row_backward_before2(floating *gz, const floating *d_reset,
                                           const floating *h_prev, floating *dh,
                                           Py_ssize_t H) noexcept nogil:
     """Cho backward, second row pass (d_reset = dn @ W_hn^T): gradient of r, and the
-    reset path's share of dh_prev (zero on padding, where dn = 0)."""
+    reset path's share of dh_prev (zero on padding, where r and dn are 0)."""
     cdef Py_ssize_t j
     cdef floating r
     for j in range(H):
@@ -662,57 +694,55 @@ cdef inline void gru_row_backward_before2(floating *gz, const floating *d_reset,
 cdef void gru_loop_backward(floating *gz, floating *dn, const floating *reset_term,
                             const floating *Hs, floating *W_h, const floating *dH,
                             floating *dh, floating *scratch, const floating *mask,
-                            Py_ssize_t T, Py_ssize_t B, Py_ssize_t H, bint reset_after,
-                            int act, Activation *kind, int n_threads) noexcept nogil:
-    cdef Py_ssize_t t, b, S = B * H, G = 3 * H
-    cdef int nt = use_threads(n_threads, B, H)
+                            Py_ssize_t T, Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0,
+                            Py_ssize_t r1, bint reset_after, int act,
+                            Activation *kind) noexcept nogil:
+    """Backward of rows [r0, r1) over all steps, last to first."""
+    cdef Py_ssize_t t, b, n, S = B * H, G = 3 * H
     cdef floating *g
     for t in range(T - 1, -1, -1):
         g = gz + t * B * G
+        n = active_rows(mask, t, B, r0, r1)
         if reset_after:
-            if nt > 1:
-                for b in prange(B, num_threads=nt, schedule="static"):
-                    gru_row_backward_after(g + b * G, dn + t * S + b * H,
-                                           reset_term + t * S + b * H, Hs + t * S + b * H,
-                                           dH + t * S + b * H, dh + b * H,
-                                           is_valid(mask, t, b, B), H, act, kind)
-            else:
-                for b in range(B):
-                    gru_row_backward_after(g + b * G, dn + t * S + b * H,
-                                           reset_term + t * S + b * H, Hs + t * S + b * H,
-                                           dH + t * S + b * H, dh + b * H,
-                                           is_valid(mask, t, b, B), H, act, kind)
+            for b in range(r0, r1):
+                gru_row_backward_after(g + b * G, dn + t * S + b * H,
+                                       reset_term + t * S + b * H, Hs + t * S + b * H,
+                                       dH + t * S + b * H, dh + b * H,
+                                       is_valid(mask, t, b, B), H, act, kind)
             # dh += d_recurrent @ W_h^T
-            gemm(True, <int>B, <int>H, <int>G, g, <int>G, W_h, <int>G, <floating>1, dh, <int>H)
+            gemm(True, n, H, G, g + r0 * G, G, W_h, G, <floating>1, dh + r0 * H, H)
         else:
-            if nt > 1:
-                for b in prange(B, num_threads=nt, schedule="static"):
-                    gru_row_backward_before1(g + b * G, Hs + t * S + b * H, dH + t * S + b * H,
-                                             dh + b * H, is_valid(mask, t, b, B), H, act, kind)
-            else:
-                for b in range(B):
-                    gru_row_backward_before1(g + b * G, Hs + t * S + b * H, dH + t * S + b * H,
-                                             dh + b * H, is_valid(mask, t, b, B), H, act, kind)
+            for b in range(r0, r1):
+                gru_row_backward_before1(g + b * G, Hs + t * S + b * H, dH + t * S + b * H,
+                                         dh + b * H, is_valid(mask, t, b, B), H, act, kind)
             # d_reset = dn @ W_hn^T
-            gemm(True, <int>B, <int>H, <int>H, g + 2 * H, <int>G, W_h + 2 * H, <int>G,
-                 <floating>0, scratch, <int>H)
-            if nt > 1:
-                for b in prange(B, num_threads=nt, schedule="static"):
-                    gru_row_backward_before2(g + b * G, scratch + b * H, Hs + t * S + b * H,
-                                             dh + b * H, H)
-            else:
-                for b in range(B):
-                    gru_row_backward_before2(g + b * G, scratch + b * H, Hs + t * S + b * H,
-                                             dh + b * H, H)
+            gemm(True, n, H, H, g + r0 * G + 2 * H, G, W_h + 2 * H, G, <floating>0,
+                 scratch + r0 * H, H)
+            for b in range(r0, r0 + n):
+                gru_row_backward_before2(g + b * G, scratch + b * H, Hs + t * S + b * H,
+                                         dh + b * H, H)
             # dh += [dr|du] @ W_h[:, :2H]^T
-            gemm(True, <int>B, <int>H, <int>(2 * H), g, <int>G, W_h, <int>G, <floating>1, dh,
-                 <int>H)
+            gemm(True, n, H, 2 * H, g + r0 * G, G, W_h, G, <floating>1, dh + r0 * H, H)
+
+
+cdef void gru_rows_backward(floating *gz, floating *dn, const floating *reset_term,
+                            const floating *Hs, floating *W_h, const floating *dH,
+                            floating *dh, floating *scratch, const floating *mask,
+                            Py_ssize_t T, Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0,
+                            Py_ssize_t r1, bint reset_after, int act) noexcept nogil:
+    """gru_loop_backward, compiled for tanh alone or for any activation."""
+    if act == ACT_TANH:
+        gru_loop_backward(gz, dn, reset_term, Hs, W_h, dH, dh, scratch, mask, T, B, H, r0, r1,
+                          reset_after, act, <TanhOnly*>NULL)
+    else:
+        gru_loop_backward(gz, dn, reset_term, Hs, W_h, dH, dh, scratch, mask, T, B, H, r0, r1,
+                          reset_after, act, <AnyActivation*>NULL)
 
 
 def gru_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] H, floating[:, :, ::1] reset_term,
                  floating[:, ::1] W_h, floating[:, :, ::1] dH, floating[:, ::1] dstate,
                  floating[:, :, ::1] dn=None, floating[:, :, ::1] mask=None,
-                 bint reset_after=True, int act=ACT_TANH, int n_threads=1):
+                 bint reset_after=True, int act=ACT_TANH, int n_threads=0):
     """GRU backward through time.
 
     In: dZ (T, B, 3H) = activated gates (gru_forward's XW on return); H (T+1, B, H) and
@@ -725,7 +755,7 @@ def gru_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] H, floating[:, :, :
       reset_after=False: dZ = gradient w.r.t. XW (dW_h[:, :2H] = H[:-1]^T @ dZ[..., :2H],
         dW_h[:, 2H:] = reset_term^T @ dZ[..., 2H:]).
     """
-    cdef Py_ssize_t T = dZ.shape[0], B = dZ.shape[1], nh = W_h.shape[0]
+    cdef Py_ssize_t T = dZ.shape[0], B = dZ.shape[1], nh = W_h.shape[0], k
     _check("dZ", dZ, (T, B, 3 * nh)); _check("W_h", W_h, (nh, 3 * nh))
     _check("H", H, (T + 1, B, nh)); _check("reset_term", reset_term, (T, B, nh))
     _check("dH", dH, (T, B, nh)); _check("dstate", dstate, (B, nh))
@@ -739,104 +769,90 @@ def gru_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] H, floating[:, :, :
     cdef floating[:, ::1] scratch = np.empty((B, nh), dtype=np.asarray(dZ).dtype)
     cdef floating *m = ptr_or_null(mask)
     cdef floating *dnp = ptr_or_null(dn)
-    with nogil:
-        if act == ACT_TANH:
-            gru_loop_backward(&dZ[0, 0, 0], dnp, &reset_term[0, 0, 0], &H[0, 0, 0], &W_h[0, 0],
-                              &dH[0, 0, 0], &dstate[0, 0], &scratch[0, 0], m, T, B, nh,
-                              reset_after, act, <TanhOnly*>NULL, n_threads)
-        else:
-            gru_loop_backward(&dZ[0, 0, 0], dnp, &reset_term[0, 0, 0], &H[0, 0, 0], &W_h[0, 0],
-                              &dH[0, 0, 0], &dstate[0, 0], &scratch[0, 0], m, T, B, nh,
-                              reset_after, act, <AnyActivation*>NULL, n_threads)
+    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
+    for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
+        gru_rows_backward(&dZ[0, 0, 0], dnp, &reset_term[0, 0, 0], &H[0, 0, 0], &W_h[0, 0],
+                          &dH[0, 0, 0], &dstate[0, 0], &scratch[0, 0], m, T, B, nh,
+                          block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks),
+                          reset_after, act)
 
 
 # ----------------------------------------------------------------------------------------
 # Vanilla (Elman): h = act(a + h_prev W_h)
 # ----------------------------------------------------------------------------------------
 
-cdef inline void vanilla_row_forward(const floating *z, const floating *h_prev,
-                                     floating *h_next, bint valid, Py_ssize_t H, int act,
-                                     Activation *kind) noexcept nogil:
-    """z = pre-activation (input projection + recurrent product); h_next = act(z)."""
-    cdef Py_ssize_t j
-    for j in range(H):
-        h_next[j] = act_(z[j], act, kind)
-    if not valid:
-        copy_row(h_next, h_prev, H)
-
-
-cdef void vanilla_loop_forward(floating *XW, floating *W_h, floating *state,
-                               floating *scratch, floating *Hs, const floating *mask,
-                               Py_ssize_t T, Py_ssize_t B, Py_ssize_t H, int act,
-                               Activation *kind, int n_threads) noexcept nogil:
-    """Per step: XW[t] += h_prev @ W_h (gemm, beta=1), then h_next = act(XW[t]) row by row.
-    Training: Hs = H (T+1, B, H) with H[0] preset. Inference (Hs = NULL): h ping-pongs
-    between `state` and `scratch` and the final h is left in `state`."""
-    cdef Py_ssize_t t, b, S = B * H
-    cdef int nt = use_threads(n_threads, B, H)
+cdef void vanilla_loop_forward(floating *XW, floating *W_h, floating *Hs, const floating *mask,
+                               Py_ssize_t T, Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0,
+                               Py_ssize_t r1, bint training, int act,
+                               Activation *kind) noexcept nogil:
+    """Rows [r0, r1), per step: XW[t] += h_prev @ W_h (gemm, beta=1), then h = act(XW[t]).
+    Training: Hs = H (T+1, B, H) with H[0] preset, padding carries h. Inference: Hs = state
+    (B, H), updated in place (the product reads all of h first), padding leaves it."""
+    cdef Py_ssize_t t, b, j, S = B * H
     cdef floating *h_prev
-    cdef floating *h_next
+    cdef floating *h
+    cdef floating *z
     for t in range(T):
-        if Hs != NULL:
-            h_prev = Hs + t * S
-            h_next = Hs + (t + 1) * S
-        else:
-            h_prev = state if t % 2 == 0 else scratch
-            h_next = scratch if t % 2 == 0 else state
-        gemm(False, <int>B, <int>H, <int>H, h_prev, <int>H, W_h, <int>H, <floating>1,
-             XW + t * S, <int>H)
-        if nt > 1:
-            for b in prange(B, num_threads=nt, schedule="static"):
-                vanilla_row_forward(XW + t * S + b * H, h_prev + b * H, h_next + b * H,
-                                    is_valid(mask, t, b, B), H, act, kind)
-        else:
-            for b in range(B):
-                vanilla_row_forward(XW + t * S + b * H, h_prev + b * H, h_next + b * H,
-                                    is_valid(mask, t, b, B), H, act, kind)
-    if Hs == NULL and T % 2 == 1:
-        copy_row(state, scratch, S)
+        h_prev = Hs + t * S if training else Hs
+        h = Hs + (t + 1) * S if training else Hs
+        z = XW + t * S
+        gemm(False, active_rows(mask, t, B, r0, r1), H, H, h_prev + r0 * H, H, W_h, H,
+             <floating>1, z + r0 * H, H)
+        for b in range(r0, r1):
+            if is_valid(mask, t, b, B):
+                for j in range(H):
+                    h[b * H + j] = act_(z[b * H + j], act, kind)
+            elif training:
+                copy_row(h + b * H, h_prev + b * H, H)
+
+
+cdef void vanilla_rows_forward(floating *XW, floating *W_h, floating *Hs, const floating *mask,
+                               Py_ssize_t T, Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0,
+                               Py_ssize_t r1, bint training, int act) noexcept nogil:
+    """vanilla_loop_forward, compiled for tanh alone or for any activation."""
+    if act == ACT_TANH:
+        vanilla_loop_forward(XW, W_h, Hs, mask, T, B, H, r0, r1, training, act,
+                             <TanhOnly*>NULL)
+    else:
+        vanilla_loop_forward(XW, W_h, Hs, mask, T, B, H, r0, r1, training, act,
+                             <AnyActivation*>NULL)
 
 
 def vanilla_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::1] H,
-                    floating[:, :, ::1] mask=None, int act=ACT_TANH, int n_threads=1):
+                    floating[:, :, ::1] mask=None, int act=ACT_TANH, int n_threads=0):
     """Vanilla training forward (its H is also the inference output when all steps are wanted).
 
     In: XW (T, B, H) input projection; W_h (H, H); H[0] = initial state.
     Out: XW = pre-activations (input + recurrent product); H[1:] = state after each step.
     """
-    cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], nh = W_h.shape[0]
+    cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], nh = W_h.shape[0], k
     _check("XW", XW, (T, B, nh)); _check("W_h", W_h, (nh, nh)); _check("H", H, (T + 1, B, nh))
     _check("mask", mask, (T, B, 1))
     if T == 0 or B == 0 or nh == 0:
         return
     cdef floating *m = ptr_or_null(mask)
-    with nogil:
-        if act == ACT_TANH:
-            vanilla_loop_forward(&XW[0, 0, 0], &W_h[0, 0], NULL, NULL, &H[0, 0, 0], m, T, B,
-                                 nh, act, <TanhOnly*>NULL, n_threads)
-        else:
-            vanilla_loop_forward(&XW[0, 0, 0], &W_h[0, 0], NULL, NULL, &H[0, 0, 0], m, T, B,
-                                 nh, act, <AnyActivation*>NULL, n_threads)
+    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
+    for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
+        vanilla_rows_forward(&XW[0, 0, 0], &W_h[0, 0], &H[0, 0, 0], m, T, B, nh,
+                             block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks),
+                             True, act)
 
 
 def vanilla_predict(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, ::1] state,
-                    floating[:, :, ::1] mask=None, int act=ACT_TANH, int n_threads=1):
+                    floating[:, :, ::1] mask=None, int act=ACT_TANH, int n_threads=0):
     """Vanilla inference, final state only: state (B, H) initial in, final out; XW scratch.
     (For all steps' h use vanilla_forward: its H is exactly the output sequence.)"""
-    cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], nh = W_h.shape[0]
+    cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], nh = W_h.shape[0], k
     _check("XW", XW, (T, B, nh)); _check("W_h", W_h, (nh, nh)); _check("state", state, (B, nh))
     _check("mask", mask, (T, B, 1))
     if T == 0 or B == 0 or nh == 0:
         return
-    cdef floating[:, ::1] scratch = np.empty((B, nh), dtype=np.asarray(XW).dtype)
     cdef floating *m = ptr_or_null(mask)
-    with nogil:
-        if act == ACT_TANH:
-            vanilla_loop_forward(&XW[0, 0, 0], &W_h[0, 0], &state[0, 0], &scratch[0, 0], NULL,
-                                 m, T, B, nh, act, <TanhOnly*>NULL, n_threads)
-        else:
-            vanilla_loop_forward(&XW[0, 0, 0], &W_h[0, 0], &state[0, 0], &scratch[0, 0], NULL,
-                                 m, T, B, nh, act, <AnyActivation*>NULL, n_threads)
+    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
+    for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
+        vanilla_rows_forward(&XW[0, 0, 0], &W_h[0, 0], &state[0, 0], m, T, B, nh,
+                             block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks),
+                             False, act)
 
 
 cdef inline void vanilla_row_backward(floating *dz, const floating *h, const floating *dH_t,
@@ -856,43 +872,47 @@ cdef inline void vanilla_row_backward(floating *dz, const floating *h, const flo
 
 cdef void vanilla_loop_backward(floating *dZ, const floating *Hs, floating *W_h,
                                 const floating *dH, floating *dh, const floating *mask,
-                                Py_ssize_t T, Py_ssize_t B, Py_ssize_t H, int act,
-                                Activation *kind, int n_threads) noexcept nogil:
+                                Py_ssize_t T, Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0,
+                                Py_ssize_t r1, int act, Activation *kind) noexcept nogil:
+    """Backward of rows [r0, r1) over all steps, last to first."""
     cdef Py_ssize_t t, b, S = B * H
-    cdef int nt = use_threads(n_threads, B, H)
     for t in range(T - 1, -1, -1):
-        if nt > 1:
-            for b in prange(B, num_threads=nt, schedule="static"):
-                vanilla_row_backward(dZ + t * S + b * H, Hs + (t + 1) * S + b * H,
-                                     dH + t * S + b * H, dh + b * H, is_valid(mask, t, b, B),
-                                     H, act, kind)
-        else:
-            for b in range(B):
-                vanilla_row_backward(dZ + t * S + b * H, Hs + (t + 1) * S + b * H,
-                                     dH + t * S + b * H, dh + b * H, is_valid(mask, t, b, B),
-                                     H, act, kind)
-        gemm(True, <int>B, <int>H, <int>H, dZ + t * S, <int>H, W_h, <int>H, <floating>1, dh,
-             <int>H)
+        for b in range(r0, r1):
+            vanilla_row_backward(dZ + t * S + b * H, Hs + (t + 1) * S + b * H,
+                                 dH + t * S + b * H, dh + b * H, is_valid(mask, t, b, B),
+                                 H, act, kind)
+        gemm(True, active_rows(mask, t, B, r0, r1), H, H, dZ + t * S + r0 * H, H, W_h, H,
+             <floating>1, dh + r0 * H, H)
+
+
+cdef void vanilla_rows_backward(floating *dZ, const floating *Hs, floating *W_h,
+                                const floating *dH, floating *dh, const floating *mask,
+                                Py_ssize_t T, Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0,
+                                Py_ssize_t r1, int act) noexcept nogil:
+    """vanilla_loop_backward, compiled for tanh alone or for any activation."""
+    if act == ACT_TANH:
+        vanilla_loop_backward(dZ, Hs, W_h, dH, dh, mask, T, B, H, r0, r1, act,
+                              <TanhOnly*>NULL)
+    else:
+        vanilla_loop_backward(dZ, Hs, W_h, dH, dh, mask, T, B, H, r0, r1, act,
+                              <AnyActivation*>NULL)
 
 
 def vanilla_backward(floating[:, :, ::1] H, floating[:, ::1] W_h, floating[:, :, ::1] dH,
                      floating[:, :, ::1] dZ, floating[:, ::1] dstate,
-                     floating[:, :, ::1] mask=None, int act=ACT_TANH, int n_threads=1):
+                     floating[:, :, ::1] mask=None, int act=ACT_TANH, int n_threads=0):
     """Vanilla backward. In: H (T+1, B, H) from vanilla_forward; W_h; dH (T, B, H);
     dstate (B, H) = gradient w.r.t. the final h. Out: dZ (T, B, H) = gradient w.r.t. XW
     (may be the forward's XW buffer); dstate = gradient w.r.t. h0. dW_h = H[:-1]^T @ dZ."""
-    cdef Py_ssize_t T = dH.shape[0], B = dH.shape[1], nh = W_h.shape[0]
+    cdef Py_ssize_t T = dH.shape[0], B = dH.shape[1], nh = W_h.shape[0], k
     _check("H", H, (T + 1, B, nh)); _check("W_h", W_h, (nh, nh)); _check("dZ", dZ, (T, B, nh))
     _check("dstate", dstate, (B, nh))
     _check("mask", mask, (T, B, 1))
     if T == 0 or B == 0 or nh == 0:
         return
     cdef floating *m = ptr_or_null(mask)
-    with nogil:
-        if act == ACT_TANH:
-            vanilla_loop_backward(&dZ[0, 0, 0], &H[0, 0, 0], &W_h[0, 0], &dH[0, 0, 0],
-                                  &dstate[0, 0], m, T, B, nh, act, <TanhOnly*>NULL, n_threads)
-        else:
-            vanilla_loop_backward(&dZ[0, 0, 0], &H[0, 0, 0], &W_h[0, 0], &dH[0, 0, 0],
-                                  &dstate[0, 0], m, T, B, nh, act, <AnyActivation*>NULL,
-                                  n_threads)
+    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
+    for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
+        vanilla_rows_backward(&dZ[0, 0, 0], &H[0, 0, 0], &W_h[0, 0], &dH[0, 0, 0],
+                              &dstate[0, 0], m, T, B, nh, block_start(k, B, n_blocks),
+                              block_start(k + 1, B, n_blocks), act)

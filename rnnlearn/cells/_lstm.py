@@ -8,9 +8,9 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validation import check_number
-from . import _kernels
 from ._base import Cell, kernel_array, kernel_inputs, named_states
-from ._kernels import ACTIVATION_CODES
+from ._compiled import ACTIVATION_CODES
+from ._compiled import kernels as _kernels
 
 
 class LSTMCache(NamedTuple):

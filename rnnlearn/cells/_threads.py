@@ -1,0 +1,68 @@
+"""The kernels' threads: one block of rows per OpenMP thread, BLAS held at one thread.
+
+The rows of a batch are independent sequences, so a recurrent kernel splits them into
+contiguous blocks and each OpenMP thread runs one block through every time step, its
+recurrent products included; the other products split their rows alike. Those products then
+run on one BLAS thread each. A multi-threaded BLAS beside OpenMP's threads puts two thread
+pools on the same cores, and their idle threads spin and take each other's cores: measured
+up to 10 times slower than either pool alone. So the network runs its passes inside
+:func:`single_threaded_blas`, which holds the BLAS libraries at one thread and lets the
+kernels start OpenMP's threads; other code that calls BLAS meanwhile, from another Python
+thread or in a cell written in NumPy, runs single-threaded for that time. The thread count
+is OpenMP's limit, which ``threadpoolctl.threadpool_limits`` sets (``"openmp"`` API).
+"""
+
+# SPDX-License-Identifier: BSD-3-Clause
+
+import threading
+from contextlib import contextmanager
+
+from ._compiled import kernels as _kernels
+
+_lock = threading.Lock()
+_holders = 0
+_saved_threads = []
+_blas_libraries = None
+
+
+@contextmanager
+def single_threaded_blas():
+    """Hold every BLAS library at one thread and let the kernels use OpenMP's threads.
+
+    The network holds it over each forward, backward and prediction pass, and a training
+    epoch over all its batches, so that no BLAS worker thread is left spinning on a core
+    that an OpenMP thread needs. Nested and concurrent holders share one hold; the last to
+    leave restores the BLAS thread counts. Usable as a decorator.
+
+    Yields
+    ------
+    None
+    """
+    global _holders
+    with _lock:
+        if _holders == 0:
+            for library in _libraries():
+                _saved_threads.append((library, library.get_num_threads()))
+                library.set_num_threads(1)
+            _kernels.allow_threads(True)
+        _holders += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _holders -= 1
+            if _holders == 0:
+                _kernels.allow_threads(False)
+                for library, n_threads in _saved_threads:
+                    library.set_num_threads(n_threads)
+                _saved_threads.clear()
+
+
+def _libraries():
+    """threadpoolctl's controllers of the loaded BLAS libraries (found once, lazily)."""
+    global _blas_libraries
+    if _blas_libraries is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    return _blas_libraries
