@@ -18,13 +18,21 @@ from sklearn.utils.validation import check_is_fitted
 from ._fitted import Model, fitted_attributes, resumed_state
 from ._network import Network, step_mask
 from ._training import DivergenceGuard, TrainingData, TrainingSetup, TrainingState, run_epoch
-from ._validation import check_number, check_sample_weight, check_sequences
+from ._validation import (
+    check_number,
+    check_representable,
+    check_sample_weight,
+    check_sequences,
+)
 from .callbacks import PrintProgress
 from .cells import CELLS, Cell
 from .exceptions import DivergenceWarning, TrainingInterruptedWarning
 from .optimizers import OPTIMIZERS, Optimizer
 
 OUTPUT_MODES = ("last", "sequence", "after")
+
+DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
+"""Name -> dtype: the floating types a network can train and predict in."""
 
 
 def _resolve(value, table, base_class, name):
@@ -42,6 +50,24 @@ def _resolve(value, table, base_class, name):
     )
 
 
+def _check_dtype(value):
+    """The dtype that ``value`` names: ``'float32'``, ``'float64'``, a NumPy type or dtype."""
+    if isinstance(value, str):
+        name = value
+    elif isinstance(value, np.dtype):
+        name = value.name
+    elif value is np.float32 or value is np.float64:
+        name = value.__name__
+    else:
+        name = None
+    if name not in DTYPES:
+        raise ValueError(
+            f"dtype must be one of {sorted(DTYPES)} (or numpy.float32, numpy.float64); "
+            f"got {value!r}."
+        )
+    return DTYPES[name]
+
+
 class _Hyperparameters(NamedTuple):
     """The estimator's hyperparameters, checked and resolved to objects."""
 
@@ -50,6 +76,7 @@ class _Hyperparameters(NamedTuple):
     optimizer: Optimizer
     loss: object
     callbacks: tuple
+    dtype: np.dtype
 
 
 class BaseRNN(BaseEstimator, ABC):
@@ -74,6 +101,7 @@ class BaseRNN(BaseEstimator, ABC):
         warm_start=False,
         verbose=0,
         max_grad_norm=None,
+        dtype="float32",
         callbacks=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -92,6 +120,7 @@ class BaseRNN(BaseEstimator, ABC):
         self.warm_start = warm_start
         self.verbose = verbose
         self.max_grad_norm = max_grad_norm
+        self.dtype = dtype
         self.callbacks = callbacks
 
     # ------------------------------------------------------------------ subclass hooks
@@ -176,6 +205,7 @@ class BaseRNN(BaseEstimator, ABC):
             optimizer=optimizer,
             loss=self._check_loss(),
             callbacks=tuple(callbacks),
+            dtype=_check_dtype(self.dtype),
         )
 
     # ------------------------------------------------------------------ fitting
@@ -228,11 +258,11 @@ class BaseRNN(BaseEstimator, ABC):
         n_steps_out = {"last": 1, "sequence": None, "after": Y.shape[1]}[self.output_mode]
         network = Network(hyper.cell, n_features, hyper.sizes, Y.shape[2], n_steps_out)
         if resume:
-            self._check_resumable(network, n_features)
+            self._check_resumable(network, n_features, hyper.dtype)
             state = resumed_state(self, hyper.optimizer)
         else:
             rng = check_random_state(self.random_state)
-            params = network.init_params(rng, X.dtype)
+            params = network.init_params(rng, hyper.dtype)
             optimizer_state = hyper.optimizer.init(params)
             state = TrainingState(params, optimizer_state, rng, [], DivergenceGuard(params.copy()))
         dtype = state.params.dtype
@@ -240,9 +270,9 @@ class BaseRNN(BaseEstimator, ABC):
             step_weights, sample_weight, lengths, n_timesteps, self.output_mode, dtype
         )
         data = TrainingData(
-            np.ascontiguousarray(X.transpose(1, 0, 2), dtype=dtype),
+            check_representable("X", X.transpose(1, 0, 2), dtype),
             lengths,
-            np.ascontiguousarray(Y.transpose(1, 0, 2), dtype=dtype),
+            check_representable("y", Y.transpose(1, 0, 2), dtype),
             np.ascontiguousarray(weights.T, dtype=dtype),
             synced=self.output_mode == "sequence",
         )
@@ -275,8 +305,14 @@ class BaseRNN(BaseEstimator, ABC):
             weights = weights * step_mask(lengths, n_timesteps).T
         return weights
 
-    def _check_resumable(self, network, n_features):
-        """Refuse to resume training on a different architecture or feature count."""
+    def _check_resumable(self, network, n_features, dtype):
+        """Refuse to resume training on a different architecture, feature count or dtype."""
+        if dtype != self._params.dtype:
+            raise ValueError(
+                f"dtype={self.dtype!r} differs from the fitted network's "
+                f"{self._params.dtype.name}; set dtype={self._params.dtype.name!r} to "
+                f"continue training, or refit with warm_start=False to start over."
+            )
         if n_features != self.n_features_in_:
             raise ValueError(
                 f"X has {n_features} features per time step, but "
@@ -434,7 +470,11 @@ class BaseRNN(BaseEstimator, ABC):
         return views
 
     def _check_X(self, X):
-        """Validate ``X`` for a fitted model: ``(X_time_major, lengths, n_timesteps)``."""
+        """Validate ``X`` for a fitted model: ``(X_time_major, lengths, input_dtype)``.
+
+        ``X_time_major`` is in the network's dtype; ``input_dtype``, what predictions come
+        back in, is float32 for float32 input and float64 for any other.
+        """
         check_is_fitted(self, "n_iter_")
         X, lengths = check_sequences(X)
         if X.shape[2] != self.n_features_in_:
@@ -443,7 +483,8 @@ class BaseRNN(BaseEstimator, ABC):
                 f"{type(self).__name__} is expecting {self.n_features_in_} "
                 f"features as input."
             )
-        return np.ascontiguousarray(X.transpose(1, 0, 2), dtype=self._params.dtype), lengths
+        X_tm = check_representable("X", X.transpose(1, 0, 2), self._params.dtype)
+        return X_tm, lengths, X.dtype
 
     def _raw_output(self, X_tm, lengths):
         """Raw outputs ``(n_steps, n_samples, n_outputs)`` (see :meth:`Network.predict`)."""
@@ -481,7 +522,7 @@ class BaseRNN(BaseEstimator, ABC):
         -------
         float
         """
-        X_tm, lengths = self._check_X(X)
+        X_tm, lengths, _ = self._check_X(X)
         n_samples, n_timesteps = X_tm.shape[1], X_tm.shape[0]
         Y, _, _ = self._encode_targets(
             y, n_samples, lengths, self._output_mode != "last", fitted=True
@@ -504,11 +545,11 @@ class BaseRNN(BaseEstimator, ABC):
         -------
         list of dict of str to ndarray of shape (n_samples, n_steps, n_hidden)
             One dict per layer, bottom first: ``"h"`` for every cell, plus ``"c"``, ``"i"``,
-            ``"f"``, ``"g"``, ``"o"`` (LSTM) or ``"r"``, ``"z"``, ``"n"`` (GRU). Padded steps
-            carry the last state; with ``output_mode='after'`` the steps after the input
-            are included.
+            ``"f"``, ``"g"``, ``"o"`` (LSTM) or ``"r"``, ``"z"``, ``"n"`` (GRU), in the
+            network's dtype whatever the input's. Padded steps carry the last state; with
+            ``output_mode='after'`` the steps after the input are included.
         """
-        X_tm, lengths = self._check_X(X)
+        X_tm, lengths, _ = self._check_X(X)
         cache = self._network.forward(self._params, X_tm, lengths)[1]
         return [
             {name: np.ascontiguousarray(np.moveaxis(value, 0, 1)) for name, value in layer.items()}

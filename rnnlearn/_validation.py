@@ -310,3 +310,19 @@ def check_sample_weight(sample_weight, n_samples, dtype):
     if not np.any(sample_weight > 0):
         raise ValueError("Sample weights must contain at least one non-zero number.")
     return sample_weight
+
+
+def check_representable(name, values, dtype):
+    """Return finite ``values`` as a C-contiguous ``dtype`` array, refusing overflow.
+
+    Raises ``ValueError`` if a value is too large for ``dtype`` (float64 data beyond
+    float32's range), advising ``dtype='float64'``.
+    """
+    with np.errstate(over="ignore"):
+        converted = np.ascontiguousarray(values, dtype=dtype)
+    if converted.dtype != values.dtype and not np.all(np.isfinite(converted)):
+        raise ValueError(
+            f"{name} has values too large for {converted.dtype.name} (whose largest is "
+            f"{np.finfo(converted.dtype).max:.3g}); use dtype='float64' or rescale {name}."
+        )
+    return converted

@@ -8,17 +8,19 @@ with ``allow_pickle=False`` and instantiates nothing but the classes in the allo
 ``metadata``
     A UTF-8 JSON document (NaN written as Python's :mod:`json` does) as a 1-D ``uint8``
     array: ``format_version``, ``rnnlearn_version``, ``estimator`` (the class name),
-    ``hyperparameters`` (``get_params(deep=False)``), ``network`` (cell, ``n_features``,
-    ``hidden_layer_sizes``, ``n_outputs``, ``n_steps_out``), ``optimizer`` and
-    ``loss_function`` (the fitted objects), ``optimizer_counters`` (``epoch``, ``step``),
-    ``rng`` (``[pos, has_gauss, cached_gaussian]`` of the training generator) and
-    ``fitted``: the rest of the fitted model and its training progress (``output_mode``,
-    ``validated``, the target ``encoding``, ``history``, ``no_improvement``,
-    ``best_loss``, ``best_score``, ``samples_seen``), from which every fitted attribute
-    is derived as after training (:func:`rnnlearn._fitted.fitted_attributes`). Objects are
-    written ``{"class": name, "params": {...}}``, tuples ``{"tuple": [...]}``, dicts
-    ``{"dict": [[key, value], ...]}`` (keys need not be strings) and the one allow-listed
-    function ``{"function": "print"}``.
+    ``hyperparameters`` (``get_params(deep=False)``, ``dtype`` by name; a file without
+    ``dtype``, from before it existed, gets the dtype of its ``params``), ``network``
+    (cell, ``n_features``, ``hidden_layer_sizes``, ``n_outputs``, ``n_steps_out``),
+    ``optimizer`` and ``loss_function`` (the fitted objects), ``optimizer_counters``
+    (``epoch``, ``step``), ``rng`` (``[pos, has_gauss, cached_gaussian]`` of the
+    training generator) and ``fitted``: the rest of the fitted model and its training
+    progress (``output_mode``, ``validated``, the target ``encoding``, ``history``,
+    ``no_improvement``, ``best_loss``, ``best_score``, ``samples_seen``), from which every
+    fitted attribute is derived as after training
+    (:func:`rnnlearn._fitted.fitted_attributes`). Objects are written ``{"class": name,
+    "params": {...}}``, tuples ``{"tuple": [...]}``, dicts ``{"dict": [[key, value],
+    ...]}`` (keys need not be strings) and the one allow-listed function ``{"function":
+    "print"}``.
 ``params``
     The flat network parameters, float32 or float64.
 ``optimizer_state__<name>``
@@ -38,7 +40,7 @@ import warnings
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import OUTPUT_MODES
+from ._base import OUTPUT_MODES, _check_dtype
 from ._classifier import RNNClassifier
 from ._fitted import Model, read_fitted
 from ._network import Network
@@ -96,7 +98,8 @@ def save(estimator, path):
     -----
     A ``random_state`` that is a ``RandomState`` instance is saved as ``None``; the
     state of the generator that training continues with (``partial_fit``,
-    ``warm_start``) is saved in full, so continued training is unaffected.
+    ``warm_start``) is saved in full, so continued training is unaffected. A ``dtype``
+    given as ``numpy.float32`` or ``numpy.float64`` is saved as its name.
     """
     check_is_fitted(estimator, "n_iter_")
     name = type(estimator).__name__
@@ -105,6 +108,7 @@ def save(estimator, path):
     hyperparameters = estimator.get_params(deep=False)
     if isinstance(hyperparameters["random_state"], np.random.RandomState):
         hyperparameters["random_state"] = None
+    hyperparameters["dtype"] = _check_dtype(hyperparameters["dtype"]).name
     model, state = read_fitted(estimator)
     network, optimizer_state = model.network, state.optimizer_state
     _, key, *rng_scalars = state.rng.get_state()
@@ -207,9 +211,6 @@ def _rebuild(arrays):
     """The estimator described by the archive's arrays, every entry checked."""
     document = json.loads(arrays.pop("metadata").tobytes().decode("utf-8"))
     name = _check_header(document)
-    hyperparameters = {k: _decode(v) for k, v in document["hyperparameters"].items()}
-    estimator = ESTIMATORS[name](**hyperparameters)
-    estimator._check_params()
     network = _read_network(document["network"])
     params = arrays.pop("params")
     if params.shape != (network.n_params,) or params.dtype not in (np.float32, np.float64):
@@ -217,6 +218,11 @@ def _rebuild(arrays):
             f"params must be a float32 or float64 array of shape ({network.n_params},) "
             f"for this network; got {params.dtype} {params.shape}."
         )
+    hyperparameters = {k: _decode(v) for k, v in document["hyperparameters"].items()}
+    # Files from before the dtype hyperparameter trained in the input's dtype.
+    hyperparameters.setdefault("dtype", params.dtype.name)
+    estimator = ESTIMATORS[name](**hyperparameters)
+    estimator._check_params()
     optimizer = _decode_instance(document["optimizer"], Optimizer)
     rng = np.random.RandomState()
     rng.set_state(("MT19937", arrays.pop("rng_key"), *document["rng"]))

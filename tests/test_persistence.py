@@ -113,17 +113,27 @@ def _assert_same_predictions(original, loaded, X):
         assert_array_equal(loaded.predict_proba(X), probabilities)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("output_mode", OUTPUT_MODES)
 @pytest.mark.parametrize("cell", ALL_CELLS, ids=repr)
 @pytest.mark.parametrize("kind", ["regressor", "classifier"])
 def test_round_trip_predicts_identically(kind, cell, output_mode, dtype, tmp_path):
     X, y = _data(kind, output_mode, dtype)
-    original = _make(kind, cell=cell, output_mode=output_mode).fit(X, y)
+    original = _make(kind, cell=cell, output_mode=output_mode, dtype=dtype).fit(X, y)
     loaded = _round_trip(original, tmp_path)
     _assert_same_estimator(original, loaded)
     _assert_same_predictions(original, loaded, X)
     assert loaded._params.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.dtype(np.float64)])
+def test_numpy_dtype_hyperparameter_is_saved_by_name(dtype, tmp_path):
+    X, y = _data("regressor", "last")
+    original = _make("regressor", dtype=dtype).fit(X, y)
+    loaded = _round_trip(original, tmp_path)
+    assert loaded.dtype == "float64"
+    assert loaded._params.dtype == np.float64
+    _assert_same_predictions(original, loaded, X)
 
 
 @pytest.mark.parametrize("optimizer", ALL_OPTIMIZERS, ids=repr)
@@ -182,6 +192,9 @@ def test_save_refuses_what_it_cannot_store_safely(tmp_path):
         save(model, path)
     model.set_params(callbacks=[PrintProgress(sink=[].append)])
     with pytest.raises(ValueError, match="cannot be saved safely"):
+        save(model, path)
+    model.set_params(callbacks=None, dtype="float16")  # no file that load would refuse
+    with pytest.raises(ValueError, match="dtype must be one of"):
         save(model, path)
     X, y = _data("classifier", "last")
     model = _make("classifier").fit(X, y.astype(object))
@@ -243,7 +256,7 @@ TAMPERINGS = {
     ),
     "optimizer state of the wrong dtype": (
         None,
-        lambda a: a.update(optimizer_state__first_moment=a["params"].astype(np.float32)),
+        lambda a: a.update(optimizer_state__first_moment=a["params"].astype(np.float64)),
         "does not match",
     ),
     "missing array": (None, lambda a: a.pop("rng_key"), "not a valid rnnlearn model file"),
@@ -260,6 +273,23 @@ def test_load_refuses_invalid_files(tampering, tmp_path):
     _tamper(path, edit_document, edit_arrays)
     with pytest.raises(ValueError, match=message):
         load(path)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_file_from_before_the_dtype_hyperparameter_loads_in_its_params_dtype(dtype, tmp_path):
+    """Files written before ``dtype`` existed trained in the input's dtype and lack it."""
+    X, y = _data("regressor", "last")
+    original = _make("regressor", dtype=dtype).fit(X, y)
+    path = tmp_path / "model.npz"
+    save(original, path)
+    _tamper(path, lambda d: d["hyperparameters"].pop("dtype"))
+    loaded = load(path)
+    assert loaded.dtype == dtype
+    _assert_same_estimator(original, loaded)
+    _assert_same_predictions(original, loaded, X)
+    for model in (original, loaded):
+        model.partial_fit(X, y)
+    _assert_same_predictions(original, loaded, X)
 
 
 def test_load_warns_on_another_rnnlearn_version(tmp_path):
@@ -313,7 +343,7 @@ def test_load_never_unpickles(tmp_path, monkeypatch):
     optimizer=st.sampled_from(["sgd", "adagrad", "rmsprop", "adam"]),
     output_mode=st.sampled_from(OUTPUT_MODES),
     sizes=st.lists(st.integers(1, 3), min_size=1, max_size=2).map(tuple),
-    dtype=st.sampled_from([np.float32, np.float64]),
+    dtype=st.sampled_from(["float32", "float64"]),
     n_samples=st.integers(3, 6),
     n_timesteps=st.integers(N_STEPS_AFTER, 5),
     seed=st.integers(0, 2**16),
@@ -331,6 +361,7 @@ def test_round_trip_property(
         output_mode=output_mode,
         hidden_layer_sizes=sizes,
         random_state=seed,
+        dtype=dtype,
     ).fit(X, y)
     with tempfile.TemporaryDirectory() as folder:
         loaded = _round_trip(model, folder)
