@@ -2,14 +2,23 @@
 
 One command::
 
-    python benchmarks/bench_vs_torch.py                 # the 9 cases (about 12 minutes)
+    python benchmarks/bench_vs_torch.py                 # everything at 1 and 2 threads (~25 min)
     python benchmarks/bench_vs_torch.py --quick         # smoke test (well under a minute)
     python benchmarks/bench_vs_torch.py --scaling       # also the LSTM scaling in T and n
-    python benchmarks/bench_vs_torch.py --cases lstm --json benchmarks/results/lstm.json
+    python benchmarks/bench_vs_torch.py --cases lstm --threads 2 --json benchmarks/results/lstm.json
+    python benchmarks/bench_vs_torch.py --cases latency plaid --quick --threads 1 2
 
-Protocol. Both frameworks train in one process with the same thread count (``--threads``,
-default all usable cores), set by ``threadpoolctl.threadpool_limits`` for every native pool
-(numpy's BLAS among them) and ``torch.set_num_threads``. Everything is float32, plain SGD
+Cases. The 9 training cases (tasks ``addition``, ``sine``, ``classify`` x cells ``vanilla``,
+``gru``, ``lstm``: seconds per epoch, inference throughput, peak memory); ``latency-<cell>``
+(seconds per ``predict`` call on 1 and on 32 short sequences); ``plaid-lstm`` (one training
+epoch and one prediction pass on 256 variable-length PLAID sequences, PyTorch on packed
+batches). ``--cases`` takes names, tasks (``latency`` and ``plaid`` included) or cells.
+
+Protocol. Everything runs once per thread count of ``--threads`` (default 1 and all usable
+cores; with ``--quick`` all cores only), with the same count for both frameworks, set by
+``threadpoolctl.threadpool_limits`` for every native pool (numpy's BLAS among them) and
+``torch.set_num_threads``; each count prints its tables and targets, and a summary of the
+ratios at each count ends the output. Everything is float32, plain SGD
 (learning rate 0.1, momentum 0.9), shuffled minibatches. rnnlearn runs one warm-up epoch
 (``partial_fit``); its weights are copied into the PyTorch model and the outputs of both
 compared. PyTorch runs one warm-up epoch, then gets rnnlearn's weights again and its SGD
@@ -23,6 +32,26 @@ each framework's mean training loss over its last epoch (batch losses weighted b
 size), defined alike on both sides: binary cross-entropy per step, half mean squared error,
 softmax cross-entropy. (PyTorch's recurrent layers carry two biases whose sum is rnnlearn's
 one, so with SGD that sum moves twice as fast: same model, slightly different dynamics.)
+
+Latency. A model of each cell is fitted one epoch on the sine task (T=50, 64 hidden) and its
+weights copied into PyTorch. Each framework then predicts the same NumPy array of 1 and of
+32 windows over and over: rnnlearn through its public ``predict``, PyTorch through
+``torch.from_numpy`` + ``nn.RNN``/``nn.GRU``/``nn.LSTM`` + head in ``inference_mode`` (the
+conversion is timed, as a user pays it). 200 calls per framework and size (20 with
+``--quick``), after 10 untimed ones, in blocks that alternate between the frameworks; the
+median seconds per call and the ratio rnnlearn/PyTorch (target: <= 1) are reported.
+
+Variable length. 256 sequences drawn with a fixed seed from ``PLAID_TRAIN.ts`` (lengths 100
+to 1344, 1 channel, 11 classes; read with ``rnnlearn.datasets.load_ts`` from ``--data``,
+default ``../shared/data`` beside the repository; skipped if absent), standardised, LSTM with
+64 hidden units, batch 64. rnnlearn's ``RNNClassifier`` takes the list of arrays; PyTorch
+pads each minibatch (``pad_sequence``), packs it (``pack_padded_sequence``,
+``enforce_sorted=False``) and feeds each sequence's last valid state (``h_n``) to the head.
+Epochs are timed as for the other cases, from the same copied weights and velocity;
+prediction runs over the subset in consecutive slices of 64 sequences (PyTorch packing the
+NumPy slices in the timed call). Reported: seconds per epoch and per prediction pass, with
+ratios rnnlearn/PyTorch (targets: <= 1). ``--quick`` uses 16 sequences in batches of 8.
+Memory is measured for the 9 training cases only.
 
 Peak memory. Each framework and case runs again in a fresh subprocess that imports only
 that framework, builds the data and the model, trains one epoch and predicts once (so that
@@ -94,6 +123,20 @@ SCALING_T = ((50, 200, 800), 1_024)  # LSTM on the sine task: T grows at fixed n
 SCALING_N = ((1_024, 4_096, 16_384), 50)  # n grows at fixed T
 SCALING_QUICK_T = ((25, 50, 100), 128)
 SCALING_QUICK_N = ((128, 256, 512), 25)
+# Latency: models fitted one epoch on the sine task (n, T, hidden, batch), then ``predict`` on
+# the first 1 and 32 windows; calls per batch size, full and --quick.
+LATENCY_FIT = (256, 50, 64, 64)
+LATENCY_BATCHES = (1, 32)
+LATENCY_CALLS = (200, 20)
+LATENCY_BLOCKS = (4, 2)  # the timed calls come in blocks, the frameworks alternating
+LATENCY_WARMUP = 10  # untimed calls before each block
+# Variable length: a fixed random subset of PLAID's training set, LSTM (n, hidden, batch), full
+# and --quick; predict in slices of the batch size.
+PLAID = ((256, 64, 64), (16, 64, 8))
+PLAID_FILE = "PLAID_TRAIN.ts"
+DATA_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data"
+)
 
 
 # --------------------------------------------------------------------------- data
@@ -140,12 +183,35 @@ def make_data(task, n_samples, n_timesteps, seed=SEED):
     raise ValueError(f"unknown task {task!r}")
 
 
+def load_plaid(data_dir, n_samples, seed=SEED):
+    """``(X, y)`` from PLAID, or ``None`` when its file is absent.
+
+    ``n_samples`` sequences drawn at random (fixed seed) from ``PLAID_TRAIN.ts``: X a list of
+    float32 ``(n_timesteps_i, 1)`` arrays standardised with the subset's mean and standard
+    deviation (PLAID's currents reach 450, which makes SGD diverge), y the classes as
+    ``0..n_classes - 1`` in the order of their labels.
+    """
+    from rnnlearn.datasets import load_ts
+
+    path = os.path.join(data_dir, PLAID_FILE)
+    if not os.path.isfile(path):
+        return None
+    X, labels = load_ts(path)
+    chosen = np.random.default_rng(seed).permutation(len(X))[:n_samples]
+    X = [X[i] for i in chosen]
+    values = np.concatenate(X)
+    mean, std = values.mean(), values.std()
+    _, y = np.unique(labels[chosen], return_inverse=True)
+    return [((x - mean) / std).astype(np.float32) for x in X], y.astype(np.int64)
+
+
 def case_shape(case):
-    """``(n_features, n_outputs, output_mode)`` of a case."""
+    """``(n_features, n_outputs, output_mode)`` of a case (PLAID's n_outputs: from the data)."""
     return {
         "addition": (2, 1, "sequence"),
         "sine": (1, 1, "last"),
         "classify": (8, 5, "last"),
+        "plaid": (1, None, "last"),
     }[case.task]
 
 
@@ -239,18 +305,13 @@ class TorchRunner:
     name = "torch"
 
     def __init__(self, case, X, y, seed=SEED):
-        import torch
         from torch import nn
 
-        self.torch = torch
-        torch.manual_seed(seed)
         n_features, n_outputs, output_mode = case_shape(case)
-        recurrent = {"vanilla": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[case.cell]
-        self.rnn = recurrent(n_features, case.n_hidden, batch_first=True)  # nn.RNN: tanh
-        self.head = nn.Linear(case.n_hidden, n_outputs)
+        self._build(case, n_features, n_outputs, seed)
+        torch = self.torch
         self.last = output_mode == "last"
-        self.parameters = list(self.rnn.parameters()) + list(self.head.parameters())
-        self.task, self.batch_size = case.task, case.batch_size
+        self.task = case.task
         self.X = torch.from_numpy(X)
         if case.task == "addition":
             self.Y = torch.from_numpy(y.astype(np.float32)[..., None])  # (n, T, 1)
@@ -262,9 +323,30 @@ class TorchRunner:
         else:
             self.Y = torch.from_numpy(y)  # (n,) int64
             self.loss_fn = nn.CrossEntropyLoss()
+
+    def _build(self, case, n_features, n_outputs, seed):
+        """The seeded recurrent layer, linear head, SGD and shuffling generator."""
+        import torch
+        from torch import nn
+
+        self.torch = torch
+        torch.manual_seed(seed)
+        recurrent = {"vanilla": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[case.cell]
+        self.rnn = recurrent(n_features, case.n_hidden, batch_first=True)  # nn.RNN: tanh
+        self.head = nn.Linear(case.n_hidden, n_outputs)
+        self.parameters = list(self.rnn.parameters()) + list(self.head.parameters())
+        self.batch_size = case.batch_size
         self.generator = torch.Generator().manual_seed(seed)
         self.optimizer = torch.optim.SGD(self.parameters, lr=LEARNING_RATE, momentum=MOMENTUM)
         self.last_loss = None
+
+    def _inputs(self, index):
+        """The training inputs of the minibatch ``index``, ready for ``forward``."""
+        return self.X[index]
+
+    def _tensor(self, X):
+        """A NumPy input as ``forward`` takes it (a view: ``from_numpy`` copies nothing)."""
+        return self.torch.from_numpy(X)
 
     def forward(self, X):
         out, _ = self.rnn(X)
@@ -275,13 +357,13 @@ class TorchRunner:
     def train_epoch(self):
         """One epoch over a fresh permutation; return its mean training loss."""
         torch = self.torch
-        n = self.X.shape[0]
+        n = len(self.Y)
         order = torch.randperm(n, generator=self.generator)
         total = torch.zeros(())
         for start in range(0, n, self.batch_size):
             index = order[start : start + self.batch_size]
             self.optimizer.zero_grad(set_to_none=True)
-            loss = self.loss_fn(self.forward(self.X[index]), self.Y[index])
+            loss = self.loss_fn(self.forward(self._inputs(index)), self.Y[index])
             loss.backward()
             self.optimizer.step()
             total += loss.detach() * index.numel()
@@ -294,7 +376,7 @@ class TorchRunner:
     def predict(self, X):
         """Labels (classification) or values, as rnnlearn's ``predict`` returns them."""
         with self.torch.inference_mode():
-            raw = self.forward(self.torch.from_numpy(X))
+            raw = self.forward(self._tensor(X))
             if self.task == "addition":
                 return (raw[..., 0] > 0).to(self.torch.int64).numpy()
             if self.task == "classify":
@@ -303,7 +385,7 @@ class TorchRunner:
 
     def output(self, X):
         with self.torch.inference_mode():
-            raw = self.forward(self.torch.from_numpy(X))
+            raw = self.forward(self._tensor(X))
             if self.task == "addition":
                 raw = self.torch.sigmoid(raw)
             elif self.task == "classify":
@@ -349,6 +431,46 @@ class TorchRunner:
                 self.optimizer.state[named[name]]["momentum_buffer"] = value.clone()
 
 
+class PackedTorchRunner(TorchRunner):
+    """PyTorch on variable-length sequences: packed batches, the last valid state to the head.
+
+    A classifier (softmax cross-entropy) on a list of ``(n_timesteps_i, n_features)`` arrays.
+    Each minibatch is padded (``pad_sequence``) and packed (``pack_padded_sequence`` with
+    ``enforce_sorted=False``), so the recurrent layer stops at each sequence's end and its
+    final state ``h_n`` is the state after the last valid step, in the batch's order.
+    """
+
+    def __init__(self, case, X, y, seed=SEED):
+        from torch import nn
+
+        self._build(case, X[0].shape[1], int(y.max()) + 1, seed)
+        torch = self.torch
+        self.task = "classify"  # argmax / softmax in predict and output
+        self.X = [torch.from_numpy(x) for x in X]
+        self.lengths = torch.tensor([len(x) for x in X])
+        self.Y = torch.from_numpy(y)
+        self.loss_fn = nn.CrossEntropyLoss()
+
+    def _pack(self, sequences, lengths):
+        from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
+
+        padded = pad_sequence(sequences, batch_first=True)
+        return pack_padded_sequence(padded, lengths, batch_first=True, enforce_sorted=False)
+
+    def _inputs(self, index):
+        return self._pack([self.X[i] for i in index.tolist()], self.lengths[index])
+
+    def _tensor(self, X):
+        """A list of NumPy sequences packed, conversion included (as a user would)."""
+        lengths = self.torch.tensor([len(x) for x in X])
+        return self._pack([self.torch.from_numpy(x) for x in X], lengths)
+
+    def forward(self, X):
+        _, state = self.rnn(X)
+        h_n = state[0] if isinstance(state, tuple) else state  # LSTM: (h_n, c_n)
+        return self.head(h_n[-1])
+
+
 # --------------------------------------------------------------------------- timing
 
 
@@ -359,22 +481,31 @@ def timed(function, *args):
     return time.perf_counter() - start, result
 
 
-def predict_all(runner, X):
-    for start in range(0, len(X), PREDICT_BATCH):
-        runner.predict(X[start : start + PREDICT_BATCH])
+def predict_all(runner, X, batch_size=PREDICT_BATCH):
+    for start in range(0, len(X), batch_size):
+        runner.predict(X[start : start + batch_size])
 
 
 def compare_case(case, n_epochs, n_repeats, use_torch):
-    """Time one case, alternating the frameworks; return a result dict."""
+    """Time one of the 9 cases, alternating the frameworks; return a result dict."""
     X, y = make_data(case.task, case.n_samples, case.n_timesteps)
+    return compare(case, X, y, n_epochs, n_repeats, TorchRunner if use_torch else None)
+
+
+def compare(case, X, y, n_epochs, n_repeats, torch_class, predict_batch=PREDICT_BATCH):
+    """Train and predict with both frameworks on ``(X, y)``, alternating; a result dict.
+
+    ``torch_class`` is the PyTorch runner (``None``: rnnlearn only); predictions run over
+    ``X`` in slices of ``predict_batch``.
+    """
     runners = [RnnlearnRunner(case, X, y)]
     result = {"case": case.name, **asdict(case)}
     gc.collect()
     gc.freeze()  # the imported modules' objects: a full collection would scan them (~0.2 s)
     warm, _ = timed(runners[0].train_epoch)
     result["rnnlearn_warmup_s"] = warm
-    if use_torch:
-        torch_runner = TorchRunner(case, X, y)
+    if torch_class is not None:
+        torch_runner = torch_class(case, X, y)
         start, velocity = runners[0].coefs(), runners[0].velocity()
         torch_runner.load(start)
         probe = X[:256]
@@ -394,17 +525,87 @@ def compare_case(case, n_epochs, n_repeats, use_torch):
             result[f"{runner.name}_epoch_s"].append(seconds)
             result[f"{runner.name}_losses"].append(loss)
     for runner in runners:
-        predict_all(runner, X)  # warm-up
+        predict_all(runner, X, predict_batch)  # warm-up
     for _ in range(n_repeats):
         for runner in runners:
-            result[f"{runner.name}_predict_s"].append(timed(predict_all, runner, X)[0])
+            seconds = timed(predict_all, runner, X, predict_batch)[0]
+            result[f"{runner.name}_predict_s"].append(seconds)
     for runner in runners:
         name = runner.name
         result[f"{name}_s_per_epoch"] = statistics.median(result[f"{name}_epoch_s"])
         result[f"{name}_s_per_epoch_min"] = min(result[f"{name}_epoch_s"])
-        result[f"{name}_samples_per_s"] = len(X) / statistics.median(result[f"{name}_predict_s"])
+        result[f"{name}_s_per_predict"] = statistics.median(result[f"{name}_predict_s"])
+        result[f"{name}_samples_per_s"] = len(X) / result[f"{name}_s_per_predict"]
         result[f"{name}_final_loss"] = result[f"{name}_losses"][-1]
         result[f"{name}_status"] = runner.status()
+    return result
+
+
+def time_calls(function, X, n_calls):
+    """Seconds taken by each of ``n_calls`` calls ``function(X)``, after warm-up and a pause."""
+    for _ in range(LATENCY_WARMUP):
+        function(X)
+    time.sleep(PAUSE)
+    seconds = []
+    for _ in range(n_calls):
+        start = time.perf_counter()
+        function(X)
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def measure_latency(cell, n_calls, n_blocks, use_torch):
+    """Median seconds per ``predict`` call on 1 and on 32 sequences; a result dict.
+
+    The model is fitted one epoch on the sine task; PyTorch gets its weights. rnnlearn calls
+    its public ``predict``, PyTorch ``from_numpy`` + forward + head in ``inference_mode``
+    (``TorchRunner.predict``), both on the same NumPy array every call. The calls come in
+    ``n_blocks`` blocks per framework, the frameworks alternating block by block.
+    """
+    case = Case("sine", cell, *LATENCY_FIT)
+    X, y = make_data(case.task, case.n_samples, case.n_timesteps)
+    runners = [RnnlearnRunner(case, X, y)]
+    runners[0].train_epoch()
+    result = {"case": f"latency-{cell}", **asdict(case), "calls": n_calls}
+    if use_torch:
+        runners.append(TorchRunner(case, X, y))
+        runners[1].load(runners[0].coefs())
+        result["max_abs_output_diff_at_copy"] = float(
+            np.max(np.abs(runners[0].output(X) - runners[1].output(X)))
+        )
+    for size in LATENCY_BATCHES:
+        batch = X[:size]
+        calls = {runner.name: [] for runner in runners}
+        for _ in range(n_blocks):
+            for runner in runners:
+                calls[runner.name] += time_calls(runner.predict, batch, n_calls // n_blocks)
+        for name, seconds in calls.items():
+            result[f"{name}_latency_{size}_calls_s"] = seconds
+            result[f"{name}_latency_{size}_s"] = statistics.median(seconds)
+        result[f"latency_{size}_ratio"] = ratio(
+            result[f"rnnlearn_latency_{size}_s"], result.get(f"torch_latency_{size}_s")
+        )
+    return result
+
+
+def compare_plaid(plaid, case, n_epochs, n_repeats, use_torch):
+    """The variable-length case: PLAID sequences, PyTorch on packed batches; a result dict.
+
+    Both train the same epochs as the other cases (same weight and velocity copy) and
+    predict the whole subset in consecutive slices of ``case.batch_size`` sequences.
+    """
+    X, y = plaid
+    result = compare(
+        case, X, y, n_epochs, n_repeats, PackedTorchRunner if use_torch else None, case.batch_size
+    )
+    lengths = [len(x) for x in X]
+    result["lengths"] = {
+        "min": min(lengths),
+        "median": statistics.median(lengths),
+        "max": max(lengths),
+    }
+    result["n_classes"] = int(y.max()) + 1
+    add_ratios(result)
     return result
 
 
@@ -500,12 +701,12 @@ def measure_memory(framework, cases, threads):
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def attach_memory(results, cases, frameworks, args):
+def attach_memory(results, cases, frameworks, threads, quick):
     """Add ``<framework>_memory`` to each result: a fresh process per case and framework
-    (with ``--quick``, one process per framework runs every case in turn)."""
-    groups = [cases] if args.quick else [[case] for case in cases]
+    (with ``quick``, one process per framework runs every case in turn)."""
+    groups = [cases] if quick else [[case] for case in cases]
     for framework in frameworks:
-        memory = [m for group in groups for m in measure_memory(framework, group, args.threads)]
+        memory = [m for group in groups for m in measure_memory(framework, group, threads)]
         for result, entry in zip(results, memory, strict=True):
             result[f"{framework}_memory"] = entry
     for result in results:
@@ -534,7 +735,7 @@ def _git_revision(path):
 
 
 def environment(threads, torch):
-    """What the figures depend on: machine, libraries, BLAS and threads."""
+    """What the figures depend on: machine, libraries, BLAS and the thread counts run."""
     blas = [
         {k: pool.get(k) for k in ("internal_api", "version", "architecture", "threading_layer")}
         | {"library": os.path.basename(pool["filepath"])}
@@ -570,7 +771,6 @@ def environment(threads, torch):
     except ImportError:
         env["rnnlearn"] = None
     if torch is not None:
-        env["torch_threads"] = torch.get_num_threads()
         env["torch_blas"] = "MKL" if torch.backends.mkl.is_available() else "other"
     return env
 
@@ -585,12 +785,13 @@ def print_environment(env):
         f"{k}={v if v is not None else 'unset'}" for k, v in env["blas_env"].items()
     )
     print(f"machine : {env['cpu']}, {env['usable_cores']} usable cores, {env['platform']}")
-    print(f"threads : {env['threads']} for both (threadpoolctl for numpy, torch.set_num_threads)")
+    counts = ", ".join(str(n) for n in env["threads"])
+    print(f"threads : {counts} for both (threadpoolctl for numpy, torch.set_num_threads)")
     print(f"numpy   : {env['numpy']}, BLAS {blas}; {blas_env}")
     if env["torch"] is None:
         print("torch   : not installed -- PyTorch columns skipped (pip install torch, CPU build)")
     else:
-        print(f"torch   : {env['torch']} ({env['torch_blas']}), {env['torch_threads']} threads")
+        print(f"torch   : {env['torch']} ({env['torch_blas']})")
     load = env["load_average"]
     print(f"rnnlearn: {env['rnnlearn']} (git {env.get('rnnlearn_git')}); python {env['python']}")
     if load is not None:
@@ -662,15 +863,20 @@ def print_table(results):
     )
 
 
-def add_ratios(result):
-    def ratio(a, b):
-        return None if a is None or b is None or b == 0 else a / b
+def ratio(a, b):
+    """``a / b``, or ``None`` when either is missing (or ``b`` is 0)."""
+    return None if a is None or b is None or b == 0 else a / b
 
+
+def add_ratios(result):
     result["time_ratio"] = ratio(
         result.get("rnnlearn_s_per_epoch"), result.get("torch_s_per_epoch")
     )
     result["inference_ratio"] = ratio(
         result.get("rnnlearn_samples_per_s"), result.get("torch_samples_per_s")
+    )
+    result["predict_time_ratio"] = ratio(
+        result.get("rnnlearn_s_per_predict"), result.get("torch_s_per_predict")
     )
     for phase in ("train", "predict"):
         result[f"{phase}_memory_ratio"] = ratio(
@@ -679,27 +885,142 @@ def add_ratios(result):
         )
 
 
-def print_targets(results):
-    """The targets of issue 5, checked on this run."""
-    times = [r["time_ratio"] for r in results if r.get("time_ratio") is not None]
-    if not times:
-        return
-    infer = [r["inference_ratio"] for r in results if r.get("inference_ratio") is not None]
-    memory = [
-        r[f"{phase}_memory_ratio"]
-        for r in results
-        for phase in ("train", "predict")
-        if r.get(f"{phase}_memory_ratio") is not None
+def run_ratios(run):
+    """The ratios rnnlearn/PyTorch of one run, as lists by kind (missing ones left out)."""
+
+    def values(results, *keys):
+        return [r[key] for r in results for key in keys if r.get(key) is not None]
+
+    cases, plaid = run.get("cases", []), run.get("variable_length", [])
+    ratios = {
+        "time": values(cases, "time_ratio"),
+        "inference": values(cases, "inference_ratio"),
+        "memory": values(cases, "train_memory_ratio", "predict_memory_ratio"),
+        "varlen_time": values(plaid, "time_ratio"),
+        "varlen_predict": values(plaid, "predict_time_ratio"),
+    }
+    for size in LATENCY_BATCHES:
+        ratios[f"latency_{size}"] = values(run.get("latency", []), f"latency_{size}_ratio")
+    return ratios
+
+
+def target_checks(run):
+    """``(label, value, met)`` for each target of issue 5 that this run measured."""
+    ratios = run_ratios(run)
+    latency = [value for size in LATENCY_BATCHES for value in ratios[f"latency_{size}"]]
+    targets = [  # label, ratios, the statistic checked, whether it meets the target
+        ("time ratio <= 1.0 on every case", ratios["time"], max, lambda v: v <= 1.0),
+        ("median time ratio <= 0.5", ratios["time"], statistics.median, lambda v: v <= 0.5),
+        ("inference ratio >= 1.0 on every case", ratios["inference"], min, lambda v: v >= 1.0),
+        ("peak memory ratio <= 1.5", ratios["memory"], max, lambda v: v <= 1.5),
+        ("latency ratio <= 1.0 (1 and 32 sequences)", latency, max, lambda v: v <= 1.0),
+        ("variable-length training ratio <= 1.0", ratios["varlen_time"], max, lambda v: v <= 1.0),
+        (
+            "variable-length inference ratio <= 1.0",
+            ratios["varlen_predict"],
+            max,
+            lambda v: v <= 1.0,
+        ),
     ]
-    checks = [
-        ("time ratio <= 1.0 on every case", max(times), max(times) <= 1.0),
-        ("median time ratio <= 0.5", statistics.median(times), statistics.median(times) <= 0.5),
-        ("inference ratio >= 1.0 on every case", min(infer), min(infer) >= 1.0),
+    return [
+        (label, statistic(values), met(statistic(values)))
+        for label, values, statistic, met in targets
+        if values
     ]
-    if memory:
-        checks.append(("peak memory ratio <= 1.5", max(memory), max(memory) <= 1.5))
-    for label, value, ok in checks:
-        print(f"  [{'met' if ok else 'MISSED'}] {label}: {value:.2f}")
+
+
+def print_targets(run):
+    """The targets of issue 5, checked on this run (nothing if none was measured)."""
+    checks = target_checks(run)
+    if checks:
+        print(f"\ntargets at {run['threads']} thread(s):")
+    for label, value, met in checks:
+        print(f"  [{'met' if met else 'MISSED'}] {label}: {value:.2f}")
+
+
+def print_latency(results):
+    header = f"{'case':<18}{'sequences':>10}{'ms/call rl':>12}{'torch':>9}{'ratio':>7}"
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        for size in LATENCY_BATCHES:
+            rl, pt = r[f"rnnlearn_latency_{size}_s"], r.get(f"torch_latency_{size}_s")
+            print(
+                f"{r['case']:<18}{size:>10}{_fmt(1e3 * rl, '12.3f')}"
+                f"{_fmt(None if pt is None else 1e3 * pt, '9.3f')}"
+                f"{_fmt(r.get(f'latency_{size}_ratio'), '7.2f')}"
+            )
+    diffs = [
+        r["max_abs_output_diff_at_copy"] for r in results if "max_abs_output_diff_at_copy" in r
+    ]
+    if diffs:
+        print(
+            f"same model: with rnnlearn's weights copied, max |output difference| {max(diffs):.1e}"
+        )
+    print(
+        "median of the calls; ratio rnnlearn/PyTorch (< 1: rnnlearn faster); PyTorch's time "
+        "includes from_numpy."
+    )
+
+
+def print_variable_length(results):
+    header = (
+        f"{'case':<18}{'s/epoch rl':>11}{'torch':>8}{'ratio':>7}"
+        f"{'s/predict rl':>13}{'torch':>8}{'ratio':>7}{'loss rl':>11}{'torch':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        cells = [
+            (r.get("rnnlearn_s_per_epoch"), "11.3f"),
+            (r.get("torch_s_per_epoch"), "8.3f"),
+            (r.get("time_ratio"), "7.2f"),
+            (r.get("rnnlearn_s_per_predict"), "13.3f"),
+            (r.get("torch_s_per_predict"), "8.3f"),
+            (r.get("predict_time_ratio"), "7.2f"),
+            (r.get("rnnlearn_final_loss"), "11.3g"),
+            (r.get("torch_final_loss"), "10.3g"),
+        ]
+        print(f"{r['case']:<18}" + "".join(_fmt(value, spec) for value, spec in cells))
+        if "max_abs_output_diff_at_copy" in r:
+            print(
+                f"same model: with rnnlearn's weights copied, max |output difference| "
+                f"{r['max_abs_output_diff_at_copy']:.1e}"
+            )
+        for name in ("rnnlearn", "torch"):
+            if r.get(f"{name}_status", "ok") != "ok":
+                print(f"WARNING: {name} {r[f'{name}_status']} on {r['case']}: time not valid")
+    print(
+        "ratios rnnlearn/PyTorch of seconds per epoch and per prediction pass (< 1: rnnlearn "
+        "faster)."
+    )
+
+
+def print_summary(runs):
+    """The ratios rnnlearn/PyTorch at each thread count, one line per count."""
+    print("\nsummary: ratios rnnlearn/PyTorch at each thread count")
+    header = (
+        f"{'threads':>7}{'epoch median':>14}{'epoch max':>11}{'infer/s min':>13}"
+        + "".join(f"{f'latency {size} seq':>16}" for size in LATENCY_BATCHES)
+        + f"{'varlen epoch':>14}{'varlen predict':>16}"
+    )
+    print(header)
+    print("-" * len(header))
+    for run in runs:
+        ratios = run_ratios(run)
+        times = ratios["time"]
+        cells = [
+            (statistics.median(times) if times else None, "14.2f"),
+            (max(times, default=None), "11.2f"),
+            (min(ratios["inference"], default=None), "13.2f"),
+            *((max(ratios[f"latency_{size}"], default=None), "16.2f") for size in LATENCY_BATCHES),
+            (max(ratios["varlen_time"], default=None), "14.2f"),
+            (max(ratios["varlen_predict"], default=None), "16.2f"),
+        ]
+        print(f"{run['threads']:>7}" + "".join(_fmt(value, spec) for value, spec in cells))
+    print(
+        "epoch, latency and varlen: < 1 means rnnlearn faster; infer/s: > 1 means rnnlearn faster."
+    )
 
 
 def print_scaling(rows):
@@ -732,15 +1053,28 @@ def print_scaling(rows):
 # --------------------------------------------------------------------------- main
 
 
+def selected(tokens, name, task, cell):
+    """Whether ``--cases`` (empty: everything) asks for this case."""
+    return not tokens or any(token in (name, task, cell) for token in tokens)
+
+
 def select_cases(tokens, quick):
     cases = []
     for task, (full, small) in TASKS.items():
         n, T, H, B = small if quick else full
         for cell in CELLS:
             case = Case(task, cell, n, T, H, B)
-            if not tokens or any(tok in (case.name, task, cell) for tok in tokens):
+            if selected(tokens, case.name, task, cell):
                 cases.append(case)
     return cases
+
+
+def plaid_case(tokens, quick, plaid):
+    """The variable-length case for ``plaid`` (its data), or ``None`` if not selected."""
+    if plaid is None or not selected(tokens, "plaid-lstm", "plaid", "lstm"):
+        return None
+    n, H, B = PLAID[1] if quick else PLAID[0]
+    return Case("plaid", "lstm", len(plaid[0]), max(len(x) for x in plaid[0]), H, B)
 
 
 def scaling_cases(quick):
@@ -754,7 +1088,7 @@ def scaling_cases(quick):
     return rows
 
 
-def run_cases(cases, args, use_torch, label):
+def run_cases(cases, args, threads, use_torch, label):
     """Time every case, then measure memory; return the result dicts."""
     results = []
     for case in cases:
@@ -762,20 +1096,112 @@ def run_cases(cases, args, use_torch, label):
         results.append(compare_case(case, args.epochs, args.repeats, use_torch))
     if not args.no_memory:
         print(f"  {label}memory ...", file=sys.stderr)
-        attach_memory(results, cases, ("rnnlearn", "torch") if use_torch else ("rnnlearn",), args)
+        frameworks = ("rnnlearn", "torch") if use_torch else ("rnnlearn",)
+        attach_memory(results, cases, frameworks, threads, args.quick)
     else:
         for result in results:
             add_ratios(result)
     return results
 
 
-def main(argv=None):
+def run_training_cases(args, threads, use_torch):
+    """The 9 cases selected by ``--cases``, printed; their result dicts."""
+    cases = select_cases(args.cases, args.quick)
+    if not cases:
+        return []
+    results = run_cases(cases, args, threads, use_torch, "")
+    print(
+        f"\n{args.epochs} timed epochs after 1 warm-up each (median shown), "
+        f"{threads} threads, float32, SGD lr {LEARNING_RATE} momentum {MOMENTUM}\n"
+    )
+    print_table(results)
+    return results
+
+
+def run_latency(args, use_torch):
+    """The latency cases selected by ``--cases``, printed; their result dicts."""
+    cells = [c for c in CELLS if selected(args.cases, f"latency-{c}", "latency", c)]
+    results = []
+    for cell in cells:
+        print(f"  latency-{cell}", file=sys.stderr)
+        n_blocks = LATENCY_BLOCKS[1 if args.quick else 0]
+        results.append(measure_latency(cell, args.latency_calls, n_blocks, use_torch))
+    if results:
+        n, T, H, _ = LATENCY_FIT
+        print(
+            f"\nlatency: predict on 1 and on {LATENCY_BATCHES[-1]} sine windows (T={T}, "
+            f"{H} hidden, fitted 1 epoch on {n}), median of {args.latency_calls} calls\n"
+        )
+        print_latency(results)
+    return results
+
+
+def run_variable_length(args, use_torch, plaid):
+    """The PLAID case if selected and its data found, printed; a list of 0 or 1 result."""
+    case = plaid_case(args.cases, args.quick, plaid)
+    if case is None:
+        return []
+    print(f"  {case.name} n={case.n_samples}", file=sys.stderr)
+    result = compare_plaid(plaid, case, args.epochs, args.repeats, use_torch)
+    lengths = result["lengths"]
+    print(
+        f"\nvariable length: {case.n_samples} PLAID sequences (lengths {lengths['min']}-"
+        f"{lengths['max']}, median {lengths['median']:g}; 1 channel, {result['n_classes']} "
+        f"classes), LSTM {case.n_hidden} hidden, batch {case.batch_size}; PyTorch on packed "
+        f"batches\n"
+    )
+    print_variable_length([result])
+    return [result]
+
+
+def run_scaling(args, threads, use_torch):
+    """The LSTM scaling sweeps, printed; their result dicts."""
+    sweeps = scaling_cases(args.quick)
+    rows = run_cases([case for _, case in sweeps], args, threads, use_torch, "scaling ")
+    for (sweep, _), row in zip(sweeps, rows, strict=True):
+        row["sweep"] = sweep
+    case = sweeps[0][1]
+    print(f"\nLSTM scaling (sine task, {case.n_hidden} hidden, batch {case.batch_size})\n")
+    print_scaling(rows)
+    return rows
+
+
+def run_at(threads, args, torch, plaid):
+    """Every selected measurement with ``threads`` threads for both frameworks."""
+    use_torch = torch is not None
+    with threadpool_limits(threads):
+        if use_torch:
+            torch.set_num_threads(threads)
+        load = os.getloadavg() if hasattr(os, "getloadavg") else None
+        run = {"threads": threads, "load_average": load}
+        print(f"\n===== {threads} thread(s)" + ("" if load is None else f", load {load[0]:.2f}"))
+        if not args.scaling_only:
+            run["cases"] = run_training_cases(args, threads, use_torch)
+            run["latency"] = run_latency(args, use_torch)
+            run["variable_length"] = run_variable_length(args, use_torch, plaid)
+            print_targets(run)
+        if args.scaling or args.scaling_only:
+            run["scaling"] = run_scaling(args, threads, use_torch)
+    return run
+
+
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small data, 3 epochs (smoke test)")
-    parser.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=None,
+        help="thread counts, one run each (default: 1 and all cores; --quick: all cores)",
+    )
     parser.add_argument("--cases", nargs="*", default=[], help="names, tasks or cells to run")
     parser.add_argument("--epochs", type=int, default=None, help="timed epochs (default 5; 3)")
     parser.add_argument("--repeats", type=int, default=None, help="timed predict passes")
+    parser.add_argument(
+        "--latency-calls", type=int, default=None, help="timed predict calls (default 200; 20)"
+    )
+    parser.add_argument("--data", default=DATA_DIR, help="folder of PLAID_TRAIN.ts")
     parser.add_argument("--scaling", action="store_true", help="also the LSTM scaling sweeps")
     parser.add_argument("--scaling-only", action="store_true", help="only the scaling sweeps")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
@@ -783,42 +1209,34 @@ def main(argv=None):
     parser.add_argument("--json", metavar="PATH", help="also write all results as JSON")
     parser.add_argument("--_memory-worker", dest="memory_worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if args.threads is None:
+        args.threads = [cores] if args.quick else sorted({1, cores})
+    args.epochs = args.epochs or (3 if args.quick else 5)
+    args.repeats = args.repeats or (3 if args.quick else 5)
+    args.latency_calls = args.latency_calls or LATENCY_CALLS[1 if args.quick else 0]
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
     if args.memory_worker:
         memory_worker(json.loads(args.memory_worker))
         return
-    if args.threads is None:
-        args.threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    args.epochs = args.epochs or (3 if args.quick else 5)
-    args.repeats = args.repeats or (3 if args.quick else 5)
     torch = None if args.no_torch else import_torch()
-    use_torch = torch is not None
     if torch is None and not args.no_torch:
         print("PyTorch is not installed: printing rnnlearn's figures only.\n")
-    with threadpool_limits(args.threads):
-        if torch is not None:
-            torch.set_num_threads(args.threads)
-        env = environment(args.threads, torch)
-        print_environment(env)
-        out = {"environment": env, "settings": vars(args) | {"memory_worker": None}}
-        if not args.scaling_only:
-            results = run_cases(select_cases(args.cases, args.quick), args, use_torch, "")
-            print(
-                f"\n{args.epochs} timed epochs after 1 warm-up each (median shown), "
-                f"{args.threads} threads, float32, SGD lr {LEARNING_RATE} momentum {MOMENTUM}\n"
-            )
-            print_table(results)
-            print_targets(results)
-            out["cases"] = results
-        if args.scaling or args.scaling_only:
-            sweeps = scaling_cases(args.quick)
-            rows = run_cases([case for _, case in sweeps], args, use_torch, "scaling ")
-            for (sweep, _), row in zip(sweeps, rows, strict=True):
-                row["sweep"] = sweep
-            case = sweeps[0][1]
-            print(f"\nLSTM scaling (sine task, {case.n_hidden} hidden, batch {case.batch_size})\n")
-            print_scaling(rows)
-            out["scaling"] = rows
-        env["load_average_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    n_plaid = (PLAID[1] if args.quick else PLAID[0])[0]
+    plaid = None if args.scaling_only else load_plaid(args.data, n_plaid)
+    if plaid is None and not args.scaling_only:
+        print(f"no {PLAID_FILE} in {args.data} (--data): the variable-length case is skipped")
+    env = environment(args.threads, torch)
+    print_environment(env)
+    out = {"environment": env, "settings": vars(args) | {"memory_worker": None}}
+    out["runs"] = [run_at(threads, args, torch, plaid) for threads in args.threads]
+    if not args.scaling_only:
+        print_summary(out["runs"])
+    env["load_average_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as fh:
