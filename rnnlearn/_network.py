@@ -271,8 +271,7 @@ class Network:
         layer_caches, inputs = [], X
         for k, layer in enumerate(layers):
             n_hidden = layer["W_h"].shape[0]
-            XW = _matmul(inputs.reshape(-1, inputs.shape[-1]), layer["W_x"])
-            XW += layer["b"]
+            XW = _matmul(inputs.reshape(-1, inputs.shape[-1]), layer["W_x"], bias=layer["b"])
             XW = XW.reshape(inputs.shape[0], n_samples, -1)
             if state0 is None or state0[k] is None:
                 s0 = np.zeros((self.cell.n_states, n_samples, n_hidden), dtype=X.dtype)
@@ -286,9 +285,8 @@ class Network:
             inputs = H
         emitted = self._emitted_rows(lengths, n_timesteps, n_samples)
         head_input = inputs if emitted is None else inputs[emitted]
-        raw = _matmul(head_input.reshape(-1, head_input.shape[-1]), head["W"])
+        raw = _matmul(head_input.reshape(-1, head_input.shape[-1]), head["W"], bias=head["b"])
         raw = raw.reshape(head_input.shape[:-1] + raw.shape[-1:])
-        raw += head["b"]
         if not training:
             return raw, None
         cache = NetworkCache(
@@ -412,9 +410,11 @@ def _kernel_array(array, dtype=None):
     return kernel_array(array, array.dtype if dtype is None else dtype)
 
 
-def _matmul(A, B, transpose_b=False):
-    """``A @ B`` (or ``A @ B.T``) through the kernels, in ``A``'s dtype."""
-    return _kernels.matmul(_kernel_array(A), _kernel_array(B, A.dtype), transpose_b)
+def _matmul(A, B, transpose_b=False, bias=None):
+    """``A @ B`` (or ``A @ B.T``), plus ``bias`` if given, through the kernels, in ``A``'s
+    dtype."""
+    bias = None if bias is None else _kernel_array(bias, A.dtype)
+    return _kernels.matmul(_kernel_array(A), _kernel_array(B, A.dtype), transpose_b, bias)
 
 
 def _weight_grad(X, D, out):

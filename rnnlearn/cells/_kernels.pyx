@@ -65,26 +65,39 @@ cdef inline void gemm(bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, fl
                   <int>ldc)
 
 
-def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False, int n_threads=0):
-    """A @ B (or A @ B.T, with transpose_b) as a new C-contiguous array.
+def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False,
+           floating[::1] bias=None, int n_threads=0):
+    """A @ B (or A @ B.T, with transpose_b), plus bias on every row if given, as a new
+    C-contiguous array.
 
-    The rows of A are split into n_threads blocks, one gemm each. The network's other
-    products go through here and weight_grad, so that one thread pool (OpenMP's) serves the
-    whole training step, BLAS on one thread inside it (see the module docstring)."""
-    cdef Py_ssize_t m = A.shape[0], k = A.shape[1], n_blocks
-    cdef Py_ssize_t n = B.shape[0] if transpose_b else B.shape[1], block, r0
+    The rows of A are split into n_threads blocks, one gemm each (each block first fills its
+    rows with the bias, so the output is written in one pass). The network's other products
+    go through here and weight_grad, so that one thread pool (OpenMP's) serves the whole
+    training step, BLAS on one thread inside it (see the module docstring)."""
+    cdef Py_ssize_t m = A.shape[0], k = A.shape[1], n_blocks, block, r0, r1, row
+    cdef Py_ssize_t n = B.shape[0] if transpose_b else B.shape[1]
     if (B.shape[1] if transpose_b else B.shape[0]) != k:
         raise ValueError("matmul: inconsistent shapes")
-    out_array = np.zeros((m, n), dtype=np.asarray(A).dtype)
-    if m == 0 or n == 0 or k == 0:
-        return out_array
-    n_blocks = plan_blocks(n_threads, m, n * k)
+    _check("bias", bias, (n,))
+    cdef bint has_bias = bias is not None
+    out_array = np.empty((m, n), dtype=np.asarray(A).dtype)
     cdef floating[:, ::1] out = out_array
+    if m == 0 or n == 0:
+        return out_array
+    if k == 0:
+        out_array[...] = 0 if bias is None else np.asarray(bias)
+        return out_array
+    cdef floating *b = &bias[0] if has_bias else NULL
+    n_blocks = plan_blocks(n_threads, m, n * k)
     for block in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
         r0 = block_start(block, m, n_blocks)
-        gemm_full(False, transpose_b, <int>(block_start(block + 1, m, n_blocks) - r0), <int>n,
-                  <int>k, &A[r0, 0], <int>k, &B[0, 0], <int>B.shape[1], <floating>0,
-                  &out[r0, 0], <int>n)
+        r1 = block_start(block + 1, m, n_blocks)
+        if has_bias:
+            for row in range(r0, r1):
+                copy_row(&out[row, 0], b, n)
+        gemm_full(False, transpose_b, <int>(r1 - r0), <int>n, <int>k, &A[r0, 0], <int>k,
+                  &B[0, 0], <int>B.shape[1], <floating>(1 if has_bias else 0), &out[r0, 0],
+                  <int>n)
     return out_array
 
 
