@@ -154,6 +154,36 @@ class BaseRNN(BaseEstimator, ABC):
 
     # ------------------------------------------------------------------ parameters
 
+    _aliased_components = {"cell": CELLS, "optimizer": OPTIMIZERS}
+    """Parameters that take a string alias of an object: name -> alias -> class."""
+
+    def set_params(self, **params):
+        """Set parameters, as :meth:`sklearn.base.BaseEstimator.set_params` does.
+
+        A nested setting of a component given by its string alias turns the alias into its
+        object first: with the default ``optimizer="adam"``,
+        ``set_params(optimizer__learning_rate=0.01)`` sets ``optimizer=Adam(learning_rate=
+        0.01)``. So a grid over ``"optimizer__learning_rate"`` (or ``"cell__activation"``)
+        works as first written, while the defaults stay immutable strings.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters, nested ones as ``<component>__<parameter>``.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        params = dict(params)
+        for name, aliases in self._aliased_components.items():
+            value = params.get(name, getattr(self, name, None))
+            nested = any(key.startswith(name + "__") for key in params)
+            if nested and isinstance(value, str) and value in aliases:
+                params[name] = aliases[value]()
+        return super().set_params(**params)
+
     def _check_params(self):
         """Validate every hyperparameter and resolve the objects; changes nothing."""
         sizes = self.hidden_layer_sizes

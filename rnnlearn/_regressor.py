@@ -218,6 +218,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     score = BaseRNN.score
 
     _encoding_attributes = ("_squeeze_output",)
+    _aliased_components = {**BaseRNN._aliased_components, "loss": REGRESSION_LOSSES}
 
     def _check_loss(self):
         loss = _resolve(self.loss, REGRESSION_LOSSES, Loss, "loss")
