@@ -191,7 +191,7 @@ def test_hidden_states_keys_shapes_and_head(cell):
     assert_allclose(model.predict(X), expected[:, 0], rtol=1e-12, atol=1e-12)
 
 
-# float32 kernels use a rational tanh within 8 float32 ulps of the exact value.
+# float32 kernels use a rational tanh within 6 float32 ulps of the exact value.
 @pytest.mark.parametrize(("dtype", "rtol"), [("float32", 2e-6), ("float64", 1e-12)])
 def test_lstm_hidden_state_is_output_gate_times_tanh_cell(dtype, rtol):
     X, y = regression_data()

@@ -117,15 +117,16 @@ def test_kernels_match_the_reference_on_any_shape(
     _check(kind, "tanh", (n_timesteps, n_samples, n_hidden), dtype, masked, seed)
 
 
-def test_float32_tanh_is_within_8_ulps():
-    """One vanilla step from a zero state is tanh of its input: scan a fine grid."""
+def test_float32_tanh_is_within_6_ulps():
+    """One vanilla step from a zero state is tanh of its input: scan a fine grid (measured:
+    at most 5 ulps with FMA, 6 without, on 400 001 points of [-20, 20])."""
     x = np.linspace(-20, 20, 400_001, dtype=np.float32)
     params = {"W_h": np.zeros((1, 1), dtype=np.float32)}
     XW = x.reshape(1, -1, 1).copy()
     H, _ = VanillaCell().forward(params, XW, np.zeros((1, x.size, 1), np.float32))
     want = np.tanh(x.astype(np.float64)).astype(np.float32)
     ulps = np.abs(H.ravel().view(np.int32).astype(np.int64) - want.view(np.int32))
-    assert ulps.max() <= 8
+    assert ulps.max() <= 6
 
 
 def test_a_numpy_cell_written_by_a_user_still_trains():
@@ -213,14 +214,16 @@ def test_kernel_matmul_equals_numpy(m, k, n, transpose_b, dtype):
     assert_allclose(product, A @ (B.T if transpose_b else B), rtol=1e-5, atol=1e-5)
 
 
-def _fitted_lstm():
+def _lstm_problem(dtype="float32"):
+    """An LSTM regressor and data large enough that its kernels split rows over threads."""
     rng = np.random.RandomState(0)
-    X, y = rng.normal(size=(64, 12, 3)), rng.normal(size=64)
-    return RNNRegressor(hidden_layer_sizes=24, max_iter=2, random_state=0), X, y
+    X, y = rng.normal(size=(128, 12, 3)), rng.normal(size=128)
+    model = RNNRegressor(hidden_layer_sizes=48, max_iter=2, batch_size=64, random_state=0)
+    return model.set_params(dtype=dtype), X, y
 
 
 def test_one_model_predicts_the_same_from_four_threads():
-    model, X, y = _fitted_lstm()
+    model, X, y = _lstm_problem()
     model.fit(X, y)
     serial = [model.predict(X[i::4]) for i in range(4)]
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -229,14 +232,17 @@ def test_one_model_predicts_the_same_from_four_threads():
         assert np.array_equal(a, b)
 
 
-def test_fits_agree_across_blas_thread_counts_and_repeat_exactly():
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fits_agree_across_thread_counts_and_repeat_exactly(dtype):
+    """Fits on 1 and 2 threads (OpenMP and BLAS alike) agree; the same count repeats."""
     fits = {}
     for n_threads in (1, 2, 2):
-        model, X, y = _fitted_lstm()
-        with threadpool_limits(limits=n_threads, user_api="blas"):
+        model, X, y = _lstm_problem(dtype)
+        with threadpool_limits(limits=n_threads):
             fits.setdefault(n_threads, []).append(model.fit(X, y).predict(X))
     assert np.array_equal(fits[2][0], fits[2][1])
-    assert_allclose(fits[1][0], fits[2][0], rtol=1e-8, atol=1e-10)
+    tolerance = {"float32": 1e-5, "float64": 1e-12}[dtype]
+    assert_allclose(fits[1][0], fits[2][0], rtol=tolerance, atol=tolerance)
 
 
 def test_the_widest_runnable_build_is_loaded():

@@ -21,8 +21,10 @@ cdef enum:
 cdef inline float tanh_approx(float x) noexcept nogil:
     """tanh(x) ~= x * P(x^2) / Q(x^2) on [-9, 9], clamped outside (where float32 tanh is +-1).
 
-    Minimax (relative error) coefficients fitted by fit_tanh.py; the ternary clamps compile to
-    compare/blend, and NaN falls through both comparisons, so NaN propagates.
+    Coefficients of a minimax fit of the relative error over [-9, 9] (degrees 6 and 3 in
+    x^2); tests/test_kernels.py measures the result against numpy.tanh (at most 6 float32
+    ulps). The ternary clamps compile to compare/blend, and NaN falls through both
+    comparisons, so NaN propagates.
     """
     x = <float>-9.0 if x < <float>-9.0 else x
     x = <float>9.0 if x > <float>9.0 else x
