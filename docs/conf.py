@@ -28,7 +28,6 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 exclude_patterns = ["_build", "images/README.md"]
-templates_path = ["_templates"]
 
 autosummary_generate = True
 autodoc_default_options = {"inherited-members": False}
