@@ -24,7 +24,7 @@ from ._validation import (
     check_sample_weight,
     check_sequences,
 )
-from .callbacks import PrintProgress
+from .callbacks import CallbackSupportMixin, PrintProgress, _EpochDispatch, with_callbacks
 from .cells import CELLS, Cell
 from .exceptions import DivergenceWarning, TrainingInterruptedWarning
 from .optimizers import OPTIMIZERS, Optimizer
@@ -79,8 +79,13 @@ class _Hyperparameters(NamedTuple):
     dtype: np.dtype
 
 
-class BaseRNN(BaseEstimator, ABC):
-    """Base class of :class:`RNNRegressor` and :class:`RNNClassifier`; see those."""
+class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
+    """Base class of :class:`RNNRegressor` and :class:`RNNClassifier`; see those.
+
+    With scikit-learn >= 1.9 it takes part in ``sklearn.callback``: ``set_callbacks``,
+    and a callback context per ``fit`` (``max_iter`` epoch subtasks) or ``partial_fit``
+    (one epoch subtask).
+    """
 
     def __init__(
         self,
@@ -260,16 +265,33 @@ class BaseRNN(BaseEstimator, ABC):
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @with_callbacks
     def _fit(self, X, y, sample_weight, *, incremental, classes=None):
-        """The fit ladder: prepare (may raise, changes nothing), train, commit."""
+        """The fit ladder: prepare (may raise, changes nothing), train, commit.
+
+        Runs inside sklearn's callback management, which tears the callbacks down
+        however training ends.
+        """
         setup, state = self._prepare(X, y, sample_weight, incremental=incremental, classes=classes)
-        for callback in setup.callbacks:
-            if hasattr(callback, "on_train_begin"):
-                callback.on_train_begin(self)
-        self._train(
-            setup, state, n_epochs=1 if incremental else self.max_iter, incremental=incremental
-        )
+        n_epochs = 1 if incremental else self.max_iter
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+        context = self._open_callback_context(n_epochs, incremental)
+        dispatch = _EpochDispatch(setup.callbacks, context, X, y, metadata)
+        dispatch.begin_training(self)
+        self._train(setup, state, n_epochs, incremental, dispatch)
+        dispatch.end_training(self)
         return self
+
+    def _open_callback_context(self, n_epochs, incremental):
+        """The run's root sklearn callback context, or ``None`` without ``sklearn.callback``.
+
+        The task is ``"fit"`` or ``"partial_fit"``, with one subtask per epoch.
+        """
+        if not hasattr(self, "_init_callback_context"):
+            return None
+        return self._init_callback_context(
+            task_name="partial_fit" if incremental else "fit", max_subtasks=n_epochs
+        )
 
     def _prepare(self, X, y, sample_weight, *, incremental, classes):
         """Validate everything; return the run's ``(setup, state)``. Changes nothing."""
@@ -385,28 +407,31 @@ class BaseRNN(BaseEstimator, ABC):
         """Labels to stratify the validation split by (``None`` for regression)."""
         return None
 
-    def _train(self, setup, state, n_epochs, incremental):
-        """The epoch loop: train, record, commit, call callbacks, decide to stop."""
+    def _train(self, setup, state, n_epochs, incremental, dispatch):
+        """The epoch loop: train, record, commit, call callbacks, decide to stop.
+
+        Callbacks see each epoch's weights. Training ends when an epoch fails, converges
+        (not in ``partial_fit``) or a callback asks to stop; then, as at ``max_iter``,
+        the best validated weights are restored.
+        """
         for _ in range(n_epochs):
+            dispatch.begin_epoch(self)
             record = self._run_epoch(setup, state)
             ok = record["status"] == "ok"
-            final = not ok or (self._update_stopping(setup, state, record) and not incremental)
+            converged = ok and self._update_stopping(setup, state, record) and not incremental
             state.history.append(record)
-            if final:
-                self._restore_best(state)
             self._commit(setup.model, state)
-            stop = any([bool(callback(self, record)) for callback in setup.callbacks])
-            if final or stop:
+            stop = dispatch.end_epoch(self, record, lambda: fitted_attributes(setup.model, state))
+            if not ok or converged or stop:
+                self._restore_best(setup, state)
                 return
         if not incremental:
-            if state.best_params is not None:
-                self._restore_best(state)
-                self._commit(setup.model, state)
+            self._restore_best(setup, state)
             warnings.warn(
                 f"Maximum iterations ({n_epochs}) reached and the optimization "
                 f"hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
 
     def _run_epoch(self, setup, state):
@@ -442,7 +467,7 @@ class BaseRNN(BaseEstimator, ABC):
                 f"non-finite); stopped and kept the last weights with a finite loss. "
                 f"Lower the learning rate or set max_grad_norm.",
                 DivergenceWarning,
-                stacklevel=5,
+                stacklevel=6,
             )
             state.optimizer_state = optimizer.init(state.params)
         else:
@@ -450,7 +475,7 @@ class BaseRNN(BaseEstimator, ABC):
                 f"Training interrupted in epoch {record['epoch']}; the model "
                 f"keeps the weights of its last step.",
                 TrainingInterruptedWarning,
-                stacklevel=5,
+                stacklevel=6,
             )
         return record
 
@@ -470,11 +495,11 @@ class BaseRNN(BaseEstimator, ABC):
         state.no_improvement = 0 if improved else state.no_improvement + 1
         return state.no_improvement > self.n_iter_no_change
 
-    @staticmethod
-    def _restore_best(state):
-        """Put the best validated parameters back, if early stopping kept any."""
+    def _restore_best(self, setup, state):
+        """Put the best validated parameters back and commit them, if early stopping kept any."""
         if state.best_params is not None:
             state.params[...] = state.best_params
+            self._commit(setup.model, state)
 
     def _commit(self, model, state):
         """Write every fitted attribute (the only place that does); see :mod:`._fitted`."""

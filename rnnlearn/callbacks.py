@@ -1,8 +1,35 @@
-"""Per-epoch callbacks: progress output and user hooks (the R package's ``epoch_function``)."""
+"""Per-epoch callbacks: progress output and user hooks (the R package's ``epoch_function``).
+
+The estimators also take part in scikit-learn's callback API (``sklearn.callback``,
+scikit-learn >= 1.9) through ``set_callbacks``. Both kinds run through one per-epoch
+dispatch, :class:`_EpochDispatch`.
+"""
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+import functools
+
 from sklearn.base import BaseEstimator
+
+try:
+    from sklearn.callback import CallbackSupportMixin, with_callbacks
+except ImportError:  # scikit-learn < 1.9: no sklearn.callback, no set_callbacks
+
+    class CallbackSupportMixin:
+        """Stand-in for ``sklearn.callback.CallbackSupportMixin``: adds nothing."""
+
+    def with_callbacks(method):
+        """Stand-in for ``sklearn.callback.with_callbacks``: a plain wrapper.
+
+        It wraps rather than returns ``method`` so that the call depth, and thus every
+        warning's ``stacklevel``, is the same with and without ``sklearn.callback``.
+        """
+
+        @functools.wraps(method)
+        def run(estimator, *args, **kwargs):
+            return method(estimator, *args, **kwargs)
+
+        return run
 
 
 class Callback(BaseEstimator):
@@ -88,3 +115,78 @@ class PrintProgress(Callback):
             parts.append(record["status"])
         self.sink(", ".join(parts))
         return False
+
+
+class _EpochDispatch:
+    """The one per-epoch dispatch of a training run: rnnlearn's callbacks and sklearn's.
+
+    rnnlearn's callbacks (``callbacks=``, ``verbose``) get ``(estimator, record)``.
+    scikit-learn's (``set_callbacks``) get the tasks of a callback context: the run is
+    the root task and each epoch one subtask named ``"epoch"``, whose end hook receives
+    the epoch's fitted attributes (its ``fitted_estimator`` predicts with that epoch's
+    weights).
+
+    Parameters
+    ----------
+    callbacks : tuple of callable
+        rnnlearn callbacks, :class:`PrintProgress` first when ``verbose``.
+    context : sklearn.callback.CallbackContext or None
+        The run's root context, ``None`` without ``sklearn.callback``.
+    X, y : array-like
+        The training data as the user passed it, handed to sklearn's hooks.
+    metadata : dict or None
+        Training metadata for sklearn's hooks (``sample_weight``).
+    """
+
+    def __init__(self, callbacks, context, X, y, metadata):
+        self.callbacks = callbacks
+        self.context = context
+        self.data = {"X": X, "y": y, "metadata": metadata}
+        self._epoch_context = None
+
+    def begin_training(self, estimator):
+        """Start the run: ``on_train_begin`` and the root task's begin hook."""
+        for callback in self.callbacks:
+            if hasattr(callback, "on_train_begin"):
+                callback.on_train_begin(estimator)
+        if self.context is not None:
+            self.context.call_on_fit_task_begin(estimator=estimator, **self.data)
+
+    def begin_epoch(self, estimator):
+        """Open the epoch's subtask and call its begin hook."""
+        if self.context is not None:
+            self._epoch_context = self.context.subcontext(task_name="epoch")
+            self._epoch_context.call_on_fit_task_begin(estimator=estimator, **self.data)
+
+    def end_epoch(self, estimator, record, attributes):
+        """Call every callback at the end of an epoch; return whether one asks to stop.
+
+        Parameters
+        ----------
+        estimator : RNNRegressor or RNNClassifier
+            The estimator, holding the epoch's weights.
+        record : dict
+            The epoch's ``history_`` entry.
+        attributes : callable
+            Returns the epoch's fitted attributes; called only if a hook needs them.
+
+        Returns
+        -------
+        bool
+            Whether any callback returned true.
+        """
+        stops = [bool(callback(estimator, record)) for callback in self.callbacks]
+        if self.context is not None:
+            stops.append(
+                self._epoch_context.call_on_fit_task_end(
+                    estimator=estimator, reconstruction_attributes=attributes, **self.data
+                )
+            )
+        return any(stops)
+
+    def end_training(self, estimator):
+        """End the run: the root task's end hook, with the estimator as fitted."""
+        if self.context is not None:
+            self.context.call_on_fit_task_end(
+                estimator=estimator, reconstruction_attributes={}, **self.data
+            )

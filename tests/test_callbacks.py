@@ -12,6 +12,7 @@ import rnnlearn._base
 from rnnlearn import RNNClassifier, RNNRegressor, TrainingInterruptedWarning
 from rnnlearn.callbacks import Callback, PrintProgress
 from rnnlearn.losses import SquaredError
+from rnnlearn.optimizers import Adam
 
 pytestmark = [
     pytest.mark.usefixtures("single_blas_thread"),
@@ -195,3 +196,24 @@ def test_ctrl_c_in_the_middle_of_an_epoch_leaves_a_usable_model(monkeypatch):
     two_epochs = RNNRegressor(**dict(EXACT, max_iter=2)).fit(X, y)
     assert not np.array_equal(predictions, two_epochs.predict(X))
     assert np.isfinite(model.score(X, y))
+
+
+def test_callback_stop_with_early_stopping_restores_the_best_weights():
+    """A callback's stop leaves the model as early stopping would: best epoch restored."""
+    X, y = regression_data(n_samples=40)
+
+    class KeepParams(Recorder):
+        def on_epoch_end(self, estimator, record):
+            self.params_ = [*getattr(self, "params_", []), estimator._params.copy()]
+            return super().on_epoch_end(estimator, record)
+
+    recorder = KeepParams(stop_at=9)
+    params = dict(EXACT, max_iter=50, early_stopping=True, validation_fraction=0.25)
+    model = RNNRegressor(**params, optimizer=Adam(learning_rate=0.05), callbacks=[recorder])
+    model.fit(X, y)
+    assert model.n_iter_ == 9
+    best = int(np.argmax(model.validation_scores_))
+    assert best < 8  # the stop is not at the best epoch, so something is restored
+    assert_array_equal(model._params, recorder.params_[best])
+    # Callbacks saw each epoch's own weights, the last one included.
+    assert not np.array_equal(recorder.params_[-1], model._params)
