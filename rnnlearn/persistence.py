@@ -36,6 +36,7 @@ with ``allow_pickle=False`` and instantiates nothing but the classes in the allo
 
 import json
 import warnings
+import zipfile
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -179,9 +180,11 @@ def load(path):
     Raises
     ------
     ValueError
-        If the file is not such a file: pickled data or object arrays, an unknown
-        format version, a class outside the allow-lists, missing or malformed entries,
-        or arrays that do not fit the network.
+        If the file is not such a file: empty, truncated or garbage bytes, pickled data
+        or object arrays, an unknown format version, a class outside the allow-lists,
+        missing or malformed entries, or arrays that do not fit the network.
+    FileNotFoundError
+        If there is no file at ``path``.
 
     Examples
     --------
@@ -201,10 +204,25 @@ def load(path):
     """
     try:
         with np.load(path, allow_pickle=False) as archive:
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError("it is no .npz archive")
             arrays = {name: archive[name] for name in archive.files}
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        # Empty, truncated or garbage bytes, object arrays, a pickle or a .npy file.
+        # NumPy's own message about pickled data suggests allow_pickle=True: not here.
+        raise ValueError(
+            f"{path} is not a valid rnnlearn model file: it cannot be read as the .npz "
+            f"archive that rnnlearn.persistence.save writes, without unpickling (it is "
+            f"empty, truncated, holds pickled objects, or is another kind of file)."
+        ) from exc
+    try:
         return _rebuild(arrays)
-    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+    except (KeyError, TypeError, AttributeError, IndexError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path} is not a valid rnnlearn model file: {exc!r}") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not a valid rnnlearn model file: {exc}") from exc
 
 
 def _rebuild(arrays):

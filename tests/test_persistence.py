@@ -275,6 +275,48 @@ def test_load_refuses_invalid_files(tampering, tmp_path):
         load(path)
 
 
+def _saved_bytes(tmp_path):
+    X, y = _data("regressor", "last")
+    path = tmp_path / "model.npz"
+    save(_make("regressor").fit(X, y), path)
+    return path.read_bytes()
+
+
+BROKEN_FILES = {
+    "empty": lambda data: b"",
+    "truncated": lambda data: data[: len(data) // 2],
+    "garbage": lambda data: bytes(range(256)) * 4,
+    "text": lambda data: b"a model, honestly",
+    "npy": lambda data: b"\x93NUMPY\x01\x00v\x00" + b" " * 117 + b"\n",
+}
+
+
+@pytest.mark.parametrize("breaking", BROKEN_FILES.values(), ids=BROKEN_FILES.keys())
+def test_load_refuses_unreadable_bytes_with_a_clear_value_error(breaking, tmp_path):
+    path = tmp_path / "broken.npz"
+    path.write_bytes(breaking(_saved_bytes(tmp_path)))
+    with pytest.raises(ValueError, match="cannot be read as the .npz archive") as error:
+        load(path)
+    assert "allow_pickle" not in str(error.value)
+
+
+def test_load_refuses_metadata_that_is_no_json(tmp_path):
+    path = tmp_path / "model.npz"
+    path.write_bytes(_saved_bytes(tmp_path))
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    for metadata in (b"{not json", b"\xff\xfe"):
+        arrays["metadata"] = np.frombuffer(metadata, dtype=np.uint8)
+        np.savez(path, **arrays)
+        with pytest.raises(ValueError, match="not a valid rnnlearn model file"):
+            load(path)
+
+
+def test_load_of_a_missing_file_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "missing.npz")
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_file_from_before_the_dtype_hyperparameter_loads_in_its_params_dtype(dtype, tmp_path):
     """Files written before ``dtype`` existed trained in the input's dtype and lack it."""
@@ -326,12 +368,12 @@ def test_load_never_unpickles(tmp_path, monkeypatch):
     monkeypatch.setattr(
         persistence.np, "load", lambda *args, **kw: calls.append(kw) or real_load(*args, **kw)
     )
-    with pytest.raises(ValueError, match="allow_pickle"):
+    with pytest.raises(ValueError, match="without unpickling"):
         load(path)
     assert calls == [{"allow_pickle": False}]
     pickled = tmp_path / "model.pkl"
     pickled.write_bytes(pickle.dumps(_Payload()))
-    with pytest.raises(ValueError, match="allow_pickle"):
+    with pytest.raises(ValueError, match="without unpickling"):
         load(pickled)
     assert not _EXPLODED
 
