@@ -2,7 +2,7 @@
 
 The estimators also take part in scikit-learn's callback API (``sklearn.callback``,
 scikit-learn >= 1.9) through ``set_callbacks``. Both kinds run through one per-epoch
-dispatch, :class:`_EpochDispatch`.
+dispatch, ``_EpochDispatch``.
 """
 
 # SPDX-License-Identifier: BSD-3-Clause
@@ -30,6 +30,9 @@ except ImportError:  # scikit-learn < 1.9: no sklearn.callback, no set_callbacks
             return method(estimator, *args, **kwargs)
 
         return run
+
+
+__all__ = ["Callback", "PrintProgress"]
 
 
 class Callback(BaseEstimator):
