@@ -1,11 +1,27 @@
-"""The example scripts run, with fast settings, and reach their stated results."""
+"""The example scripts run with their fast settings, reach their stated results and draw."""
 
 import importlib.util
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+NAMES = [
+    "plot_binary_addition",
+    "plot_dask_search",
+    "plot_grid_search_cells",
+    "plot_hidden_state_features",
+    "plot_partial_fit_stream",
+    "plot_plaid_classification",
+    "plot_sine_forecast",
+]
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
 def load_example(name):
@@ -16,29 +32,101 @@ def load_example(name):
     return module
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_binary_addition_example_learns_exact_sums_with_every_cell():
-    rows = load_example("binary_addition").run(n_train=3000, n_test=500, max_epochs=15)
-    assert [row[0] for row in rows] == ["vanilla", "gru", "lstm"]
-    for cell, _, epochs, exact, bit in rows:
-        assert exact >= 0.99, (cell, exact)
-        assert bit >= exact
-        assert 1 <= epochs <= 15
+@pytest.fixture
+def run_fast(tmp_path):
+    """Run an example's ``main`` in fast mode; return its result and its saved figure."""
+
+    def run(name, argv=("--fast",)):
+        output = tmp_path / f"{name}.png"
+        result, figure = load_example(name).main([*argv, "--output", str(output)])
+        assert output.stat().st_size > 0
+        return result, figure
+
+    yield run
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_every_example_is_listed_here():
+    assert sorted(path.stem for path in EXAMPLES.glob("*.py")) == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_example_starts_with_a_gallery_docstring(name):
+    text = (EXAMPLES / f"{name}.py").read_text()
+    match = re.match(r'"""\n(.+)\n(=+)\n\n(\S.+)', text)
+    assert match, name
+    title, underline, _ = match.groups()
+    assert len(underline) >= len(title)
+
+
+def test_binary_addition_learns_exact_sums_with_every_cell(run_fast, monkeypatch):
+    monkeypatch.setenv("RNNLEARN_EXAMPLES_FAST", "1")
+    rows, figure = run_fast("plot_binary_addition", argv=())
+    assert [row["cell"] for row in rows] == ["vanilla", "gru", "lstm"]
+    for row in rows:
+        assert row["exact"] >= 0.99, row["cell"]
+        assert row["bits"] >= row["exact"]
+        assert 1 <= row["epochs"] <= 15
+        assert len(row["loss_curve"]) == row["epochs"]
+        assert row["loss_curve"][-1] < 0.01  # stopped by the callback, not by max_iter
+    assert len(figure.axes[0].lines) == 4  # one curve per cell and the threshold
 
 
 @pytest.mark.slow
-def test_binary_addition_demo_full_size_is_exact_for_every_cell():
-    for cell, _, _, exact, bit in load_example("binary_addition").run():
-        assert exact == 1.0 and bit == 1.0, cell
+def test_binary_addition_full_size_is_exact_for_every_cell():
+    for row in load_example("plot_binary_addition").run():
+        assert row["exact"] == 1.0 and row["bits"] == 1.0, row["cell"]
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_sine_forecast_example_forecasts_held_out_series():
-    assert load_example("sine_forecast").run(n_timesteps=500, window=20, max_iter=8) > 0.8
+def test_sine_forecast_follows_the_held_out_series(run_fast):
+    result, figure = run_fast("plot_sine_forecast")
+    assert result["score"] > 0.8
+    assert result["forecast"].shape == result["truth"].shape == result["time"].shape
+    assert len(figure.axes[0].lines) == 2
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_grid_search_example_searches_cells_and_learning_rates():
-    search = load_example("grid_search_cells").run(n_samples=60, max_iter=2, n_jobs=1)
-    assert set(search.best_params_) == {"cell", "hidden_layer_sizes", "optimizer__learning_rate"}
-    assert len(search.cv_results_["params"]) == 8
+def test_plaid_classifier_beats_the_majority_class(run_fast):
+    folder = load_example("plot_plaid_classification").data_folder()
+    if not (folder / "PLAID_TRAIN.ts").exists():
+        pytest.skip(f"PLAID is not in {folder} (set RNNLEARN_DATA)")
+    result, figure = run_fast("plot_plaid_classification")
+    assert len(result["y_pred"]) == len(result["y_test"]) == 537
+    assert result["accuracy"] > result["majority"] + 0.05
+    assert figure.axes[0].images[0].get_array().shape == (11, 11)
+
+
+def test_grid_search_searches_cells_optimizers_and_learning_rates(run_fast):
+    search, figure = run_fast("plot_grid_search_cells")
+    assert set(search.best_params_) == {"cell", "optimizer", "optimizer__learning_rate"}
+    assert len(search.cv_results_["params"]) == 18
+    best = search.best_estimator_.optimizer
+    assert type(best).__name__.lower() == search.best_params_["optimizer"]
+    assert best.learning_rate == search.best_params_["optimizer__learning_rate"]
+    assert [len(ax.containers) for ax in figure.axes] == [3, 3]
+
+
+def test_hidden_states_make_better_features_than_raw_values(run_fast):
+    result, figure = run_fast("plot_hidden_state_features")
+    assert result["hidden_score"] > result["raw_score"]
+    assert result["features"].shape == (len(result["labels"]), 16)
+    assert len(figure.axes[0].collections[0].get_offsets()) == len(result["labels"])
+
+
+def test_partial_fit_stream_learns_chunk_by_chunk(run_fast):
+    result, figure = run_fast("plot_partial_fit_stream")
+    assert list(result["seen"]) == list(range(50, 1001, 50))
+    assert result["accuracy"][-1] > 0.5  # four classes: chance is 0.25
+    assert result["loss"][-1] < result["loss"][0]
+    assert np.array_equal(figure.axes[0].lines[0].get_ydata(), result["accuracy"])
+
+
+def test_dask_search_runs_on_two_workers(run_fast):
+    pytest.importorskip("dask.distributed")
+    (search, workers), figure = run_fast("plot_dask_search")
+    assert workers == 2
+    scores = search.cv_results_["mean_test_score"]
+    assert len(scores) == 6 and np.all(np.isfinite(scores))
+    assert search.best_score_ > 1 / 3  # three classes
+    assert len(figure.axes[0].texts) == 6

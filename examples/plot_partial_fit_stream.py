@@ -1,0 +1,111 @@
+"""
+Training on a stream with partial_fit
+=====================================
+
+When data arrive in chunks, or do not fit in memory at once,
+:meth:`~rnnlearn.RNNClassifier.partial_fit` trains one epoch on each chunk and keeps the
+weights and the optimizer state between calls. The labels of the whole stream are
+given on the first call (``classes=``). After every chunk the network is scored on a fixed
+held-out set; the figure is the resulting learning curve, accuracy against the number of
+sequences seen.
+"""
+
+import argparse
+import os
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from rnnlearn import RNNClassifier, make_frequency_classification
+from rnnlearn.optimizers import Adam
+
+#: Small settings for continuous integration (``--fast`` or ``RNNLEARN_EXAMPLES_FAST=1``).
+FAST = {"n_chunks": 20, "chunk_size": 50, "n_test": 200}
+N_CLASSES = 4
+
+
+def make_chunk(n_samples, random_state):
+    """Return one chunk of the stream: sequences whose class is their frequency."""
+    return make_frequency_classification(
+        n_samples,
+        n_timesteps=30,
+        n_features=1,
+        n_classes=N_CLASSES,
+        noise=0.3,
+        random_state=random_state,
+    )
+
+
+def run(n_chunks=40, chunk_size=100, n_test=400):
+    """Train on a stream of chunks and score after each.
+
+    Parameters
+    ----------
+    n_chunks : int, default=40
+        Number of chunks in the stream.
+    chunk_size : int, default=100
+        Sequences per chunk.
+    n_test : int, default=400
+        Held-out sequences.
+
+    Returns
+    -------
+    dict
+        ``seen``, the number of sequences seen after each chunk; ``accuracy``, the held-out
+        accuracy then; ``loss``, the training loss of each chunk's epoch.
+    """
+    X_test, y_test = make_chunk(n_test, random_state=0)
+    model = RNNClassifier(
+        hidden_layer_sizes=(16,),
+        cell="gru",
+        optimizer=Adam(learning_rate=0.01),
+        batch_size=16,
+        random_state=0,
+    )
+    accuracy, loss = [], []
+    for chunk in range(n_chunks):
+        X, y = make_chunk(chunk_size, random_state=chunk + 1)
+        model.partial_fit(X, y, classes=np.arange(N_CLASSES))
+        accuracy.append(model.score(X_test, y_test))
+        loss.append(model.loss_)
+    return {
+        "seen": chunk_size * np.arange(1, n_chunks + 1),
+        "accuracy": np.array(accuracy),
+        "loss": np.array(loss),
+    }
+
+
+def plot(result):
+    """Plot the held-out accuracy and the chunk loss against sequences seen."""
+    figure, ax = plt.subplots(figsize=(6.5, 4))
+    ax.plot(result["seen"], result["accuracy"], marker="o", color="tab:blue")
+    ax.axhline(1 / N_CLASSES, color="grey", linestyle="--", label="chance")
+    ax.set(xlabel="sequences seen", ylabel="held-out accuracy", ylim=(0, 1.05))
+    ax.legend(loc="lower right")
+    loss_ax = ax.twinx()
+    loss_ax.plot(result["seen"], result["loss"], color="tab:red", alpha=0.6)
+    loss_ax.set_ylabel("training loss of the chunk", color="tab:red")
+    ax.set_title("Learning curve of partial_fit over a stream of chunks")
+    figure.tight_layout()
+    return figure
+
+
+def main(argv=None):
+    """Run the example from the command line; return its result and its figure."""
+    parser = argparse.ArgumentParser(description="Training on a stream with partial_fit.")
+    parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
+    parser.add_argument("--output", help="save the figure to this file instead of showing it")
+    args = parser.parse_args(argv)
+    fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+    result = run(**(FAST if fast else {}))
+    print(f"held-out accuracy after {result['seen'][-1]} sequences: {result['accuracy'][-1]:.3f}")
+    figure = plot(result)
+    if args.output:
+        figure.savefig(args.output, dpi=100)
+    else:
+        plt.show()
+    return result, figure
+
+
+if __name__ == "__main__":
+    main()
