@@ -6,7 +6,7 @@ scikit-learn's searches hand their fits to joblib, and joblib's ``"dask"`` backe
 them to a `dask.distributed <https://distributed.dask.org>`_ cluster, so the same
 :class:`~sklearn.model_selection.GridSearchCV` runs on one laptop or on many machines. Here
 the cluster is a local one of two single-threaded workers; point the
-:class:`~dask.distributed.Client` at a scheduler's address to use a real cluster. The
+``dask.distributed.Client`` at a scheduler's address to use a real cluster. The
 example needs ``dask[distributed]`` (``pip install -e ".[examples]"``). The figure shows
 each candidate's mean fit time and cross-validated accuracy.
 """

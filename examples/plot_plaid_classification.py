@@ -32,11 +32,15 @@ from rnnlearn.preprocessing import SequenceScaler
 
 #: Small settings for continuous integration (``--fast`` or ``RNNLEARN_EXAMPLES_FAST=1``).
 FAST = {"max_iter": 20}
+try:
+    HERE = Path(__file__).resolve().parent
+except NameError:  # sphinx-gallery runs the script from its folder, without __file__
+    HERE = Path.cwd()
 
 
 def data_folder():
     """Return the folder of the ``.ts`` files: ``$RNNLEARN_DATA`` or ``../shared/data``."""
-    default = Path(__file__).resolve().parents[2] / "shared" / "data"
+    default = HERE.parents[1] / "shared" / "data"
     return Path(os.environ.get("RNNLEARN_DATA", default))
 
 

@@ -97,6 +97,18 @@ def test_plaid_classifier_beats_the_majority_class(run_fast):
     assert figure.axes[0].images[0].get_array().shape == (11, 11)
 
 
+def test_plaid_data_folder_is_found_without_file(monkeypatch):
+    """sphinx-gallery runs an example from its folder, with no ``__file__``."""
+    monkeypatch.chdir(EXAMPLES)
+    monkeypatch.delenv("RNNLEARN_DATA", raising=False)
+    path = EXAMPLES / "plot_plaid_classification.py"
+    namespace = {"__name__": "gallery"}
+    exec(compile(path.read_text(), path.name, "exec"), namespace)
+    expected = EXAMPLES.parent.parent / "shared" / "data"
+    assert namespace["data_folder"]() == expected
+    assert load_example("plot_plaid_classification").data_folder() == expected
+
+
 def test_grid_search_searches_cells_optimizers_and_learning_rates(run_fast):
     search, figure = run_fast("plot_grid_search_cells")
     assert set(search.best_params_) == {"cell", "optimizer", "optimizer__learning_rate"}
