@@ -5,9 +5,12 @@ Hyperparameter search on a dask cluster
 scikit-learn's searches hand their fits to joblib, and joblib's ``"dask"`` backend sends
 them to a `dask.distributed <https://distributed.dask.org>`_ cluster, so the same
 :class:`~sklearn.model_selection.GridSearchCV` runs on one laptop or on many machines. Here
-the cluster is a local one of two single-threaded workers; point the
-``dask.distributed.Client`` at a scheduler's address to use a real cluster. The
-example needs ``dask[distributed]`` (``pip install -e ".[examples]"``). The figure shows
+the cluster is a local one of two single-threaded worker processes; point the
+``dask.distributed.Client`` at a scheduler's address to use a real cluster. Each worker's
+nanny starts it with ``OMP_NUM_THREADS=1``, so the kernels of a fit run on one thread and
+two fits at a time fill the two cores without oversubscribing them (workers that are
+threads of this process, ``processes=False``, would each run the kernels on every core).
+The example needs ``dask[distributed]`` (``pip install -e ".[dask]"``). The figure shows
 each candidate's mean fit time and cross-validated accuracy.
 """
 
@@ -38,7 +41,7 @@ def run(n_samples=600, max_iter=15, n_workers=2):
     max_iter : int, default=15
         Training epochs of every candidate.
     n_workers : int, default=2
-        Workers of the local cluster, one thread each.
+        Worker processes of the local cluster, one thread each.
 
     Returns
     -------
@@ -54,7 +57,7 @@ def run(n_samples=600, max_iter=15, n_workers=2):
         RNNClassifier(max_iter=max_iter, random_state=0), GRID, cv=3, n_jobs=n_workers
     )
     cluster = LocalCluster(
-        n_workers=n_workers, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
     )
     with cluster, Client(cluster) as client, joblib.parallel_backend("dask"):
         search.fit(X, y)
