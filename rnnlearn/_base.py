@@ -27,9 +27,10 @@ from ._validation import (
 from .callbacks import CallbackSupportMixin, PrintProgress, _EpochDispatch, with_callbacks
 from .cells import CELLS, Cell
 from .exceptions import DivergenceWarning, TrainingInterruptedWarning
-from .optimizers import OPTIMIZERS, Optimizer
+from .optimizers import OPTIMIZERS, Optimizer, cut_learning_rate_on_plateau
 
 OUTPUT_MODES = ("last", "sequence", "after")
+LEARNING_RATE_SCHEDULES = ("constant", "plateau")
 
 DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 """Name -> dtype: the floating types a network can train and predict in."""
@@ -99,6 +100,7 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         max_iter=200,
         tol=1e-4,
         n_iter_no_change=10,
+        learning_rate_schedule="constant",
         early_stopping=False,
         validation_fraction=0.1,
         shuffle=True,
@@ -118,6 +120,7 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.learning_rate_schedule = learning_rate_schedule
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.shuffle = shuffle
@@ -211,6 +214,11 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         check_number("max_iter", self.max_iter, Integral, low=1)
         check_number("tol", self.tol, Real, low=0)
         check_number("n_iter_no_change", self.n_iter_no_change, Integral, low=1)
+        if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
+            raise ValueError(
+                f"learning_rate_schedule must be one of {list(LEARNING_RATE_SCHEDULES)}; "
+                f"got {self.learning_rate_schedule!r}."
+            )
         check_number(
             "validation_fraction", self.validation_fraction, Real, 0, 1, open_ends="low high"
         )
@@ -493,6 +501,8 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
             if best is None or loss < best:
                 state.best_loss = loss
         state.no_improvement = 0 if improved else state.no_improvement + 1
+        if self.learning_rate_schedule == "plateau":
+            cut_learning_rate_on_plateau(state.optimizer_state, state.no_improvement)
         return state.no_improvement > self.n_iter_no_change
 
     def _restore_best(self, setup, state):

@@ -45,6 +45,13 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         Improvement of the loss (or validation score) that counts as progress.
     n_iter_no_change : int, default=10
         Epochs without progress before training stops.
+    learning_rate_schedule : {"constant", "plateau"}, default="constant"
+        ``"plateau"`` divides the optimizer's learning rate by 5 each time the training
+        loss (or, with ``early_stopping``, the validation score) has not improved by
+        ``tol`` for two consecutive epochs, as scikit-learn's MLP
+        ``learning_rate="adaptive"``; it works with every optimizer, and the cut is kept
+        in the optimizer state, so ``warm_start``, ``partial_fit`` and saved models go on
+        from it. ``history_`` records each epoch's rate.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when its score stops
         improving, and keep the weights of the best epoch.
@@ -146,6 +153,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         max_iter=200,
         tol=1e-4,
         n_iter_no_change=10,
+        learning_rate_schedule="constant",
         early_stopping=False,
         validation_fraction=0.1,
         shuffle=True,
@@ -166,6 +174,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             max_iter=max_iter,
             tol=tol,
             n_iter_no_change=n_iter_no_change,
+            learning_rate_schedule=learning_rate_schedule,
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,
             shuffle=shuffle,

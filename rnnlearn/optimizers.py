@@ -21,8 +21,9 @@ class Optimizer(BaseEstimator, ABC):
     the training loop's working copies) and never changes the optimizer object.
 
     Every optimizer has ``learning_rate`` and ``decay``: the rate used during epoch ``e``
-    (counted from 0) is ``learning_rate * decay**e``, the R package's
-    ``learningrate_decay``.
+    (counted from 0) is ``learning_rate * decay**e * scale``, with ``decay`` the R package's
+    ``learningrate_decay`` and ``scale`` (1 at first) the state's ``"learning_rate_scale"``,
+    which a plateau schedule lowers (see :func:`cut_learning_rate_on_plateau`).
     """
 
     _bounds = {
@@ -69,16 +70,16 @@ class Optimizer(BaseEstimator, ABC):
         Returns
         -------
         dict
-            ``"epoch"`` and ``"step"`` counters plus the optimizer's arrays, shaped and typed
-            like ``params``.
+            ``"epoch"`` and ``"step"`` counters, the ``"learning_rate_scale"`` (1.0), and
+            the optimizer's arrays, shaped and typed like ``params``.
         """
-        state = {"epoch": 0, "step": 0}
+        state = {"epoch": 0, "step": 0, "learning_rate_scale": 1.0}
         for name in self._state_arrays:
             state[name] = np.zeros_like(params)
         return state
 
     def learning_rate_at(self, state):
-        """The learning rate of the current epoch, ``learning_rate * decay**epoch``.
+        """The learning rate of the current epoch, ``learning_rate * decay**epoch * scale``.
 
         Parameters
         ----------
@@ -89,7 +90,8 @@ class Optimizer(BaseEstimator, ABC):
         -------
         float
         """
-        return self.learning_rate * self.decay ** state["epoch"]
+        scale = state["learning_rate_scale"]
+        return self.learning_rate * self.decay ** state["epoch"] * scale
 
     def end_epoch(self, state):
         """Advance the epoch counter (and so the learning-rate decay) in ``state``."""
@@ -312,6 +314,53 @@ class Adam(Optimizer):
 
 OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam}
 """Optimizer name -> class, for the estimators' ``optimizer`` string aliases."""
+
+
+PLATEAU_PATIENCE = 2
+"""Epochs without improvement after which the plateau schedule cuts the learning rate."""
+
+PLATEAU_FACTOR = 0.2
+"""What the plateau schedule multiplies the learning rate by (divides it by 5)."""
+
+
+def cut_learning_rate_on_plateau(state, epochs_without_improvement):
+    """Cut the learning rate after every ``PLATEAU_PATIENCE`` epochs without improvement.
+
+    The estimators' ``learning_rate_schedule="plateau"``, as scikit-learn's MLP
+    ``learning_rate="adaptive"``: each time the training loss (or, with early stopping,
+    the validation score) has failed to improve by ``tol`` for two consecutive epochs, the
+    learning rate is divided by 5. The cut lives in the optimizer state, so it is saved,
+    restored and resumed with it, and it works with every optimizer.
+
+    Parameters
+    ----------
+    state : dict
+        Optimizer state, as made by :meth:`Optimizer.init`; its ``"learning_rate_scale"``
+        is multiplied by ``PLATEAU_FACTOR`` in place when the count reaches a multiple of
+        ``PLATEAU_PATIENCE``.
+    epochs_without_improvement : int
+        Consecutive epochs without improvement, the one just finished included.
+
+    Returns
+    -------
+    bool
+        Whether the learning rate was cut.
+
+    Examples
+    --------
+    >>> from rnnlearn.optimizers import Adam, cut_learning_rate_on_plateau
+    >>> import numpy as np
+    >>> adam = Adam(learning_rate=0.01)
+    >>> state = adam.init(np.zeros(3))
+    >>> [cut_learning_rate_on_plateau(state, n) for n in (1, 2, 3, 4)]
+    [False, True, False, True]
+    >>> round(adam.learning_rate_at(state), 6)
+    0.0004
+    """
+    cut = epochs_without_improvement > 0 and epochs_without_improvement % PLATEAU_PATIENCE == 0
+    if cut:
+        state["learning_rate_scale"] *= PLATEAU_FACTOR
+    return cut
 
 
 def clip_by_global_norm(grads, max_norm):

@@ -58,8 +58,8 @@ FORMAT_VERSION = 2
 NETWORK_SHAPE = ("n_features", "hidden_layer_sizes", "n_outputs", "n_steps_out")
 """The :class:`Network` arguments besides the cell, stored as they are."""
 
-COUNTERS = ("epoch", "step")
-"""The optimizer state's integer counters (its other entries are arrays)."""
+SCALARS = {"epoch": int, "step": int, "learning_rate_scale": float}
+"""The optimizer state's scalar entries and their types (its other entries are arrays)."""
 
 ESTIMATORS = {"RNNRegressor": RNNRegressor, "RNNClassifier": RNNClassifier}
 """Estimator class name -> class: the only estimators a file may name."""
@@ -115,7 +115,7 @@ def save(estimator, path):
     _, key, *rng_scalars = state.rng.get_state()
     arrays = {"params": state.params, "rng_key": key}
     arrays.update(
-        {f"optimizer_state__{k}": v for k, v in optimizer_state.items() if k not in COUNTERS}
+        {f"optimizer_state__{k}": v for k, v in optimizer_state.items() if k not in SCALARS}
     )
     encoding = _split_encoding(model.encoding, arrays)
     document = {
@@ -129,7 +129,7 @@ def save(estimator, path):
         },
         "optimizer": _encode(model.optimizer, "optimizer_"),
         "loss_function": _encode(model.loss, "loss_function_"),
-        "optimizer_counters": {k: int(optimizer_state[k]) for k in COUNTERS},
+        "optimizer_counters": {k: kind(optimizer_state[k]) for k, kind in SCALARS.items()},
         "rng": rng_scalars,
         "fitted": {
             "output_mode": model.output_mode,
@@ -306,7 +306,10 @@ def _check_header(document):
 
 
 def _read_state(optimizer, params, counters, arrays):
-    """The optimizer state: counters from the document, arrays popped from ``arrays``."""
+    """The optimizer state: scalars from the document, arrays popped from ``arrays``.
+
+    A file from before the plateau schedule has no ``learning_rate_scale``: it is 1.
+    """
     state = optimizer.init(params)
     for key, template in state.items():
         if isinstance(template, np.ndarray):
@@ -315,7 +318,7 @@ def _read_state(optimizer, params, counters, arrays):
                 raise ValueError(f"Optimizer state {key!r} does not match the parameters.")
             state[key] = value
         else:
-            state[key] = int(counters[key])
+            state[key] = SCALARS[key](counters.get(key, template))
     return state
 
 
