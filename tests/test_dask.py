@@ -8,6 +8,8 @@ the same arithmetic on the same data with the same seeds and the scores are comp
 exact equality, not within a tolerance.
 """
 
+import os
+
 import joblib
 import numpy as np
 import pytest
@@ -24,13 +26,21 @@ GRID = {"cell": ["gru", "lstm"], "hidden_layer_sizes": [(4,), (8,)]}
 
 @pytest.fixture(scope="module")
 def dask_client():
-    """A client of a local cluster of two single-threaded worker processes."""
+    """A client of a local cluster of two single-threaded worker processes.
+
+    Dask's nanny writes the workers' variables (``OMP_NUM_THREADS=1`` among them) into this
+    process's environment; they are restored afterwards so later subprocesses do not inherit
+    them.
+    """
     distributed = pytest.importorskip("dask.distributed")
+    environ = dict(os.environ)
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     )
     with cluster, distributed.Client(cluster) as client:
         yield client
+    os.environ.clear()
+    os.environ.update(environ)
 
 
 @pytest.fixture(scope="module")
