@@ -16,7 +16,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._fitted import Model, fitted_attributes, resumed_state
-from ._network import Network, step_mask
+from ._network import POOLINGS, Network, step_mask
 from ._training import DivergenceGuard, TrainingData, TrainingSetup, TrainingState, run_epoch
 from ._validation import (
     check_number,
@@ -30,6 +30,7 @@ from .exceptions import DivergenceWarning, TrainingInterruptedWarning
 from .optimizers import OPTIMIZERS, Optimizer, cut_learning_rate_on_plateau
 
 OUTPUT_MODES = ("last", "sequence", "after")
+POOLING_MODES = ("last", *POOLINGS)
 LEARNING_RATE_SCHEDULES = ("constant", "plateau")
 
 DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
@@ -94,8 +95,10 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         cell="lstm",
         *,
         output_mode="last",
+        pooling="last",
         optimizer="adam",
         alpha=0.0,
+        dropout=0.0,
         batch_size=32,
         max_iter=200,
         tol=1e-4,
@@ -114,8 +117,10 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.cell = cell
         self.output_mode = output_mode
+        self.pooling = pooling
         self.optimizer = optimizer
         self.alpha = alpha
+        self.dropout = dropout
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol
@@ -209,7 +214,15 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
             raise ValueError(
                 f"output_mode must be one of {list(OUTPUT_MODES)}; got {self.output_mode!r}."
             )
+        if self.pooling not in POOLING_MODES:
+            raise ValueError(f"pooling must be one of {list(POOLING_MODES)}; got {self.pooling!r}.")
+        if self.pooling != "last" and self.output_mode != "last":
+            raise ValueError(
+                f"pooling={self.pooling!r} pools over time for one output per sequence, "
+                f"so it needs output_mode='last'; got output_mode={self.output_mode!r}."
+            )
         check_number("alpha", self.alpha, Real, low=0)
+        check_number("dropout", self.dropout, Real, 0, 1, open_ends="high")
         check_number("batch_size", self.batch_size, Integral, low=1)
         check_number("max_iter", self.max_iter, Integral, low=1)
         check_number("tol", self.tol, Real, low=0)
@@ -316,7 +329,15 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
                 f"X has {n_timesteps} steps, y has {Y.shape[1]}."
             )
         n_steps_out = {"last": 1, "sequence": None, "after": Y.shape[1]}[self.output_mode]
-        network = Network(hyper.cell, n_features, hyper.sizes, Y.shape[2], n_steps_out)
+        network = Network(
+            hyper.cell,
+            n_features,
+            hyper.sizes,
+            Y.shape[2],
+            n_steps_out,
+            pooling=self.pooling,
+            dropout=float(self.dropout),
+        )
         if resume:
             self._check_resumable(network, n_features, hyper.dtype)
             state = resumed_state(self, hyper.optimizer)
@@ -383,12 +404,13 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         if (
             network.layout != old.layout
             or network.n_steps_out != old.n_steps_out
+            or network.pooling != old.pooling
             or network.cell.get_params() != old.cell.get_params()
             or type(network.cell) is not type(old.cell)
         ):
             raise ValueError(
-                "The network's architecture (cell, hidden_layer_sizes, outputs or "
-                "output steps) differs from the fitted one; refit with "
+                "The network's architecture (cell, hidden_layer_sizes, pooling, outputs "
+                "or output steps) differs from the fitted one; refit with "
                 "warm_start=False to start over."
             )
 

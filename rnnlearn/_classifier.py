@@ -30,10 +30,16 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     output_mode : {'last', 'sequence', 'after'}, default='last'
         One label per sequence (``'last'``), per input step (``'sequence'``), or for
         ``n_steps`` steps from the last input step on (``'after'``).
+    pooling : {'last', 'mean', 'max'}, default='last'
+        With ``output_mode='last'``, what the output layer reads: the last valid state,
+        or the mean or max of the top layer's states over the valid steps.
     optimizer : {'adam', 'sgd', 'adagrad', 'rmsprop'} or Optimizer, default='adam'
         Update rule (an object is cloned; search it as ``optimizer__<name>``).
     alpha : float, default=0.0
         L2 penalty on the weights.
+    dropout : float, default=0.0
+        Inverted dropout rate, in training only, on each recurrent layer's output (the
+        input of the layer above, or of the output layer), one mask per sequence.
     batch_size : int, default=32
         Sequences per minibatch.
     max_iter : int, default=200
@@ -107,8 +113,10 @@ loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, hist
         cell="lstm",
         *,
         output_mode="last",
+        pooling="last",
         optimizer="adam",
         alpha=0.0,
+        dropout=0.0,
         batch_size=32,
         max_iter=200,
         tol=1e-4,
@@ -129,8 +137,10 @@ loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, hist
             hidden_layer_sizes=hidden_layer_sizes,
             cell=cell,
             output_mode=output_mode,
+            pooling=pooling,
             optimizer=optimizer,
             alpha=alpha,
+            dropout=dropout,
             batch_size=batch_size,
             max_iter=max_iter,
             tol=tol,

@@ -14,6 +14,25 @@ PREDICT_CHUNK_BYTES = 32 * 2**20
 """Default bound on one layer's gate buffer per chunk of :meth:`Network.predict`."""
 
 
+def _mean_weights(H, valid):
+    """Weights ``1 / length`` on each sequence's valid steps: the mean over time."""
+    counts = valid.sum(axis=0, keepdims=True)
+    return (valid / counts).astype(H.dtype)
+
+
+def _max_weights(H, valid):
+    """One-hot weights on each unit's largest valid state (the first of ties)."""
+    top = np.argmax(np.where(valid, H, -np.inf), axis=0)[None]
+    weights = np.zeros_like(H)
+    np.put_along_axis(weights, top, 1, axis=0)
+    return weights
+
+
+POOLINGS = {"mean": _mean_weights, "max": _max_weights}
+"""Pooling name -> ``weights(H, valid)``: the pooled head input is ``sum(weights * H)`` over
+time, so its gradient is ``weights * d_pooled``. ``'last'`` (no pooling) is not listed."""
+
+
 class LayerCache(NamedTuple):
     """What :meth:`Network.forward` keeps of one recurrent layer.
 
@@ -38,11 +57,12 @@ class NetworkCache(NamedTuple):
     layers : tuple of LayerCache
         One per recurrent layer, bottom first.
     head_input : ndarray of shape (n_emitted_steps, n_samples, n_hidden_last)
-        The top layer's states the head read: all of them for synced output, else the
-        ``n_steps_out`` states from each sequence's last input step on.
+        What the head read, after dropout: the top layer's states, all of them for synced
+        output, else the ``n_steps_out`` states from each sequence's last input step on,
+        or their pooling over time.
     emitted : tuple of ndarray or None
         Index ``(steps, samples)`` of ``head_input`` in the top layer's states, or
-        ``None`` when every step is emitted.
+        ``None`` when every step is emitted or the states are pooled.
     top_shape : tuple of int
         Shape ``(n_steps, n_samples, n_hidden_last)`` of the top layer's states.
     n_timesteps : int
@@ -50,6 +70,10 @@ class NetworkCache(NamedTuple):
     valid_input : ndarray of bool of shape (n_timesteps, n_samples, 1) or None
         Valid input steps, when padding was replaced by zeros (``n_steps_out > 1`` with
         ``lengths``); the input gradient is zero elsewhere.
+    pool_weights : ndarray of shape (n_steps, n_samples, 1 or n_hidden_last) or None
+        With pooling, the weight of each top state in ``head_input`` (see :data:`POOLINGS`).
+    dropout_masks : tuple of ndarray or None
+        The masks :meth:`Network.forward` was given.
     """
 
     layers: tuple
@@ -58,6 +82,8 @@ class NetworkCache(NamedTuple):
     top_shape: tuple
     n_timesteps: int
     valid_input: np.ndarray | None
+    pool_weights: np.ndarray | None = None
+    dropout_masks: tuple | None = None
 
 
 class Network:
@@ -82,6 +108,13 @@ class Network:
         ``None`` emits one output per input step (synced sequence to sequence). An integer
         ``k`` emits ``k`` outputs starting at each sequence's last input step, feeding zero
         inputs after it (the R package's ``seq_to_seq_unsync``); ``k = 1`` is many-to-one.
+    pooling : {'last', 'mean', 'max'}, default='last'
+        What the head reads when ``n_steps_out=1``: the top layer's state at each
+        sequence's last valid step, or the mean or elementwise max of its states over the
+        valid steps (Keras' ``GlobalAveragePooling1D`` / ``GlobalMaxPooling1D``).
+    dropout : float, default=0.0
+        Rate of the inverted dropout on each recurrent layer's output (the input of the
+        layer above, or of the head) in training; see :meth:`dropout_masks`.
 
     Attributes
     ----------
@@ -93,12 +126,28 @@ class Network:
         Width ``n_gates * n_hidden`` of each recurrent layer's fused gates, bottom first.
     """
 
-    def __init__(self, cell, n_features, hidden_layer_sizes, n_outputs, n_steps_out=None):
+    def __init__(
+        self,
+        cell,
+        n_features,
+        hidden_layer_sizes,
+        n_outputs,
+        n_steps_out=None,
+        pooling="last",
+        dropout=0.0,
+    ):
+        if pooling != "last" and (pooling not in POOLINGS or n_steps_out != 1):
+            raise ValueError(
+                f"pooling must be 'last', or one of {sorted(POOLINGS)} with n_steps_out=1; "
+                f"got pooling={pooling!r} with n_steps_out={n_steps_out!r}."
+            )
         self.cell = cell
         self.n_features = n_features
         self.hidden_layer_sizes = tuple(hidden_layer_sizes)
         self.n_outputs = n_outputs
         self.n_steps_out = n_steps_out
+        self.pooling = pooling
+        self.dropout = dropout
         shapes = []
         n_inputs = n_features
         for n_hidden in self.hidden_layer_sizes:
@@ -124,6 +173,47 @@ class Network:
             The columns of each layer's input projection ``XW`` (and of its ``W_h``).
         """
         return tuple(self.cell.n_gates * n_hidden for n_hidden in self.hidden_layer_sizes)
+
+    @property
+    def dropout_widths(self):
+        """Width of each input that dropout acts on: each layer's input above the first, then
+        the head's.
+
+        Returns
+        -------
+        tuple of int
+            The output width of each recurrent layer, bottom first.
+        """
+        return self.hidden_layer_sizes
+
+    def dropout_masks(self, rng, n_samples, dtype=np.float64):
+        """Draw one training step's inverted-dropout masks, or ``None`` without dropout.
+
+        Each sequence keeps or drops each unit for all its steps (Keras' input dropout),
+        and a kept unit is scaled by ``1 / (1 - dropout)``, so the expected input is
+        unchanged and prediction needs no masks.
+
+        Parameters
+        ----------
+        rng : numpy.random.RandomState
+            Source of the masks (nothing is drawn when ``dropout == 0``).
+        n_samples : int
+            Sequences in the batch.
+        dtype : {numpy.float32, numpy.float64}, default=numpy.float64
+            Floating type of the masks.
+
+        Returns
+        -------
+        list of ndarray of shape (1, n_samples, width) or None
+            One mask per entry of :attr:`dropout_widths`, as :meth:`forward` takes them.
+        """
+        if self.dropout == 0:
+            return None
+        keep = 1.0 - self.dropout
+        return [
+            ((rng.uniform(size=(1, n_samples, width)) < keep) / keep).astype(dtype)
+            for width in self.dropout_widths
+        ]
 
     def unpack(self, flat):
         """Named views into a flat parameter (or gradient) vector.
@@ -186,7 +276,7 @@ class Network:
         return mask
 
     @single_threaded_blas()
-    def forward(self, params, X, lengths=None, state0=None):
+    def forward(self, params, X, lengths=None, state0=None, dropout_masks=None):
         """Compute the raw (pre-link) outputs.
 
         Parameters
@@ -199,6 +289,10 @@ class Network:
             Valid steps of each sequence; ``None`` means all ``n_timesteps``.
         state0 : list of ndarray of shape (n_states, n_samples, n_hidden), default=None
             Initial state of each layer; ``None`` means zeros.
+        dropout_masks : list of ndarray, default=None
+            Factors for the inputs of every layer above the first, then for the head's
+            input, each broadcastable to it (such as :meth:`dropout_masks` draws); ``None``
+            means no dropout.
 
         Returns
         -------
@@ -208,7 +302,7 @@ class Network:
         cache : NetworkCache
             Everything :meth:`backward` and :meth:`hidden_states` need.
         """
-        return self._run(params, X, lengths, state0, training=True)
+        return self._run(params, X, lengths, state0, training=True, dropout_masks=dropout_masks)
 
     @single_threaded_blas()
     def predict(self, params, X, lengths=None, max_chunk_bytes=PREDICT_CHUNK_BYTES):
@@ -255,7 +349,7 @@ class Network:
             raw[:, order] = raw.copy()
         return raw
 
-    def _run(self, params, X, lengths, state0, *, training):
+    def _run(self, params, X, lengths, state0, *, training, dropout_masks=None):
         """The forward pass; with ``training``, also the cache that backward needs."""
         X = np.ascontiguousarray(X, dtype=params.dtype)
         n_timesteps, n_samples, _ = X.shape
@@ -270,6 +364,8 @@ class Network:
         *layers, head = self.unpack(params)
         layer_caches, inputs = [], X
         for k, layer in enumerate(layers):
+            if k > 0 and dropout_masks is not None:
+                inputs = inputs * dropout_masks[k - 1]
             n_hidden = layer["W_h"].shape[0]
             XW = _matmul(inputs.reshape(-1, inputs.shape[-1]), layer["W_x"], bias=layer["b"])
             XW = XW.reshape(inputs.shape[0], n_samples, -1)
@@ -283,16 +379,40 @@ class Network:
             else:
                 H = self.cell.predict(layer, XW, s0, mask)
             inputs = H
-        emitted = self._emitted_rows(lengths, n_timesteps, n_samples)
-        head_input = inputs if emitted is None else inputs[emitted]
+        head_input, emitted, pool_weights = self._read_top(inputs, lengths, n_timesteps)
+        if dropout_masks is not None:
+            head_input = head_input * dropout_masks[-1]
         raw = _matmul(head_input.reshape(-1, head_input.shape[-1]), head["W"], bias=head["b"])
         raw = raw.reshape(head_input.shape[:-1] + raw.shape[-1:])
         if not training:
             return raw, None
         cache = NetworkCache(
-            tuple(layer_caches), head_input, emitted, inputs.shape, n_timesteps, valid_input
+            tuple(layer_caches),
+            head_input,
+            emitted,
+            inputs.shape,
+            n_timesteps,
+            valid_input,
+            pool_weights,
+            None if dropout_masks is None else tuple(dropout_masks),
         )
         return raw, cache
+
+    def _read_top(self, H, lengths, n_timesteps):
+        """What the head reads of the top states ``H``: ``(head_input, emitted, pool_weights)``.
+
+        ``emitted`` indexes the rows read (``None`` for all of them, or when pooling) and
+        ``pool_weights`` weighs each state in the pooled input (``None`` without pooling).
+        """
+        if self.pooling == "last":
+            emitted = self._emitted_rows(lengths, n_timesteps, H.shape[1])
+            return (H if emitted is None else H[emitted]), emitted, None
+        if lengths is None:
+            valid = np.ones(H.shape[:2] + (1,), dtype=bool)
+        else:
+            valid = step_mask(lengths, n_timesteps)[:, :, None]
+        weights = POOLINGS[self.pooling](H, valid)
+        return np.sum(weights * H, axis=0, keepdims=True), None, weights
 
     @single_threaded_blas()
     def backward(self, params, cache, d_raw, input_gradient=False):
@@ -330,7 +450,12 @@ class Network:
         d_head_input = _matmul(d_flat, head["W"], transpose_b=True).reshape(
             d_raw.shape[:-1] + (n_hidden,)
         )
-        if cache.emitted is None:
+        masks = cache.dropout_masks
+        if masks is not None:
+            d_head_input = d_head_input * masks[-1]
+        if cache.pool_weights is not None:
+            dH = cache.pool_weights * d_head_input
+        elif cache.emitted is None:
             dH = d_head_input
         else:
             dH = np.zeros(cache.top_shape, dtype=params.dtype)
@@ -345,6 +470,8 @@ class Network:
             np.sum(dXW_flat, axis=0, out=layer_grads[k]["b"])
             if k > 0 or input_gradient:
                 dH = _matmul(dXW_flat, layers[k]["W_x"], transpose_b=True).reshape(inputs.shape)
+            if k > 0 and masks is not None:
+                dH = dH * masks[k - 1]
         if input_gradient:
             dX = dH[: cache.n_timesteps]
             if cache.valid_input is not None:

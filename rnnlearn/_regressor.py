@@ -30,6 +30,12 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         ``'sequence'``: one prediction per input step (synced sequence to sequence).
         ``'after'``: ``n_steps`` predictions starting at the last input step, fed zeros
         after it (the R package's ``seq_to_seq_unsync``); ``n_steps`` comes from ``y``.
+    pooling : {'last', 'mean', 'max'}, default='last'
+        What the output layer reads of each sequence with ``output_mode='last'`` (another
+        mode needs ``'last'``): the top layer's state at its last valid step, or the mean
+        or elementwise max of the top layer's states over its valid steps, padding
+        excluded (Keras' ``GlobalAveragePooling1D`` / ``GlobalMaxPooling1D`` after a
+        recurrent layer).
     loss : {'squared_error', 'absolute_error', 'huber'} or Loss, default='squared_error'
         Training loss; ``'squared_error'`` is half the mean squared error.
     optimizer : {'adam', 'sgd', 'adagrad', 'rmsprop'} or Optimizer, default='adam'
@@ -37,6 +43,14 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         decay=0.95)``) to set its hyperparameters, searchable as ``optimizer__<name>``.
     alpha : float, default=0.0
         L2 penalty on the weights (not biases), scaled as in ``MLPRegressor``.
+    dropout : float, default=0.0
+        Rate, in ``[0, 1)``, of inverted dropout on the input of every recurrent layer
+        above the first and on the output layer's input (so, like PyTorch's ``dropout``,
+        none on the network's input). Each training sequence keeps or drops each unit for
+        all its steps (as Keras' ``dropout`` does), kept units scaled by ``1 / (1 -
+        dropout)``. Masks are drawn per minibatch from the generator seeded by
+        ``random_state``; :meth:`predict`, :meth:`score` and :meth:`hidden_states` never
+        drop. No dropout on the recurrent state.
     batch_size : int, default=32
         Sequences per minibatch (capped at the number of samples).
     max_iter : int, default=200
@@ -146,9 +160,11 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         cell="lstm",
         *,
         output_mode="last",
+        pooling="last",
         loss="squared_error",
         optimizer="adam",
         alpha=0.0,
+        dropout=0.0,
         batch_size=32,
         max_iter=200,
         tol=1e-4,
@@ -168,8 +184,10 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             hidden_layer_sizes=hidden_layer_sizes,
             cell=cell,
             output_mode=output_mode,
+            pooling=pooling,
             optimizer=optimizer,
             alpha=alpha,
+            dropout=dropout,
             batch_size=batch_size,
             max_iter=max_iter,
             tol=tol,

@@ -153,7 +153,7 @@ class TrainingState:
     optimizer_state : dict
         As made by :meth:`Optimizer.init`.
     rng : numpy.random.RandomState
-        Source of the shuffling (and of the validation split).
+        Source of the shuffling, the dropout masks (and of the validation split).
     history : list of dict
         One record per epoch, over every fit that continued this model.
     guard : DivergenceGuard
@@ -209,7 +209,8 @@ def run_epoch(setup, state):
         for index in minibatches(data.n_samples, setup.batch_size, setup.shuffle, state.rng):
             X, lengths, y, weights = data.batch(index)
             n_batch = X.shape[1]
-            raw, cache = network.forward(params, X, lengths)
+            masks = network.dropout_masks(state.rng, n_batch, params.dtype)
+            raw, cache = network.forward(params, X, lengths, dropout_masks=masks)
             value, d_raw = loss.loss_gradient(y, raw, weights, data.weight_per_sample * n_batch)
             if guard.reference is None:
                 guard.reference = value

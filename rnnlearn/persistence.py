@@ -10,7 +10,8 @@ with ``allow_pickle=False`` and instantiates nothing but the classes in the allo
     array: ``format_version``, ``rnnlearn_version``, ``estimator`` (the class name),
     ``hyperparameters`` (``get_params(deep=False)``, ``dtype`` by name; a file without
     ``dtype``, from before it existed, gets the dtype of its ``params``), ``network``
-    (cell, ``n_features``, ``hidden_layer_sizes``, ``n_outputs``, ``n_steps_out``),
+    (cell, ``n_features``, ``hidden_layer_sizes``, ``n_outputs``, ``n_steps_out``,
+    ``pooling``, ``dropout``; a file without the last two has none),
     ``optimizer`` and ``loss_function`` (the fitted objects), ``optimizer_counters``
     (``epoch``, ``step``), ``rng`` (``[pos, has_gauss, cached_gaussian]`` of the
     training generator) and ``fitted``: the rest of the fitted model and its training
@@ -57,6 +58,9 @@ FORMAT_VERSION = 2
 
 NETWORK_SHAPE = ("n_features", "hidden_layer_sizes", "n_outputs", "n_steps_out")
 """The :class:`Network` arguments besides the cell, stored as they are."""
+
+NETWORK_OPTIONS = {"pooling": "last", "dropout": 0.0}
+"""Later :class:`Network` arguments, stored as they are: name -> value of a file without it."""
 
 SCALARS = {"epoch": int, "step": int, "learning_rate_scale": float}
 """The optimizer state's scalar entries and their types (its other entries are arrays)."""
@@ -125,7 +129,7 @@ def save(estimator, path):
         "hyperparameters": {k: _encode(v, k) for k, v in hyperparameters.items()},
         "network": {
             "cell": _encode(network.cell, "cell_"),
-            **{name: getattr(network, name) for name in NETWORK_SHAPE},
+            **{name: getattr(network, name) for name in (*NETWORK_SHAPE, *NETWORK_OPTIONS)},
         },
         "optimizer": _encode(model.optimizer, "optimizer_"),
         "loss_function": _encode(model.loss, "loss_function_"),
@@ -281,7 +285,8 @@ def _rebuild(arrays):
 def _read_network(layout):
     """The network a document's ``network`` entry describes."""
     shape = {name: layout[name] for name in NETWORK_SHAPE}
-    return Network(_decode_instance(layout["cell"], Cell), **shape)
+    options = {name: layout.get(name, default) for name, default in NETWORK_OPTIONS.items()}
+    return Network(_decode_instance(layout["cell"], Cell), **shape, **options)
 
 
 def _check_header(document):

@@ -7,7 +7,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from rnnlearn._network import LayerCache, Network, NetworkCache, step_mask
+from rnnlearn._network import POOLINGS, LayerCache, Network, NetworkCache, step_mask
 from rnnlearn.cells import GRUCell, LSTMCell, VanillaCell
 from rnnlearn.losses import AbsoluteError, Huber, LogLoss, SquaredError
 
@@ -53,9 +53,12 @@ ALL_LOSSES = [
 ]
 
 
-def _setup(cell, n_steps_out, n_outputs=2, seed=0):
-    """Network, perturbed parameters, input with garbage padding, random initial states."""
-    network = Network(cell, N_FEATURES, HIDDEN, n_outputs, n_steps_out)
+def _setup(cell, n_steps_out, n_outputs=2, seed=0, **options):
+    """Network, perturbed parameters, input with garbage padding, random initial states.
+
+    ``options`` go to :class:`Network` (``pooling``, ``dropout``).
+    """
+    network = Network(cell, N_FEATURES, HIDDEN, n_outputs, n_steps_out, **options)
     rng = np.random.RandomState(seed)
     params = network.init_params(rng) + rng.normal(0.0, 0.3, network.n_params)
     X = rng.normal(size=(N_TIMESTEPS, N_SAMPLES, N_FEATURES))
@@ -64,16 +67,18 @@ def _setup(cell, n_steps_out, n_outputs=2, seed=0):
     return network, params, X, state0, rng
 
 
-def _gradient_errors(network, params, X, lengths, state0, objective, inputs=True):
+def _gradient_errors(
+    network, params, X, lengths, state0, objective, inputs=True, dropout_masks=None
+):
     """Max relative error of every parameter block and (``inputs``) of ``X`` and each state0.
 
-    ``objective(raw)`` returns ``(scalar, d scalar / d raw)``.
+    ``objective(raw)`` returns ``(scalar, d scalar / d raw)``; ``dropout_masks`` stay fixed.
     """
 
     def value():
-        return objective(network.forward(params, X, lengths, state0)[0])[0]
+        return objective(network.forward(params, X, lengths, state0, dropout_masks)[0])[0]
 
-    raw, cache = network.forward(params, X, lengths, state0)
+    raw, cache = network.forward(params, X, lengths, state0, dropout_masks)
     grads, dX, dstate0 = network.backward(params, cache, objective(raw)[1], input_gradient=True)
     assert grads.shape == params.shape and dX.shape == X.shape
     numeric = numerical_gradient(value, params)
@@ -112,6 +117,69 @@ def test_network_gradients_match_finite_differences(
         return float(np.sum(projection * raw)), projection
 
     errors = _gradient_errors(network, params, X, lengths, state0, objective)
+    _record(gradcheck_errors, request, errors)
+
+
+def _projection_objective(network, n_steps_out, rng):
+    """``objective(raw) = sum(projection * raw)`` with a random fixed ``projection``."""
+    n_out = N_TIMESTEPS if n_steps_out is None else n_steps_out
+    projection = rng.normal(size=(n_out, N_SAMPLES, network.n_outputs))
+
+    def objective(raw):
+        return float(np.sum(projection * raw)), projection
+
+    return objective
+
+
+def _fixed_masks(network, n_samples, rng, rate=0.4):
+    """Dropout masks drawn once (with some zeros and some ``1 / (1 - rate)``)."""
+    return Network(
+        network.cell, N_FEATURES, network.hidden_layer_sizes, 1, dropout=rate
+    ).dropout_masks(rng, n_samples)
+
+
+POOLING_CASES = [
+    pytest.param(cell, pooling, LENGTHS[padding], id=f"{name}-{pooling}-{padding}")
+    for name, cell in TANH_CELLS
+    for pooling in POOLINGS
+    for padding in LENGTHS
+]
+
+
+@pytest.mark.parametrize(("cell", "pooling", "lengths"), POOLING_CASES)
+def test_network_pooling_gradients_match_finite_differences(
+    cell, pooling, lengths, gradcheck_errors, request
+):
+    network, params, X, state0, rng = _setup(cell, 1, pooling=pooling)
+    objective = _projection_objective(network, 1, rng)
+    errors = _gradient_errors(network, params, X, lengths, state0, objective)
+    _record(gradcheck_errors, request, errors)
+
+
+DROPOUT_CASES = [
+    pytest.param(cell, MODES[mode], pooling, LENGTHS[padding], id=f"{name}-{label}-{padding}")
+    for name, cell in TANH_CELLS
+    for label, mode, pooling in (
+        ("synced", "synced", "last"),
+        ("last", "many_to_one", "last"),
+        ("unsynced3", "unsynced3", "last"),
+        ("mean", "many_to_one", "mean"),
+        ("max", "many_to_one", "max"),
+    )
+    for padding in LENGTHS
+]
+
+
+@pytest.mark.parametrize(("cell", "n_steps_out", "pooling", "lengths"), DROPOUT_CASES)
+def test_network_dropout_gradients_match_finite_differences(
+    cell, n_steps_out, pooling, lengths, gradcheck_errors, request
+):
+    """With fixed masks, dropout is a fixed product: backward must use the same masks."""
+    network, params, X, state0, rng = _setup(cell, n_steps_out, pooling=pooling)
+    masks = _fixed_masks(network, N_SAMPLES, rng)
+    assert any(np.any(mask == 0) for mask in masks)
+    objective = _projection_objective(network, n_steps_out, rng)
+    errors = _gradient_errors(network, params, X, lengths, state0, objective, True, masks)
     _record(gradcheck_errors, request, errors)
 
 
@@ -160,8 +228,11 @@ def test_network_loss_gradients_match_finite_differences(
 # --- padding -------------------------------------------------------------------------------
 
 
-def _padded_vs_one_by_one(network, params, X, lengths, rng):
-    """Run a padded batch and each sequence alone with the same per-sequence ``d_raw``."""
+def _padded_vs_one_by_one(network, params, X, lengths, rng, dropout_masks=None):
+    """Run a padded batch and each sequence alone with the same per-sequence ``d_raw``.
+
+    Each sequence alone gets its own column of ``dropout_masks`` (``None``: no dropout).
+    """
     n_outputs, n_steps_out = network.n_outputs, network.n_steps_out
     n_emitted = [length if n_steps_out is None else n_steps_out for length in lengths]
     d_seq = [rng.normal(size=(k, 1, n_outputs)) for k in n_emitted]
@@ -171,11 +242,12 @@ def _padded_vs_one_by_one(network, params, X, lengths, rng):
             d_raw[: lengths[b], b] = d[:, 0]
     else:
         d_raw = np.concatenate(d_seq, axis=1)
-    raw, cache = network.forward(params, X, lengths)
+    raw, cache = network.forward(params, X, lengths, dropout_masks=dropout_masks)
     grads, dX, dstate0 = network.backward(params, cache, d_raw, input_gradient=True)
     grads_sum = np.zeros_like(grads)
     for b, length in enumerate(lengths):
-        raw_b, cache_b = network.forward(params, X[:length, b : b + 1])
+        masks_b = None if dropout_masks is None else [m[:, b : b + 1] for m in dropout_masks]
+        raw_b, cache_b = network.forward(params, X[:length, b : b + 1], dropout_masks=masks_b)
         grads_b, dX_b, dstate0_b = network.backward(params, cache_b, d_seq[b], input_gradient=True)
         grads_sum += grads_b
         assert_allclose(raw[: n_emitted[b], b], raw_b[:, 0], rtol=1e-12, atol=1e-12)
@@ -207,6 +279,89 @@ def test_network_padded_batch_equals_sequences_one_by_one(
     padding = ~step_mask(lengths, n_timesteps)
     X[padding] = rng.normal(scale=100.0, size=(int(padding.sum()), N_FEATURES))  # garbage
     _padded_vs_one_by_one(network, params, X, lengths, rng)
+
+
+@pytest.mark.parametrize("pooling", ["last", *POOLINGS])
+@pytest.mark.parametrize("cell", ALL_CELLS, ids=repr)
+@settings(max_examples=15, deadline=None, database=None)
+@given(
+    lengths=st.lists(st.integers(1, 5), min_size=1, max_size=4),
+    extra_padding=st.integers(0, 2),
+    seed=st.integers(0, 2**31 - 1),
+    dropout=st.sampled_from([0.0, 0.5]),
+)
+@example(lengths=[3, 1, 2], extra_padding=1, seed=0, dropout=0.5)
+def test_network_pooled_padded_batch_equals_sequences_one_by_one(
+    cell, pooling, lengths, extra_padding, seed, dropout
+):
+    """Pooling reads valid steps only and dropout masks act per sequence: padding is inert."""
+    lengths = np.array(lengths)
+    n_timesteps = int(lengths.max()) + extra_padding
+    network = Network(cell, N_FEATURES, HIDDEN, 2, 1, pooling=pooling, dropout=dropout)
+    rng = np.random.RandomState(seed)
+    params = network.init_params(rng) + rng.normal(0.0, 0.3, network.n_params)
+    X = rng.normal(size=(n_timesteps, len(lengths), N_FEATURES))
+    padding = ~step_mask(lengths, n_timesteps)
+    X[padding] = rng.normal(scale=100.0, size=(int(padding.sum()), N_FEATURES))  # garbage
+    masks = network.dropout_masks(rng, len(lengths))
+    _padded_vs_one_by_one(network, params, X, lengths, rng, masks)
+
+
+@pytest.mark.parametrize("pooling", list(POOLINGS))
+def test_network_pooling_by_hand(pooling):
+    """The head reads the mean or max of the top states over each sequence's valid steps."""
+    network, params, X, state0, _ = _setup(LSTMCell(), 1, pooling=pooling)
+    raw, cache = network.forward(params, X, PADDED_LENGTHS, state0)
+    h_top = network.hidden_states(cache)[-1]["h"]
+    head = network.unpack(params)[-1]
+    reduce = {"mean": np.mean, "max": np.max}[pooling]
+    for b, length in enumerate(PADDED_LENGTHS):
+        expected = reduce(h_top[:length, b], axis=0) @ head["W"] + head["b"]
+        assert_allclose(raw[0, b], expected, rtol=1e-13)
+    from_zero_state = network.forward(params, X, PADDED_LENGTHS)[0]
+    assert_allclose(network.predict(params, X, PADDED_LENGTHS), from_zero_state, rtol=1e-12)
+
+
+def test_network_max_pooling_routes_ties_to_the_first_step():
+    H = np.array([[[1.0, 2.0]], [[1.0, 5.0]], [[0.5, 5.0]]])  # (3 steps, 1 sample, 2 units)
+    weights = POOLINGS["max"](H, np.ones((3, 1, 1), dtype=bool))
+    assert_array_equal(weights[:, 0], [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    padded = POOLINGS["max"](H, np.array([[[True]], [[False]], [[False]]]))
+    assert_array_equal(padded[:, 0], [[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]])
+
+
+@pytest.mark.parametrize("n_steps_out", [None, 3])
+@pytest.mark.parametrize("pooling", [*POOLINGS, "sum"])
+def test_network_rejects_pooling_without_one_output_step(pooling, n_steps_out):
+    with pytest.raises(ValueError, match="pooling"):
+        Network(LSTMCell(), N_FEATURES, HIDDEN, 2, n_steps_out, pooling=pooling)
+
+
+def test_network_dropout_masks_are_inverted_and_reproducible():
+    network = Network(GRUCell(), N_FEATURES, (3, 5), 2, dropout=0.25)
+    masks = network.dropout_masks(np.random.RandomState(0), 400, np.float32)
+    again = network.dropout_masks(np.random.RandomState(0), 400, np.float32)
+    assert [m.shape for m in masks] == [(1, 400, 3), (1, 400, 5)]
+    for mask, same in zip(masks, again, strict=True):
+        assert mask.dtype == np.float32
+        assert_array_equal(mask, same)
+        assert set(np.unique(mask)) == {0.0, np.float32(1 / 0.75)}
+        assert abs(mask.mean() - 1.0) < 0.1
+    rng = np.random.RandomState(0)
+    assert Network(GRUCell(), N_FEATURES, (3,), 2).dropout_masks(rng, 4) is None
+    assert_array_equal(rng.get_state()[1], np.random.RandomState(0).get_state()[1])
+
+
+def test_network_dropout_acts_on_upper_inputs_and_head_only():
+    network, params, X, state0, rng = _setup(GRUCell(), None)
+    masks = _fixed_masks(network, N_SAMPLES, rng)
+    raw, cache = network.forward(params, X, PADDED_LENGTHS, state0, masks)
+    plain_raw, plain = network.forward(params, X, PADDED_LENGTHS, state0)
+    assert_array_equal(cache.layers[0].inputs, plain.layers[0].inputs)  # not the input
+    assert_allclose(cache.layers[1].inputs, plain.layers[1].inputs * masks[0], rtol=1e-15)
+    assert_allclose(cache.head_input, network.hidden_states(cache)[-1]["h"] * masks[1])
+    ones = [np.ones_like(mask) for mask in masks]
+    assert_array_equal(network.forward(params, X, PADDED_LENGTHS, state0, ones)[0], plain_raw)
 
 
 @pytest.mark.parametrize("cell", ALL_CELLS, ids=repr)
