@@ -96,6 +96,7 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         *,
         output_mode="last",
         pooling="last",
+        bidirectional=False,
         optimizer="adam",
         alpha=0.0,
         dropout=0.0,
@@ -118,6 +119,7 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         self.cell = cell
         self.output_mode = output_mode
         self.pooling = pooling
+        self.bidirectional = bidirectional
         self.optimizer = optimizer
         self.alpha = alpha
         self.dropout = dropout
@@ -242,9 +244,15 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
             Integral,
             low=0,
         )
-        for name in ("early_stopping", "shuffle", "warm_start"):
+        for name in ("bidirectional", "early_stopping", "shuffle", "warm_start"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise TypeError(f"{name} must be a bool; got {getattr(self, name)!r}.")
+        if self.bidirectional and self.output_mode == "after":
+            raise ValueError(
+                "bidirectional=True needs output_mode='last' or 'sequence': with "
+                "output_mode='after' the outputs come after the input ends, where the "
+                "backward direction has nothing to read."
+            )
         callbacks = self.callbacks if self.callbacks is not None else []
         if not isinstance(callbacks, list | tuple) or not all(callable(c) for c in callbacks):
             raise TypeError(
@@ -337,6 +345,7 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
             n_steps_out,
             pooling=self.pooling,
             dropout=float(self.dropout),
+            bidirectional=bool(self.bidirectional),
         )
         if resume:
             self._check_resumable(network, n_features, hyper.dtype)
@@ -405,12 +414,13 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
             network.layout != old.layout
             or network.n_steps_out != old.n_steps_out
             or network.pooling != old.pooling
+            or network.bidirectional != old.bidirectional
             or network.cell.get_params() != old.cell.get_params()
             or type(network.cell) is not type(old.cell)
         ):
             raise ValueError(
-                "The network's architecture (cell, hidden_layer_sizes, pooling, outputs "
-                "or output steps) differs from the fitted one; refit with "
+                "The network's architecture (cell, hidden_layer_sizes, pooling, "
+                "bidirectional, outputs or output steps) differs from the fitted one; refit with "
                 "warm_start=False to start over."
             )
 
@@ -546,8 +556,11 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
 
         Each recurrent layer has ``W_x`` ``(n_inputs, n_gates * n_hidden)``, ``W_h``
         ``(n_hidden, n_gates * n_hidden)`` and ``b`` ``(n_gates * n_hidden,)`` (plus ``b_hn``
-        for a GRU with ``reset_after=True``), gates fused in PyTorch's order; the output
-        layer has ``W`` ``(n_hidden, n_outputs)`` and ``b``. Read-only views.
+        for a GRU with ``reset_after=True``), gates fused in PyTorch's order, and with
+        ``bidirectional=True`` the same again for the backward direction, named
+        ``W_x_reverse``, ... (so each layer above reads ``2 * n_hidden`` inputs); the output
+        layer has ``W`` ``(n_hidden, n_outputs)`` (``2 * n_hidden`` rows when bidirectional)
+        and ``b``. Read-only views.
         """
         check_is_fitted(self, "n_iter_")
         views = self._network.unpack(self._params)
@@ -634,7 +647,9 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
             One dict per layer, bottom first: ``"h"`` for every cell, plus ``"c"``, ``"i"``,
             ``"f"``, ``"g"``, ``"o"`` (LSTM) or ``"r"``, ``"z"``, ``"n"`` (GRU), in the
             network's dtype whatever the input's. Padded steps carry the last state; with
-            ``output_mode='after'`` the steps after the input are included.
+            ``output_mode='after'`` the steps after the input are included. A
+            bidirectional layer adds the backward direction's states as ``"h_reverse"``,
+            ``"c_reverse"``, ..., aligned to the input's steps.
         """
         X_tm, lengths, _ = self._check_X(X)
         cache = self._network.forward(self._params, X_tm, lengths)[1]

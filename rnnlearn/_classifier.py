@@ -33,6 +33,16 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     pooling : {'last', 'mean', 'max'}, default='last'
         With ``output_mode='last'``, what the output layer reads: the last valid state,
         or the mean or max of the top layer's states over the valid steps.
+    bidirectional : bool, default=False
+        Run each recurrent layer also backward in time, with its own weights
+        (``W_x_reverse``, ... in :attr:`coefs_`), within each sequence's valid steps, and
+        concatenate both directions' states: each layer outputs ``2 * n_hidden`` values
+        per step, as PyTorch's ``bidirectional=True`` and Keras' ``Bidirectional(...,
+        merge_mode="concat")``. With ``output_mode='last'`` and ``pooling='last'`` the
+        output layer reads the forward state at the last valid step and the backward
+        state after reading the whole sequence (at its first step), PyTorch's ``h_n``;
+        mean and max pooling pool the concatenated states. ``output_mode='after'`` is
+        refused: after the input ends there is nothing to read backward.
     optimizer : {'adam', 'sgd', 'adagrad', 'rmsprop'} or Optimizer, default='adam'
         Update rule (an object is cloned; search it as ``optimizer__<name>``).
     alpha : float, default=0.0
@@ -114,6 +124,7 @@ loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, hist
         *,
         output_mode="last",
         pooling="last",
+        bidirectional=False,
         optimizer="adam",
         alpha=0.0,
         dropout=0.0,
@@ -138,6 +149,7 @@ loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, hist
             cell=cell,
             output_mode=output_mode,
             pooling=pooling,
+            bidirectional=bidirectional,
             optimizer=optimizer,
             alpha=alpha,
             dropout=dropout,

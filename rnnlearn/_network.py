@@ -32,6 +32,9 @@ POOLINGS = {"mean": _mean_weights, "max": _max_weights}
 """Pooling name -> ``weights(H, valid)``: the pooled head input is ``sum(weights * H)`` over
 time, so its gradient is ``weights * d_pooled``. ``'last'`` (no pooling) is not listed."""
 
+DIRECTIONS = ("", "_reverse")
+"""Suffix of each direction's parameter names in a layer, forward first (PyTorch's names)."""
+
 
 class LayerCache(NamedTuple):
     """What :meth:`Network.forward` keeps of one recurrent layer.
@@ -41,12 +44,13 @@ class LayerCache(NamedTuple):
     inputs : ndarray of shape (n_steps, n_samples, n_inputs)
         The layer's input, time-major: the network's input for the bottom layer, the
         hidden states of the layer below otherwise. Forms ``dW_x`` and the input gradient.
-    cell : object
-        The cache the cell's ``forward`` returned (see :meth:`Cell.forward`).
+    cells : tuple
+        The cache the cell's ``forward`` returned (see :meth:`Cell.forward`) for each
+        direction, forward first; the reverse direction's is in reversed time.
     """
 
     inputs: np.ndarray
-    cell: object
+    cells: tuple
 
 
 class NetworkCache(NamedTuple):
@@ -56,24 +60,31 @@ class NetworkCache(NamedTuple):
     ----------
     layers : tuple of LayerCache
         One per recurrent layer, bottom first.
-    head_input : ndarray of shape (n_emitted_steps, n_samples, n_hidden_last)
+    head_input : ndarray of shape (n_emitted_steps, n_samples, n_outputs_last)
         What the head read, after dropout: the top layer's states, all of them for synced
         output, else the ``n_steps_out`` states from each sequence's last input step on,
         or their pooling over time.
     emitted : tuple of ndarray or None
-        Index ``(steps, samples)`` of ``head_input`` in the top layer's states, or
-        ``None`` when every step is emitted or the states are pooled.
+        Index ``(steps, samples)`` of ``head_input`` in the top layer's states (``(steps,
+        samples, units)`` for a bidirectional last state), or ``None`` when every step is
+        emitted or the states are pooled.
     top_shape : tuple of int
-        Shape ``(n_steps, n_samples, n_hidden_last)`` of the top layer's states.
+        Shape ``(n_steps, n_samples, n_outputs_last)`` of the top layer's states.
     n_timesteps : int
         Input steps, before the zero steps appended when ``n_steps_out > 1``.
     valid_input : ndarray of bool of shape (n_timesteps, n_samples, 1) or None
         Valid input steps, when padding was replaced by zeros (``n_steps_out > 1`` with
         ``lengths``); the input gradient is zero elsewhere.
-    pool_weights : ndarray of shape (n_steps, n_samples, 1 or n_hidden_last) or None
+    pool_weights : ndarray of shape (n_steps, n_samples, 1 or n_outputs_last) or None
         With pooling, the weight of each top state in ``head_input`` (see :data:`POOLINGS`).
     dropout_masks : tuple of ndarray or None
         The masks :meth:`Network.forward` was given.
+    reverse_index : ndarray of int of shape (n_timesteps, n_samples) or None
+        For a bidirectional network, the permutation of steps that reverses each
+        sequence's valid steps (see :func:`reverse_index`); ``None`` otherwise.
+
+    ``n_outputs_last`` is the top layer's output width: its hidden units, twice that
+    when bidirectional.
     """
 
     layers: tuple
@@ -84,6 +95,7 @@ class NetworkCache(NamedTuple):
     valid_input: np.ndarray | None
     pool_weights: np.ndarray | None = None
     dropout_masks: tuple | None = None
+    reverse_index: np.ndarray | None = None
 
 
 class Network:
@@ -93,6 +105,8 @@ class Network:
     optimizer step, gradient clipping or a best-weights snapshot is one array operation)
     and :meth:`unpack` gives named views into it. Layer ``k`` reads the output of layer
     ``k - 1`` at the same time step; the head is dense, applied to the top layer's states.
+    A bidirectional layer runs a second cell, with its own parameters, backward over each
+    sequence's valid steps, and outputs ``[forward h_t, backward h_t]`` at each step.
 
     Parameters
     ----------
@@ -115,6 +129,15 @@ class Network:
     dropout : float, default=0.0
         Rate of the inverted dropout on each recurrent layer's output (the input of the
         layer above, or of the head) in training; see :meth:`dropout_masks`.
+    bidirectional : bool, default=False
+        Also run each layer backward in time within each sequence's valid length (padding
+        stays at the end), with parameters ``W_x_reverse``, ``W_h_reverse``, ``b_reverse``
+        (and ``b_hn_reverse``), and concatenate both directions' states, as PyTorch's
+        ``bidirectional=True`` does: each layer's output is twice its hidden size wide.
+        With ``n_steps_out=1`` and ``pooling='last'`` the head reads the forward state at
+        each sequence's last valid step and the backward state at its first step (its
+        state after reading the whole sequence), PyTorch's ``h_n``. Needs
+        ``n_steps_out`` to be ``None`` or 1: after the input ends, nothing runs backward.
 
     Attributes
     ----------
@@ -135,7 +158,13 @@ class Network:
         n_steps_out=None,
         pooling="last",
         dropout=0.0,
+        bidirectional=False,
     ):
+        if bidirectional and n_steps_out not in (None, 1):
+            raise ValueError(
+                f"A bidirectional network emits one output per input step or one per "
+                f"sequence (n_steps_out=None or 1); got n_steps_out={n_steps_out!r}."
+            )
         if pooling != "last" and (pooling not in POOLINGS or n_steps_out != 1):
             raise ValueError(
                 f"pooling must be 'last', or one of {sorted(POOLINGS)} with n_steps_out=1; "
@@ -148,11 +177,19 @@ class Network:
         self.n_steps_out = n_steps_out
         self.pooling = pooling
         self.dropout = dropout
+        self.bidirectional = bidirectional
         shapes = []
         n_inputs = n_features
         for n_hidden in self.hidden_layer_sizes:
-            shapes.append(cell.param_shapes(n_inputs, n_hidden))
-            n_inputs = n_hidden
+            one_direction = cell.param_shapes(n_inputs, n_hidden)
+            shapes.append(
+                {
+                    name + suffix: shape
+                    for suffix in DIRECTIONS[: self.n_directions]
+                    for name, shape in one_direction.items()
+                }
+            )
+            n_inputs = n_hidden * self.n_directions
         shapes.append({"W": (n_inputs, n_outputs), "b": (n_outputs,)})
         self.layout, offset = [], 0
         for layer in shapes:
@@ -162,6 +199,16 @@ class Network:
                 offset += _size(shape)
             self.layout.append(entry)
         self.n_params = offset
+
+    @property
+    def n_directions(self):
+        """Directions each layer runs in: 2 when bidirectional, else 1.
+
+        Returns
+        -------
+        int
+        """
+        return 2 if self.bidirectional else 1
 
     @property
     def gate_widths(self):
@@ -182,9 +229,10 @@ class Network:
         Returns
         -------
         tuple of int
-            The output width of each recurrent layer, bottom first.
+            The output width of each recurrent layer, bottom first (twice its hidden
+            units when bidirectional).
         """
-        return self.hidden_layer_sizes
+        return tuple(n_hidden * self.n_directions for n_hidden in self.hidden_layer_sizes)
 
     def dropout_masks(self, rng, n_samples, dtype=np.float64):
         """Draw one training step's inverted-dropout masks, or ``None`` without dropout.
@@ -226,9 +274,10 @@ class Network:
         Returns
         -------
         list of dict of str to ndarray
-            One dict per recurrent layer (``W_x``, ``W_h``, ``b``, ...), then the head
-            (``W`` of shape ``(n_hidden_last, n_outputs)``, ``b``). Writing to a view
-            writes to ``flat``.
+            One dict per recurrent layer (``W_x``, ``W_h``, ``b``, ..., then ``W_x_reverse``,
+            ``W_h_reverse``, ``b_reverse``, ... when bidirectional), then the head (``W``
+            of shape ``(n_outputs_last, n_outputs)``, ``b``). Writing to a view writes to
+            ``flat``.
         """
         return [
             {
@@ -255,7 +304,8 @@ class Network:
         flat = np.zeros(self.n_params, dtype=dtype)
         *layers, head = self.unpack(flat)
         for layer in layers:
-            self.cell.init_params(layer, rng)
+            for direction in _directions(layer, self.n_directions):
+                self.cell.init_params(direction, rng)
         n_inputs, n_outputs = head["W"].shape
         limit = np.sqrt(6.0 / (n_inputs + n_outputs))
         head["W"][...] = rng.uniform(-limit, limit, size=head["W"].shape)
@@ -288,7 +338,8 @@ class Network:
         lengths : ndarray of int of shape (n_samples,), default=None
             Valid steps of each sequence; ``None`` means all ``n_timesteps``.
         state0 : list of ndarray of shape (n_states, n_samples, n_hidden), default=None
-            Initial state of each layer; ``None`` means zeros.
+            Initial state of each layer and direction (PyTorch's order: layer by layer,
+            forward then reverse); ``None`` means zeros.
         dropout_masks : list of ndarray, default=None
             Factors for the inputs of every layer above the first, then for the head's
             input, each broadcastable to it (such as :meth:`dropout_masks` draws); ``None``
@@ -361,23 +412,17 @@ class Network:
                 X = np.where(valid_input, X, 0)
             X = np.concatenate([X, np.zeros((extra,) + X.shape[1:], dtype=X.dtype)])
         mask = _step_mask(lengths, n_timesteps, extra, X.dtype)
+        rev = reverse_index(lengths, n_timesteps, n_samples) if self.bidirectional else None
         *layers, head = self.unpack(params)
         layer_caches, inputs = [], X
         for k, layer in enumerate(layers):
             if k > 0 and dropout_masks is not None:
                 inputs = inputs * dropout_masks[k - 1]
-            n_hidden = layer["W_h"].shape[0]
-            XW = _matmul(inputs.reshape(-1, inputs.shape[-1]), layer["W_x"], bias=layer["b"])
-            XW = XW.reshape(inputs.shape[0], n_samples, -1)
-            if state0 is None or state0[k] is None:
-                s0 = np.zeros((self.cell.n_states, n_samples, n_hidden), dtype=X.dtype)
-            else:
-                s0 = np.asarray(state0[k], dtype=X.dtype)
+            first = k * self.n_directions
+            states0 = None if state0 is None else state0[first : first + self.n_directions]
+            H, cell_caches = self._run_layer(layer, inputs, states0, mask, rev, training)
             if training:
-                H, cell_cache = self.cell.forward(layer, XW, s0, mask)
-                layer_caches.append(LayerCache(inputs, cell_cache))
-            else:
-                H = self.cell.predict(layer, XW, s0, mask)
+                layer_caches.append(LayerCache(inputs, cell_caches))
             inputs = H
         head_input, emitted, pool_weights = self._read_top(inputs, lengths, n_timesteps)
         if dropout_masks is not None:
@@ -395,8 +440,38 @@ class Network:
             valid_input,
             pool_weights,
             None if dropout_masks is None else tuple(dropout_masks),
+            rev,
         )
         return raw, cache
+
+    def _run_layer(self, layer, inputs, states0, mask, rev, training):
+        """One layer in each direction: its output ``H`` and the cells' caches (or ``None``).
+
+        The reverse direction reads its input permuted by ``rev`` and its states are put
+        back in original time, so ``H`` is ``[forward, backward]`` at every step.
+        """
+        n_samples, outputs, caches = inputs.shape[1], [], []
+        for d, direction in enumerate(_directions(layer, self.n_directions)):
+            XW = _matmul(
+                inputs.reshape(-1, inputs.shape[-1]), direction["W_x"], bias=direction["b"]
+            )
+            XW = XW.reshape(inputs.shape[0], n_samples, -1)
+            if d:
+                XW = _reverse(XW, rev)
+            s0 = None if states0 is None else states0[d]
+            if s0 is None:
+                n_hidden = direction["W_h"].shape[0]
+                s0 = np.zeros((self.cell.n_states, n_samples, n_hidden), dtype=XW.dtype)
+            else:
+                s0 = np.asarray(s0, dtype=XW.dtype)
+            if training:
+                H, cell_cache = self.cell.forward(direction, XW, s0, mask)
+                caches.append(cell_cache)
+            else:
+                H = self.cell.predict(direction, XW, s0, mask)
+            outputs.append(_reverse(H, rev) if d else H)
+        H = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=-1)
+        return H, (tuple(caches) if training else None)
 
     def _read_top(self, H, lengths, n_timesteps):
         """What the head reads of the top states ``H``: ``(head_input, emitted, pool_weights)``.
@@ -436,7 +511,8 @@ class Network:
         dX : ndarray of shape (n_timesteps, n_samples, n_features) or None
             Gradient with respect to the input, if asked for.
         dstate0 : list of ndarray of shape (n_states, n_samples, n_hidden)
-            Gradient with respect to each layer's initial state.
+            Gradient with respect to each layer's initial state (per direction, ordered
+            as ``state0``).
         """
         *layers, head = self.unpack(params)
         grads = np.empty_like(params)
@@ -461,15 +537,14 @@ class Network:
             dH = np.zeros(cache.top_shape, dtype=params.dtype)
             dH[cache.emitted] = d_head_input
         dstate0 = [None] * len(layers)
+        n_directions = self.n_directions
+        dstate0 = [None] * (len(layers) * n_directions)
         dX = None
         for k in range(len(layers) - 1, -1, -1):
-            inputs, cell_cache = cache.layers[k].inputs, cache.layers[k].cell
-            dXW, dstate0[k] = self.cell.backward(layers[k], cell_cache, dH, layer_grads[k])
-            dXW_flat = dXW.reshape(-1, dXW.shape[-1])
-            _weight_grad(inputs.reshape(-1, inputs.shape[-1]), dXW_flat, layer_grads[k]["W_x"])
-            np.sum(dXW_flat, axis=0, out=layer_grads[k]["b"])
-            if k > 0 or input_gradient:
-                dH = _matmul(dXW_flat, layers[k]["W_x"], transpose_b=True).reshape(inputs.shape)
+            wanted = k > 0 or input_gradient
+            dH, dstate0[k * n_directions : (k + 1) * n_directions] = self._backward_layer(
+                layers[k], layer_grads[k], cache.layers[k], dH, cache.reverse_index, wanted
+            )
             if k > 0 and masks is not None:
                 dH = dH * masks[k - 1]
         if input_gradient:
@@ -477,6 +552,37 @@ class Network:
             if cache.valid_input is not None:
                 dX = dX * cache.valid_input
         return grads, dX, dstate0
+
+    def _backward_layer(self, layer, grads, layer_cache, dH, rev, input_gradient):
+        """Back-propagate one layer in each direction, writing its gradients to ``grads``.
+
+        Returns the gradient of the layer's input (``None`` unless ``input_gradient``) and
+        the list of each direction's initial-state gradient.
+        """
+        inputs = layer_cache.inputs
+        inputs_flat = inputs.reshape(-1, inputs.shape[-1])
+        d_inputs, dstate0 = None, []
+        pairs = zip(
+            _directions(layer, self.n_directions),
+            _directions(grads, self.n_directions),
+            layer_cache.cells,
+            np.split(dH, self.n_directions, axis=-1),
+            strict=True,
+        )
+        for d, (direction, direction_grads, cell_cache, dH_d) in enumerate(pairs):
+            if d:
+                dH_d = _reverse(dH_d, rev)
+            dXW, dh0 = self.cell.backward(direction, cell_cache, dH_d, direction_grads)
+            if d:
+                dXW = _reverse(dXW, rev)  # the permutation is its own inverse
+            dstate0.append(dh0)
+            dXW_flat = dXW.reshape(-1, dXW.shape[-1])
+            _weight_grad(inputs_flat, dXW_flat, direction_grads["W_x"])
+            np.sum(dXW_flat, axis=0, out=direction_grads["b"])
+            if input_gradient:
+                part = _matmul(dXW_flat, direction["W_x"], transpose_b=True).reshape(inputs.shape)
+                d_inputs = part if d_inputs is None else d_inputs + part
+        return d_inputs, dstate0
 
     def hidden_states(self, cache):
         """Per-layer named states of the last forward pass (see :meth:`Cell.states`).
@@ -490,8 +596,20 @@ class Network:
         -------
         list of dict of str to ndarray of shape (n_timesteps, n_samples, n_hidden)
             Time-major; with ``n_steps_out > 1`` the steps after the input are included.
+            A bidirectional layer adds the reverse direction's states, named with
+            ``"_reverse"`` (``"h_reverse"``, ...), in original time.
         """
-        return [self.cell.states(layer.cell) for layer in cache.layers]
+        return [self._layer_states(layer.cells, cache.reverse_index) for layer in cache.layers]
+
+    def _layer_states(self, cell_caches, rev):
+        """Named states of one layer's directions, the reverse one's put in original time."""
+        states = dict(self.cell.states(cell_caches[0]))
+        for cell_cache in cell_caches[1:]:
+            states.update(
+                (name + "_reverse", _reverse(value, rev))
+                for name, value in self.cell.states(cell_cache).items()
+            )
+        return states
 
     def _emitted_rows(self, lengths, n_timesteps, n_samples):
         """Index ``(steps, samples)`` of the emitted top states, or ``None`` for all steps."""
@@ -499,7 +617,54 @@ class Network:
             return None
         last = np.full(n_samples, n_timesteps - 1) if lengths is None else lengths - 1
         steps = last[None, :] + np.arange(self.n_steps_out)[:, None]
-        return steps, np.broadcast_to(np.arange(n_samples), steps.shape)
+        samples = np.broadcast_to(np.arange(n_samples), steps.shape)
+        if not self.bidirectional:
+            return steps, samples
+        n_hidden = self.hidden_layer_sizes[-1]
+        units = np.arange(2 * n_hidden)
+        steps = np.where(units >= n_hidden, 0, steps[:, :, None])  # backward: its final state
+        return (
+            steps,
+            np.broadcast_to(samples[:, :, None], steps.shape),
+            np.broadcast_to(units, steps.shape),
+        )
+
+
+def _directions(layer, n_directions):
+    """Each direction's parameters of one layer, under the cell's own names, forward first."""
+    names = list(layer)[: len(layer) // n_directions]
+    return [{name: layer[name + suffix] for name in names} for suffix in DIRECTIONS[:n_directions]]
+
+
+def reverse_index(lengths, n_timesteps, n_samples):
+    """Steps that reverse each sequence's valid steps and keep its padding in place.
+
+    ``A[index, np.arange(n_samples)]`` reverses time-major ``A`` within each valid length;
+    applied twice it gives ``A`` back.
+
+    Parameters
+    ----------
+    lengths : ndarray of int of shape (n_samples,) or None
+        Valid steps of each sequence; ``None`` means all ``n_timesteps``.
+    n_timesteps : int
+        Padded length.
+    n_samples : int
+        Sequences in the batch.
+
+    Returns
+    -------
+    ndarray of int of shape (n_timesteps, n_samples)
+        ``lengths[b] - 1 - t`` at step ``t`` of sequence ``b`` for ``t < lengths[b]``,
+        else ``t``.
+    """
+    lengths = np.full(n_samples, n_timesteps) if lengths is None else np.asarray(lengths)
+    steps = np.arange(n_timesteps)[:, None]
+    return np.where(steps < lengths[None, :], lengths[None, :] - 1 - steps, steps)
+
+
+def _reverse(A, index):
+    """Time-major ``A`` with its steps permuted by ``index`` (see :func:`reverse_index`)."""
+    return A[index, np.arange(A.shape[1])]
 
 
 def _size(shape):

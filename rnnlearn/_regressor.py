@@ -36,6 +36,16 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         or elementwise max of the top layer's states over its valid steps, padding
         excluded (Keras' ``GlobalAveragePooling1D`` / ``GlobalMaxPooling1D`` after a
         recurrent layer).
+    bidirectional : bool, default=False
+        Run each recurrent layer also backward in time, with its own weights
+        (``W_x_reverse``, ... in :attr:`coefs_`), within each sequence's valid steps, and
+        concatenate both directions' states: each layer outputs ``2 * n_hidden`` values
+        per step, as PyTorch's ``bidirectional=True`` and Keras' ``Bidirectional(...,
+        merge_mode="concat")``. With ``output_mode='last'`` and ``pooling='last'`` the
+        output layer reads the forward state at the last valid step and the backward
+        state after reading the whole sequence (at its first step), PyTorch's ``h_n``;
+        mean and max pooling pool the concatenated states. ``output_mode='after'`` is
+        refused: after the input ends there is nothing to read backward.
     loss : {'squared_error', 'absolute_error', 'huber'} or Loss, default='squared_error'
         Training loss; ``'squared_error'`` is half the mean squared error.
     optimizer : {'adam', 'sgd', 'adagrad', 'rmsprop'} or Optimizer, default='adam'
@@ -161,6 +171,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         *,
         output_mode="last",
         pooling="last",
+        bidirectional=False,
         loss="squared_error",
         optimizer="adam",
         alpha=0.0,
@@ -185,6 +196,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             cell=cell,
             output_mode=output_mode,
             pooling=pooling,
+            bidirectional=bidirectional,
             optimizer=optimizer,
             alpha=alpha,
             dropout=dropout,

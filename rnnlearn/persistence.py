@@ -11,7 +11,8 @@ with ``allow_pickle=False`` and instantiates nothing but the classes in the allo
     ``hyperparameters`` (``get_params(deep=False)``, ``dtype`` by name; a file without
     ``dtype``, from before it existed, gets the dtype of its ``params``), ``network``
     (cell, ``n_features``, ``hidden_layer_sizes``, ``n_outputs``, ``n_steps_out``,
-    ``pooling``, ``dropout``; a file without the last two has none),
+    ``pooling``, ``dropout``, ``bidirectional``; a file without one of the last three
+    has no pooling, no dropout or one direction),
     ``optimizer`` and ``loss_function`` (the fitted objects), ``optimizer_counters``
     (``epoch``, ``step``), ``rng`` (``[pos, has_gauss, cached_gaussian]`` of the
     training generator) and ``fitted``: the rest of the fitted model and its training
@@ -59,7 +60,7 @@ FORMAT_VERSION = 2
 NETWORK_SHAPE = ("n_features", "hidden_layer_sizes", "n_outputs", "n_steps_out")
 """The :class:`Network` arguments besides the cell, stored as they are."""
 
-NETWORK_OPTIONS = {"pooling": "last", "dropout": 0.0}
+NETWORK_OPTIONS = {"pooling": "last", "dropout": 0.0, "bidirectional": False}
 """Later :class:`Network` arguments, stored as they are: name -> value of a file without it."""
 
 SCALARS = {"epoch": int, "step": int, "learning_rate_scale": float}

@@ -56,14 +56,19 @@ ALL_LOSSES = [
 def _setup(cell, n_steps_out, n_outputs=2, seed=0, **options):
     """Network, perturbed parameters, input with garbage padding, random initial states.
 
-    ``options`` go to :class:`Network` (``pooling``, ``dropout``).
+    ``options`` go to :class:`Network` (``pooling``, ``dropout``, ``bidirectional``); there
+    is one initial state per layer and direction.
     """
     network = Network(cell, N_FEATURES, HIDDEN, n_outputs, n_steps_out, **options)
     rng = np.random.RandomState(seed)
     params = network.init_params(rng) + rng.normal(0.0, 0.3, network.n_params)
     X = rng.normal(size=(N_TIMESTEPS, N_SAMPLES, N_FEATURES))
     X[~step_mask(PADDED_LENGTHS, N_TIMESTEPS)] = rng.normal(scale=10.0, size=(4, N_FEATURES))
-    state0 = [rng.normal(scale=0.5, size=(cell.n_states, N_SAMPLES, n)) for n in HIDDEN]
+    state0 = [
+        rng.normal(scale=0.5, size=(cell.n_states, N_SAMPLES, n))
+        for n in HIDDEN
+        for _ in range(network.n_directions)
+    ]
     return network, params, X, state0, rng
 
 
@@ -542,7 +547,7 @@ def test_network_cache_is_named(n_steps_out):
     assert len(cache.layers) == len(HIDDEN)
     assert all(isinstance(layer, LayerCache) for layer in cache.layers)
     assert_array_equal(cache.layers[0].inputs[:N_TIMESTEPS, 0], X[:, 0])  # full length
-    assert np.shares_memory(cache.layers[1].inputs, cache.layers[0].cell.H)  # layer 0's output
+    assert np.shares_memory(cache.layers[1].inputs, cache.layers[0].cells[0].H)  # layer 0's output
     assert cache.n_timesteps == N_TIMESTEPS
     n_steps = N_TIMESTEPS + (0 if n_steps_out is None else n_steps_out - 1)
     assert cache.top_shape == (n_steps, N_SAMPLES, HIDDEN[-1])
