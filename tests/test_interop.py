@@ -1,0 +1,205 @@
+"""Tests of rnnlearn.interop: weights to and from PyTorch."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rnnlearn import GRUCell, LSTMCell, RNNClassifier, RNNRegressor, VanillaCell
+from rnnlearn.interop import from_torch, to_torch, to_torch_state_dict
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+CELLS = [VanillaCell(), VanillaCell(activation="relu"), GRUCell(), LSTMCell()]
+UNSUPPORTED = [
+    GRUCell(reset_after=False),
+    VanillaCell(activation="logistic"),
+    VanillaCell(activation="gompertz"),
+    GRUCell(activation="relu"),
+    LSTMCell(activation="identity"),
+]
+# output_mode, pooling
+MODES = [
+    ("last", "last"),
+    ("last", "mean"),
+    ("last", "max"),
+    ("sequence", "last"),
+    ("after", "last"),
+]
+LENGTHS = np.array([6, 3, 5, 2, 6, 1, 4, 6, 3, 2])
+
+
+def make_data(output_mode, seed=0):
+    """Padded inputs (padding 7.0), their lengths and targets for ``output_mode``."""
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(len(LENGTHS), 6, 3))
+    y = {"last": X.sum(axis=(1, 2)), "sequence": X.sum(axis=2), "after": X[:, :3, 0]}
+    return X, y[output_mode]
+
+
+def fitted(cell, output_mode="last", pooling="last", dtype="float64", estimator=RNNRegressor):
+    X, y = make_data(output_mode)
+    if estimator is RNNClassifier:
+        y = (y > 0).astype(int)
+    model = estimator(
+        hidden_layer_sizes=(5, 3),
+        cell=cell,
+        output_mode=output_mode,
+        pooling=pooling,
+        max_iter=3,
+        dtype=dtype,
+        random_state=0,
+    )
+    return model.fit(X, y)
+
+
+def padded(X):
+    """``X`` with every step past ``LENGTHS`` set to 7, and the same as a list of arrays."""
+    X = X.copy()
+    for row, n in zip(X, LENGTHS, strict=True):
+        row[n:] = 7.0
+    return X, [row[:n] for row, n in zip(X, LENGTHS, strict=True)]
+
+
+def assert_same_outputs(module, estimator, X, output_mode, atol):
+    """The module's outputs equal ``predict``, on full and on padded variable-length input."""
+    torch = pytest.importorskip("torch")
+    with torch.no_grad():
+        out = module(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(out, estimator.predict(X), rtol=0, atol=atol)
+    X_pad, X_list = padded(X)
+    with torch.no_grad():
+        out = module(torch.from_numpy(X_pad), torch.from_numpy(LENGTHS)).numpy()
+    expected = estimator.predict(X_list)
+    if output_mode == "sequence":
+        for row, target, n in zip(out, expected, LENGTHS, strict=True):
+            np.testing.assert_allclose(row[:n], target, rtol=0, atol=atol)
+            assert not row[n:].any()
+    else:
+        np.testing.assert_allclose(out, expected, rtol=0, atol=atol)
+
+
+def test_state_dict_layout():
+    model = fitted(GRUCell())
+    state = to_torch_state_dict(model)
+    layers = model.coefs_
+    assert list(state) == [
+        f"layers.{k}.{name}"
+        for k in range(2)
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+    ] + ["head.weight", "head.bias"]
+    np.testing.assert_array_equal(state["layers.1.weight_ih_l0"], layers[1]["W_x"].T)
+    np.testing.assert_array_equal(state["layers.0.weight_hh_l0"], layers[0]["W_h"].T)
+    np.testing.assert_array_equal(state["layers.0.bias_ih_l0"], layers[0]["b"])
+    np.testing.assert_array_equal(state["layers.0.bias_hh_l0"][:10], 0)
+    np.testing.assert_array_equal(state["layers.0.bias_hh_l0"][10:], layers[0]["b_hn"])
+    np.testing.assert_array_equal(state["head.weight"], layers[2]["W"].T)
+    assert state["head.weight"].shape == (1, 3)
+
+
+@pytest.mark.parametrize("cell", UNSUPPORTED, ids=repr)
+def test_unsupported_cell_raises(cell):
+    model = fitted(cell)
+    with pytest.raises(ValueError, match="no PyTorch counterpart"):
+        to_torch_state_dict(model)
+    with pytest.raises(ValueError, match="no PyTorch counterpart"):
+        to_torch(model)
+    X, y = make_data("last")
+    state = to_torch_state_dict(fitted(GRUCell()))
+    with pytest.raises(ValueError, match="no PyTorch counterpart"):
+        from_torch(state, RNNRegressor(hidden_layer_sizes=(5, 3), cell=cell), X, y)
+
+
+def test_import_rnnlearn_does_not_import_torch():
+    code = "import sys, rnnlearn, rnnlearn.interop; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=repr)
+@pytest.mark.parametrize(("output_mode", "pooling"), MODES)
+def test_to_torch_float64(cell, output_mode, pooling):
+    pytest.importorskip("torch")
+    model = fitted(cell, output_mode, pooling)
+    module = to_torch(model).double()
+    assert_same_outputs(module, model, make_data(output_mode)[0], output_mode, 1e-10)
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=repr)
+@pytest.mark.parametrize("output_mode", ["last", "sequence", "after"])
+def test_to_torch_float32(cell, output_mode):
+    pytest.importorskip("torch")
+    model = fitted(cell, output_mode, dtype="float32")
+    module = to_torch(model)
+    X = make_data(output_mode)[0].astype(np.float32)
+    assert_same_outputs(module, model, X, output_mode, 1e-5)
+
+
+@pytest.mark.parametrize("output_mode", ["last", "sequence"])
+def test_classifier_logits(output_mode):
+    torch = pytest.importorskip("torch")
+    model = fitted(LSTMCell(), output_mode, estimator=RNNClassifier)
+    X = make_data(output_mode)[0]
+    with torch.no_grad():
+        logits = to_torch(model)(torch.from_numpy(X))
+    proba = torch.sigmoid(logits).numpy()[..., 0]
+    np.testing.assert_allclose(proba, model.predict_proba(X)[..., 1], rtol=0, atol=1e-10)
+
+
+def test_multiclass_logits_softmax():
+    torch = pytest.importorskip("torch")
+    X, y = make_data("last")
+    model = RNNClassifier(hidden_layer_sizes=4, max_iter=2, dtype="float64", random_state=0)
+    model.fit(X, np.digitize(y, [-1, 1]))
+    with torch.no_grad():
+        proba = torch.softmax(to_torch(model)(torch.from_numpy(X)), dim=-1).numpy()
+    np.testing.assert_allclose(proba, model.predict_proba(X), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=repr)
+@pytest.mark.parametrize("output_mode", ["last", "sequence", "after"])
+def test_round_trip_numpy(cell, output_mode):
+    model = fitted(cell, output_mode)
+    X, y = make_data(output_mode)
+    template = RNNRegressor(hidden_layer_sizes=(5, 3), cell=cell, output_mode=output_mode)
+    imported = from_torch(to_torch_state_dict(model), template.set_params(dtype="float64"), X, y)
+    np.testing.assert_allclose(imported.predict(X), model.predict(X), rtol=0, atol=1e-12)
+    assert imported.history_[-1]["status"] == "imported"
+
+
+def test_from_torch_bad_shapes_raise():
+    X, y = make_data("last")
+    state = to_torch_state_dict(fitted(GRUCell()))
+    with pytest.raises(ValueError, match="has shape"):
+        from_torch(state, RNNRegressor(hidden_layer_sizes=(5, 4), cell="gru"), X, y)
+    with pytest.raises(ValueError, match="no entry"):
+        from_torch(state, RNNRegressor(hidden_layer_sizes=(5, 3, 2), cell="gru"), X, y)
+    with pytest.raises(ValueError, match="lacks"):
+        from_torch(state, RNNRegressor(hidden_layer_sizes=(5,), cell="gru"), X, y)
+
+
+@pytest.mark.parametrize("cell", ["vanilla", "gru", "lstm"])
+def test_import_module_trained_in_torch(cell):
+    torch = pytest.importorskip("torch")
+    X, y = make_data("last")
+    y = (y > 0).astype(int)
+    template = RNNClassifier(hidden_layer_sizes=(5, 3), cell=cell, dtype="float64", random_state=0)
+    module = to_torch(fitted(cell, estimator=RNNClassifier))
+    torch.manual_seed(0)
+    for parameter in module.parameters():  # fresh torch weights, then a little training
+        torch.nn.init.uniform_(parameter, -0.5, 0.5)
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.1)
+    X_t, y_t = torch.from_numpy(X), torch.from_numpy(y).double()[:, None]
+    for _ in range(5):
+        optimizer.zero_grad()
+        torch.nn.functional.binary_cross_entropy_with_logits(module(X_t), y_t).backward()
+        optimizer.step()
+    imported = from_torch(module, template, X, y)
+    with torch.no_grad():
+        logits = module(X_t).numpy()[:, 0]
+    proba = 1 / (1 + np.exp(-logits))
+    np.testing.assert_allclose(imported.predict_proba(X)[:, 1], proba, rtol=0, atol=1e-10)
+    before = imported.coefs_[0]["W_x"].copy()
+    imported.partial_fit(X, y)
+    assert imported.n_iter_ == 2
+    assert not np.array_equal(imported.coefs_[0]["W_x"], before)
