@@ -9,7 +9,9 @@ o``; GRU ``r, z, n``), PyTorch's weights are rnnlearn's transposed, and PyTorch'
 sum to rnnlearn's one, except the GRU's recurrent candidate bias ``b_hn``, which is the ``n``
 block of ``bias_hh``. Each rnnlearn layer becomes its own one-layer torch module
 (``layers.{k}``), so stacked layers may differ in size; the head is an ``nn.Linear``
-(``head``).
+(``head``). A bidirectional layer is a ``bidirectional=True`` torch layer whose
+``*_reverse`` weights are rnnlearn's ``*_reverse`` ones; the module runs it on packed
+sequences, so both directions see only each sequence's valid steps, as rnnlearn's do.
 """
 
 # SPDX-License-Identifier: BSD-3-Clause
@@ -72,7 +74,9 @@ def to_torch_state_dict(estimator):
     ``layers.{k}.weight_hh_l0`` ``(n_gates * n_hidden, n_hidden)``,
     ``layers.{k}.bias_ih_l0`` and ``layers.{k}.bias_hh_l0`` ``(n_gates * n_hidden,)`` for
     each recurrent layer ``k`` (bottom first, one ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM`` of
-    one layer each), then ``head.weight`` ``(n_outputs, n_hidden_last)`` and ``head.bias``.
+    one layer each), the same names ending in ``_reverse`` for the backward direction of a
+    bidirectional layer, then ``head.weight`` ``(n_outputs, n_hidden_last)`` (twice as wide
+    for a bidirectional network) and ``head.bias``.
 
     Parameters
     ----------
@@ -108,37 +112,47 @@ def to_torch_state_dict(estimator):
     *layers, head = estimator.coefs_
     state = {}
     for k, layer in enumerate(layers):
-        for name, value in _torch_layer(layer).items():
-            state[f"layers.{k}.{name}"] = value
+        for suffix in _directions(estimator._network):
+            for name, value in _torch_layer(layer, suffix).items():
+                state[f"layers.{k}.{name}"] = value
     state["head.weight"] = np.array(head["W"].T, order="C")
     state["head.bias"] = head["b"].copy()
     return state
 
 
-def _torch_layer(layer):
-    """One rnnlearn layer's ``W_x``, ``W_h``, ``b`` (, ``b_hn``) in ``torch.nn``'s layout."""
-    bias_hh = np.zeros_like(layer["b"])
-    if "b_hn" in layer:
-        bias_hh[-layer["b_hn"].shape[0] :] = layer["b_hn"]
+def _directions(network):
+    """The name suffixes of a network's directions: rnnlearn's and PyTorch's alike."""
+    return ("", "_reverse") if network.bidirectional else ("",)
+
+
+def _torch_layer(layer, suffix=""):
+    """One direction (``suffix``: ``""`` or ``"_reverse"``) of an rnnlearn layer, its
+    ``W_x``, ``W_h``, ``b`` (, ``b_hn``), in ``torch.nn``'s layout and names."""
+    b, b_hn = layer["b" + suffix], layer.get("b_hn" + suffix)
+    bias_hh = np.zeros_like(b)
+    if b_hn is not None:
+        bias_hh[-b_hn.shape[0] :] = b_hn
     return {
-        "weight_ih_l0": np.array(layer["W_x"].T, order="C"),
-        "weight_hh_l0": np.array(layer["W_h"].T, order="C"),
-        "bias_ih_l0": layer["b"].copy(),
-        "bias_hh_l0": bias_hh,
+        "weight_ih_l0" + suffix: np.array(layer["W_x" + suffix].T, order="C"),
+        "weight_hh_l0" + suffix: np.array(layer["W_h" + suffix].T, order="C"),
+        "bias_ih_l0" + suffix: b.copy(),
+        "bias_hh_l0" + suffix: bias_hh,
     }
 
 
-def _rnnlearn_layer(state, prefix, layer):
-    """Write a torch layer's entries ``prefix + name`` of ``state`` into rnnlearn's views."""
-    layer["W_x"][...] = _entry(state, prefix + "weight_ih_l0", layer["W_x"].T.shape).T
-    layer["W_h"][...] = _entry(state, prefix + "weight_hh_l0", layer["W_h"].T.shape).T
-    bias_ih = _entry(state, prefix + "bias_ih_l0", layer["b"].shape)
-    bias_hh = _entry(state, prefix + "bias_hh_l0", layer["b"].shape)
-    layer["b"][...] = bias_ih + bias_hh
-    if "b_hn" in layer:
-        n_hidden = layer["b_hn"].shape[0]
-        layer["b"][-n_hidden:] = bias_ih[-n_hidden:]
-        layer["b_hn"][...] = bias_hh[-n_hidden:]
+def _rnnlearn_layer(state, prefix, layer, suffix=""):
+    """Write one direction of a torch layer, entries ``prefix + name + suffix`` of
+    ``state``, into rnnlearn's views."""
+    W_x, W_h, b = layer["W_x" + suffix], layer["W_h" + suffix], layer["b" + suffix]
+    W_x[...] = _entry(state, f"{prefix}weight_ih_l0{suffix}", W_x.T.shape).T
+    W_h[...] = _entry(state, f"{prefix}weight_hh_l0{suffix}", W_h.T.shape).T
+    bias_ih = _entry(state, f"{prefix}bias_ih_l0{suffix}", b.shape)
+    bias_hh = _entry(state, f"{prefix}bias_hh_l0{suffix}", b.shape)
+    b[...] = bias_ih + bias_hh
+    if "b_hn" + suffix in layer:
+        b_hn = layer["b_hn" + suffix]
+        b[-b_hn.shape[0] :] = bias_ih[-b_hn.shape[0] :]
+        b_hn[...] = bias_hh[-b_hn.shape[0] :]
 
 
 def _entry(state, name, shape):
@@ -203,6 +217,7 @@ def to_torch(estimator):
         network.n_outputs,
         n_steps_out=network.n_steps_out,
         pooling=network.pooling,
+        bidirectional=network.bidirectional,
         squeeze_output=bool(getattr(estimator, "_squeeze_output", False)),
     )
     module.to(torch.from_numpy(state["head.bias"]).dtype)
@@ -236,6 +251,10 @@ def _module_class():
             last step on (``1``: one per sequence).
         pooling : {'last', 'mean', 'max'}
             What the head reads when ``n_steps_out == 1``.
+        bidirectional : bool
+            Whether each layer also runs backward within each sequence's valid steps
+            (``bidirectional=True`` layers on packed sequences); ``'last'`` then reads
+            the forward state at the last valid step and the backward one at the first.
         squeeze_output : bool
             Whether to drop the last axis (one output per step).
         """
@@ -250,16 +269,21 @@ def _module_class():
             *,
             n_steps_out,
             pooling,
+            bidirectional,
             squeeze_output,
         ):
             super().__init__()
             options = {"nonlinearity": activation} if layer == "RNN" else {}
-            sizes = (n_features, *hidden_layer_sizes)
+            width = 2 if bidirectional else 1
+            inputs = (n_features, *(width * n for n in hidden_layer_sizes[:-1]))
             self.layers = nn.ModuleList(
-                getattr(nn, layer)(n_in, n_hidden, batch_first=True, **options)
-                for n_in, n_hidden in zip(sizes[:-1], sizes[1:], strict=True)
+                getattr(nn, layer)(
+                    n_in, n_hidden, batch_first=True, bidirectional=bidirectional, **options
+                )
+                for n_in, n_hidden in zip(inputs, hidden_layer_sizes, strict=True)
             )
-            self.head = nn.Linear(sizes[-1], n_outputs)
+            self.head = nn.Linear(width * hidden_layer_sizes[-1], n_outputs)
+            self.bidirectional = bidirectional
             self.n_steps_out = n_steps_out
             self.pooling = pooling
             self.squeeze_output = squeeze_output
@@ -275,12 +299,25 @@ def _module_class():
                 extra = X.new_zeros((n_samples, self.n_steps_out - 1, X.shape[2]))
                 X = torch.cat([X * valid[..., None], extra], dim=1)
             H = X
-            for layer in self.layers:  # causal: padding never reaches a valid step
-                H, _ = layer(H)
+            for layer in self.layers:
+                H = self._run_layer(layer, H, lengths)
             raw = self.head(self._read_top(H, lengths, valid))
             if self.n_steps_out is None:
                 raw = raw * valid[..., None]
             return raw[..., 0] if self.squeeze_output else raw
+
+        def _run_layer(self, layer, H, lengths):
+            """One layer over ``H``; a bidirectional one on packed sequences, so that its
+            backward direction starts at each sequence's last valid step."""
+            if not self.bidirectional:  # causal: padding never reaches a valid step
+                return layer(H)[0]
+            packed = nn.utils.rnn.pack_padded_sequence(
+                H, lengths.cpu(), batch_first=True, enforce_sorted=False
+            )
+            output = layer(packed)[0]
+            return nn.utils.rnn.pad_packed_sequence(
+                output, batch_first=True, total_length=H.shape[1]
+            )[0]
 
         def _read_top(self, H, lengths, valid):
             """What the head reads of the top states ``H`` (batch-first)."""
@@ -294,6 +331,9 @@ def _module_class():
             steps = lengths[:, None] - 1 + torch.arange(self.n_steps_out, device=H.device)
             rows = torch.arange(H.shape[0], device=H.device)[:, None]
             top = H[rows, steps]
+            if self.bidirectional:  # the backward direction's final state is at step 0
+                n_hidden = H.shape[2] // 2
+                top = torch.cat([top[..., :n_hidden], H[:, :1, n_hidden:]], dim=-1)
             return top[:, 0] if self.n_steps_out == 1 else top
 
     return RecurrentModule
@@ -348,7 +388,8 @@ def from_torch(source, estimator, X, y, *, classes=None):
         )
     *layers, head = network.unpack(state.params)
     for k, layer in enumerate(layers):
-        _rnnlearn_layer(state_dict, f"layers.{k}.", layer)
+        for suffix in _directions(network):
+            _rnnlearn_layer(state_dict, f"layers.{k}.", layer, suffix)
     head["W"][...] = _entry(state_dict, "head.weight", head["W"].T.shape).T
     head["b"][...] = _entry(state_dict, "head.bias", head["b"].shape)
     state.optimizer_state = setup.model.optimizer.init(state.params)
@@ -361,7 +402,11 @@ def from_torch(source, estimator, X, y, *, classes=None):
 
 def _key_names(network):
     """The state-dict keys of a network's torch module, in order."""
-    names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+    names = [
+        name + suffix
+        for suffix in _directions(network)
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+    ]
     keys = [f"layers.{k}.{name}" for k in range(len(network.hidden_layer_sizes)) for name in names]
     return [*keys, "head.weight", "head.bias"]
 

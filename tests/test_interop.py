@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 
 from rnnlearn import GRUCell, LSTMCell, RNNClassifier, RNNRegressor, VanillaCell
 from rnnlearn.interop import from_torch, to_torch, to_torch_state_dict
@@ -38,7 +39,14 @@ def make_data(output_mode, seed=0):
     return X, y[output_mode]
 
 
-def fitted(cell, output_mode="last", pooling="last", dtype="float64", estimator=RNNRegressor):
+def fitted(
+    cell,
+    output_mode="last",
+    pooling="last",
+    dtype="float64",
+    estimator=RNNRegressor,
+    bidirectional=False,
+):
     X, y = make_data(output_mode)
     if estimator is RNNClassifier:
         y = (y > 0).astype(int)
@@ -49,6 +57,7 @@ def fitted(cell, output_mode="last", pooling="last", dtype="float64", estimator=
         pooling=pooling,
         max_iter=3,
         dtype=dtype,
+        bidirectional=bidirectional,
         random_state=0,
     )
     return model.fit(X, y)
@@ -123,6 +132,21 @@ def test_to_torch_float64(cell, output_mode, pooling):
     model = fitted(cell, output_mode, pooling)
     module = to_torch(model).double()
     assert_same_outputs(module, model, make_data(output_mode)[0], output_mode, 1e-10)
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=repr)
+@pytest.mark.parametrize(("output_mode", "pooling"), MODES[:-1])  # "after" has no backward
+def test_bidirectional_to_torch_and_back(cell, output_mode, pooling):
+    """PyTorch's bidirectional layers on packed sequences compute what rnnlearn does."""
+    pytest.importorskip("torch")
+    model = fitted(cell, output_mode, pooling, bidirectional=True)
+    module = to_torch(model).double()
+    X = make_data(output_mode)[0]
+    assert_same_outputs(module, model, X, output_mode, 1e-10)
+    assert "layers.1.weight_hh_l0_reverse" in module.state_dict()
+    template = clone(model)
+    imported = from_torch(module, template, X, make_data(output_mode)[1])
+    np.testing.assert_allclose(imported.predict(X), model.predict(X), rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("cell", CELLS, ids=repr)
