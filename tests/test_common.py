@@ -12,6 +12,9 @@ ESTIMATORS = [
     RNNRegressor(cell="lstm", optimizer=Adam(learning_rate=0.01), **FAST),
     RNNClassifier(cell="vanilla", **FAST),
     RNNClassifier(cell="gru", optimizer=Adam(learning_rate=0.01), **FAST),
+    RNNRegressor(
+        cell="gru", bidirectional=True, pooling="mean", dropout=0.1, optimizer=Adam(0.01), **FAST
+    ),
 ]
 
 # The checks feed 2-D tabular X. For us a 2-D X is a batch of univariate series
