@@ -205,9 +205,9 @@ def to_torch(estimator):
     ValueError
         If the cell has no PyTorch counterpart (see :func:`check_convertible`).
     """
+    state = to_torch_state_dict(estimator)  # refuses what PyTorch lacks, torch or not
     import torch
 
-    state = to_torch_state_dict(estimator)
     network = estimator._network
     module = _module_class()(
         TORCH_LAYERS[type(network.cell)],
