@@ -533,9 +533,14 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
             if best is None or loss < best:
                 state.best_loss = loss
         state.no_improvement = 0 if improved else state.no_improvement + 1
-        if self.learning_rate_schedule == "plateau":
-            cut_learning_rate_on_plateau(state.optimizer_state, state.no_improvement)
-        return state.no_improvement > self.n_iter_no_change
+        if state.no_improvement <= self.n_iter_no_change:
+            return False
+        if self.learning_rate_schedule == "plateau" and cut_learning_rate_on_plateau(
+            state.optimizer_state
+        ):
+            state.no_improvement = 0  # a fresh start at the lower rate
+            return False
+        return True
 
     def _restore_best(self, setup, state):
         """Put the best validated parameters back and commit them, if early stopping kept any."""

@@ -70,12 +70,13 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     n_iter_no_change : int, default=10
         Epochs without progress before training stops.
     learning_rate_schedule : {"constant", "plateau"}, default="constant"
-        ``"plateau"`` divides the optimizer's learning rate by 5 each time the training
-        loss (or, with ``early_stopping``, the validation score) has not improved by
-        ``tol`` for two consecutive epochs, as scikit-learn's MLP
-        ``learning_rate="adaptive"``; it works with every optimizer, and the cut is kept
-        in the optimizer state, so ``warm_start``, ``partial_fit`` and saved models go on
-        from it. ``history_`` records each epoch's rate.
+        ``"plateau"``: where training would stop because the training loss (or, with
+        ``early_stopping``, the validation score) has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs, divide the optimizer's learning rate by 5 and go on,
+        as scikit-learn's MLP ``learning_rate="adaptive"`` does; stop once a cut would
+        take it below 1e-3 of its initial value. It works with every optimizer, and the
+        cut is kept in the optimizer state, so ``warm_start``, ``partial_fit`` and saved
+        models go on from it. ``history_`` records each epoch's rate.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when its score stops
         improving, and keep the weights of the best epoch.

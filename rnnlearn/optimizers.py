@@ -316,51 +316,51 @@ OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam}
 """Optimizer name -> class, for the estimators' ``optimizer`` string aliases."""
 
 
-PLATEAU_PATIENCE = 2
-"""Epochs without improvement after which the plateau schedule cuts the learning rate."""
-
 PLATEAU_FACTOR = 0.2
 """What the plateau schedule multiplies the learning rate by (divides it by 5)."""
 
+PLATEAU_MIN_SCALE = 1e-3
+"""The plateau schedule cuts no lower than this fraction of the initial learning rate."""
 
-def cut_learning_rate_on_plateau(state, epochs_without_improvement):
-    """Cut the learning rate after every ``PLATEAU_PATIENCE`` epochs without improvement.
+
+def cut_learning_rate_on_plateau(state):
+    """Divide the learning rate by 5, unless that takes it below its floor.
 
     The estimators' ``learning_rate_schedule="plateau"``, as scikit-learn's MLP
-    ``learning_rate="adaptive"``: each time the training loss (or, with early stopping,
-    the validation score) has failed to improve by ``tol`` for two consecutive epochs, the
-    learning rate is divided by 5. The cut lives in the optimizer state, so it is saved,
-    restored and resumed with it, and it works with every optimizer.
+    ``learning_rate="adaptive"``: where training would stop because the training loss (or,
+    with early stopping, the validation score) has not improved by ``tol`` for
+    ``n_iter_no_change`` epochs, the learning rate is cut instead and training goes on;
+    it stops when a cut would take the rate below ``PLATEAU_MIN_SCALE`` times its initial
+    value. The cut lives in the optimizer state, so it is saved, restored and resumed
+    with it, and it works with every optimizer.
 
     Parameters
     ----------
     state : dict
         Optimizer state, as made by :meth:`Optimizer.init`; its ``"learning_rate_scale"``
-        is multiplied by ``PLATEAU_FACTOR`` in place when the count reaches a multiple of
-        ``PLATEAU_PATIENCE``.
-    epochs_without_improvement : int
-        Consecutive epochs without improvement, the one just finished included.
+        is multiplied by ``PLATEAU_FACTOR`` in place, unless that goes below the floor.
 
     Returns
     -------
     bool
-        Whether the learning rate was cut.
+        Whether the learning rate was cut (``False``: training should stop).
 
     Examples
     --------
-    >>> from rnnlearn.optimizers import Adam, cut_learning_rate_on_plateau
     >>> import numpy as np
+    >>> from rnnlearn.optimizers import Adam, cut_learning_rate_on_plateau
     >>> adam = Adam(learning_rate=0.01)
     >>> state = adam.init(np.zeros(3))
-    >>> [cut_learning_rate_on_plateau(state, n) for n in (1, 2, 3, 4)]
-    [False, True, False, True]
-    >>> round(adam.learning_rate_at(state), 6)
-    0.0004
+    >>> [cut_learning_rate_on_plateau(state) for _ in range(5)]
+    [True, True, True, True, False]
+    >>> round(adam.learning_rate_at(state), 8)
+    1.6e-05
     """
-    cut = epochs_without_improvement > 0 and epochs_without_improvement % PLATEAU_PATIENCE == 0
-    if cut:
-        state["learning_rate_scale"] *= PLATEAU_FACTOR
-    return cut
+    scale = state["learning_rate_scale"] * PLATEAU_FACTOR
+    if scale < PLATEAU_MIN_SCALE:
+        return False
+    state["learning_rate_scale"] = scale
+    return True
 
 
 def clip_by_global_norm(grads, max_norm):

@@ -5,7 +5,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from rnnlearn import RNNClassifier, RNNRegressor
-from rnnlearn.optimizers import PLATEAU_FACTOR
+from rnnlearn.optimizers import PLATEAU_FACTOR, PLATEAU_MIN_SCALE
 from rnnlearn.persistence import load, save
 
 
@@ -22,7 +22,7 @@ def _stalled(optimizer="adam", **params):
         optimizer=optimizer,
         learning_rate_schedule="plateau",
         tol=1e9,
-        n_iter_no_change=50,
+        n_iter_no_change=1,
         max_iter=6,
         random_state=0,
         **params,
@@ -31,12 +31,21 @@ def _stalled(optimizer="adam", **params):
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("optimizer", ["sgd", "adagrad", "rmsprop", "adam"])
-def test_plateau_divides_the_rate_by_five_after_two_epochs_without_improvement(optimizer):
+def test_plateau_cuts_the_rate_where_training_would_stop(optimizer):
     model = _stalled(optimizer).fit(*_data())
     rates = np.array([record["learning_rate"] for record in model.history_])
     first = rates[0]
-    # epoch 1 improves (it is the first); 2 and 3 do not: cut; 4 and 5: cut again.
+    # epoch 1 improves (it is the first); 2 and 3 do not (> n_iter_no_change): cut; 4, 5: cut.
     assert_allclose(rates, first * PLATEAU_FACTOR ** np.array([0, 0, 0, 1, 1, 2]))
+
+
+def test_plateau_stops_when_a_cut_would_pass_the_floor():
+    model = _stalled().set_params(max_iter=50).fit(*_data())
+    rates = np.array([record["learning_rate"] for record in model.history_])
+    # cuts after epochs 3, 5, 7 and 9 (scale 0.2**4 >= 1e-3); the next would go below.
+    assert model.n_iter_ == 11
+    assert rates[-1] / rates[0] == pytest.approx(PLATEAU_FACTOR**4)
+    assert rates[-1] / rates[0] >= PLATEAU_MIN_SCALE
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -48,7 +57,7 @@ def test_plateau_follows_the_validation_score_with_early_stopping():
         learning_rate_schedule="plateau",
         early_stopping=True,
         tol=1e9,
-        n_iter_no_change=50,
+        n_iter_no_change=1,
         max_iter=4,
         random_state=0,
     ).fit(X, labels)
