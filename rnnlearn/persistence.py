@@ -63,8 +63,6 @@ NETWORK_SHAPE = ("n_features", "hidden_layer_sizes", "n_outputs", "n_steps_out")
 NETWORK_OPTIONS = {"pooling": "last", "dropout": 0.0, "bidirectional": False}
 """Later :class:`Network` arguments, stored as they are: name -> value of a file without it."""
 
-SCALARS = {"epoch": int, "step": int, "learning_rate_scale": float}
-"""The optimizer state's scalar entries and their types (its other entries are arrays)."""
 
 ESTIMATORS = {"RNNRegressor": RNNRegressor, "RNNClassifier": RNNClassifier}
 """Estimator class name -> class: the only estimators a file may name."""
@@ -119,9 +117,7 @@ def save(estimator, path):
     network, optimizer_state = model.network, state.optimizer_state
     _, key, *rng_scalars = state.rng.get_state()
     arrays = {"params": state.params, "rng_key": key}
-    arrays.update(
-        {f"optimizer_state__{k}": v for k, v in optimizer_state.items() if k not in SCALARS}
-    )
+    arrays.update({f"optimizer_state__{k}": v for k, v in optimizer_state.items() if _is_array(v)})
     encoding = _split_encoding(model.encoding, arrays)
     document = {
         "format_version": FORMAT_VERSION,
@@ -134,7 +130,11 @@ def save(estimator, path):
         },
         "optimizer": _encode(model.optimizer, "optimizer_"),
         "loss_function": _encode(model.loss, "loss_function_"),
-        "optimizer_counters": {k: kind(optimizer_state[k]) for k, kind in SCALARS.items()},
+        "optimizer_counters": {
+            k: v.item() if isinstance(v, np.generic) else v
+            for k, v in optimizer_state.items()
+            if not _is_array(v)
+        },
         "rng": rng_scalars,
         "fitted": {
             "output_mode": model.output_mode,
@@ -318,14 +318,20 @@ def _read_state(optimizer, params, counters, arrays):
     """
     state = optimizer.init(params)
     for key, template in state.items():
-        if isinstance(template, np.ndarray):
+        if _is_array(template):
             value = arrays.pop(f"optimizer_state__{key}")
             if value.shape != template.shape or value.dtype != template.dtype:
                 raise ValueError(f"Optimizer state {key!r} does not match the parameters.")
             state[key] = value
         else:
-            state[key] = SCALARS[key](counters.get(key, template))
+            state[key] = type(template)(counters.get(key, template))
     return state
+
+
+def _is_array(value):
+    """Whether an optimizer-state entry is an array (stored in the archive) or a scalar
+    (stored in the JSON document, typed like :meth:`Optimizer.init`'s)."""
+    return isinstance(value, np.ndarray)
 
 
 def _encode(value, name):

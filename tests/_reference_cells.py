@@ -8,7 +8,7 @@ import numpy as np
 
 from rnnlearn.activations import ACTIVATIONS, DERIVATIVES
 from rnnlearn.cells import GRUCell, LSTMCell, VanillaCell
-from rnnlearn.cells._base import carry_padding, split_gates
+from rnnlearn.cells._base import split_gates
 from rnnlearn.cells._gru import GRUCache
 from rnnlearn.cells._lstm import LSTMCache
 from rnnlearn.cells._vanilla import VanillaCache
@@ -275,3 +275,20 @@ def _sigmoid_prescale(n_hidden, dtype):
     scale = np.full(4 * n_hidden, 0.5, dtype=dtype)
     scale[2 * n_hidden : 3 * n_hidden] = 1.0
     return scale
+
+
+def carry_padding(h_new, h_prev, mask_t):
+    """Keep ``h_prev`` where the step is padding: ``h_new = h_prev + m * (h_new - h_prev)``.
+
+    Parameters
+    ----------
+    h_new : ndarray of shape (n_samples, n_hidden)
+        Freshly computed state; overwritten with the result.
+    h_prev : ndarray of shape (n_samples, n_hidden)
+        State before the step.
+    mask_t : ndarray of shape (n_samples, 1)
+        1 for valid steps, 0 for padding.
+    """
+    h_new -= h_prev
+    h_new *= mask_t
+    h_new += h_prev

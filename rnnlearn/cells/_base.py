@@ -267,20 +267,3 @@ def kernel_inputs(W_h, XW, mask):
 def kernel_array(array, dtype):
     """``array`` as a C-contiguous, writeable array of ``dtype``, copied only if needed."""
     return np.require(array, dtype=dtype, requirements=["C", "W"])
-
-
-def carry_padding(h_new, h_prev, mask_t):
-    """Keep ``h_prev`` where the step is padding: ``h_new = h_prev + m * (h_new - h_prev)``.
-
-    Parameters
-    ----------
-    h_new : ndarray of shape (n_samples, n_hidden)
-        Freshly computed state; overwritten with the result.
-    h_prev : ndarray of shape (n_samples, n_hidden)
-        State before the step.
-    mask_t : ndarray of shape (n_samples, 1)
-        1 for valid steps, 0 for padding.
-    """
-    h_new -= h_prev
-    h_new *= mask_t
-    h_new += h_prev
