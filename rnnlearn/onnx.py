@@ -1,0 +1,461 @@
+"""Export fitted models to ONNX, with ONNX's own ``RNN``, ``GRU`` and ``LSTM`` operators.
+
+:func:`to_onnx` imports ``onnx`` when called (install it, with ``onnxruntime`` to run the
+models, by ``pip install rnnlearn[onnx]``); ``import rnnlearn`` never imports ``onnx``.
+
+Design, in brief:
+
+- **Our own graph builder, not skl2onnx converters.** Our inputs are 3-D sequences,
+  ``(n_samples, n_timesteps, n_features)``, with an optional second input of lengths that
+  must reach the recurrent operators. skl2onnx (1.20) converts a ``Pipeline`` by feeding
+  each step's outputs to the next as its only inputs, so a ``lengths`` input could not
+  reach the estimator past a scaler without replacing the pipeline parser; its classifier
+  parser also wraps probabilities in a ``ZipMap`` unless told not to. Registering
+  converters would thus mean overriding most of what skl2onnx does, for a graph of a few
+  dozen nodes that :mod:`onnx.helper` builds directly, and ``onnx`` alone suffices.
+- **One recurrent operator per layer**, so stacked layers may differ in size; a
+  bidirectional layer is one ``direction="bidirectional"`` operator. The weights are those
+  :func:`rnnlearn.interop.to_torch_state_dict` lays out for PyTorch (transposed, two
+  biases, the GRU's ``b_hn`` in the recurrent bias), with the gate blocks reordered from
+  PyTorch's to ONNX's (LSTM ``i, f, g, o`` to ``i, o, f, c``; GRU ``r, z, n`` to
+  ``z, r, h``). ``GRUCell(reset_after=True)`` is ``linear_before_reset=1``;
+  ``reset_after=False`` (Cho et al.) is ``linear_before_reset=0``.
+- **Lengths are opt-in**: ``to_onnx(model)`` takes ``X`` only, every sequence as long as
+  ``X``; ``to_onnx(model, lengths=True)`` adds an int64 input ``lengths`` for right-padded
+  batches of mixed lengths, given to the operators as ``sequence_lens``. A deployer with
+  fixed-length data thus feeds one array, and one with mixed lengths cannot forget them.
+- **float32**: onnxruntime (1.32) implements ``RNN``, ``GRU`` and ``LSTM`` for float only,
+  so the model computes in float32 whatever the estimator's ``dtype``.
+- **Opset 21, IR version 10**: ``onnx>=1.16`` and ``onnxruntime>=1.18`` read them.
+  onnxruntime also refuses the operators' batch-first ``layout=1``, so the graph
+  transposes ``X`` to time-major once.
+"""
+
+# SPDX-License-Identifier: BSD-3-Clause
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import BaseRNN
+from ._classifier import RNNClassifier
+from ._network import DIRECTIONS
+from .cells import GRUCell, LSTMCell, VanillaCell
+from .interop import _torch_layer
+from .losses import Loss
+from .preprocessing import SequenceScaler
+
+ONNX_OPSET = 21
+"""The opset of the default ONNX domain that exported models import."""
+
+ONNX_IR_VERSION = 10
+"""The ONNX IR version of exported models (that of ``onnx`` 1.16, which added opset 21)."""
+
+ONNX_LAYERS = {VanillaCell: "RNN", GRUCell: "GRU", LSTMCell: "LSTM"}
+"""rnnlearn cell class -> the ONNX operator that computes its layers."""
+
+ONNX_GATE_ORDER = {VanillaCell: (0,), GRUCell: (1, 0, 2), LSTMCell: (0, 3, 1, 2)}
+"""rnnlearn cell class -> rnnlearn's (PyTorch's) gate blocks in ONNX's order."""
+
+ONNX_ACTIVATIONS = {
+    "logistic": ("Sigmoid", ()),
+    "tanh": ("Tanh", ()),
+    "relu": ("Relu", ()),
+    "identity": ("Affine", (1.0, 0.0)),
+}
+"""rnnlearn activation -> ``(ONNX activation, (alpha, beta) or ())``: the exact matches."""
+
+
+def to_onnx(estimator, *, lengths=False):
+    """An ONNX model of a fitted estimator, or of a pipeline ending with one.
+
+    The model's input ``X`` is a batch-first float32 tensor ``(batch, time,
+    n_features)``, both axes dynamic. With ``lengths=True`` a second input ``lengths``,
+    int64 ``(batch,)`` with values from 1 to ``time``, gives each sequence's valid steps
+    of a right-padded ``X``; the padded steps never affect the outputs. A regressor's
+    output ``predictions`` equals :meth:`~rnnlearn.RNNRegressor.predict`; a classifier's
+    outputs ``label`` and ``probabilities`` equal :meth:`~rnnlearn.RNNClassifier.predict`
+    and :meth:`~rnnlearn.RNNClassifier.predict_proba`. Their shapes are batch-first as
+    there: ``(batch[, n])`` for ``output_mode='last'`` (any pooling), ``(batch, time[,
+    n])`` for ``'sequence'`` and ``(batch, n_steps[, n])`` for ``'after'``, where ``n``
+    is the number of outputs, classes or labels (a regressor fitted on one target per
+    sequence or step has no last axis). With ``lengths`` and ``output_mode='sequence'``,
+    padded steps come out as a raw output of zero would (a regression output of 0); drop
+    them. Labels are ``classes_`` as int64, string, bool or float64 tensors (multilabel
+    indicators as int64).
+
+    Parameters
+    ----------
+    estimator : RNNRegressor, RNNClassifier or Pipeline
+        A fitted estimator, or a fitted :class:`~sklearn.pipeline.Pipeline` of
+        :class:`~rnnlearn.preprocessing.SequenceScaler` steps (or ``'passthrough'``)
+        followed by one.
+    lengths : bool, default=False
+        Whether the model takes the input ``lengths``.
+
+    Returns
+    -------
+    onnx.ModelProto
+        In float32 (onnxruntime's recurrent operators compute in float only), opset
+        :data:`ONNX_OPSET`, IR version :data:`ONNX_IR_VERSION`. Save it with
+        ``onnx.save(model, path)``.
+
+    Raises
+    ------
+    ImportError
+        If ``onnx`` is not installed.
+    ValueError
+        Before importing ``onnx``, for what has no ONNX counterpart: a cell other than
+        :class:`~rnnlearn.VanillaCell`, :class:`~rnnlearn.GRUCell` and
+        :class:`~rnnlearn.LSTMCell`; an activation other than ``'tanh'``, ``'logistic'``,
+        ``'relu'`` and ``'identity'`` (such as ``'gompertz'``); a regression loss of your
+        own whose link is not the identity; a pipeline step other than a
+        :class:`~rnnlearn.preprocessing.SequenceScaler`.
+    TypeError
+        If ``estimator`` is not one of the above, or ``lengths`` is not a bool.
+    sklearn.exceptions.NotFittedError
+        If the estimator or a scaler is not fitted.
+
+    See Also
+    --------
+    rnnlearn.interop.to_torch : The same network as a PyTorch module.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import onnxruntime
+    >>> from rnnlearn import RNNRegressor
+    >>> from rnnlearn.onnx import to_onnx
+    >>> X = np.random.RandomState(0).normal(size=(20, 5, 2)).astype(np.float32)
+    >>> reg = RNNRegressor(hidden_layer_sizes=(4, 3), cell="gru", max_iter=2)
+    >>> reg = reg.fit(X, X.sum(axis=(1, 2)))
+    >>> session = onnxruntime.InferenceSession(to_onnx(reg).SerializeToString())
+    >>> (predictions,) = session.run(None, {"X": X})
+    >>> predictions.shape, bool(np.allclose(predictions, reg.predict(X), atol=1e-5))
+    ((20,), True)
+    """
+    scalers, model = _split_pipeline(estimator)
+    _check_exportable(model)
+    if not isinstance(lengths, bool):
+        raise TypeError(f"lengths must be a bool; got {lengths!r}.")
+    import onnx
+
+    graph = _GraphBuilder(onnx)
+    network = model._network
+    X = graph.input("X", np.float32, ["batch", "time", network.n_features])
+    valid_lengths = graph.input("lengths", np.int64, ["batch"]) if lengths else None
+    for scaler in scalers:
+        X = graph.op("Sub", X, graph.constant(scaler.mean_))
+        X = graph.op("Div", X, graph.constant(scaler.scale_))
+    raw = _raw_output(graph, network, model.coefs_, X, valid_lengths)
+    if model._output_mode == "after" and network.n_steps_out == 1:
+        raw = graph.op("Unsqueeze", raw, graph.constant([1]))  # its one step
+    if isinstance(model, RNNClassifier):
+        _classifier_outputs(graph, model, raw)
+    else:
+        width = None if model._squeeze_output else network.n_outputs
+        if width is None:
+            raw = graph.op("Squeeze", raw, graph.constant([-1]))
+        graph.output(raw, "predictions", np.float32, _output_shape(model, width))
+    return graph.model(f"{type(model).__name__} exported by rnnlearn.onnx.to_onnx")
+
+
+def _split_pipeline(estimator):
+    """The fitted scalers of a pipeline and its final rnnlearn estimator."""
+    scalers = []
+    if isinstance(estimator, Pipeline):
+        *steps, (_, estimator) = estimator.steps
+        for name, step in steps:
+            if step is None or (isinstance(step, str) and step == "passthrough"):
+                continue
+            if not isinstance(step, SequenceScaler):
+                raise ValueError(
+                    f"The pipeline step {name!r} ({type(step).__name__}) has no ONNX export: "
+                    f"only SequenceScaler steps may precede the rnnlearn estimator."
+                )
+            scalers.append(step)
+    if not isinstance(estimator, BaseRNN):
+        raise TypeError(
+            f"to_onnx exports an RNNRegressor, an RNNClassifier or a Pipeline ending with "
+            f"one; got {type(estimator).__name__}."
+        )
+    for scaler in scalers:
+        check_is_fitted(scaler)
+    check_is_fitted(estimator, "n_iter_")
+    return scalers, estimator
+
+
+def _check_exportable(model):
+    """Raise a ``ValueError`` naming what of a fitted estimator ONNX lacks."""
+    cell = model.cell_
+    if type(cell) not in ONNX_LAYERS:
+        raise ValueError(
+            f"{cell!r} has no ONNX counterpart: only VanillaCell (RNN), GRUCell (GRU) and "
+            f"LSTMCell (LSTM) export."
+        )
+    if cell.activation not in ONNX_ACTIVATIONS:
+        raise ValueError(
+            f"{cell!r} has no ONNX counterpart: the activation {cell.activation!r} is none "
+            f"of ONNX's recurrent activations; {sorted(ONNX_ACTIVATIONS)} export."
+        )
+    loss = model.loss_function_
+    if not loss.classification and type(loss).link is not Loss.link:
+        raise ValueError(
+            f"The loss {loss!r} has its own output link, which ONNX export cannot "
+            f"translate; only losses with the identity link export."
+        )
+
+
+def _raw_output(graph, network, coefs, X, lengths):
+    """The network's raw output in the graph, batch-first as the estimator returns it.
+
+    Everything runs time-major (the recurrent operators' layout); a step axis moves
+    to second place at the end.
+    """
+    *layers, head = coefs
+    n_steps_out = network.n_steps_out
+    extra = 0 if n_steps_out is None else n_steps_out - 1
+    H = graph.op("Transpose", X, perm=[1, 0, 2])
+    valid = sequence_lens = None
+    if lengths is not None:
+        n_timesteps = graph.op("Squeeze", graph.op("Shape", X, start=1, end=2))
+        steps = graph.op("Range", graph.constant(0), n_timesteps, graph.constant(1))
+        valid = graph.op(  # (time, batch, 1): True on valid steps
+            "Unsqueeze",
+            graph.op(
+                "Less",
+                graph.op("Unsqueeze", steps, graph.constant([1])),
+                graph.op("Unsqueeze", lengths, graph.constant([0])),
+            ),
+            graph.constant([2]),
+        )
+        H = graph.op("Where", valid, H, graph.constant(np.float32(0)))  # any padding is 0
+        sequence_lens = graph.op("Add", lengths, graph.constant(np.int64(extra)))
+        sequence_lens = graph.op("Cast", sequence_lens, to=graph.int32)
+    if extra:  # 'after': zero inputs after each sequence, which runs ``extra`` steps longer
+        H = graph.op("Pad", H, graph.constant([0, 0, 0, extra, 0, 0]))
+    read_final = network.n_steps_out == 1 and network.pooling == "last"
+    for k, layer in enumerate(layers):
+        top = k == len(layers) - 1
+        H = _recurrent_layer(graph, network, layer, H, sequence_lens, final=top and read_final)
+    if network.n_steps_out == 1:
+        H = _pool(graph, network.pooling, H, valid, lengths)
+    elif extra:
+        H = _after_steps(graph, H, n_steps_out, lengths)
+    raw = graph.op(
+        "Add", graph.op("MatMul", H, graph.constant(head["W"])), graph.constant(head["b"])
+    )
+    if n_steps_out is None and valid is not None:
+        raw = graph.op("Where", valid, raw, graph.constant(np.float32(0)))
+    if n_steps_out != 1:
+        raw = graph.op("Transpose", raw, perm=[1, 0, 2])
+    return raw
+
+
+def _recurrent_layer(graph, network, layer, H, sequence_lens, *, final):
+    """One layer's operator over time-major ``H``: its states ``(time, batch, width)``, or
+    with ``final`` its final states ``(batch, width)`` (forward then backward)."""
+    cell = network.cell
+    weights = _onnx_weights(layer, type(cell), DIRECTIONS[: network.n_directions])
+    activation, parameters = ONNX_ACTIVATIONS[cell.activation]
+    n_candidates = {VanillaCell: 1, GRUCell: 1, LSTMCell: 2}[type(cell)]
+    gates = [] if type(cell) is VanillaCell else ["Sigmoid"]
+    attributes = {
+        "hidden_size": layer["W_h"].shape[0],
+        "direction": "bidirectional" if network.bidirectional else "forward",
+        "activations": (gates + [activation] * n_candidates) * network.n_directions,
+    }
+    if parameters:
+        n_parameterised = n_candidates * network.n_directions
+        attributes["activation_alpha"] = [parameters[0]] * n_parameterised
+        attributes["activation_beta"] = [parameters[1]] * n_parameterised
+    if type(cell) is GRUCell:
+        attributes["linear_before_reset"] = int(cell.reset_after)
+    inputs = [H, *(graph.constant(value) for value in weights)]
+    if sequence_lens is not None:
+        inputs.append(sequence_lens)
+    Y, Y_h = graph.op(ONNX_LAYERS[type(cell)], *inputs, n_outputs=2, **attributes)
+    if final:  # Y_h: (directions, batch, hidden)
+        if not network.bidirectional:
+            return graph.op("Squeeze", Y_h, graph.constant([0]))
+        Y_h = graph.op("Transpose", Y_h, perm=[1, 0, 2])
+        return graph.op("Reshape", Y_h, graph.constant([0, -1]))
+    if not network.bidirectional:  # Y: (time, directions, batch, hidden)
+        return graph.op("Squeeze", Y, graph.constant([1]))
+    Y = graph.op("Transpose", Y, perm=[0, 2, 1, 3])
+    return graph.op("Reshape", Y, graph.constant([0, 0, -1]))
+
+
+def _onnx_weights(layer, kind, suffixes):
+    """ONNX's ``W``, ``R`` and ``B`` of one rnnlearn layer running in the directions named
+    by ``suffixes``: PyTorch's layout (see :func:`rnnlearn.interop.to_torch_state_dict`),
+    stacked over directions, gates in ONNX's order, in float32."""
+    order = ONNX_GATE_ORDER[kind]
+    directions = [_torch_layer(layer, suffix) for suffix in suffixes]
+    names = [
+        [name + suffix for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")]
+        for suffix in suffixes
+    ]
+    blocks = [
+        [_gate_blocks(torch_layer[name], order) for name in direction_names]
+        for torch_layer, direction_names in zip(directions, names, strict=True)
+    ]
+    W = np.stack([W_ih for W_ih, _, _, _ in blocks])
+    R = np.stack([W_hh for _, W_hh, _, _ in blocks])
+    B = np.stack([np.concatenate([b_ih, b_hh]) for _, _, b_ih, b_hh in blocks])
+    return W, R, B
+
+
+def _gate_blocks(array, order):
+    """``array``'s gate blocks (along its first axis) in ``order``."""
+    blocks = array.reshape(len(order), -1, *array.shape[1:])
+    return blocks[list(order)].reshape(array.shape).astype(np.float32)
+
+
+def _pool(graph, pooling, H, valid, lengths):
+    """What the head reads of one output per sequence: ``H`` if already the final
+    states, else the mean or max of the states ``H`` over the valid steps."""
+    if pooling == "last":
+        return H
+    axes = graph.constant([0])
+    if pooling == "max":
+        if valid is not None:
+            H = graph.op("Where", valid, H, graph.constant(np.float32(-np.inf)))
+        return graph.op("ReduceMax", H, axes, keepdims=0)
+    if valid is None:
+        return graph.op("ReduceMean", H, axes, keepdims=0)
+    total = graph.op(
+        "ReduceSum", graph.op("Where", valid, H, graph.constant(np.float32(0))), axes, keepdims=0
+    )
+    counts = graph.op("Unsqueeze", graph.op("Cast", lengths, to=graph.float32), graph.constant([1]))
+    return graph.op("Div", total, counts)
+
+
+def _after_steps(graph, H, n_steps_out, lengths):
+    """The ``n_steps_out`` states from each sequence's last input step on."""
+    if lengths is None:  # every sequence ran the whole padded length: the last steps
+        return graph.op(
+            "Slice", H, graph.constant([-n_steps_out]), graph.constant([np.iinfo(np.int64).max])
+        )
+    last = graph.op("Sub", lengths, graph.constant(np.int64(1)))
+    steps = graph.op(  # (n_steps_out, batch)
+        "Add",
+        graph.op("Unsqueeze", last, graph.constant([0])),
+        graph.constant(np.arange(n_steps_out, dtype=np.int64)[:, None]),
+    )
+    steps = graph.op("Unsqueeze", steps, graph.constant([2]))
+    width = graph.op("Shape", H, start=2, end=3)
+    ones = graph.constant([1, 1])
+    steps = graph.op("Expand", steps, graph.op("Concat", ones, width, axis=0))
+    return graph.op("GatherElements", H, steps, axis=0)
+
+
+def _classifier_outputs(graph, model, raw):
+    """``label`` and ``probabilities`` from a classifier's logits ``raw``."""
+    kind = model._target_kind
+    n_classes = len(model.classes_)
+    if kind == "multiclass":
+        probabilities = graph.op("Softmax", raw, axis=-1)
+        index = graph.op("ArgMax", raw, axis=-1, keepdims=0)
+    else:
+        probabilities = graph.op("Sigmoid", raw)
+        positive = graph.op(
+            "Cast", graph.op("Greater", raw, graph.constant(np.float32(0))), to=graph.int64
+        )
+        if kind == "multilabel":
+            index = None
+            label = positive
+        else:
+            negative = graph.op("Sub", graph.constant(np.float32(1)), probabilities)
+            probabilities = graph.op("Concat", negative, probabilities, axis=-1)
+            index = graph.op("Squeeze", positive, graph.constant([-1]))
+    if index is not None:
+        classes = _label_array(model.classes_)
+        label = graph.op("Gather", graph.constant(classes, classes.dtype), index, axis=0)
+        label_type, label_shape = classes.dtype, _output_shape(model, None)
+    else:
+        label_type, label_shape = np.int64, _output_shape(model, n_classes)
+    graph.output(label, "label", label_type, label_shape)
+    graph.output(probabilities, "probabilities", np.float32, _output_shape(model, n_classes))
+
+
+def _label_array(classes):
+    """``classes_`` as an array ONNX holds: int64, bool, float64 or strings."""
+    kinds = {"i": np.int64, "u": np.int64, "b": np.bool_, "f": np.float64}
+    if classes.dtype.kind in kinds:
+        return classes.astype(kinds[classes.dtype.kind])
+    if all(isinstance(label, str) for label in classes):
+        return np.array(classes, dtype=object)
+    raise ValueError(
+        f"The classes {classes!r} have no ONNX tensor type: labels must be integers, "
+        f"bools, floats or strings."
+    )
+
+
+def _output_shape(model, width):
+    """The batch-first shape of an output, ``width`` its last axis (``None``: none)."""
+    steps = {"last": [], "sequence": ["time"], "after": [model._network.n_steps_out]}
+    return ["batch", *steps[model._output_mode], *([] if width is None else [width])]
+
+
+class _GraphBuilder:
+    """Collects nodes, constants, inputs and outputs, naming every value uniquely."""
+
+    def __init__(self, onnx):
+        self.onnx = onnx
+        self.nodes, self.initializers, self.inputs, self.outputs = [], [], [], []
+        self._count = 0
+        self.float32 = onnx.TensorProto.FLOAT
+        self.int32 = onnx.TensorProto.INT32
+        self.int64 = onnx.TensorProto.INT64
+
+    def _name(self, stem):
+        self._count += 1
+        return f"{stem}_{self._count}"
+
+    def input(self, name, dtype, shape):
+        """Declare a graph input; return its name."""
+        self.inputs.append(self._value_info(name, dtype, shape))
+        return name
+
+    def output(self, value, name, dtype, shape):
+        """Declare ``value`` a graph output called ``name``."""
+        self.nodes.append(self.onnx.helper.make_node("Identity", [value], [name]))
+        self.outputs.append(self._value_info(name, dtype, shape))
+
+    def constant(self, value, dtype=None):
+        """Add a constant in ``dtype`` (by default floats in float32, integers in int64);
+        return its name."""
+        array = np.asarray(value)
+        if dtype is None:
+            dtype = np.float32 if array.dtype.kind == "f" else np.int64
+        array = array.astype(dtype)
+        name = self._name("const")
+        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        return name
+
+    def op(self, op_type, *inputs, n_outputs=1, **attributes):
+        """Add a node; return its output's name (a list of ``n_outputs`` names)."""
+        outputs = [self._name(op_type.lower()) for _ in range(n_outputs)]
+        self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), outputs, **attributes))
+        return outputs[0] if n_outputs == 1 else outputs
+
+    def _value_info(self, name, dtype, shape):
+        element_type = self.onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+        return self.onnx.helper.make_tensor_value_info(name, element_type, shape)
+
+    def model(self, doc_string):
+        """The checked ``ModelProto``."""
+        helper = self.onnx.helper
+        graph = helper.make_graph(
+            self.nodes, "rnnlearn", self.inputs, self.outputs, self.initializers
+        )
+        model = helper.make_model(
+            graph,
+            opset_imports=[helper.make_opsetid("", ONNX_OPSET)],
+            producer_name="rnnlearn",
+            doc_string=doc_string,
+        )
+        model.ir_version = ONNX_IR_VERSION
+        self.onnx.checker.check_model(model)
+        return model

@@ -1,0 +1,368 @@
+"""Tests of rnnlearn.onnx: exported models compute in onnxruntime what predict does."""
+
+import functools
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from rnnlearn import GRUCell, LSTMCell, RNNClassifier, RNNRegressor, VanillaCell
+from rnnlearn.losses import SquaredError
+from rnnlearn.onnx import ONNX_IR_VERSION, ONNX_OPSET, to_onnx
+from rnnlearn.preprocessing import SequenceScaler
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+    pytest.mark.filterwarnings("ignore:Training collapsed"),  # a few epochs on tiny data
+]
+
+ATOL = 1e-5  # float32 (onnxruntime) against rnnlearn's float32 network
+CELLS = [
+    VanillaCell(),
+    VanillaCell(activation="relu"),
+    VanillaCell(activation="logistic"),
+    VanillaCell(activation="identity"),
+    GRUCell(),
+    GRUCell(reset_after=False),
+    GRUCell(activation="identity"),
+    GRUCell(activation="relu", reset_after=False),
+    LSTMCell(),
+    LSTMCell(activation="relu"),
+    LSTMCell(activation="logistic"),
+    LSTMCell(activation="identity"),
+]
+# output_mode, pooling, bidirectional
+MODES = [
+    ("last", "last", False),
+    ("last", "mean", False),
+    ("last", "max", False),
+    ("sequence", "last", False),
+    ("after", "last", False),
+    ("last", "last", True),
+    ("last", "mean", True),
+    ("last", "max", True),
+    ("sequence", "last", True),
+]
+LENGTHS = np.array([6, 3, 5, 2, 6, 1, 4, 6, 3, 2])  # of make_data()'s 10 samples
+
+
+class ExpLinkLoss(SquaredError):
+    """A regression loss whose link is not the identity."""
+
+    def link(self, raw):
+        return np.exp(raw)
+
+
+class OwnCell(VanillaCell):
+    """A cell of the user's own (here computing what VanillaCell does)."""
+
+
+def make_data(output_mode, seed=0, n_samples=10, n_timesteps=6):
+    """float32 inputs with 3 features and regression targets for ``output_mode``."""
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n_samples, n_timesteps, 3)).astype(np.float32)
+    y = {"last": X.sum(axis=(1, 2)), "sequence": X.sum(axis=2), "after": X[:, :3, 0]}
+    return X, y[output_mode]
+
+
+def padded(X, lengths=LENGTHS, value=7.0):
+    """``X`` with every step past ``lengths`` set to ``value``, and the sequences as a list."""
+    X = X.copy()
+    for row, n in zip(X, lengths, strict=True):
+        row[n:] = value
+    return X, [row[:n] for row, n in zip(X, lengths, strict=True)]
+
+
+def fitted(cell, output_mode="last", pooling="last", bidirectional=False, **params):
+    X, y = make_data(output_mode)
+    model = RNNRegressor(
+        hidden_layer_sizes=(5, 3),
+        cell=cell,
+        output_mode=output_mode,
+        pooling=pooling,
+        bidirectional=bidirectional,
+        max_iter=2,
+        random_state=0,
+        **params,
+    )
+    return model.fit(X, y)
+
+
+def session(model, lengths=False):
+    """An onnxruntime session of ``to_onnx(model, lengths=lengths)``, its shapes checked."""
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    proto = to_onnx(model, lengths=lengths)
+    onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(
+        proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+
+
+def run(sess, X, lengths=None):
+    """The session's outputs, by name."""
+    feeds = {"X": X} if lengths is None else {"X": X, "lengths": np.asarray(lengths, np.int64)}
+    names = [output.name for output in sess.get_outputs()]
+    return dict(zip(names, sess.run(None, feeds), strict=True))
+
+
+def assert_close(actual, expected):
+    """Floats within ``ATOL``, labels equal."""
+    if np.asarray(actual).dtype.kind == "f":
+        np.testing.assert_allclose(actual, expected, rtol=0, atol=ATOL)
+    else:
+        np.testing.assert_array_equal(actual, expected)
+
+
+def assert_valid_steps_close(actual, expected, lengths, sequence):
+    """``actual`` (padded) equals ``expected`` (a list for sequence output) on valid steps."""
+    if not sequence:
+        assert_close(actual, expected)
+        return
+    for row, target, n in zip(actual, expected, lengths, strict=True):
+        assert_close(row[:n], target)
+
+
+def test_import_rnnlearn_does_not_import_onnx():
+    code = (
+        "import sys, rnnlearn, rnnlearn.onnx; "
+        "assert 'onnx' not in sys.modules and 'onnxruntime' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (lambda: fitted(VanillaCell(activation="gompertz")), "activation 'gompertz'"),
+        (lambda: fitted(GRUCell(activation="gompertz")), "activation 'gompertz'"),
+        (lambda: fitted(LSTMCell(activation="gompertz")), "activation 'gompertz'"),
+        (lambda: fitted(OwnCell()), "OwnCell.*no ONNX counterpart"),
+        (lambda: fitted(GRUCell(), loss=ExpLinkLoss()), "ExpLinkLoss.*own output link"),
+        (
+            lambda: Pipeline(
+                [("scale", SequenceScaler()), ("f", FunctionTransformer()), ("rnn", RNNRegressor())]
+            ),
+            "step 'f' \\(FunctionTransformer\\)",
+        ),
+    ],
+    ids=["vanilla-gompertz", "gru-gompertz", "lstm-gompertz", "own-cell", "loss-link", "step"],
+)
+def test_unsupported_raises_before_importing_onnx(model, message, monkeypatch):
+    model = model()
+    monkeypatch.setitem(sys.modules, "onnx", None)  # importing onnx would fail
+    with pytest.raises(ValueError, match=message):
+        to_onnx(model)
+
+
+def test_bad_arguments_raise(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(TypeError, match="got LinearRegression"):
+        to_onnx(LinearRegression())
+    with pytest.raises(NotFittedError):
+        to_onnx(RNNRegressor())
+    with pytest.raises(NotFittedError):
+        to_onnx(Pipeline([("scale", SequenceScaler()), ("rnn", fitted(GRUCell()))]))
+    with pytest.raises(TypeError, match="lengths must be a bool"):
+        to_onnx(fitted(GRUCell()), lengths=1)
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=repr)
+@pytest.mark.parametrize(("output_mode", "pooling", "bidirectional"), MODES)
+def test_regressor_matches_predict(cell, output_mode, pooling, bidirectional):
+    model = fitted(cell, output_mode, pooling, bidirectional)
+    X = make_data(output_mode)[0]
+    (out,) = run(session(model), X).values()
+    np.testing.assert_allclose(out, model.predict(X), rtol=0, atol=ATOL)
+    with_lengths = session(model, lengths=True)
+    (out,) = run(with_lengths, X, np.full(len(X), X.shape[1])).values()
+    np.testing.assert_allclose(out, model.predict(X), rtol=0, atol=ATOL)
+    X_pad, X_list = padded(X)
+    (out,) = run(with_lengths, X_pad, LENGTHS).values()
+    sequence = output_mode == "sequence"
+    assert_valid_steps_close(out, model.predict(X_list), LENGTHS, sequence)
+    if sequence:  # padded steps of a regression are 0
+        assert not out[np.arange(X.shape[1]) >= LENGTHS[:, None]].any()
+
+
+def test_model_structure():
+    """One ONNX recurrent operator per layer, dynamic batch and time, the documented
+    opset and IR version."""
+    pytest.importorskip("onnx")
+    model = fitted(LSTMCell(), bidirectional=True)
+    proto = to_onnx(model, lengths=True)
+    op_types = [node.op_type for node in proto.graph.node]
+    assert op_types.count("LSTM") == 2
+    assert not {"Loop", "Scan"} & set(op_types)
+    lstm = next(node for node in proto.graph.node if node.op_type == "LSTM")
+    attributes = {attribute.name: attribute for attribute in lstm.attribute}
+    assert attributes["direction"].s == b"bidirectional"
+    assert [a.decode() for a in attributes["activations"].strings] == [
+        "Sigmoid",
+        "Tanh",
+        "Tanh",
+    ] * 2
+    assert [opset.version for opset in proto.opset_import] == [ONNX_OPSET]
+    assert proto.ir_version == ONNX_IR_VERSION
+    inputs = {value.name: value.type.tensor_type for value in proto.graph.input}
+    assert [d.dim_param or d.dim_value for d in inputs["X"].shape.dim] == ["batch", "time", 3]
+    assert inputs["X"].elem_type == 1  # float
+    assert inputs["lengths"].elem_type == 7  # int64
+    assert [output.name for output in proto.graph.output] == ["predictions"]
+
+
+@pytest.mark.parametrize(("output_mode", "pooling"), [("last", "mean"), ("sequence", "last")])
+def test_dynamic_batch_and_time(output_mode, pooling):
+    model = fitted(GRUCell(), output_mode, pooling, bidirectional=True)
+    plain, with_lengths = session(model), session(model, lengths=True)
+    for n_samples, n_timesteps in [(1, 2), (3, 4), (25, 9)]:
+        X = make_data(output_mode, seed=n_samples, n_samples=n_samples, n_timesteps=n_timesteps)[0]
+        expected = model.predict(X)
+        (out,) = run(plain, X).values()
+        assert out.shape == expected.shape
+        np.testing.assert_allclose(out, expected, rtol=0, atol=ATOL)
+        lengths = np.arange(n_samples) % n_timesteps + 1
+        X_pad, X_list = padded(X, lengths)
+        (out,) = run(with_lengths, X_pad, lengths).values()
+        assert_valid_steps_close(out, model.predict(X_list), lengths, output_mode == "sequence")
+
+
+def test_padding_values_never_matter():
+    """Any padding, NaN included, gives the outputs of the sequences alone."""
+    model = fitted(LSTMCell(), "last", "mean", bidirectional=True)
+    sess = session(model, lengths=True)
+    X = make_data("last")[0]
+    expected = model.predict(padded(X)[1])
+    for value in (0.0, 1e6, np.nan):
+        (out,) = run(sess, padded(X, value=value)[0], LENGTHS).values()
+        np.testing.assert_allclose(out, expected, rtol=0, atol=ATOL)
+
+
+def test_float64_estimator_exports_float32():
+    model = fitted(GRUCell(reset_after=False), "after", dtype="float64")
+    X = make_data("after")[0]
+    (out,) = run(session(model, lengths=True), *padded(X)[:1], LENGTHS).values()
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, model.predict(padded(X)[1]), rtol=0, atol=ATOL)
+
+
+def test_multioutput_regressor_keeps_output_axis():
+    X, y = make_data("sequence")
+    model = RNNRegressor(hidden_layer_sizes=4, output_mode="sequence", max_iter=2, random_state=0)
+    model.fit(X, np.stack([y, -y], axis=-1))
+    (out,) = run(session(model), X).values()
+    assert out.shape == (len(X), X.shape[1], 2)
+    np.testing.assert_allclose(out, model.predict(X), rtol=0, atol=ATOL)
+
+
+def classifier_targets(kind, output_mode, y):
+    """Labels of ``kind`` from regression targets ``y``."""
+    if kind == "binary-int":
+        return (y > 0).astype(int) * 5 - 2  # classes -2 and 3
+    if kind == "multiclass-str":
+        return np.array(["low", "mid", "high"])[np.digitize(y, [-1, 1])]
+    if kind == "binary-str":
+        return np.where(y > 0, "up", "down")
+    if kind == "multiclass-int":
+        return np.digitize(y, [-1, 0, 1])
+    assert kind == "multilabel" and output_mode == "last"
+    return np.stack([y > 0, y > 1, y < -1], axis=1).astype(int)
+
+
+@pytest.mark.parametrize(
+    ("kind", "output_mode", "pooling", "bidirectional", "cell"),
+    [
+        ("binary-int", "last", "last", False, LSTMCell()),
+        ("binary-str", "last", "max", True, GRUCell(reset_after=False)),
+        ("multiclass-str", "last", "mean", True, GRUCell()),
+        ("multiclass-int", "last", "last", False, VanillaCell()),
+        ("multilabel", "last", "last", True, LSTMCell()),
+        ("binary-str", "sequence", "last", True, GRUCell()),
+        ("multiclass-int", "sequence", "last", False, LSTMCell()),
+        ("multiclass-str", "after", "last", False, LSTMCell()),
+        ("binary-int", "after", "last", False, GRUCell(reset_after=False)),
+    ],
+)
+def test_classifier_matches_predict_and_proba(kind, output_mode, pooling, bidirectional, cell):
+    X, y = make_data(output_mode)
+    model = RNNClassifier(
+        hidden_layer_sizes=(5, 3),
+        cell=cell,
+        output_mode=output_mode,
+        pooling=pooling,
+        bidirectional=bidirectional,
+        max_iter=3,
+        random_state=0,
+    )
+    model.fit(X, classifier_targets(kind, output_mode, y))
+    outputs = run(session(model), X)
+    assert list(outputs) == ["label", "probabilities"]
+    np.testing.assert_array_equal(outputs["label"], model.predict(X))
+    np.testing.assert_allclose(outputs["probabilities"], model.predict_proba(X), rtol=0, atol=ATOL)
+    X_pad, X_list = padded(X)
+    outputs = run(session(model, lengths=True), X_pad, LENGTHS)
+    sequence = output_mode == "sequence"
+    assert_valid_steps_close(outputs["label"], model.predict(X_list), LENGTHS, sequence)
+    assert_valid_steps_close(
+        outputs["probabilities"], model.predict_proba(X_list), LENGTHS, sequence
+    )
+
+
+@pytest.mark.parametrize("estimator", [RNNRegressor, RNNClassifier])
+def test_pipeline_with_sequence_scaler(estimator):
+    rng = np.random.RandomState(0)
+    X = rng.normal(loc=[5.0, -3.0, 0.0], scale=[10.0, 0.1, 1.0], size=(len(LENGTHS), 6, 3))
+    X = X.astype(np.float32)
+    X_pad, X_list = padded(X)
+    y = X_pad[np.arange(len(X)), LENGTHS - 1, 0]
+    if estimator is RNNClassifier:
+        y = np.where(y > 5, "high", "low")
+    steps = [("scale", SequenceScaler()), ("nothing", "passthrough")]
+    network = estimator(
+        hidden_layer_sizes=(4, 3), cell="gru", pooling="mean", bidirectional=True, max_iter=2
+    )
+    pipeline = Pipeline([*steps, ("rnn", network.set_params(random_state=0))]).fit(X_list, y)
+    outputs = run(session(pipeline, lengths=True), X_pad, LENGTHS)
+    expected = (
+        [pipeline.predict(X_list)]
+        if estimator is RNNRegressor
+        else [pipeline.predict(X_list), pipeline.predict_proba(X_list)]
+    )
+    for out, target in zip(outputs.values(), expected, strict=True):
+        assert_close(out, target)
+
+
+@functools.cache
+def random_length_case(output_mode):
+    """A fitted model and its session with lengths, shared by the hypothesis examples."""
+    cell, pooling, bidirectional = {
+        "last": (LSTMCell(), "max", True),
+        "sequence": (GRUCell(), "last", True),
+        "after": (GRUCell(reset_after=False), "last", False),
+    }[output_mode]
+    model = fitted(cell, output_mode, pooling, bidirectional)
+    return model, session(model, lengths=True)
+
+
+@pytest.mark.parametrize("output_mode", ["last", "sequence", "after"])
+@settings(max_examples=20, deadline=None)
+@given(
+    lengths=st.lists(st.integers(1, 8), min_size=1, max_size=6),
+    seed=st.integers(0, 2**16),
+)
+def test_random_lengths_match_predict(output_mode, lengths, seed):
+    model, sess = random_length_case(output_mode)
+    lengths = np.array(lengths)
+    X = make_data(output_mode, seed, n_samples=len(lengths), n_timesteps=lengths.max())[0]
+    X_pad, X_list = padded(X, lengths, value=-3.0)
+    (out,) = run(sess, X_pad, lengths).values()
+    assert_valid_steps_close(out, model.predict(X_list), lengths, output_mode == "sequence")
