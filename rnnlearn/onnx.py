@@ -147,9 +147,7 @@ def to_onnx(estimator, *, lengths=False):
     for scaler in scalers:
         X = graph.op("Sub", X, graph.constant(scaler.mean_))
         X = graph.op("Div", X, graph.constant(scaler.scale_))
-    raw = _raw_output(graph, network, model.coefs_, X, valid_lengths)
-    if model._output_mode == "after" and network.n_steps_out == 1:
-        raw = graph.op("Unsqueeze", raw, graph.constant([1]))  # its one step
+    raw = _raw_output(graph, model, X, valid_lengths)
     if isinstance(model, RNNClassifier):
         _classifier_outputs(graph, model, raw)
     else:
@@ -198,6 +196,8 @@ def _check_exportable(model):
             f"{cell!r} has no ONNX counterpart: the activation {cell.activation!r} is none "
             f"of ONNX's recurrent activations; {sorted(ONNX_ACTIVATIONS)} export."
         )
+    if getattr(model, "_target_kind", "multilabel") != "multilabel":
+        _label_array(model.classes_)  # raises for labels ONNX cannot hold
     loss = model.loss_function_
     if not loss.classification and type(loss).link is not Loss.link:
         raise ValueError(
@@ -206,15 +206,15 @@ def _check_exportable(model):
         )
 
 
-def _raw_output(graph, network, coefs, X, lengths):
+def _raw_output(graph, model, X, lengths):
     """The network's raw output in the graph, batch-first as the estimator returns it.
 
-    Everything runs time-major (the recurrent operators' layout); a step axis moves
-    to second place at the end.
+    Everything runs time-major (the recurrent operators' layout); the step axis of
+    sequence and 'after' outputs moves to second place at the end.
     """
-    *layers, head = coefs
-    n_steps_out = network.n_steps_out
-    extra = 0 if n_steps_out is None else n_steps_out - 1
+    network, output_mode = model._network, model._output_mode
+    *layers, head = model.coefs_
+    extra = network.n_steps_out - 1 if output_mode == "after" else 0
     H = graph.op("Transpose", X, perm=[1, 0, 2])
     valid = sequence_lens = None
     if lengths is not None:
@@ -230,24 +230,24 @@ def _raw_output(graph, network, coefs, X, lengths):
             graph.constant([2]),
         )
         H = graph.op("Where", valid, H, graph.constant(np.float32(0)))  # any padding is 0
-        sequence_lens = graph.op("Add", lengths, graph.constant(np.int64(extra)))
+        sequence_lens = graph.op("Add", lengths, graph.constant(extra))
         sequence_lens = graph.op("Cast", sequence_lens, to=graph.int32)
-    if extra:  # 'after': zero inputs after each sequence, which runs ``extra`` steps longer
+    if extra:  # zero inputs after each sequence, which runs ``extra`` steps longer
         H = graph.op("Pad", H, graph.constant([0, 0, 0, extra, 0, 0]))
-    read_final = network.n_steps_out == 1 and network.pooling == "last"
+    read_final = output_mode == "last" and network.pooling == "last"
     for k, layer in enumerate(layers):
-        top = k == len(layers) - 1
-        H = _recurrent_layer(graph, network, layer, H, sequence_lens, final=top and read_final)
-    if network.n_steps_out == 1:
+        final = read_final and k == len(layers) - 1
+        H = _recurrent_layer(graph, network, layer, H, sequence_lens, final=final)
+    if output_mode == "last":
         H = _pool(graph, network.pooling, H, valid, lengths)
-    elif extra:
-        H = _after_steps(graph, H, n_steps_out, lengths)
+    elif output_mode == "after":
+        H = _after_steps(graph, H, network.n_steps_out, lengths)
     raw = graph.op(
         "Add", graph.op("MatMul", H, graph.constant(head["W"])), graph.constant(head["b"])
     )
-    if n_steps_out is None and valid is not None:
+    if output_mode == "sequence" and valid is not None:
         raw = graph.op("Where", valid, raw, graph.constant(np.float32(0)))
-    if n_steps_out != 1:
+    if output_mode != "last":
         raw = graph.op("Transpose", raw, perm=[1, 0, 2])
     return raw
 
@@ -289,21 +289,15 @@ def _recurrent_layer(graph, network, layer, H, sequence_lens, *, final):
 def _onnx_weights(layer, kind, suffixes):
     """ONNX's ``W``, ``R`` and ``B`` of one rnnlearn layer running in the directions named
     by ``suffixes``: PyTorch's layout (see :func:`rnnlearn.interop.to_torch_state_dict`),
-    stacked over directions, gates in ONNX's order, in float32."""
+    gates in ONNX's order, stacked over directions, in float32."""
     order = ONNX_GATE_ORDER[kind]
-    directions = [_torch_layer(layer, suffix) for suffix in suffixes]
-    names = [
-        [name + suffix for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")]
-        for suffix in suffixes
-    ]
-    blocks = [
-        [_gate_blocks(torch_layer[name], order) for name in direction_names]
-        for torch_layer, direction_names in zip(directions, names, strict=True)
-    ]
-    W = np.stack([W_ih for W_ih, _, _, _ in blocks])
-    R = np.stack([W_hh for _, W_hh, _, _ in blocks])
-    B = np.stack([np.concatenate([b_ih, b_hh]) for _, _, b_ih, b_hh in blocks])
-    return W, R, B
+    names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+    directions = []
+    for suffix in suffixes:
+        torch_layer = _torch_layer(layer, suffix)
+        directions.append([_gate_blocks(torch_layer[name + suffix], order) for name in names])
+    W, R, bias_ih, bias_hh = (np.stack(arrays) for arrays in zip(*directions, strict=True))
+    return W, R, np.concatenate([bias_ih, bias_hh], axis=1)
 
 
 def _gate_blocks(array, order):

@@ -255,6 +255,18 @@ def test_float64_estimator_exports_float32():
     np.testing.assert_allclose(out, model.predict(padded(X)[1]), rtol=0, atol=ATOL)
 
 
+def test_after_one_step():
+    X, y = make_data("after")
+    model = RNNRegressor(hidden_layer_sizes=4, output_mode="after", max_iter=2, random_state=0)
+    model.fit(X, y[:, :1])
+    X_pad, X_list = padded(X)
+    (out,) = run(session(model), X).values()
+    assert out.shape == (len(X), 1)
+    np.testing.assert_allclose(out, model.predict(X), rtol=0, atol=ATOL)
+    (out,) = run(session(model, lengths=True), X_pad, LENGTHS).values()
+    np.testing.assert_allclose(out, model.predict(X_list), rtol=0, atol=ATOL)
+
+
 def test_multioutput_regressor_keeps_output_axis():
     X, y = make_data("sequence")
     model = RNNRegressor(hidden_layer_sizes=4, output_mode="sequence", max_iter=2, random_state=0)
@@ -274,6 +286,8 @@ def classifier_targets(kind, output_mode, y):
         return np.where(y > 0, "up", "down")
     if kind == "multiclass-int":
         return np.digitize(y, [-1, 0, 1])
+    if kind == "binary-float":
+        return (y > 0).astype(float)
     assert kind == "multilabel" and output_mode == "last"
     return np.stack([y > 0, y > 1, y < -1], axis=1).astype(int)
 
@@ -290,6 +304,7 @@ def classifier_targets(kind, output_mode, y):
         ("multiclass-int", "sequence", "last", False, LSTMCell()),
         ("multiclass-str", "after", "last", False, LSTMCell()),
         ("binary-int", "after", "last", False, GRUCell(reset_after=False)),
+        ("binary-float", "last", "mean", False, VanillaCell(activation="relu")),
     ],
 )
 def test_classifier_matches_predict_and_proba(kind, output_mode, pooling, bidirectional, cell):
