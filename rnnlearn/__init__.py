@@ -27,9 +27,10 @@ from .datasets import (
     make_frequency_classification,
     make_sine_sequences,
 )
-from .exceptions import DivergenceWarning, TrainingInterruptedWarning
+from .exceptions import CollapseWarning, DivergenceWarning, TrainingInterruptedWarning
 
 __all__ = [
+    "CollapseWarning",
     "DivergenceWarning",
     "GRUCell",
     "LSTMCell",

@@ -26,7 +26,7 @@ from ._validation import (
 )
 from .callbacks import CallbackSupportMixin, PrintProgress, _EpochDispatch, with_callbacks
 from .cells import CELLS, Cell
-from .exceptions import DivergenceWarning, TrainingInterruptedWarning
+from .exceptions import CollapseWarning, DivergenceWarning, TrainingInterruptedWarning
 from .optimizers import OPTIMIZERS, Optimizer, cut_learning_rate_on_plateau
 
 OUTPUT_MODES = ("last", "sequence", "after")
@@ -158,6 +158,13 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         ``Y`` is ``(n_samples, n_steps, n_outputs)`` encoded for the loss, ``step_weights``
         ``(n_samples, n_steps)`` (class weights, or ones) and ``encoding`` the fitted
         attributes the encoding defines (named in ``_encoding_attributes``).
+        """
+
+    @abstractmethod
+    def _degenerate(self, raw, Y, weights, loss):
+        """How a model with these raw outputs is degenerate (a phrase), else ``None``.
+
+        ``raw``, ``Y`` and ``weights`` are time-major, as for :meth:`_score_raw`.
         """
 
     @abstractmethod
@@ -451,28 +458,37 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         """The epoch loop: train, record, commit, call callbacks, decide to stop.
 
         Callbacks see each epoch's weights. Training ends when an epoch fails, converges
-        (not in ``partial_fit``) or a callback asks to stop; then, as at ``max_iter``,
-        the best validated weights are restored.
+        (not in ``partial_fit``) or a callback asks to stop. Then, as at ``max_iter``, the
+        best weights are restored: those of the best validation score with early stopping,
+        else (in ``fit``, unless training diverged or was interrupted, which keeps the last
+        good weights) those of the lowest training loss; and ``fit`` warns if training
+        collapsed (see :meth:`_warn_if_collapsed`).
         """
+        first_epoch = len(state.history)
         for _ in range(n_epochs):
             dispatch.begin_epoch(self)
             record = self._run_epoch(setup, state)
             ok = record["status"] == "ok"
-            converged = ok and self._update_stopping(setup, state, record) and not incremental
+            converged = (
+                ok and self._update_stopping(setup, state, record, incremental) and not incremental
+            )
             state.history.append(record)
             self._commit(setup.model, state)
             stop = dispatch.end_epoch(self, record, lambda: fitted_attributes(setup.model, state))
             if not ok or converged or stop:
-                self._restore_best(setup, state)
-                return
-        if not incremental:
+                break
+        else:
+            if not incremental:
+                warnings.warn(
+                    f"Maximum iterations ({n_epochs}) reached and the optimization "
+                    f"hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=5,
+                )
+        if ok or setup.validation is not None:
             self._restore_best(setup, state)
-            warnings.warn(
-                f"Maximum iterations ({n_epochs}) reached and the optimization "
-                f"hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=5,
-            )
+        if not incremental:
+            self._warn_if_collapsed(setup, state, state.history[first_epoch:])
 
     def _run_epoch(self, setup, state):
         """Train one epoch and score it; return its ``history_`` record."""
@@ -519,8 +535,12 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
             )
         return record
 
-    def _update_stopping(self, setup, state, record):
-        """Track the best loss or validation score; return whether training has converged."""
+    def _update_stopping(self, setup, state, record, incremental):
+        """Track the best loss or validation score; return whether training has converged.
+
+        The best weights are kept: by validation score with early stopping, else by
+        training loss, except in ``partial_fit``, where each call is one epoch of a stream.
+        """
         if setup.validation is not None:
             score, best = record["validation_score"], state.best_score
             improved = best is None or score > best + self.tol
@@ -532,6 +552,8 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
             improved = best is None or loss < best - self.tol
             if best is None or loss < best:
                 state.best_loss = loss
+                if not incremental:
+                    state.best_params = state.params.copy()
         state.no_improvement = 0 if improved else state.no_improvement + 1
         if state.no_improvement <= self.n_iter_no_change:
             return False
@@ -543,10 +565,45 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         return True
 
     def _restore_best(self, setup, state):
-        """Put the best validated parameters back and commit them, if early stopping kept any."""
+        """Put the best parameters kept by :meth:`_update_stopping` back and commit them."""
         if state.best_params is not None:
             state.params[...] = state.best_params
             self._commit(setup.model, state)
+
+    def _warn_if_collapsed(self, setup, state, records):
+        """Warn with :class:`CollapseWarning` if this fit's training went wrong unnoticed.
+
+        Two signs: the training loss rose back by more than a quarter of what the fit had
+        gained (the best weights were restored, but training was unstable), or the final
+        model is degenerate on its own training data (see :meth:`_degenerate`). A fit that
+        diverged or was interrupted has said so already.
+        """
+        if not records or records[-1]["status"] != "ok":
+            return  # a divergence or an interruption has been reported already
+        losses = [r["loss"] for r in records]
+        if len(losses) > 1:
+            best = int(np.argmin(losses))
+            gained, lost = losses[0] - losses[best], losses[-1] - losses[best]
+            if lost > 0.25 * gained > 0:
+                warnings.warn(
+                    f"The training loss rose from {losses[best]:.4g} (epoch "
+                    f"{records[best]['epoch']}) to {losses[-1]:.4g} (epoch "
+                    f"{records[-1]['epoch']}): training was unstable. The weights of the "
+                    f"lowest loss were kept. Lower the learning rate or set max_grad_norm.",
+                    CollapseWarning,
+                    stacklevel=6,
+                )
+        data = setup.data
+        raw = setup.model.network.predict(state.params, data.X, data.lengths)
+        problem = self._degenerate(raw, data.y, data.weights, setup.model.loss)
+        if problem is not None:
+            warnings.warn(
+                f"Training collapsed: on its training data the fitted model {problem}. "
+                f"Try a lower learning rate, max_grad_norm, more epochs, or standardised "
+                f"inputs (rnnlearn.preprocessing.SequenceScaler).",
+                CollapseWarning,
+                stacklevel=6,
+            )
 
     def _commit(self, model, state):
         """Write every fitted attribute (the only place that does); see :mod:`._fitted`."""

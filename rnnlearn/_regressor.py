@@ -272,6 +272,15 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         Y, squeeze = check_targets(y, n_samples, lengths, sequence=sequence)
         return Y, np.ones(Y.shape[:2]), {"_squeeze_output": squeeze}
 
+    def _degenerate(self, raw, Y, weights, loss):
+        rows = weights > 0
+        if np.ptp(Y[rows], axis=0).max(initial=0) == 0:
+            return None  # a constant target: the mean is the right answer
+        score = self._score_raw(raw, Y, weights, loss)
+        if score > 0:
+            return None
+        return f"scores R² = {score:.3g}, no better than predicting the mean target"
+
     def _score_raw(self, raw, Y, weights, loss):
         rows = weights > 0
         return r2_score(Y[rows], loss.link(raw)[rows], sample_weight=weights[rows])
