@@ -32,17 +32,28 @@ with ``allow_pickle=False`` and instantiates nothing but the classes in the allo
 ``encoding__<attribute>``
     Each array of the target encoding: ``encoding__classes_``, the class labels of a
     classifier (any dtype but ``object``).
+
+Whole pipelines, and any other scikit-learn object with rnnlearn parts, go to a `skops
+<https://skops.readthedocs.io>`_ file instead: :func:`save_skops` and :func:`load_skops`
+(``pip install rnnlearn[skops]``). skops reads such a file without unpickling, and builds
+nothing but the types it trusts by default (scikit-learn's estimators, NumPy arrays, ...)
+and those the caller lists; :data:`SKOPS_TRUSTED_TYPES` is what rnnlearn's parts add.
 """
 
 # SPDX-License-Identifier: BSD-3-Clause
 
 import json
+import os
+import re
 import warnings
 import zipfile
+from numbers import Real
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
+from . import preprocessing
 from ._base import OUTPUT_MODES, _check_dtype
 from ._classifier import RNNClassifier
 from ._fitted import Model, read_fitted
@@ -389,3 +400,285 @@ def _decode_instance(value, base_class):
     if not isinstance(instance, base_class):
         raise ValueError(f"Expected a {base_class.__name__} in the model file; got {value!r}.")
     return instance
+
+
+# ------------------------------------------------------------------ skops files
+
+
+def _skops_name(obj):
+    """The name skops gives a class or function in a file: ``module.name``."""
+    return f"{obj.__module__}.{obj.__name__}"
+
+
+_TRANSFORMERS = [
+    getattr(preprocessing, name)
+    for name in preprocessing.__all__
+    if isinstance(getattr(preprocessing, name), type)
+]
+
+SKOPS_TRUSTED_TYPES = tuple(
+    sorted(
+        _skops_name(cls)
+        for cls in (
+            *ESTIMATORS.values(),
+            *CELLS.values(),
+            *OPTIMIZERS.values(),
+            *LOSSES.values(),
+            Network,
+            *_TRANSFORMERS,
+        )
+    )
+)
+"""The rnnlearn types that a skops file with rnnlearn parts needs trusted, as skops names them.
+
+The estimators (:data:`ESTIMATORS`), their cells, optimizers and losses (the tables
+behind their string aliases), the network that a fitted estimator holds
+(``rnnlearn._network.Network``: shapes and parameter layout, no weights) and the
+transformers of :mod:`rnnlearn.preprocessing`, all derived from the code. Everything
+else a fitted rnnlearn estimator holds (arrays, dicts, lists, its NumPy ``RandomState``,
+``numpy.float32`` as ``dtype``) skops trusts by default.
+
+Trusting them runs none of their code while loading: skops creates each object and sets
+its stored attributes (numbers, strings, arrays, trusted objects), through scikit-learn's
+``BaseEstimator.__setstate__``. A crafted file can at most make skops call one of these
+classes with stored arguments; their constructors only store them (the network's also
+computes its layout). No function is listed: a callback such as
+:class:`~rnnlearn.callbacks.PrintProgress` holds one (``print``), so a model with
+callbacks is saved with ``callbacks=None`` (``verbose=1`` prints progress as well).
+
+Pass this tuple to :func:`skops.io.load`, adding the types of other libraries' steps after
+reviewing them::
+
+    skops.io.load(file, trusted=[*SKOPS_TRUSTED_TYPES, "mypackage.MyTransformer"])
+
+:func:`load_skops` trusts these and nothing more.
+"""
+
+_SKOPS_MIN_VERSION = (0, 15)
+"""The first skops that refuses files of a newer skops protocol, and that checks the bit
+generator a file names for a NumPy ``Generator`` instead of calling whatever
+``numpy.random`` attribute the file names."""
+
+
+def _import_skops():
+    """``skops.io``, or an ``ImportError`` that says what to install."""
+    advice = "pip install rnnlearn[skops] (or pip install 'skops>=0.15')"
+    try:
+        import skops
+        import skops.io
+    except ImportError as exc:
+        raise ImportError(f"Saving and loading skops files needs skops: {advice}.") from exc
+    found = tuple(int(part) for part in re.findall(r"\d+", skops.__version__)[:2])
+    if found < _SKOPS_MIN_VERSION:
+        raise ImportError(
+            f"rnnlearn needs skops >= 0.15, which refuses files that older versions load "
+            f"unsafely; found skops {skops.__version__}: {advice}."
+        )
+    return skops.io
+
+
+def save_skops(obj, file):
+    """Save a scikit-learn object with rnnlearn parts, such as a fitted pipeline, with skops.
+
+    The file is one that :func:`load_skops` reads: it holds nothing beyond what skops
+    trusts by default and :data:`SKOPS_TRUSTED_TYPES`, so whoever loads it needs to trust
+    no other type.
+
+    Parameters
+    ----------
+    obj : object
+        A pipeline (or search, or bare estimator) whose steps are rnnlearn's estimators
+        and transformers and scikit-learn's, fitted or not.
+    file : str, path-like or binary file-like
+        Destination (``.skops`` is the usual extension; none is added).
+
+    Raises
+    ------
+    ValueError
+        If ``obj`` holds a type :func:`load_skops` would refuse: a callback (a function,
+        an object of your own class, or :class:`~rnnlearn.callbacks.PrintProgress`, which
+        holds ``print``: drop them first with ``set_params(callbacks=None)``), a ``dtype``
+        given as a ``numpy.dtype`` object, or a step or attribute from outside rnnlearn
+        that skops does not trust by default. The message names them; save such an object
+        with :func:`skops.io.dump` and load it with :func:`skops.io.load`, trusting them
+        after review.
+    ImportError
+        If skops >= 0.15 is not installed.
+
+    See Also
+    --------
+    load_skops : Load the file; its Examples save one too.
+    save : Save a bare estimator to a ``.npz`` file, without skops.
+    """
+    skops_io = _import_skops()
+    data = skops_io.dumps(obj)
+    untrusted = sorted(set(skops_io.get_untrusted_types(data=data)) - set(SKOPS_TRUSTED_TYPES))
+    if untrusted:
+        raise ValueError(
+            f"{type(obj).__name__} holds types that neither skops by default nor "
+            f"SKOPS_TRUSTED_TYPES trust, so load_skops would refuse the file: {untrusted}. "
+            f"Drop functions (callbacks: set_params(callbacks=None)), or save with "
+            f"skops.io.dump and load with skops.io.load(file, trusted=[*SKOPS_TRUSTED_TYPES, "
+            f"...]) after reviewing these types."
+        )
+    if isinstance(file, str | os.PathLike):
+        with open(file, "wb") as stream:
+            stream.write(data)
+    else:
+        file.write(data)
+
+
+def load_skops(file):
+    """Load a file written by :func:`save_skops` (or :func:`skops.io.dump`), safely.
+
+    skops reads the file without unpickling and builds nothing but the types it trusts
+    by default (scikit-learn's estimators, NumPy arrays, ...) and
+    :data:`SKOPS_TRUSTED_TYPES`, before it builds anything: a file that names any other
+    type (``os.system``, ``builtins.eval``, a class of another library) is refused, and
+    nothing in it is run. Each fitted rnnlearn estimator in it is then checked as
+    :func:`load` checks one.
+
+    Parameters
+    ----------
+    file : str, path-like or binary file-like
+        A skops file.
+
+    Returns
+    -------
+    object
+        The saved object, such as a fitted pipeline: it predicts exactly as the saved one
+        did, and ``partial_fit`` or a ``warm_start`` fit of its rnnlearn estimators
+        continues exactly as it would have.
+
+    Raises
+    ------
+    ValueError
+        If the file is not such a file: empty, truncated or garbage bytes, a zip archive
+        without a skops schema, a file of a newer skops protocol, a schema that names an
+        untrusted type or is otherwise malformed, or an rnnlearn estimator whose fitted
+        state does not fit together. The message names the file and the problem.
+    FileNotFoundError
+        If there is no file at ``file``.
+    ImportError
+        If skops >= 0.15 is not installed.
+
+    See Also
+    --------
+    save_skops : Write the file.
+    load : Load a bare estimator from a ``.npz`` file, without skops.
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from rnnlearn import RNNRegressor
+    >>> from rnnlearn.persistence import load_skops, save_skops
+    >>> from rnnlearn.preprocessing import SequenceScaler
+    >>> rng = np.random.RandomState(0)
+    >>> X, y = rng.normal(size=(20, 5, 2)), rng.normal(size=20)
+    >>> pipe = make_pipeline(SequenceScaler(), RNNRegressor(4, max_iter=3, random_state=0))
+    >>> pipe = pipe.fit(X, y)
+    >>> file = io.BytesIO()
+    >>> save_skops(pipe, file)
+    >>> loaded = load_skops(io.BytesIO(file.getvalue()))
+    >>> np.array_equal(loaded.predict(X), pipe.predict(X))
+    True
+    >>> load_skops(io.BytesIO(file.getvalue()[:100]))
+    Traceback (most recent call last):
+    ...
+    ValueError: <_io.BytesIO object at ...> is not a skops file that rnnlearn can load: ...
+    """
+    skops_io = _import_skops()
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    if isinstance(file, str | os.PathLike):
+        name = os.fspath(file)
+    else:
+        name = getattr(file, "name", None) or repr(file)
+    try:
+        obj = skops_io.load(file, trusted=list(SKOPS_TRUSTED_TYPES))
+    except FileNotFoundError:
+        raise
+    except UntrustedTypesFoundException as exc:
+        raise ValueError(
+            f"{name} was refused and nothing in it was run: it names types that neither "
+            f"skops nor rnnlearn.persistence.SKOPS_TRUSTED_TYPES trust ({exc}). If you "
+            f"trust its source, review them and pass them to skops.io.load(file, "
+            f"trusted=[*SKOPS_TRUSTED_TYPES, ...])."
+        ) from exc
+    except Exception as exc:  # whatever a broken file makes zipfile, json or skops raise
+        raise ValueError(
+            f"{name} is not a skops file that rnnlearn can load: {type(exc).__name__}: {exc}"
+        ) from exc
+    try:
+        for estimator in _fitted_estimators(obj):
+            _check_fitted(estimator)
+    except Exception as exc:  # whatever the checks meet in a tampered object
+        raise ValueError(
+            f"{name} holds a fitted rnnlearn estimator whose parts do not fit together "
+            f"(a corrupt or tampered file): {type(exc).__name__}: {exc}"
+        ) from exc
+    return obj
+
+
+def _fitted_estimators(obj):
+    """The fitted rnnlearn estimators in a loaded object, however deeply nested."""
+    found, seen, todo = [], set(), [obj]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen or isinstance(item, str | bytes | Real | type):
+            continue
+        seen.add(id(item))
+        if isinstance(item, dict):
+            todo.extend([*item.keys(), *item.values()])
+        elif isinstance(item, list | tuple | set | frozenset):
+            todo.extend(item)
+        elif isinstance(item, np.ndarray):
+            todo.extend(item.flat if item.dtype == object else ())
+        elif hasattr(item, "__dict__"):
+            if isinstance(item, tuple(ESTIMATORS.values())) and hasattr(item, "n_iter_"):
+                found.append(item)
+            todo.extend(vars(item).values())
+    return found
+
+
+def _check_fitted(estimator):
+    """Raise unless a loaded estimator's fitted state is one that training makes.
+
+    What :func:`load` ensures for its files: valid hyperparameters, the network that its
+    cell and shapes define (which the compiled kernels rely on), and parameters, optimizer
+    state, loss and generator of the types and shapes that prediction and training use.
+    """
+    estimator._check_params()
+    model, state = read_fitted(estimator)
+    network, params = model.network, state.params
+    if type(network) is not Network or not isinstance(network.cell, Cell):
+        raise ValueError(f"_network is {network!r}, not a Network of a Cell.")
+    network.cell.validate_hyperparameters()
+    layout = {name: getattr(network, name) for name in (*NETWORK_SHAPE, *NETWORK_OPTIONS)}
+    rebuilt = Network(clone(network.cell), **layout)
+    if {**vars(rebuilt), "cell": vars(rebuilt.cell)} != {
+        **vars(network),
+        "cell": vars(network.cell),
+    }:
+        raise ValueError("the network is not the one that its cell and shapes define.")
+    if params.dtype not in (np.float32, np.float64) or params.shape != (network.n_params,):
+        raise ValueError(
+            f"the parameters are {params.dtype} {params.shape}, not float32 or float64 of "
+            f"shape ({network.n_params},)."
+        )
+    expected = {Optimizer: model.optimizer, Loss: model.loss, np.random.RandomState: state.rng}
+    for cls, value in expected.items():
+        if not isinstance(value, cls):
+            raise ValueError(f"expected a {cls.__name__}; got {value!r}.")
+    if model.output_mode not in OUTPUT_MODES:
+        raise ValueError(f"unknown output mode {model.output_mode!r}.")
+    template = model.optimizer.init(params)
+    if state.optimizer_state.keys() != template.keys() or not all(
+        (value.shape, value.dtype) == (params.shape, params.dtype)
+        if _is_array(template[key])
+        else isinstance(value, Real)
+        for key, value in state.optimizer_state.items()
+    ):
+        raise ValueError("the optimizer state does not match the optimizer and parameters.")
