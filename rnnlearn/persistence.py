@@ -658,10 +658,7 @@ def _check_fitted(estimator):
     network.cell.validate_hyperparameters()
     layout = {name: getattr(network, name) for name in (*NETWORK_SHAPE, *NETWORK_OPTIONS)}
     rebuilt = Network(clone(network.cell), **layout)
-    if {**vars(rebuilt), "cell": vars(rebuilt.cell)} != {
-        **vars(network),
-        "cell": vars(network.cell),
-    }:
+    if vars(rebuilt) | {"cell": vars(rebuilt.cell)} != vars(network) | {"cell": vars(network.cell)}:
         raise ValueError("the network is not the one that its cell and shapes define.")
     if params.dtype not in (np.float32, np.float64) or params.shape != (network.n_params,):
         raise ValueError(
