@@ -17,9 +17,10 @@ README. The contenders:
   (packed sequences), Adam at 1e-3, batch 16, 100 epochs (50 for PLAID);
 - ``same``: rnnlearn with those settings (LSTM 64, Adam 1e-3, batch 16, the same epochs,
   no early stopping);
+- ``previous``: the defaults of rnnlearn 0.1 spelled out (LSTM 32, Adam 1e-3, batch 32,
+  up to 200 epochs, stopping on the training loss);
 - ``defaults``: rnnlearn's estimator as it comes;
-- ``candidate``: the settings considered as the next defaults (bidirectional GRU, mean
-  pooling, plateau schedule, gradient clipping, early stopping).
+- ``candidate``: settings under consideration (edit :func:`rnnlearn_model` to try others).
 
 Each is fitted once per seed; the table shows the mean and standard deviation over seeds of
 the test accuracy (classification) or RMSE (regression), and the mean fit time.
@@ -28,6 +29,7 @@ the test accuracy (classification) or RMSE (regression), and the mean fit time.
 # SPDX-License-Identifier: BSD-3-Clause
 
 import argparse
+import os
 import statistics
 import time
 import warnings
@@ -39,6 +41,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import accuracy_score, mean_squared_error
 from sklearn.neighbors import KNeighborsClassifier
+from threadpoolctl import threadpool_limits
 
 from rnnlearn import RNNClassifier, RNNRegressor, load_ts
 from rnnlearn.optimizers import Adam
@@ -81,7 +84,7 @@ def fit_reference(task, X_train, y_train, X_test):
 
 
 def rnnlearn_model(task, setting, n_epochs, seed):
-    """An rnnlearn estimator for ``setting`` ('same', 'defaults' or 'candidate')."""
+    """An rnnlearn estimator for ``setting`` ('same', 'previous', 'defaults', 'candidate')."""
     estimator = RNNClassifier if task == "classification" else RNNRegressor
     if setting == "same":
         params = dict(
@@ -91,6 +94,15 @@ def rnnlearn_model(task, setting, n_epochs, seed):
             batch_size=16,
             max_iter=n_epochs,
             n_iter_no_change=n_epochs,
+        )
+    elif setting == "previous":
+        params = dict(
+            hidden_layer_sizes=(32,),
+            cell="lstm",
+            optimizer=Adam(learning_rate=1e-3),
+            batch_size=32,
+            max_iter=200,
+            n_iter_no_change=10,
         )
     elif setting == "candidate":
         params = dict(
@@ -118,6 +130,7 @@ def fit_torch(task, X_train, y_train, X_test, n_epochs, seed):
     from torch import nn
 
     torch.manual_seed(seed)
+    torch.set_num_threads(threadpool_info_threads())
     classes = np.unique(y_train) if task == "classification" else None
     n_out = len(classes) if task == "classification" else 1
     if task == "classification":
@@ -151,6 +164,14 @@ def fit_torch(task, X_train, y_train, X_test, n_epochs, seed):
     if task == "classification":
         return classes[out.argmax(axis=1)]
     return out[:, 0] * scale + center
+
+
+def threadpool_info_threads():
+    """The OpenMP thread limit in force (what rnnlearn's kernels use), for PyTorch too."""
+    from threadpoolctl import threadpool_info
+
+    limits = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "openmp"]
+    return min(limits, default=os.cpu_count())
 
 
 def _n_features(X):
@@ -220,17 +241,19 @@ def main(argv=None):
     parser.add_argument(
         "--contenders",
         nargs="*",
-        default=["reference", "torch", "same", "defaults", "candidate"],
+        default=["reference", "torch", "same", "previous", "defaults"],
     )
     parser.add_argument("--data", type=Path, default=DATA, help="folder of the .ts files")
+    parser.add_argument("--threads", type=int, default=None, help="threads for both libraries")
     parser.add_argument("--quick", action="store_true", help="2 %% of the epochs, one seed")
     args = parser.parse_args(argv)
     seeds, scale = (args.seeds[:1], 0.02) if args.quick else (args.seeds, 1.0)
     warnings.simplefilter("ignore", ConvergenceWarning)
     rows = []
-    for name in args.sets:
-        task, results = run_set(name, args.data, seeds, args.contenders, scale)
-        rows += [(name, task, contender, runs) for contender, runs in results.items()]
+    with threadpool_limits(args.threads):
+        for name in args.sets:
+            task, results = run_set(name, args.data, seeds, args.contenders, scale)
+            rows += [(name, task, contender, runs) for contender, runs in results.items()]
     print_table(rows)
 
 

@@ -598,9 +598,10 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         problem = self._degenerate(raw, data.y, data.weights, setup.model.loss)
         if problem is not None:
             warnings.warn(
-                f"Training collapsed: on its training data the fitted model {problem}. "
-                f"Try a lower learning rate, max_grad_norm, more epochs, or standardised "
-                f"inputs (rnnlearn.preprocessing.SequenceScaler).",
+                f"On its training data the fitted model {problem}: it has learned nothing "
+                f"usable. Train for more epochs; if the loss fell and rose again, lower "
+                f"the learning rate or set max_grad_norm; standardise the inputs "
+                f"(rnnlearn.preprocessing.SequenceScaler).",
                 CollapseWarning,
                 stacklevel=6,
             )

@@ -20,7 +20,7 @@ from rnnlearn.preprocessing import SequenceScaler
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
-    pytest.mark.filterwarnings("ignore:Training collapsed"),  # a few epochs on tiny data
+    pytest.mark.filterwarnings("ignore::rnnlearn.CollapseWarning"),  # a few epochs on tiny data
 ]
 
 ATOL = 1e-5  # float32 (onnxruntime) against rnnlearn's float32 network
