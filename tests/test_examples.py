@@ -2,6 +2,7 @@
 
 import importlib.util
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ NAMES = [
     "plot_dask_search",
     "plot_grid_search_cells",
     "plot_hidden_state_features",
+    "plot_onnx_deployment",
     "plot_partial_fit_stream",
     "plot_plaid_classification",
     "plot_sine_forecast",
@@ -132,6 +134,32 @@ def test_partial_fit_stream_learns_chunk_by_chunk(run_fast):
     assert result["accuracy"][-1] > 0.5  # four classes: chance is 0.25
     assert result["loss"][-1] < result["loss"][0]
     assert np.array_equal(figure.axes[0].lines[0].get_ydata(), result["accuracy"])
+
+
+def test_onnx_deployment_matches_rnnlearn_and_beats_the_last_value(run_fast):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    result, figure = run_fast("plot_onnx_deployment")
+    truth, lengths = result["truth"], result["lengths"]
+    assert result["max_difference"] < 1e-5
+    assert np.abs(result["onnxruntime"] - result["rnnlearn"]).max() == result["max_difference"]
+    assert lengths.min() >= 10 and lengths.max() == 20  # mixed lengths, padded to 20
+    error = np.sqrt(np.mean((result["rnnlearn"] - truth) ** 2))
+    naive_error = np.sqrt(np.mean((result["naive"] - truth) ** 2))
+    assert error < 0.5 * naive_error
+    for seconds in result["latency"].values():
+        assert sorted(seconds) == [1, 32]
+        assert all(0 < value < 1 for value in seconds.values())
+    forecast_ax, latency_ax = figure.axes
+    assert len(forecast_ax.lines) == 3
+    assert np.array_equal(forecast_ax.lines[2].get_ydata(), result["onnxruntime"][-len(truth) :])
+    assert [len(bars) for bars in latency_ax.containers] == [2, 2]
+
+
+def test_onnx_deployment_names_the_extra_without_onnxruntime(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
+    with pytest.raises(ImportError, match=re.escape("pip install rnnlearn[onnx]")):
+        load_example("plot_onnx_deployment")
 
 
 def test_dask_search_runs_on_two_workers(run_fast):
