@@ -30,7 +30,7 @@ from .exceptions import CollapseWarning, DivergenceWarning, TrainingInterruptedW
 from .optimizers import OPTIMIZERS, Optimizer, cut_learning_rate_on_plateau
 
 OUTPUT_MODES = ("last", "sequence", "after")
-POOLING_MODES = ("last", *POOLINGS)
+POOLING_MODES = ("auto", "last", *POOLINGS)
 LEARNING_RATE_SCHEDULES = ("constant", "plateau")
 
 DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
@@ -74,6 +74,7 @@ class _Hyperparameters(NamedTuple):
     """The estimator's hyperparameters, checked and resolved to objects."""
 
     sizes: tuple
+    pooling: str
     cell: Cell
     optimizer: Optimizer
     loss: object
@@ -91,27 +92,27 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
 
     def __init__(
         self,
-        hidden_layer_sizes=(32,),
-        cell="lstm",
+        hidden_layer_sizes=(64,),
+        cell="gru",
         *,
         output_mode="last",
-        pooling="last",
+        pooling="auto",
         bidirectional=False,
         optimizer="adam",
         alpha=0.0,
         dropout=0.0,
-        batch_size=32,
+        batch_size=16,
         max_iter=200,
         tol=1e-4,
         n_iter_no_change=10,
-        learning_rate_schedule="constant",
+        learning_rate_schedule="plateau",
         early_stopping=False,
         validation_fraction=0.1,
         shuffle=True,
         random_state=None,
         warm_start=False,
         verbose=0,
-        max_grad_norm=None,
+        max_grad_norm=1.0,
         dtype="float32",
         callbacks=None,
     ):
@@ -142,6 +143,9 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
 
     _encoding_attributes = ()
     """Names of the fitted attributes that :meth:`_encode_targets` defines."""
+
+    _auto_pooling = "last"
+    """What ``pooling='auto'`` reads with ``output_mode='last'`` (chosen on real series)."""
 
     @abstractmethod
     def _check_loss(self):
@@ -225,11 +229,14 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
             )
         if self.pooling not in POOLING_MODES:
             raise ValueError(f"pooling must be one of {list(POOLING_MODES)}; got {self.pooling!r}.")
-        if self.pooling != "last" and self.output_mode != "last":
+        if self.pooling not in ("auto", "last") and self.output_mode != "last":
             raise ValueError(
                 f"pooling={self.pooling!r} pools over time for one output per sequence, "
                 f"so it needs output_mode='last'; got output_mode={self.output_mode!r}."
             )
+        pooling = self.pooling
+        if pooling == "auto":
+            pooling = self._auto_pooling if self.output_mode == "last" else "last"
         check_number("alpha", self.alpha, Real, low=0)
         check_number("dropout", self.dropout, Real, 0, 1, open_ends="high")
         check_number("batch_size", self.batch_size, Integral, low=1)
@@ -272,6 +279,7 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         optimizer.validate_hyperparameters(prefix="optimizer__")
         return _Hyperparameters(
             sizes=tuple(int(n) for n in sizes),
+            pooling=pooling,
             cell=cell,
             optimizer=optimizer,
             loss=self._check_loss(),
@@ -350,7 +358,7 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
             hyper.sizes,
             Y.shape[2],
             n_steps_out,
-            pooling=self.pooling,
+            pooling=hyper.pooling,
             dropout=float(self.dropout),
             bidirectional=bool(self.bidirectional),
         )

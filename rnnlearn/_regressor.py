@@ -19,23 +19,25 @@ class RNNRegressor(RegressorMixin, BaseRNN):
 
     Parameters
     ----------
-    hidden_layer_sizes : int or tuple of int, default=(32,)
+    hidden_layer_sizes : int or tuple of int, default=(64,)
         Hidden units of each recurrent layer, bottom first (the R package's
         ``hidden_dim``); sizes may differ.
-    cell : {'vanilla', 'gru', 'lstm'} or Cell, default='lstm'
-        The recurrence. A :class:`~rnnlearn.cells.Cell` object is cloned, so its
+    cell : {'vanilla', 'gru', 'lstm'} or Cell, default='gru'
+        The recurrence (the defaults were chosen on real series: see the user guide's
+        "Default settings"). A :class:`~rnnlearn.cells.Cell` object is cloned, so its
         parameters can be searched as ``cell__<name>``.
     output_mode : {'last', 'sequence', 'after'}, default='last'
         ``'last'``: one prediction per sequence, from its last step (many-to-one).
         ``'sequence'``: one prediction per input step (synced sequence to sequence).
         ``'after'``: ``n_steps`` predictions starting at the last input step, fed zeros
         after it (the R package's ``seq_to_seq_unsync``); ``n_steps`` comes from ``y``.
-    pooling : {'last', 'mean', 'max'}, default='last'
+    pooling : {'auto', 'last', 'mean', 'max'}, default='auto'
         What the output layer reads of each sequence with ``output_mode='last'`` (another
-        mode needs ``'last'``): the top layer's state at its last valid step, or the mean
-        or elementwise max of the top layer's states over its valid steps, padding
-        excluded (Keras' ``GlobalAveragePooling1D`` / ``GlobalMaxPooling1D`` after a
-        recurrent layer).
+        mode needs ``'auto'`` or ``'last'``): the top layer's state at its last valid
+        step, or the mean or elementwise max of the top layer's states over its valid
+        steps, padding excluded (Keras' ``GlobalAveragePooling1D`` /
+        ``GlobalMaxPooling1D`` after a recurrent layer). ``'auto'`` is ``'last'``, which
+        forecasts best (the classifier's ``'auto'`` pools by max).
     bidirectional : bool, default=False
         Run each recurrent layer also backward in time, with its own weights
         (``W_x_reverse``, ... in :attr:`coefs_`), within each sequence's valid steps, and
@@ -61,7 +63,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         dropout)``. Masks are drawn per minibatch from the generator seeded by
         ``random_state``; :meth:`predict`, :meth:`score` and :meth:`hidden_states` never
         drop. No dropout on the recurrent state.
-    batch_size : int, default=32
+    batch_size : int, default=16
         Sequences per minibatch (capped at the number of samples).
     max_iter : int, default=200
         Maximum number of epochs.
@@ -69,7 +71,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         Improvement of the loss (or validation score) that counts as progress.
     n_iter_no_change : int, default=10
         Epochs without progress before training stops.
-    learning_rate_schedule : {"constant", "plateau"}, default="constant"
+    learning_rate_schedule : {"constant", "plateau"}, default="plateau"
         ``"plateau"``: where training would stop because the training loss (or, with
         ``early_stopping``, the validation score) has not improved by ``tol`` for
         ``n_iter_no_change`` epochs, divide the optimizer's learning rate by 5 and go on,
@@ -91,8 +93,9 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         Continue from the fitted weights and optimizer state instead of starting over.
     verbose : int, default=0
         Print one line per epoch when positive.
-    max_grad_norm : float or None, default=None
-        Clip each minibatch gradient to this global Euclidean norm.
+    max_grad_norm : float or None, default=1.0
+        Clip each minibatch gradient to this global Euclidean norm (``None``: no
+        clipping), as recurrent networks are usually trained in Keras and PyTorch.
     dtype : {'float32', 'float64'}, default='float32'
         Floating type of the network's weights and of all its arithmetic, whatever the
         input's (``numpy.float32`` and ``numpy.float64`` mean the same). float32, the
@@ -167,28 +170,28 @@ class RNNRegressor(RegressorMixin, BaseRNN):
 
     def __init__(
         self,
-        hidden_layer_sizes=(32,),
-        cell="lstm",
+        hidden_layer_sizes=(64,),
+        cell="gru",
         *,
         output_mode="last",
-        pooling="last",
+        pooling="auto",
         bidirectional=False,
         loss="squared_error",
         optimizer="adam",
         alpha=0.0,
         dropout=0.0,
-        batch_size=32,
+        batch_size=16,
         max_iter=200,
         tol=1e-4,
         n_iter_no_change=10,
-        learning_rate_schedule="constant",
+        learning_rate_schedule="plateau",
         early_stopping=False,
         validation_fraction=0.1,
         shuffle=True,
         random_state=None,
         warm_start=False,
         verbose=0,
-        max_grad_norm=None,
+        max_grad_norm=1.0,
         dtype="float32",
         callbacks=None,
     ):

@@ -343,7 +343,9 @@ def from_torch(source, estimator, X, y, *, classes=None):
     """A fitted copy of ``estimator`` with the weights of a PyTorch module or state dict.
 
     ``estimator`` describes the architecture (``cell``, ``hidden_layer_sizes``,
-    ``output_mode``, ``pooling``) and training settings; ``X`` and ``y``, a sample of the
+    ``output_mode``, ``pooling``) and training settings (a PyTorch model whose head reads
+    the last state, ``h_n``, needs ``pooling='last'``, as the default ``'auto'`` pools
+    by max); ``X`` and ``y``, a sample of the
     training data, define what the first ``partial_fit`` call would: the number of
     features, the target encoding (with ``classes`` for a classifier, as
     ``partial_fit`` takes them) and, for ``output_mode='after'``, the output steps. The
@@ -373,14 +375,21 @@ def from_torch(source, estimator, X, y, *, classes=None):
     Raises
     ------
     ValueError
-        If the cell has no PyTorch counterpart, or an entry of the state dict is missing
-        or has a shape the estimator's network does not.
+        If the cell has no PyTorch counterpart, a module made by :func:`to_torch` pools
+        otherwise than the estimator, or an entry of the state dict is missing or has a
+        shape the estimator's network does not.
     """
     state_dict = source.state_dict() if hasattr(source, "state_dict") else dict(source)
     estimator = clone(estimator)
     setup, state = estimator._prepare(X, y, None, incremental=True, classes=classes)
     network = setup.model.network
     check_convertible(network.cell)
+    pooling = getattr(source, "pooling", network.pooling)  # a module made by to_torch
+    if pooling != network.pooling:
+        raise ValueError(
+            f"The module pools its outputs with {pooling!r}, the estimator with "
+            f"{network.pooling!r}; set pooling={pooling!r} on the estimator."
+        )
     unexpected = set(state_dict) - set(_key_names(network))
     if unexpected:
         raise ValueError(

@@ -509,6 +509,7 @@ def diverging_fit(
         optimizer=SGD(learning_rate=learning_rate),
         batch_size=batch_size,
         max_iter=max_iter,
+        max_grad_norm=None,  # unclipped, so that it diverges
         random_state=seed,
         dtype=dtype,
     )

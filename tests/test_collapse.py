@@ -36,6 +36,7 @@ def test_fit_keeps_the_weights_of_the_lowest_training_loss_and_says_so():
         cell="gru",
         optimizer=LateBoost(learning_rate=0.01),
         max_iter=10,
+        max_grad_norm=None,
         random_state=0,
         callbacks=[callback],
     )

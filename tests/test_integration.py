@@ -75,7 +75,7 @@ def test_grid_search_over_cells_sizes_and_nested_learning_rate():
     assert set(search.best_params_) == set(grid)
     assert len(search.cv_results_["params"]) == 8
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
-    assert joblib.hash(adam) == adam_before and adam.learning_rate == 0.001
+    assert joblib.hash(adam) == adam_before and adam.learning_rate == 0.003
     assert joblib.hash(lstm) == lstm_before
     best = search.best_estimator_
     assert best.optimizer_.learning_rate == search.best_params_["optimizer__learning_rate"]

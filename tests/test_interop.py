@@ -185,7 +185,7 @@ def test_multiclass_logits_softmax():
 def test_round_trip_numpy(cell, output_mode):
     model = fitted(cell, output_mode)
     X, y = make_data(output_mode)
-    template = RNNRegressor(hidden_layer_sizes=(5, 3), cell=cell, output_mode=output_mode)
+    template = RNNRegressor((5, 3), cell=cell, output_mode=output_mode, pooling="last")
     imported = from_torch(to_torch_state_dict(model), template.set_params(dtype="float64"), X, y)
     np.testing.assert_allclose(imported.predict(X), model.predict(X), rtol=0, atol=1e-12)
     assert imported.history_[-1]["status"] == "imported"
@@ -207,7 +207,7 @@ def test_import_module_trained_in_torch(cell):
     torch = pytest.importorskip("torch")
     X, y = make_data("last")
     y = (y > 0).astype(int)
-    template = RNNClassifier(hidden_layer_sizes=(5, 3), cell=cell, dtype="float64", random_state=0)
+    template = RNNClassifier((5, 3), cell=cell, pooling="last", dtype="float64", random_state=0)
     module = to_torch(fitted(cell, estimator=RNNClassifier))
     torch.manual_seed(0)
     for parameter in module.parameters():  # fresh torch weights, then a little training
@@ -227,3 +227,11 @@ def test_import_module_trained_in_torch(cell):
     imported.partial_fit(X, y)
     assert imported.n_iter_ == 2
     assert not np.array_equal(imported.coefs_[0]["W_x"], before)
+
+
+def test_import_refuses_a_module_that_pools_otherwise():
+    pytest.importorskip("torch")
+    X, y = make_data("last")
+    module = to_torch(fitted(GRUCell(), pooling="mean"))
+    with pytest.raises(ValueError, match="pools its outputs with 'mean'.*pooling='mean'"):
+        from_torch(module, RNNRegressor((5, 3), cell="gru", pooling="max"), X, y)

@@ -5,6 +5,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from rnnlearn import RNNClassifier, RNNRegressor
+from rnnlearn.optimizers import Adam
 from rnnlearn.persistence import load, save
 
 pytestmark = [
@@ -77,7 +78,15 @@ def test_mean_pooling_learns_the_sign_of_the_mean():
     X_test, y_test = _mean_sign_data(300, seed=1, min_length=60, max_length=100)
     scores = {
         pooling: RNNClassifier(
-            hidden_layer_sizes=4, cell="vanilla", pooling=pooling, max_iter=10, random_state=0
+            hidden_layer_sizes=4,
+            cell="vanilla",
+            pooling=pooling,
+            optimizer=Adam(learning_rate=1e-3),
+            batch_size=32,
+            learning_rate_schedule="constant",
+            max_grad_norm=None,
+            max_iter=10,
+            random_state=0,
         )
         .fit(X, y)
         .score(X_test, y_test)
