@@ -23,8 +23,10 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
 
     Parameters
     ----------
-    hidden_layer_sizes : int or tuple of int, default=(64,)
-        Hidden units of each recurrent layer, bottom first; sizes may differ.
+    hidden_layer_sizes : int or tuple of int, default=(128,)
+        Hidden units of each recurrent layer, bottom first; sizes may differ (the
+        regressor's default is 64: on the real series the defaults were chosen on, 128
+        units classified clearly better, and regressed no better).
     cell : {'vanilla', 'gru', 'lstm'} or Cell, default='gru'
         The recurrence (an object is cloned; search it as ``cell__<name>``). The
         defaults were chosen on real series: see the user guide's "Default settings".
@@ -122,7 +124,7 @@ loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, hist
 
     def __init__(
         self,
-        hidden_layer_sizes=(64,),
+        hidden_layer_sizes=(128,),
         cell="gru",
         *,
         output_mode="last",
