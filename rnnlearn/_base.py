@@ -582,7 +582,8 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         """Warn with :class:`CollapseWarning` if this fit's training went wrong unnoticed.
 
         Two signs: the training loss rose back by more than a quarter of what the fit had
-        gained (the best weights were restored, but training was unstable), or the final
+        gained and of its best value (the best weights were restored, but training was
+        unstable; the second bound keeps noise on a fit that gained little quiet), or the final
         model is degenerate on its own training data (see :meth:`_degenerate`). A fit that
         diverged or was interrupted has said so already.
         """
@@ -592,7 +593,7 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         if len(losses) > 1:
             best = int(np.argmin(losses))
             gained, lost = losses[0] - losses[best], losses[-1] - losses[best]
-            if lost > 0.25 * gained > 0:
+            if lost > 0.25 * max(gained, losses[best]) and gained > 0:
                 warnings.warn(
                     f"The training loss rose from {losses[best]:.4g} (epoch "
                     f"{records[best]['epoch']}) to {losses[-1]:.4g} (epoch "
