@@ -21,7 +21,15 @@ from rnnlearn.optimizers import SGD
 
 def epoch_seconds(X, y, repeats=3):
     """Best time of ``repeats`` one-epoch ``partial_fit`` calls, after a warm-up epoch."""
-    model = RNNClassifier(hidden_layer_sizes=64, optimizer=SGD(0.1), random_state=0)
+    model = RNNClassifier(
+        hidden_layer_sizes=64,
+        cell="lstm",
+        pooling="last",
+        optimizer=SGD(0.1),
+        batch_size=32,
+        max_grad_norm=None,
+        random_state=0,
+    )
     model.partial_fit(X, y, classes=[0, 1])
     times = []
     for _ in range(repeats):

@@ -240,6 +240,8 @@ class RnnlearnRunner:
             output_mode=case_shape(case)[2],
             optimizer=SGD(learning_rate=LEARNING_RATE, momentum=MOMENTUM),
             batch_size=case.batch_size,
+            pooling="last",  # what PyTorch's model reads: its last state, unclipped
+            max_grad_norm=None,
             shuffle=True,
             random_state=seed,
         )
