@@ -15,6 +15,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NAMES = [
     "plot_binary_addition",
     "plot_dask_search",
+    "plot_default_settings",
     "plot_grid_search_cells",
     "plot_hidden_state_features",
     "plot_onnx_deployment",
@@ -99,16 +100,38 @@ def test_plaid_classifier_beats_the_majority_class(run_fast):
     assert figure.axes[0].images[0].get_array().shape == (11, 11)
 
 
-def test_plaid_data_folder_is_found_without_file(monkeypatch):
+@pytest.mark.parametrize("name", ["plot_plaid_classification", "plot_default_settings"])
+def test_data_folder_is_found_without_file(monkeypatch, name):
     """sphinx-gallery runs an example from its folder, with no ``__file__``."""
     monkeypatch.chdir(EXAMPLES)
     monkeypatch.delenv("RNNLEARN_DATA", raising=False)
-    path = EXAMPLES / "plot_plaid_classification.py"
+    path = EXAMPLES / f"{name}.py"
     namespace = {"__name__": "gallery"}
     exec(compile(path.read_text(), path.name, "exec"), namespace)
     expected = EXAMPLES.parent.parent / "shared" / "data"
     assert namespace["data_folder"]() == expected
-    assert load_example("plot_plaid_classification").data_folder() == expected
+    assert load_example(name).data_folder() == expected
+
+
+def test_default_settings_beat_the_last_state_and_the_nearest_neighbour(run_fast):
+    """Fast mode (every 8th step, 30 epochs), measured: defaults 0.711, pooling="last"
+    0.587, 1-NN 0.525."""
+    module = load_example("plot_default_settings")
+    folder = module.data_folder()
+    if not (folder / "OSULeaf_TRAIN.ts").exists():
+        pytest.skip(f"OSULeaf is not in {folder} (set RNNLEARN_DATA)")
+    result, figure = run_fast("plot_default_settings")
+    nearest, last, defaults = (result["accuracy"][name] for name in module.NAMES)
+    assert nearest == pytest.approx(0.525, abs=0.005)  # deterministic: 127 of 242
+    assert defaults >= 0.65
+    assert defaults > nearest + 0.1
+    assert defaults > last + 0.05
+    assert result["X_train"].shape == (200, 54, 1)
+    *series_axes, loss_ax, bar_ax = figure.axes
+    assert len(series_axes) == 2
+    assert [len(line.get_xdata()) for line in loss_ax.lines] == [30, 30]
+    heights = [bar.get_height() for bar in bar_ax.containers[0]]
+    assert heights == [nearest, last, defaults]
 
 
 def test_grid_search_searches_cells_optimizers_and_learning_rates(run_fast):
