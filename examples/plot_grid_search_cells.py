@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
-from rnnlearn import RNNClassifier, make_frequency_classification
+from rnnlearn import CollapseWarning, RNNClassifier, make_frequency_classification
 
 #: Small settings for continuous integration (``--fast`` or ``RNNLEARN_EXAMPLES_FAST=1``).
 FAST = {"n_samples": 60, "max_iter": 2, "n_jobs": 1}
@@ -88,8 +88,11 @@ def main(argv=None):
     parser.add_argument("--output", help="save the figure to this file instead of showing it")
     args = parser.parse_args(argv)
     fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
-    # A short demo stops at max_iter on purpose; do not warn about it.
+    # A short demo stops at max_iter on purpose; do not warn about it. Nor about the
+    # candidates that learn nothing in so few epochs (CollapseWarning): finding them, by
+    # their low scores in the figure, is what the search is for.
     warnings.simplefilter("ignore", ConvergenceWarning)
+    warnings.simplefilter("ignore", CollapseWarning)
     search = run(**(FAST if fast else {}))
     print(f"best parameters: {search.best_params_}")
     print(f"best cross-validated accuracy: {search.best_score_:.3f}")
