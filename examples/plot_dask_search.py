@@ -24,7 +24,7 @@ from dask.distributed import Client, LocalCluster
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
-from rnnlearn import RNNClassifier, make_frequency_classification
+from rnnlearn import CollapseWarning, RNNClassifier, make_frequency_classification
 
 #: Small settings for continuous integration (``--fast`` or ``RNNLEARN_EXAMPLES_FAST=1``).
 FAST = {"n_samples": 60, "max_iter": 2}
@@ -88,8 +88,11 @@ def main(argv=None):
     parser.add_argument("--output", help="save the figure to this file instead of showing it")
     args = parser.parse_args(argv)
     fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
-    # A short demo stops at max_iter on purpose; do not warn about it.
+    # A short demo stops at max_iter on purpose; do not warn about it, nor about the
+    # candidates that learn nothing in so few epochs (CollapseWarning): the search scores
+    # them low, which is what it is for.
     warnings.simplefilter("ignore", ConvergenceWarning)
+    warnings.simplefilter("ignore", CollapseWarning)
     search, workers = run(**(FAST if fast else {}))
     print(f"{len(search.cv_results_['params'])} candidates on {workers} dask workers")
     print(f"best parameters: {search.best_params_}, accuracy {search.best_score_:.3f}")
