@@ -119,7 +119,7 @@ def fit_torch(task, X_train, y_train, X_test, n_epochs, seed):
     from torch import nn
 
     torch.manual_seed(seed)
-    torch.set_num_threads(threadpool_info_threads())
+    torch.set_num_threads(_openmp_threads())
     classes = np.unique(y_train) if task == "classification" else None
     n_out = len(classes) if task == "classification" else 1
     if task == "classification":
@@ -155,7 +155,7 @@ def fit_torch(task, X_train, y_train, X_test, n_epochs, seed):
     return out[:, 0] * scale + center
 
 
-def threadpool_info_threads():
+def _openmp_threads():
     """The OpenMP thread limit in force (what rnnlearn's kernels use), for PyTorch too."""
     from threadpoolctl import threadpool_info
 

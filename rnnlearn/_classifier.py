@@ -357,14 +357,12 @@ loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, hist
         if self._target_kind == "multilabel":
             return None
         rows = weights > 0
-        if raw.shape[-1] == 1:
-            predicted, true = (raw[..., 0] > 0)[rows], (Y[..., 0] > 0.5)[rows]
-        else:
-            predicted, true = raw.argmax(axis=-1)[rows], Y.argmax(axis=-1)[rows]
-        if len(np.unique(predicted)) > 1 or len(np.unique(true)) < 2:
+        predicted = np.unique(self._labels(raw)[rows])
+        true = np.unique(Y.argmax(axis=-1)[rows] if Y.shape[-1] > 1 else Y[..., 0][rows])
+        if len(predicted) > 1 or len(true) < 2:
             return None
         where = "sequence" if self._output_mode == "last" else "step"
-        label = self.classes_[int(predicted[0])]
+        label = predicted[0]
         label = label.item() if isinstance(label, np.generic) else label
         return f"predicts the one class {label!r} for every {where}"
 
