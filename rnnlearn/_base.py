@@ -15,9 +15,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._fitted import Model, fitted_attributes, resumed_state
+from ._fitted import Model, fitted_attributes, resumed_state, start_state, write_fitted
 from ._network import POOLINGS, Network, step_mask
-from ._training import DivergenceGuard, TrainingData, TrainingSetup, TrainingState, run_epoch
+from ._training import TrainingData, TrainingSetup, epoch_record, run_epoch
 from ._validation import (
     check_number,
     check_representable,
@@ -68,6 +68,11 @@ def _check_dtype(value):
             f"got {value!r}."
         )
     return DTYPES[name]
+
+
+def _shape(network):
+    """A network's architecture less its dropout, which a resumed fit may change."""
+    return {k: v for k, v in network.architecture.items() if k != "dropout"}
 
 
 class _Hyperparameters(NamedTuple):
@@ -369,7 +374,7 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
             rng = check_random_state(self.random_state)
             params = network.init_params(rng, hyper.dtype)
             optimizer_state = hyper.optimizer.init(params)
-            state = TrainingState(params, optimizer_state, rng, [], DivergenceGuard(params.copy()))
+            state = start_state(params, optimizer_state, rng)
         dtype = state.params.dtype
         weights = self._step_weights(
             step_weights, sample_weight, lengths, n_timesteps, self.output_mode, dtype
@@ -426,10 +431,7 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
             )
         old = self._network
         if (
-            network.layout != old.layout
-            or network.n_steps_out != old.n_steps_out
-            or network.pooling != old.pooling
-            or network.bidirectional != old.bidirectional
+            _shape(network) != _shape(old)
             or network.cell.get_params() != old.cell.get_params()
             or type(network.cell) is not type(old.cell)
         ):
@@ -509,14 +511,13 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         except KeyboardInterrupt:
             loss, status = float("nan"), "interrupted"
         state.samples_seen += setup.data.n_samples
-        record = {
-            "epoch": len(state.history) + 1,
-            "loss": loss,
-            "validation_score": None,
-            "learning_rate": learning_rate,
-            "duration": time.perf_counter() - start,
-            "status": status,
-        }
+        record = epoch_record(
+            len(state.history) + 1,
+            loss,
+            learning_rate,
+            duration=time.perf_counter() - start,
+            status=status,
+        )
         if status == "ok":
             optimizer.end_epoch(state.optimizer_state)
             if setup.validation is not None:
@@ -617,8 +618,7 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
 
     def _commit(self, model, state):
         """Write every fitted attribute (the only place that does); see :mod:`._fitted`."""
-        for name, value in fitted_attributes(model, state).items():
-            setattr(self, name, value)
+        write_fitted(self, model, state)
 
     # ------------------------------------------------------------------ prediction
 

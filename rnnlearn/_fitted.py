@@ -1,4 +1,19 @@
-"""What a fitted estimator holds: the one schema that training and persistence share."""
+"""The one door into a fitted estimator: what it learned, read and written in one place.
+
+Everything outside the estimator classes that reads or writes an estimator's learned state
+(persistence, ONNX and PyTorch export and import, future adapters) goes through this
+module and touches no private attribute or method of an estimator:
+
+- :func:`read_fitted` gives a fitted estimator's ``(Model, TrainingState)``;
+- :func:`write_fitted` makes an estimator hold a ``(Model, TrainingState)``;
+- :func:`start_state` is the only constructor of a :class:`TrainingState`;
+- :func:`check_hyperparameters`, :func:`encoding_names` and :func:`prepare_run` give an
+  estimator's checked hyperparameters, the names of its target encoding and a training
+  run on data, for code that builds a fitted estimator from elsewhere.
+
+A new output head adds what it learns to :class:`Model` (its ``encoding``) and to
+:func:`fitted_attributes`; a new export format reads :class:`Model`.
+"""
 
 # SPDX-License-Identifier: BSD-3-Clause
 
@@ -35,6 +50,69 @@ class Model:
     output_mode: str
     encoding: dict
     validated: bool
+
+    @property
+    def squeeze_output(self):
+        """Whether predictions drop their last axis (a regressor fitted on 1-D targets)."""
+        return bool(self.encoding.get("_squeeze_output", False))
+
+    @property
+    def target_kind(self):
+        """A classifier's ``'binary'``, ``'multiclass'`` or ``'multilabel'``; else ``None``."""
+        return self.encoding.get("_target_kind")
+
+    @property
+    def classes(self):
+        """A classifier's class labels (``classes_``); else ``None``."""
+        return self.encoding.get("classes_")
+
+
+def start_state(
+    params,
+    optimizer_state,
+    rng,
+    *,
+    history=(),
+    no_improvement=0,
+    best_loss=None,
+    best_score=None,
+    samples_seen=0,
+):
+    """A :class:`TrainingState` at ``params`` (the only place one is made).
+
+    Parameters
+    ----------
+    params : ndarray of shape (n_params,)
+        Flat network parameters, owned by the state from now on.
+    optimizer_state : dict
+        As made by :meth:`Optimizer.init`.
+    rng : numpy.random.RandomState
+        The training generator.
+    history : sequence of dict, default=()
+        Earlier epochs' records (copied).
+    no_improvement : int, default=0
+        Epochs in a row without progress.
+    best_loss, best_score : float or None, default=None
+        Lowest training loss; best validation score.
+    samples_seen : int, default=0
+        Training samples seen so far.
+
+    Returns
+    -------
+    TrainingState
+        Its divergence guard starts at ``params``.
+    """
+    return TrainingState(
+        params=params,
+        optimizer_state=optimizer_state,
+        rng=rng,
+        history=list(history),
+        guard=DivergenceGuard(params.copy()),
+        no_improvement=no_improvement,
+        best_loss=best_loss,
+        best_score=best_score,
+        samples_seen=samples_seen,
+    )
 
 
 def fitted_attributes(model, state):
@@ -98,12 +176,11 @@ def read_fitted(estimator):
         encoding={name: getattr(estimator, name) for name in estimator._encoding_attributes},
         validated=estimator.validation_scores_ is not None,
     )
-    state = TrainingState(
-        params=params,
-        optimizer_state=copy.deepcopy(estimator._optimizer_state),
-        rng=copy.deepcopy(estimator._rng),
-        history=list(estimator.history_),
-        guard=DivergenceGuard(params.copy()),
+    state = start_state(
+        params,
+        copy.deepcopy(estimator._optimizer_state),
+        copy.deepcopy(estimator._rng),
+        history=estimator.history_,
         no_improvement=estimator._no_improvement_count,
         best_loss=estimator.best_loss_,
         best_score=estimator.best_validation_score_,
@@ -122,3 +199,41 @@ def resumed_state(estimator, optimizer):
     if type(optimizer) is not type(estimator.optimizer_):
         state = replace(state, optimizer_state=optimizer.init(state.params))
     return replace(state, best_score=None)
+
+
+def write_fitted(estimator, model, state):
+    """Make ``estimator`` hold ``model`` trained to ``state`` (every fitted attribute).
+
+    Parameters
+    ----------
+    estimator : RNNRegressor or RNNClassifier
+        Changed in place.
+    model : Model
+        The fitted model.
+    state : TrainingState
+        Its training progress (copied).
+    """
+    for name, value in fitted_attributes(model, state).items():
+        setattr(estimator, name, value)
+
+
+def check_hyperparameters(estimator):
+    """An estimator's hyperparameters, checked and resolved to objects; changes nothing.
+
+    Raises ``ValueError`` or ``TypeError`` for an invalid one, as ``fit`` does.
+    """
+    return estimator._check_params()
+
+
+def encoding_names(estimator):
+    """The names of the fitted attributes that an estimator's target encoding defines."""
+    return tuple(estimator._encoding_attributes)
+
+
+def prepare_run(estimator, X, y, classes=None):
+    """The ``(setup, state)`` a ``partial_fit`` on ``(X, y)`` would train from.
+
+    Validates as ``partial_fit`` does and changes nothing; the estimator starts afresh
+    unless it is fitted.
+    """
+    return estimator._prepare(X, y, None, incremental=True, classes=classes)

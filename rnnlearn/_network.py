@@ -200,6 +200,28 @@ class Network:
             self.layout.append(entry)
         self.n_params = offset
 
+    ARCHITECTURE = (
+        "n_features",
+        "hidden_layer_sizes",
+        "n_outputs",
+        "n_steps_out",
+        "pooling",
+        "dropout",
+        "bidirectional",
+    )
+    """The constructor's arguments besides the cell, in order."""
+
+    @property
+    def architecture(self):
+        """The constructor's arguments besides the cell: ``Network(cell, **architecture)``.
+
+        Returns
+        -------
+        dict of str to object
+            Name -> value, for each name in :attr:`ARCHITECTURE`.
+        """
+        return {name: getattr(self, name) for name in self.ARCHITECTURE}
+
     @property
     def n_directions(self):
         """Directions each layer runs in: 2 when bidirectional, else 1.

@@ -85,6 +85,38 @@ def minibatches(n_samples, batch_size, shuffle, rng):
         yield batch if order is None else order[batch]
 
 
+def epoch_record(epoch, loss, learning_rate, *, duration=0.0, status="ok", validation_score=None):
+    """One ``history_`` record: what an epoch (or an import of weights) did.
+
+    Parameters
+    ----------
+    epoch : int
+        Its number, from 1 over every fit that continued the model.
+    loss : float
+        Training loss (NaN when the epoch failed).
+    learning_rate : float
+        The optimizer's learning rate during the epoch.
+    duration : float, default=0.0
+        Seconds taken.
+    status : {'ok', 'diverged', 'interrupted', 'imported'}, default='ok'
+        How it ended.
+    validation_score : float or None, default=None
+        Score on the validation split (early stopping only).
+
+    Returns
+    -------
+    dict
+    """
+    return {
+        "epoch": epoch,
+        "loss": loss,
+        "validation_score": validation_score,
+        "learning_rate": learning_rate,
+        "duration": duration,
+        "status": status,
+    }
+
+
 EXPLOSION_FACTOR = 1e6
 """A batch loss this many times the run's first batch loss counts as divergence."""
 
