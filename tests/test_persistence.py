@@ -413,3 +413,61 @@ def test_round_trip_property(
         estimator.partial_fit(X, y)
     _assert_same_predictions(model, loaded, X)
     _assert_same_estimator(model, loaded, same_durations=False)
+
+
+DATA = Path(__file__).parent / "data"
+SAVED_BEFORE_ISSUE_17 = [
+    "regressor_gru",  # stacked, early stopping (validated), 1-D targets
+    "classifier_vanilla_multiclass",  # string labels, relu, max pooling, mixed lengths
+    "regressor_bidirectional_lstm_mean",  # SGD with momentum, float64, two outputs
+    "regressor_after",  # output_mode='after'
+]
+
+
+def _saved_inputs(expected):
+    """The inputs a saved fixture was fitted on: a list if its sequences differ in length."""
+    X = expected["X"]
+    if "lengths" not in expected:
+        return X
+    return [x[:n] for x, n in zip(X, expected["lengths"], strict=True)]
+
+
+def _saved_predictions(model, X):
+    if isinstance(model, RNNClassifier):
+        return model.predict_proba(X)
+    return np.asarray(model.predict(X))
+
+
+@pytest.mark.parametrize("name", SAVED_BEFORE_ISSUE_17)
+def test_files_saved_by_earlier_code_predict_and_train_as_before(name):
+    """Files saved at 660ac78 (before the one-door refactor) load, predict exactly as they
+    did, and a partial_fit continues as it did then (``tests/data/README.md``)."""
+    model = load(DATA / f"{name}.npz")
+    with np.load(DATA / f"{name}.expected.npz") as archive:
+        expected = dict(archive)
+    X = _saved_inputs(expected)
+    assert_array_equal(np.asarray(model.predict(X)), expected["predict"])
+    if "predict_proba" in expected:
+        assert_array_equal(model.predict_proba(X), expected["predict_proba"])
+    n_iter = model.n_iter_
+    model.partial_fit(X, expected["y"])
+    assert model.n_iter_ == n_iter + 1
+    np.testing.assert_allclose(
+        _saved_predictions(model, X), expected["predict_after_partial_fit"], rtol=1e-5, atol=1e-6
+    )
+
+
+def test_file_from_before_pooling_dropout_and_bidirectional_loads_with_their_defaults(
+    tmp_path,
+):
+    """Files written before those options existed lack them: last state, no dropout,
+    one direction."""
+    path = tmp_path / "model.npz"
+    path.write_bytes((DATA / "regressor_after.npz").read_bytes())
+    options = ("pooling", "dropout", "bidirectional")
+    _tamper(path, lambda d: [d["network"].pop(option) for option in options])
+    loaded, saved = load(path), load(DATA / "regressor_after.npz")
+    _assert_same_estimator(saved, loaded)
+    assert loaded._network.architecture == saved._network.architecture
+    assert (loaded._network.pooling, loaded._network.dropout) == ("last", 0.0)
+    assert not loaded._network.bidirectional
