@@ -374,8 +374,7 @@ def make_windows(series, window, *, horizon=1, step=1, target=None):
     window : int
         Number of time steps per window, at least 1.
     horizon : int, default=1
-        How many steps after a window's last step its target lies, at least 1
-        (1 = the next value).
+        Steps from a window's last step to its target, at least 1 (1: the next value).
     step : int, default=1
         Distance between the starts of consecutive windows, at least 1.
     target : int, sequence of int or None, default=None
@@ -412,21 +411,15 @@ def make_windows(series, window, *, horizon=1, step=1, target=None):
     >>> import numpy as np
     >>> from rnnlearn.preprocessing import make_windows
     >>> X, y = make_windows(np.arange(6.0), window=3)
-    >>> X.shape
-    (3, 3, 1)
-    >>> print(X[:, :, 0])
+    >>> print(X[:, :, 0], y)
     [[0. 1. 2.]
      [1. 2. 3.]
-     [2. 3. 4.]]
-    >>> print(y)
-    [3. 4. 5.]
+     [2. 3. 4.]] [3. 4. 5.]
     """
     values = check_series("series", series)
     starts = _window_starts(len(values), window, horizon, step)
-    window_steps = starts[:, np.newaxis] + np.arange(window)
-    X = _as_2d(values)[window_steps]
-    y = _target_columns(values, target)[starts + window - 1 + horizon]
-    return X, y
+    X = _as_2d(values)[starts[:, np.newaxis] + np.arange(window)]
+    return X, _target_columns(values, target)[starts + window - 1 + horizon]
 
 
 class SlidingWindow(TransformerMixin, BaseEstimator):
