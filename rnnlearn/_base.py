@@ -2,22 +2,19 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
-import time
-import warnings
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._fitted import Model, fitted_attributes, resumed_state, start_state, write_fitted
 from ._network import POOLINGS, Network, step_mask
-from ._training import TrainingData, TrainingSetup, epoch_record, run_epoch
+from ._training import EpochPolicy, TrainingData, TrainingSetup, fit_epoch
 from ._validation import (
     check_number,
     check_representable,
@@ -26,8 +23,7 @@ from ._validation import (
 )
 from .callbacks import CallbackSupportMixin, PrintProgress, _EpochDispatch, with_callbacks
 from .cells import CELLS, Cell
-from .exceptions import CollapseWarning, DivergenceWarning, TrainingInterruptedWarning
-from .optimizers import OPTIMIZERS, Optimizer, cut_learning_rate_on_plateau
+from .optimizers import OPTIMIZERS, Optimizer
 
 OUTPUT_MODES = ("last", "sequence", "after")
 POOLING_MODES = ("auto", "last", *POOLINGS)
@@ -326,8 +322,16 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         context = self._open_callback_context(n_epochs, incremental)
         dispatch = _EpochDispatch(setup.callbacks, context, X, y, metadata)
+        policy = EpochPolicy(
+            self.tol,
+            self.n_iter_no_change,
+            plateau=self.learning_rate_schedule == "plateau",
+            validated=setup.validation is not None,
+            incremental=incremental,
+            state=state,
+        )
         dispatch.begin_training(self)
-        self._train(setup, state, n_epochs, incremental, dispatch)
+        self._train(setup, state, policy, n_epochs, dispatch)
         dispatch.end_training(self)
         return self
 
@@ -464,157 +468,28 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         """Labels to stratify the validation split by (``None`` for regression)."""
         return None
 
-    def _train(self, setup, state, n_epochs, incremental, dispatch):
-        """The epoch loop: train, record, commit, call callbacks, decide to stop.
+    def _train(self, setup, state, policy, n_epochs, dispatch):
+        """The epoch loop: train, let the policy judge, commit, call callbacks.
 
-        Callbacks see each epoch's weights. Training ends when an epoch fails, converges
-        (not in ``partial_fit``) or a callback asks to stop. Then, as at ``max_iter``, the
-        best weights are restored: those of the best validation score with early stopping,
-        else (in ``fit``, unless training diverged or was interrupted, which keeps the last
-        good weights) those of the lowest training loss; and ``fit`` warns if training
-        collapsed (see :meth:`_warn_if_collapsed`).
+        Callbacks see each epoch's weights. Training ends when the policy says so (a
+        failed epoch, or convergence outside ``partial_fit``) or a callback asks to stop;
+        then the policy restores the best weights and checks for a collapse (see
+        :class:`~._training.EpochPolicy`).
         """
-        first_epoch = len(state.history)
+        stopped = False
         for _ in range(n_epochs):
             dispatch.begin_epoch(self)
-            record = self._run_epoch(setup, state)
-            ok = record["status"] == "ok"
-            converged = (
-                ok and self._update_stopping(setup, state, record, incremental) and not incremental
-            )
+            record = fit_epoch(setup, state, self._score_raw)
+            judged_final = policy.end_epoch(record, state)
             state.history.append(record)
             self._commit(setup.model, state)
-            stop = dispatch.end_epoch(self, record, lambda: fitted_attributes(setup.model, state))
-            if not ok or converged or stop:
+            attributes = lambda: fitted_attributes(setup.model, state)  # noqa: E731
+            stopped = dispatch.end_epoch(self, record, attributes) or judged_final
+            if stopped:
                 break
-        else:
-            if not incremental:
-                warnings.warn(
-                    f"Maximum iterations ({n_epochs}) reached and the optimization "
-                    f"hasn't converged yet.",
-                    ConvergenceWarning,
-                    stacklevel=5,
-                )
-        if ok or setup.validation is not None:
-            self._restore_best(setup, state)
-        if not incremental:
-            self._warn_if_collapsed(setup, state, state.history[first_epoch:])
-
-    def _run_epoch(self, setup, state):
-        """Train one epoch and score it; return its ``history_`` record."""
-        start = time.perf_counter()
-        optimizer = setup.model.optimizer
-        learning_rate = optimizer.learning_rate_at(state.optimizer_state)
-        try:
-            loss, diverged = run_epoch(setup, state)
-            status = "diverged" if diverged else "ok"
-        except KeyboardInterrupt:
-            loss, status = float("nan"), "interrupted"
-        state.samples_seen += setup.data.n_samples
-        record = epoch_record(
-            len(state.history) + 1,
-            loss,
-            learning_rate,
-            duration=time.perf_counter() - start,
-            status=status,
-        )
-        if status == "ok":
-            optimizer.end_epoch(state.optimizer_state)
-            if setup.validation is not None:
-                held_out = setup.validation
-                raw = setup.model.network.predict(state.params, held_out.X, held_out.lengths)
-                record["validation_score"] = self._score_raw(
-                    raw, held_out.y, held_out.weights, setup.model.loss
-                )
-        elif status == "diverged":
-            warnings.warn(
-                f"Training diverged in epoch {record['epoch']} (the loss became "
-                f"non-finite); stopped and kept the last weights with a finite loss. "
-                f"Lower the learning rate or set max_grad_norm.",
-                DivergenceWarning,
-                stacklevel=6,
-            )
-            state.optimizer_state = optimizer.init(state.params)
-        else:
-            warnings.warn(
-                f"Training interrupted in epoch {record['epoch']}; the model "
-                f"keeps the weights of its last step.",
-                TrainingInterruptedWarning,
-                stacklevel=6,
-            )
-        return record
-
-    def _update_stopping(self, setup, state, record, incremental):
-        """Track the best loss or validation score; return whether training has converged.
-
-        The best weights are kept: by validation score with early stopping, else by
-        training loss, except in ``partial_fit``, where each call is one epoch of a stream.
-        """
-        if setup.validation is not None:
-            score, best = record["validation_score"], state.best_score
-            improved = best is None or score > best + self.tol
-            if best is None or score > best:
-                state.best_score = score
-                state.best_params = state.params.copy()
-        else:
-            loss, best = record["loss"], state.best_loss
-            improved = best is None or loss < best - self.tol
-            if best is None or loss < best:
-                state.best_loss = loss
-                if not incremental:
-                    state.best_params = state.params.copy()
-        state.no_improvement = 0 if improved else state.no_improvement + 1
-        if state.no_improvement <= self.n_iter_no_change:
-            return False
-        if self.learning_rate_schedule == "plateau" and cut_learning_rate_on_plateau(
-            state.optimizer_state
-        ):
-            state.no_improvement = 0  # a fresh start at the lower rate
-            return False
-        return True
-
-    def _restore_best(self, setup, state):
-        """Put the best parameters kept by :meth:`_update_stopping` back and commit them."""
-        if state.best_params is not None:
-            state.params[...] = state.best_params
+        if policy.finish(state, exhausted=not stopped):
             self._commit(setup.model, state)
-
-    def _warn_if_collapsed(self, setup, state, records):
-        """Warn with :class:`CollapseWarning` if this fit's training went wrong unnoticed.
-
-        Two signs: the training loss rose back by more than a quarter of what the fit had
-        gained and of its best value (the best weights were restored, but training was
-        unstable; the second bound keeps noise on a fit that gained little quiet), or the final
-        model is degenerate on its own training data (see :meth:`_degenerate`). A fit that
-        diverged or was interrupted has said so already.
-        """
-        if not records or records[-1]["status"] != "ok":
-            return  # a divergence or an interruption has been reported already
-        losses = [r["loss"] for r in records]
-        if len(losses) > 1:
-            best = int(np.argmin(losses))
-            gained, lost = losses[0] - losses[best], losses[-1] - losses[best]
-            if lost > 0.25 * max(gained, losses[best]) and gained > 0:
-                warnings.warn(
-                    f"The training loss rose from {losses[best]:.4g} (epoch "
-                    f"{records[best]['epoch']}) to {losses[-1]:.4g} (epoch "
-                    f"{records[-1]['epoch']}): training was unstable. The weights of the "
-                    f"lowest loss were kept. Lower the learning rate or set max_grad_norm.",
-                    CollapseWarning,
-                    stacklevel=6,
-                )
-        data = setup.data
-        raw = setup.model.network.predict(state.params, data.X, data.lengths)
-        problem = self._degenerate(raw, data.y, data.weights, setup.model.loss)
-        if problem is not None:
-            warnings.warn(
-                f"On its training data the fitted model {problem}: it has learned nothing "
-                f"usable. Train for more epochs; if the loss fell and rose again, lower "
-                f"the learning rate or set max_grad_norm; standardise the inputs "
-                f"(rnnlearn.preprocessing.SequenceScaler).",
-                CollapseWarning,
-                stacklevel=6,
-            )
+        policy.check_collapse(setup, state, self._degenerate)
 
     def _commit(self, model, state):
         """Write every fitted attribute (the only place that does); see :mod:`._fitted`."""

@@ -1,14 +1,27 @@
-"""The training run as typed objects; one epoch of minibatch training with its divergence guard."""
+"""The training run as typed objects; one epoch of training; the policy between epochs.
+
+:func:`run_epoch` trains one epoch of minibatches with its divergence guard,
+:func:`fit_epoch` wraps it into a scored ``history_`` record, and :class:`EpochPolicy`
+decides after each epoch whether to stop, cut the learning rate and which weights to keep.
+"""
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import gen_batches
 
 from .cells._threads import single_threaded_blas
-from .optimizers import add_l2_penalty, clip_by_global_norm
+from .exceptions import (
+    CollapseWarning,
+    DivergenceWarning,
+    TrainingInterruptedWarning,
+    warn_at_call_site,
+)
+from .optimizers import add_l2_penalty, clip_by_global_norm, cut_learning_rate_on_plateau
 
 
 class TrainingData:
@@ -194,8 +207,6 @@ class TrainingState:
         Epochs in a row without progress.
     best_loss, best_score : float or None, default=None
         Lowest training loss; best validation score of this fit.
-    best_params : ndarray or None, default=None
-        Parameters of the best validation score (early stopping only).
     samples_seen : int, default=0
         Training samples seen, over every fit that continued this model.
     """
@@ -208,7 +219,6 @@ class TrainingState:
     no_improvement: int = 0
     best_loss: float | None = None
     best_score: float | None = None
-    best_params: np.ndarray | None = None
     samples_seen: int = 0
 
 
@@ -259,3 +269,252 @@ def run_epoch(setup, state):
             params[...] = guard.last_good
             return float("nan"), True
     return total / data.n_samples, False
+
+
+def fit_epoch(setup, state, score):
+    """Train one epoch with :func:`run_epoch`, score it, and return its ``history_`` record.
+
+    After an epoch that went well the optimizer's epoch counter (the learning-rate decay)
+    advances and, with a validation split, the record gets its ``validation_score``. After
+    a diverged epoch the optimizer state starts afresh at the last good parameters. Ctrl-C
+    during the epoch ends it with status ``'interrupted'`` and the weights of its last step.
+
+    Parameters
+    ----------
+    setup : TrainingSetup
+        The fixed parts of the run.
+    state : TrainingState
+        Updated in place (``samples_seen`` included); ``history`` is left to the caller.
+    score : callable
+        ``score(raw, y, weights, loss)`` of time-major raw outputs against the
+        validation split's targets (the estimator's ``_score_raw``).
+
+    Returns
+    -------
+    dict
+        The epoch's record (see :func:`epoch_record`).
+    """
+    start = time.perf_counter()
+    optimizer = setup.model.optimizer
+    learning_rate = optimizer.learning_rate_at(state.optimizer_state)
+    try:
+        loss, diverged = run_epoch(setup, state)
+        status = "diverged" if diverged else "ok"
+    except KeyboardInterrupt:
+        loss, status = float("nan"), "interrupted"
+    state.samples_seen += setup.data.n_samples
+    record = epoch_record(
+        len(state.history) + 1,
+        loss,
+        learning_rate,
+        duration=time.perf_counter() - start,
+        status=status,
+    )
+    if status == "ok":
+        optimizer.end_epoch(state.optimizer_state)
+        held_out = setup.validation
+        if held_out is not None:
+            raw = setup.model.network.predict(state.params, held_out.X, held_out.lengths)
+            record["validation_score"] = score(raw, held_out.y, held_out.weights, setup.model.loss)
+    elif status == "diverged":
+        state.optimizer_state = optimizer.init(state.params)
+    return record
+
+
+class EpochPolicy:
+    """What a training run does between epochs, holding its own state.
+
+    After every epoch (:meth:`end_epoch`) it tracks progress, the lowest training loss or,
+    with a validation split, the best validation score, counting the epochs in a row that
+    improved on the best by less than ``tol``. After ``n_iter_no_change`` such epochs it
+    cuts the learning rate (``plateau``, see
+    :func:`~rnnlearn.optimizers.cut_learning_rate_on_plateau`) or, when no cut is left,
+    says to stop. A failed epoch (diverged or interrupted) stops training with a warning.
+    At the end (:meth:`finish`) it warns when ``max_iter`` ran out and puts back the best
+    weights it kept: those of the best validation score, else of the lowest training loss
+    (none in ``partial_fit``, where each call is one epoch of a stream; a failed fit keeps
+    its last good weights unless it was validated). :meth:`check_collapse` then warns if
+    the fit went wrong unnoticed. Warnings point at the user's call.
+
+    Parameters
+    ----------
+    tol : float
+        Least gain that counts as an improvement.
+    n_iter_no_change : int
+        Epochs in a row without improvement before a cut or a stop.
+    plateau : bool
+        Cut the learning rate before stopping.
+    validated : bool
+        Progress is the validation score (early stopping), else the training loss.
+    incremental : bool
+        A ``partial_fit`` epoch: it never stops on convergence, keeps no best weights by
+        training loss and raises no ``max_iter`` or collapse warnings.
+    state : TrainingState
+        The run's state: the policy resumes from its ``no_improvement``, ``best_loss`` and
+        ``best_score`` and writes them back after every epoch, for the fitted attributes.
+
+    Attributes
+    ----------
+    no_improvement : int
+        Epochs in a row without improvement.
+    best_loss, best_score : float or None
+        Lowest training loss; best validation score.
+    best_epoch : int or None
+        Number of the epoch whose weights are kept, ``None`` before one is.
+    best_params : ndarray or None
+        Those weights (a copy).
+    failed : bool
+        Whether the last epoch diverged or was interrupted.
+    """
+
+    def __init__(self, tol, n_iter_no_change, *, plateau, validated, incremental, state):
+        self.tol, self.n_iter_no_change = tol, n_iter_no_change
+        self.plateau, self.validated, self.incremental = plateau, validated, incremental
+        self.no_improvement = state.no_improvement
+        self.best_loss, self.best_score = state.best_loss, state.best_score
+        self.best_epoch = self.best_params = None
+        self.failed = False
+        self.first_epoch = len(state.history)
+
+    def end_epoch(self, record, state):
+        """Take in an epoch's record; return whether training should stop after it.
+
+        Parameters
+        ----------
+        record : dict
+            The epoch's ``history_`` record.
+        state : TrainingState
+            Its parameters are copied when they are the best so far; the plateau cut
+            changes its optimizer state; its progress fields are updated.
+
+        Returns
+        -------
+        bool
+            ``True`` when the epoch failed or (outside ``partial_fit``) training converged.
+        """
+        if record["status"] != "ok":
+            self.failed = True
+            _warn_failure(record)
+            return True
+        improved = self._track_best(record, state.params)
+        self.no_improvement = 0 if improved else self.no_improvement + 1
+        converged = self.no_improvement > self.n_iter_no_change
+        if converged and self.plateau and cut_learning_rate_on_plateau(state.optimizer_state):
+            self.no_improvement, converged = 0, False  # a fresh start at the lower rate
+        state.no_improvement = self.no_improvement
+        state.best_loss, state.best_score = self.best_loss, self.best_score
+        return converged and not self.incremental
+
+    def _track_best(self, record, params):
+        """Keep the best score or loss (and weights); return whether it improved by ``tol``."""
+        if self.validated:
+            score, best = record["validation_score"], self.best_score
+            if best is None or score > best:
+                self.best_score = score
+                self._keep(record, params)
+            return best is None or score > best + self.tol
+        loss, best = record["loss"], self.best_loss
+        if best is None or loss < best:
+            self.best_loss = loss
+            if not self.incremental:
+                self._keep(record, params)
+        return best is None or loss < best - self.tol
+
+    def _keep(self, record, params):
+        """Remember ``params`` as the weights of epoch ``record['epoch']``."""
+        self.best_epoch, self.best_params = record["epoch"], params.copy()
+
+    def finish(self, state, *, exhausted):
+        """End the run: warn if ``max_iter`` ran out, then restore the best weights.
+
+        Parameters
+        ----------
+        state : TrainingState
+            Its parameters are overwritten with the best ones kept, if any.
+        exhausted : bool
+            Whether every epoch of the run was trained without a stop.
+
+        Returns
+        -------
+        bool
+            Whether the parameters were restored (the estimator must commit them).
+        """
+        if exhausted and not self.incremental:
+            warn_at_call_site(
+                f"Maximum iterations ({len(state.history) - self.first_epoch}) reached and "
+                f"the optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
+        if self.best_params is None or (self.failed and not self.validated):
+            return False
+        state.params[...] = self.best_params
+        return True
+
+    def check_collapse(self, setup, state, degenerate):
+        """Warn with :class:`CollapseWarning` if this fit went wrong unnoticed.
+
+        Two signs: the training loss rose back by more than a quarter of what the fit had
+        gained and of its best value (the best weights were restored, but training was
+        unstable; the second bound keeps noise on a fit that gained little quiet), or the
+        final model is degenerate on its own training data. Nothing in ``partial_fit`` or
+        after a failed epoch, which has warned already.
+
+        Parameters
+        ----------
+        setup : TrainingSetup
+            The run's model and training data.
+        state : TrainingState
+            The final parameters and the history.
+        degenerate : callable
+            ``degenerate(raw, y, weights, loss)``: how a model with these time-major raw
+            outputs is degenerate (a phrase), else ``None`` (the estimator's
+            ``_degenerate``).
+        """
+        if self.incremental or self.failed:
+            return
+        _warn_if_unstable(state.history[self.first_epoch :])
+        data = setup.data
+        raw = setup.model.network.predict(state.params, data.X, data.lengths)
+        problem = degenerate(raw, data.y, data.weights, setup.model.loss)
+        if problem is not None:
+            warn_at_call_site(
+                f"On its training data the fitted model {problem}: it has learned nothing "
+                f"usable. Train for more epochs; if the loss fell and rose again, lower "
+                f"the learning rate or set max_grad_norm; standardise the inputs "
+                f"(rnnlearn.preprocessing.SequenceScaler).",
+                CollapseWarning,
+            )
+
+
+def _warn_failure(record):
+    """Say that the epoch of ``record`` diverged or was interrupted, and what was kept."""
+    if record["status"] == "diverged":
+        warn_at_call_site(
+            f"Training diverged in epoch {record['epoch']} (the loss became "
+            f"non-finite); stopped and kept the last weights with a finite loss. "
+            f"Lower the learning rate or set max_grad_norm.",
+            DivergenceWarning,
+        )
+    else:
+        warn_at_call_site(
+            f"Training interrupted in epoch {record['epoch']}; the model "
+            f"keeps the weights of its last step.",
+            TrainingInterruptedWarning,
+        )
+
+
+def _warn_if_unstable(records):
+    """Warn if the training loss of ``records`` rose back well above its lowest value."""
+    losses = [record["loss"] for record in records]
+    if len(losses) < 2:
+        return
+    best = int(np.argmin(losses))
+    gained, lost = losses[0] - losses[best], losses[-1] - losses[best]
+    if lost > 0.25 * max(gained, losses[best]) and gained > 0:
+        warn_at_call_site(
+            f"The training loss rose from {losses[best]:.4g} (epoch "
+            f"{records[best]['epoch']}) to {losses[-1]:.4g} (epoch "
+            f"{records[-1]['epoch']}): training was unstable. The weights of the "
+            f"lowest loss were kept. Lower the learning rate or set max_grad_norm.",
+            CollapseWarning,
+        )

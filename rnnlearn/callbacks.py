@@ -7,8 +7,6 @@ dispatch, ``_EpochDispatch``.
 
 # SPDX-License-Identifier: BSD-3-Clause
 
-import functools
-
 from sklearn.base import BaseEstimator
 
 try:
@@ -19,17 +17,8 @@ except ImportError:  # scikit-learn < 1.9: no sklearn.callback, no set_callbacks
         """Stand-in for ``sklearn.callback.CallbackSupportMixin``: adds nothing."""
 
     def with_callbacks(method):
-        """Stand-in for ``sklearn.callback.with_callbacks``: a plain wrapper.
-
-        It wraps rather than returns ``method`` so that the call depth, and thus every
-        warning's ``stacklevel``, is the same with and without ``sklearn.callback``.
-        """
-
-        @functools.wraps(method)
-        def run(estimator, *args, **kwargs):
-            return method(estimator, *args, **kwargs)
-
-        return run
+        """Stand-in for ``sklearn.callback.with_callbacks``: ``method`` itself."""
+        return method
 
 
 __all__ = ["Callback", "PrintProgress"]

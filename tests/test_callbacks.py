@@ -8,7 +8,7 @@ from numpy.testing import assert_array_equal
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
-import rnnlearn._base
+import rnnlearn._training
 from rnnlearn import RNNClassifier, RNNRegressor, TrainingInterruptedWarning
 from rnnlearn.callbacks import Callback, PrintProgress
 from rnnlearn.losses import SquaredError
@@ -144,7 +144,7 @@ def test_print_progress_writes_to_its_sink():
 def test_ctrl_c_between_batches_stops_cleanly(monkeypatch):
     """Simulate Ctrl-C at the start of epoch 3: the model keeps epoch 2's weights."""
     X, y = regression_data()
-    real_run_epoch, calls = rnnlearn._base.run_epoch, []
+    real_run_epoch, calls = rnnlearn._training.run_epoch, []
 
     def interrupted(*args, **kwargs):
         calls.append(1)
@@ -152,7 +152,7 @@ def test_ctrl_c_between_batches_stops_cleanly(monkeypatch):
             raise KeyboardInterrupt
         return real_run_epoch(*args, **kwargs)
 
-    monkeypatch.setattr(rnnlearn._base, "run_epoch", interrupted)
+    monkeypatch.setattr(rnnlearn._training, "run_epoch", interrupted)
     model = RNNRegressor(**EXACT)
     with pytest.warns(TrainingInterruptedWarning, match="interrupted in epoch 3"):
         assert model.fit(X, y) is model
