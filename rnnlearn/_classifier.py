@@ -24,19 +24,30 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     Parameters
     ----------
     hidden_layer_sizes : int or tuple of int, default=(128,)
-        Hidden units of each recurrent layer, bottom first; sizes may differ (the
+        Hidden units of each recurrent layer, bottom first (the R package's
+        ``hidden_dim``); an int is one layer, and stacked layers' sizes may differ. The
         regressor's default is 64: on the real series the defaults were chosen on, 128
-        units classified clearly better, and regressed no better).
+        units classified clearly better and regressed no better.
     cell : {'vanilla', 'gru', 'lstm'} or Cell, default='gru'
-        The recurrence (an object is cloned; search it as ``cell__<name>``). The
-        defaults were chosen on real series: see the user guide's "Default settings".
+        The recurrence: an Elman cell, PyTorch's GRU or an LSTM without peepholes, or a
+        :class:`~rnnlearn.cells.Cell` object (such as ``LSTMCell(forget_bias=2.0)`` or a
+        subclass of your own), which is cloned, so its parameters can be searched as
+        ``cell__<name>``. The defaults were chosen on real series: see the user guide's
+        "Default settings".
     output_mode : {'last', 'sequence', 'after'}, default='last'
-        One label per sequence (``'last'``), per input step (``'sequence'``), or for
-        ``n_steps`` steps from the last input step on (``'after'``).
+        ``'last'``: one label per sequence (many-to-one); the only mode that takes
+        multilabel targets. ``'sequence'``: one label per input step (synced sequence to
+        sequence). ``'after'``: ``n_steps`` labels starting at the last input step, fed
+        zeros after it (the R package's ``seq_to_seq_unsync``); ``n_steps`` comes from
+        ``y``.
     pooling : {'auto', 'last', 'mean', 'max'}, default='auto'
-        With ``output_mode='last'``, what the output layer reads: the last valid state,
-        or the mean or max of the top layer's states over the valid steps. ``'auto'`` is
-        ``'max'`` with ``output_mode='last'`` and no pooling with the other modes.
+        What the output layer reads of each sequence with ``output_mode='last'`` (another
+        mode needs ``'auto'`` or ``'last'``): the top layer's state at its last valid
+        step, or the mean or elementwise max of the top layer's states over its valid
+        steps, padding excluded (Keras' ``GlobalAveragePooling1D`` /
+        ``GlobalMaxPooling1D`` after a recurrent layer). ``'auto'`` is ``'max'`` with
+        ``output_mode='last'``, which classifies long series best, and ``'last'`` with
+        the other modes (the regressor's ``'auto'`` reads the last state).
     bidirectional : bool, default=False
         Run each recurrent layer also backward in time, with its own weights
         (``W_x_reverse``, ... in :attr:`coefs_`), within each sequence's valid steps, and
@@ -48,64 +59,132 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         mean and max pooling pool the concatenated states. ``output_mode='after'`` is
         refused: after the input ends there is nothing to read backward.
     optimizer : {'adam', 'sgd', 'adagrad', 'rmsprop'} or Optimizer, default='adam'
-        Update rule (an object is cloned; search it as ``optimizer__<name>``).
+        Update rule. A name takes the optimizer's defaults (``'adam'``: Adam at a
+        learning rate of 0.003); pass an object (e.g. ``SGD(learning_rate=0.1,
+        momentum=0.9, decay=0.95)``) to set its hyperparameters, searchable as
+        ``optimizer__<name>``. Its state (moment estimates, velocities) lives on the
+        fitted estimator, never on the object.
     alpha : float, default=0.0
-        L2 penalty on the weights.
+        L2 penalty on the weights (not biases), at least 0, scaled as in
+        ``MLPClassifier``.
     dropout : float, default=0.0
-        Inverted dropout rate, in training only, on each recurrent layer's output (the
-        input of the layer above, or of the output layer), one mask per sequence.
+        Rate, in ``[0, 1)``, of inverted dropout on the input of every recurrent layer
+        above the first and on the output layer's input (so, like PyTorch's ``dropout``,
+        none on the network's input). Each training sequence keeps or drops each unit for
+        all its steps (as Keras' ``dropout`` does), kept units scaled by ``1 / (1 -
+        dropout)``. Masks are drawn per minibatch from the generator seeded by
+        ``random_state``; :meth:`predict`, :meth:`score` and :meth:`hidden_states` never
+        drop. No dropout on the recurrent state.
     batch_size : int, default=16
-        Sequences per minibatch.
+        Sequences per minibatch, at least 1 (capped at the number of samples). Each
+        minibatch is cut to its own longest sequence.
     max_iter : int, default=200
-        Maximum number of epochs.
+        Maximum number of epochs (passes over the training data) of one :meth:`fit`;
+        with ``warm_start=True``, of each further call.
     tol : float, default=1e-4
-        Improvement that counts as progress.
+        Improvement of the training loss (or, with ``early_stopping``, of the validation
+        score) that counts as progress, at least 0.
     n_iter_no_change : int, default=10
-        Epochs without progress before training stops.
-    learning_rate_schedule : {"constant", "plateau"}, default="plateau"
-        ``"plateau"``: where training would stop because the training loss (or, with
+        Epochs without progress by ``tol`` after which training stops, or, with
+        ``learning_rate_schedule='plateau'``, the learning rate is cut.
+    learning_rate_schedule : {'constant', 'plateau'}, default='plateau'
+        ``'plateau'``: where training would stop because the training loss (or, with
         ``early_stopping``, the validation score) has not improved by ``tol`` for
         ``n_iter_no_change`` epochs, divide the optimizer's learning rate by 5 and go on,
         as scikit-learn's MLP ``learning_rate="adaptive"`` does; stop once a cut would
         take it below 1e-3 of its initial value. It works with every optimizer, and the
         cut is kept in the optimizer state, so ``warm_start``, ``partial_fit`` and saved
-        models go on from it. ``history_`` records each epoch's rate.
+        models go on from it. ``history_`` records each epoch's rate. ``'constant'``
+        stops at once.
     early_stopping : bool, default=False
-        Stop on a held-out, stratified validation split and keep the best weights.
+        Hold out ``validation_fraction`` of the training data, stratified by label,
+        score it (accuracy) after every epoch, stop when the score has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs, and restore the weights of the best epoch. Without
+        it, :meth:`fit` restores the weights of the epoch with the lowest training loss.
     validation_fraction : float, default=0.1
-        Share of the data held out for early stopping.
+        Share of the training data held out for early stopping, in ``(0, 1)``; used only
+        with ``early_stopping=True``.
     shuffle : bool, default=True
-        Shuffle the samples every epoch.
+        Shuffle the samples before every epoch, with the generator seeded by
+        ``random_state``.
     random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, shuffling and the validation split.
+        Seeds the weights' initialisation, the shuffling, the dropout masks and the
+        validation split; an int makes fits reproducible bit for bit.
     warm_start : bool, default=False
-        Continue from the fitted weights and optimizer state.
+        Make the next :meth:`fit` continue from the fitted weights and optimizer state,
+        for up to ``max_iter`` more epochs, instead of starting over. A network of
+        another shape or ``dtype`` is refused.
     verbose : int, default=0
-        Print one line per epoch when positive.
+        Print one line of progress per epoch when positive.
     max_grad_norm : float or None, default=1.0
-        Clip each minibatch gradient to this global norm (``None``: no clipping).
+        Clip each minibatch gradient to this global Euclidean norm (``None``: no
+        clipping), as recurrent networks are usually trained in Keras and PyTorch.
     dtype : {'float32', 'float64'}, default='float32'
-        Floating type of the network and its training (``numpy.float32`` and
-        ``numpy.float64`` too): float32 trains about twice as fast, float64 is for
-        gradient checks and exact comparisons. :meth:`predict_proba` returns float32
-        for float32 input and float64 for any other.
+        Floating type of the network's weights and of all its arithmetic, whatever the
+        input's (``numpy.float32`` and ``numpy.float64`` mean the same). float32, the
+        choice of PyTorch and Keras, trains about twice as fast and is ample for
+        stochastic gradient descent; choose float64 to check gradients, to match another
+        implementation to many digits, or when float32 round-off matters (very long
+        sequences, a tiny ``tol``, data beyond float32's range). ``X`` is converted to
+        it; :meth:`predict_proba` returns float32 for float32 input and float64 for any
+        other (float64, integers, bools), and :meth:`predict` labels of ``classes_``'s
+        dtype.
     callbacks : list of callable or None, default=None
-        Called after each epoch as ``callback(estimator, record)``; true stops.
+        Called after each epoch as ``callback(estimator, record)``, with the epoch's
+        record of ``history_``; a true return value stops training. Functions or
+        :class:`~rnnlearn.callbacks.Callback` objects; as hyperparameters they are
+        copied by ``clone`` and can be searched. scikit-learn's own callbacks
+        (``sklearn.callback``, scikit-learn 1.9 or later) go through ``set_callbacks``.
     class_weight : dict, 'balanced' or None, default=None
-        Weights of the classes in the loss: ``{label: weight}`` (missing labels weigh 1)
-        or ``'balanced'``, ``n_labels / (n_classes * count(label))`` over the labels seen.
+        Weights of the classes in the loss: ``{label: weight}`` (labels left out weigh 1,
+        weights finite and at least 0), or ``'balanced'``, ``n_labels / (n_classes *
+        count(label))`` over the labels of the data being fitted. ``None`` weighs every
+        class 1. Multiplies ``sample_weight``; not used with multilabel targets.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels (label indices for multilabel targets).
-    coefs_, cell_, optimizer_, loss_function_, n_features_in_, n_outputs_, n_iter_, \
-loss_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, history_, t_
-        As in :class:`RNNRegressor`; validation scores are accuracies.
+        Class labels, sorted (label indices ``0 .. n_labels - 1`` for multilabel
+        targets).
+    coefs_ : list of dict of str to ndarray
+        Fitted weights: one dict per recurrent layer (``W_x``, ``W_h``, ``b``, ...), then
+        the output layer's (``W``, ``b``); read-only views (see the property).
+    cell_ : Cell
+        The cell used in training: ``cell`` resolved to an object, or a clone of it.
+    optimizer_ : Optimizer
+        The optimizer used in training, resolved or cloned from ``optimizer``.
+    loss_function_ : LogLoss
+        The log loss, with a logistic link (binary and multilabel targets) or a softmax
+        (multiclass targets).
+    n_features_in_ : int
+        Features per time step seen in :meth:`fit`.
+    n_outputs_ : int
+        Outputs per emitted step: 1 for binary targets, ``n_classes`` for multiclass
+        ones, ``n_labels`` for multilabel ones.
+    n_iter_ : int
+        Epochs run, over all fits that continued this model.
+    loss_ : float
+        Training loss of the last epoch.
+    loss_curve_ : list of float
+        Training loss of each epoch.
+    best_loss_ : float or None
+        Lowest training loss, whose weights :meth:`fit` restored (``None`` with early
+        stopping).
+    validation_scores_ : list of float or None
+        Validation accuracy of each epoch (``None`` without early stopping).
+    best_validation_score_ : float or None
+        Best validation accuracy (``None`` without early stopping).
+    history_ : list of dict
+        One record per epoch: ``epoch``, ``loss``, ``validation_score``,
+        ``learning_rate``, ``duration`` (seconds) and ``status`` (``'ok'``, ``'diverged'``
+        or ``'interrupted'``).
+    t_ : int
+        Training samples seen, over all epochs.
 
     See Also
     --------
-    RNNRegressor : The regressor, with every parameter documented in full.
+    RNNRegressor : The regressor.
+    sklearn.neural_network.MLPClassifier : The feed-forward network these parameters follow.
 
     Examples
     --------

@@ -21,11 +21,13 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     ----------
     hidden_layer_sizes : int or tuple of int, default=(64,)
         Hidden units of each recurrent layer, bottom first (the R package's
-        ``hidden_dim``); sizes may differ.
+        ``hidden_dim``); an int is one layer, and stacked layers' sizes may differ.
     cell : {'vanilla', 'gru', 'lstm'} or Cell, default='gru'
-        The recurrence (the defaults were chosen on real series: see the user guide's
-        "Default settings"). A :class:`~rnnlearn.cells.Cell` object is cloned, so its
-        parameters can be searched as ``cell__<name>``.
+        The recurrence: an Elman cell, PyTorch's GRU or an LSTM without peepholes, or a
+        :class:`~rnnlearn.cells.Cell` object (such as ``LSTMCell(forget_bias=2.0)`` or a
+        subclass of your own), which is cloned, so its parameters can be searched as
+        ``cell__<name>``. The defaults were chosen on real series: see the user guide's
+        "Default settings".
     output_mode : {'last', 'sequence', 'after'}, default='last'
         ``'last'``: one prediction per sequence, from its last step (many-to-one).
         ``'sequence'``: one prediction per input step (synced sequence to sequence).
@@ -49,12 +51,20 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         mean and max pooling pool the concatenated states. ``output_mode='after'`` is
         refused: after the input ends there is nothing to read backward.
     loss : {'squared_error', 'absolute_error', 'huber'} or Loss, default='squared_error'
-        Training loss; ``'squared_error'`` is half the mean squared error.
+        Training loss, on an identity output: ``'squared_error'`` is half the mean
+        squared error, ``'absolute_error'`` the mean absolute error and ``'huber'``
+        :class:`~rnnlearn.losses.Huber` with ``delta=1.0``. A
+        :class:`~rnnlearn.losses.Loss` object is cloned, so its parameters can be
+        searched as ``loss__<name>``.
     optimizer : {'adam', 'sgd', 'adagrad', 'rmsprop'} or Optimizer, default='adam'
-        Update rule; pass an object (e.g. ``SGD(learning_rate=0.1, momentum=0.9,
-        decay=0.95)``) to set its hyperparameters, searchable as ``optimizer__<name>``.
+        Update rule. A name takes the optimizer's defaults (``'adam'``: Adam at a
+        learning rate of 0.003); pass an object (e.g. ``SGD(learning_rate=0.1,
+        momentum=0.9, decay=0.95)``) to set its hyperparameters, searchable as
+        ``optimizer__<name>``. Its state (moment estimates, velocities) lives on the
+        fitted estimator, never on the object.
     alpha : float, default=0.0
-        L2 penalty on the weights (not biases), scaled as in ``MLPRegressor``.
+        L2 penalty on the weights (not biases), at least 0, scaled as in
+        ``MLPRegressor``.
     dropout : float, default=0.0
         Rate, in ``[0, 1)``, of inverted dropout on the input of every recurrent layer
         above the first and on the output layer's input (so, like PyTorch's ``dropout``,
@@ -64,35 +74,46 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         ``random_state``; :meth:`predict`, :meth:`score` and :meth:`hidden_states` never
         drop. No dropout on the recurrent state.
     batch_size : int, default=16
-        Sequences per minibatch (capped at the number of samples).
+        Sequences per minibatch, at least 1 (capped at the number of samples). Each
+        minibatch is cut to its own longest sequence.
     max_iter : int, default=200
-        Maximum number of epochs.
+        Maximum number of epochs (passes over the training data) of one :meth:`fit`;
+        with ``warm_start=True``, of each further call.
     tol : float, default=1e-4
-        Improvement of the loss (or validation score) that counts as progress.
+        Improvement of the training loss (or, with ``early_stopping``, of the validation
+        score) that counts as progress, at least 0.
     n_iter_no_change : int, default=10
-        Epochs without progress before training stops.
-    learning_rate_schedule : {"constant", "plateau"}, default="plateau"
-        ``"plateau"``: where training would stop because the training loss (or, with
+        Epochs without progress by ``tol`` after which training stops, or, with
+        ``learning_rate_schedule='plateau'``, the learning rate is cut.
+    learning_rate_schedule : {'constant', 'plateau'}, default='plateau'
+        ``'plateau'``: where training would stop because the training loss (or, with
         ``early_stopping``, the validation score) has not improved by ``tol`` for
         ``n_iter_no_change`` epochs, divide the optimizer's learning rate by 5 and go on,
         as scikit-learn's MLP ``learning_rate="adaptive"`` does; stop once a cut would
         take it below 1e-3 of its initial value. It works with every optimizer, and the
         cut is kept in the optimizer state, so ``warm_start``, ``partial_fit`` and saved
-        models go on from it. ``history_`` records each epoch's rate.
+        models go on from it. ``history_`` records each epoch's rate. ``'constant'``
+        stops at once.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data, stop when its score stops
-        improving, and keep the weights of the best epoch.
+        Hold out ``validation_fraction`` of the training data, score it (R²) after
+        every epoch, stop when the score has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs, and restore the weights of the best epoch. Without
+        it, :meth:`fit` restores the weights of the epoch with the lowest training loss.
     validation_fraction : float, default=0.1
-        Share of the data held out for early stopping.
+        Share of the training data held out for early stopping, in ``(0, 1)``; used only
+        with ``early_stopping=True``.
     shuffle : bool, default=True
-        Shuffle the samples every epoch.
+        Shuffle the samples before every epoch, with the generator seeded by
+        ``random_state``.
     random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, shuffling and the validation split; an int makes fits
-        reproducible bit for bit.
+        Seeds the weights' initialisation, the shuffling, the dropout masks and the
+        validation split; an int makes fits reproducible bit for bit.
     warm_start : bool, default=False
-        Continue from the fitted weights and optimizer state instead of starting over.
+        Make the next :meth:`fit` continue from the fitted weights and optimizer state,
+        for up to ``max_iter`` more epochs, instead of starting over. A network of
+        another shape or ``dtype`` is refused.
     verbose : int, default=0
-        Print one line per epoch when positive.
+        Print one line of progress per epoch when positive.
     max_grad_norm : float or None, default=1.0
         Clip each minibatch gradient to this global Euclidean norm (``None``: no
         clipping), as recurrent networks are usually trained in Keras and PyTorch.
@@ -105,17 +126,25 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         sequences, a tiny ``tol``, data beyond float32's range). ``X`` is converted to
         it; predictions come back in the input's dtype (see Notes).
     callbacks : list of callable or None, default=None
-        Called after each epoch as ``callback(estimator, record)``; a true return value
-        stops training. See :mod:`rnnlearn.callbacks`.
+        Called after each epoch as ``callback(estimator, record)``, with the epoch's
+        record of ``history_``; a true return value stops training. Functions or
+        :class:`~rnnlearn.callbacks.Callback` objects; as hyperparameters they are
+        copied by ``clone`` and can be searched. scikit-learn's own callbacks
+        (``sklearn.callback``, scikit-learn 1.9 or later) go through ``set_callbacks``.
 
     Attributes
     ----------
     coefs_ : list of dict of str to ndarray
-        Fitted weights per layer (see the property's documentation).
-    cell_, optimizer_, loss_function_ : Cell, Optimizer, Loss
-        The resolved hyperparameter objects used in training.
+        Fitted weights: one dict per recurrent layer (``W_x``, ``W_h``, ``b``, ...), then
+        the output layer's (``W``, ``b``); read-only views (see the property).
+    cell_ : Cell
+        The cell used in training: ``cell`` resolved to an object, or a clone of it.
+    optimizer_ : Optimizer
+        The optimizer used in training, resolved or cloned from ``optimizer``.
+    loss_function_ : Loss
+        The loss used in training, resolved or cloned from ``loss``.
     n_features_in_ : int
-        Features per time step seen in ``fit``.
+        Features per time step seen in :meth:`fit`.
     n_outputs_ : int
         Outputs per emitted step.
     n_iter_ : int
@@ -125,17 +154,18 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     loss_curve_ : list of float
         Training loss of each epoch.
     best_loss_ : float or None
-        Lowest training loss (``None`` with early stopping).
+        Lowest training loss, whose weights :meth:`fit` restored (``None`` with early
+        stopping).
     validation_scores_ : list of float or None
-        Validation R² of each epoch (early stopping only).
+        Validation R² of each epoch (``None`` without early stopping).
     best_validation_score_ : float or None
-        Best validation R² (early stopping only).
+        Best validation R² (``None`` without early stopping).
     history_ : list of dict
         One record per epoch: ``epoch``, ``loss``, ``validation_score``,
         ``learning_rate``, ``duration`` (seconds) and ``status`` (``'ok'``, ``'diverged'``
         or ``'interrupted'``).
     t_ : int
-        Training samples seen.
+        Training samples seen, over all epochs.
 
     See Also
     --------
