@@ -7,7 +7,7 @@ from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
@@ -16,7 +16,11 @@ from ._fitted import Model, fitted_attributes, resumed_state, start_state, write
 from ._network import POOLINGS, Network, step_mask
 from ._training import EpochPolicy, TrainingData, TrainingSetup, fit_epoch
 from ._validation import (
-    check_number,
+    Component,
+    Flag,
+    Interval,
+    Options,
+    check_params,
     check_representable,
     check_sample_weight,
     check_sequences,
@@ -33,37 +37,52 @@ DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 """Name -> dtype: the floating types a network can train and predict in."""
 
 
-def _resolve(value, table, base_class, name):
-    """A fresh object for a string alias, a clone for an object, else a clear error."""
-    if isinstance(value, str):
-        if value not in table:
-            raise ValueError(
-                f"{name} must be one of {sorted(table)} or a {base_class.__name__}; got {value!r}."
-            )
-        return table[value]()
-    if isinstance(value, base_class):
-        return clone(value)
-    raise TypeError(
-        f"{name} must be one of {sorted(table)} or a {base_class.__name__} instance; got {value!r}."
-    )
-
-
-def _check_dtype(value):
+def _check_dtype(value, name="dtype"):
     """The dtype that ``value`` names: ``'float32'``, ``'float64'``, a NumPy type or dtype."""
     if isinstance(value, str):
-        name = value
+        dtype_name = value
     elif isinstance(value, np.dtype):
-        name = value.name
+        dtype_name = value.name
     elif value is np.float32 or value is np.float64:
-        name = value.__name__
+        dtype_name = value.__name__
     else:
-        name = None
-    if name not in DTYPES:
+        dtype_name = None
+    if dtype_name not in DTYPES:
         raise ValueError(
-            f"dtype must be one of {sorted(DTYPES)} (or numpy.float32, numpy.float64); "
+            f"{name} must be one of {sorted(DTYPES)} (or numpy.float32, numpy.float64); "
             f"got {value!r}."
         )
-    return DTYPES[name]
+    return DTYPES[dtype_name]
+
+
+def _layer_sizes(value, name):
+    """``hidden_layer_sizes`` as a tuple of ints: a positive int or a non-empty sequence of them."""
+    sizes = (value,) if isinstance(value, Integral) else value
+    if (
+        not isinstance(sizes, tuple | list | np.ndarray)
+        or len(sizes) == 0
+        or not all(isinstance(n, Integral) and not isinstance(n, bool) and n > 0 for n in sizes)
+    ):
+        raise ValueError(
+            f"{name} must be a positive int or a non-empty tuple of positive ints; got {value!r}."
+        )
+    return tuple(int(n) for n in sizes)
+
+
+def _verbosity(value, name):
+    """``verbose``: a non-negative int, or a bool (0 or 1)."""
+    return Interval(Integral, 0)(int(value) if isinstance(value, bool) else value, name)
+
+
+def _callback_list(value, name):
+    """``callbacks`` as a tuple: ``None`` or a list (tuple) of callables."""
+    callbacks = value if value is not None else []
+    if not isinstance(callbacks, list | tuple) or not all(callable(c) for c in callbacks):
+        raise TypeError(
+            f"{name} must be a list of Callback objects or functions "
+            f"f(estimator, record); got {value!r}."
+        )
+    return tuple(callbacks)
 
 
 def _shape(network):
@@ -149,12 +168,8 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
     """What ``pooling='auto'`` reads with ``output_mode='last'`` (chosen on real series)."""
 
     @abstractmethod
-    def _check_loss(self):
-        """The user's loss, resolved and validated, or ``None`` if it depends on ``y``."""
-
-    @abstractmethod
     def _make_loss(self, loss, encoding):
-        """The training loss, given :meth:`_check_loss`'s result and the target encoding."""
+        """The training loss, given the checked ``loss`` parameter (if any) and the encoding."""
 
     @abstractmethod
     def _encode_targets(self, y, n_samples, lengths, sequence, *, fitted, classes=None):
@@ -181,8 +196,35 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
 
     # ------------------------------------------------------------------ parameters
 
-    _aliased_components = {"cell": CELLS, "optimizer": OPTIMIZERS}
-    """Parameters that take a string alias of an object: name -> alias -> class."""
+    _parameter_constraints = {
+        "hidden_layer_sizes": _layer_sizes,
+        "cell": Component(CELLS, Cell),
+        "output_mode": Options(*OUTPUT_MODES),
+        "pooling": Options(*POOLING_MODES),
+        "bidirectional": Flag(),
+        "optimizer": Component(OPTIMIZERS, Optimizer),
+        "alpha": Interval(Real, 0),
+        "dropout": Interval(Real, 0, 1, open_ends="high"),
+        "batch_size": Interval(Integral, 1),
+        "max_iter": Interval(Integral, 1),
+        "tol": Interval(Real, 0),
+        "n_iter_no_change": Interval(Integral, 1),
+        "learning_rate_schedule": Options(*LEARNING_RATE_SCHEDULES),
+        "early_stopping": Flag(),
+        "validation_fraction": Interval(Real, 0, 1, open_ends="low high"),
+        "shuffle": Flag(),
+        "random_state": None,  # checked by check_random_state when a fit starts
+        "warm_start": Flag(),
+        "verbose": _verbosity,
+        "max_grad_norm": Interval(Real, 0, open_ends="low", allow_none=True),
+        "dtype": _check_dtype,
+        "callbacks": _callback_list,
+    }
+    """Hyperparameter name -> constraint (see :func:`._validation.check_params`).
+
+    A :class:`._validation.Component` takes a string alias of an object; the rules
+    between parameters are in :meth:`_check_combinations`.
+    """
 
     def set_params(self, **params):
         """Set parameters, as :meth:`sklearn.base.BaseEstimator.set_params` does.
@@ -204,89 +246,45 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
             The estimator.
         """
         params = dict(params)
-        for name, aliases in self._aliased_components.items():
+        for name, constraint in self._parameter_constraints.items():
+            if not isinstance(constraint, Component):
+                continue
             value = params.get(name, getattr(self, name, None))
             nested = any(key.startswith(name + "__") for key in params)
-            if nested and isinstance(value, str) and value in aliases:
-                params[name] = aliases[value]()
+            if nested and isinstance(value, str) and value in constraint.aliases:
+                params[name] = constraint.aliases[value]()
         return super().set_params(**params)
 
     def _check_params(self):
         """Validate every hyperparameter and resolve the objects; changes nothing."""
-        sizes = self.hidden_layer_sizes
-        sizes = (sizes,) if isinstance(sizes, Integral) else sizes
-        if (
-            not isinstance(sizes, tuple | list | np.ndarray)
-            or len(sizes) == 0
-            or not all(isinstance(n, Integral) and not isinstance(n, bool) and n > 0 for n in sizes)
-        ):
-            raise ValueError(
-                f"hidden_layer_sizes must be a positive int or a non-empty tuple of "
-                f"positive ints; got {self.hidden_layer_sizes!r}."
-            )
-        if self.output_mode not in OUTPUT_MODES:
-            raise ValueError(
-                f"output_mode must be one of {list(OUTPUT_MODES)}; got {self.output_mode!r}."
-            )
-        if self.pooling not in POOLING_MODES:
-            raise ValueError(f"pooling must be one of {list(POOLING_MODES)}; got {self.pooling!r}.")
+        checked = check_params(self.get_params(deep=False), self._parameter_constraints)
+        self._check_combinations()
+        pooling = self.pooling
+        if pooling == "auto":
+            pooling = self._auto_pooling if self.output_mode == "last" else "last"
+        return _Hyperparameters(
+            sizes=checked["hidden_layer_sizes"],
+            pooling=pooling,
+            cell=checked["cell"],
+            optimizer=checked["optimizer"],
+            loss=checked.get("loss"),
+            callbacks=checked["callbacks"],
+            dtype=checked["dtype"],
+        )
+
+    def _check_combinations(self):
+        """Refuse hyperparameters that are valid alone but not together."""
         if self.pooling not in ("auto", "last") and self.output_mode != "last":
             raise ValueError(
                 f"pooling={self.pooling!r} pools over time for one output per sequence, "
                 f"so it needs output_mode='last'; got output_mode={self.output_mode!r}."
             )
-        pooling = self.pooling
-        if pooling == "auto":
-            pooling = self._auto_pooling if self.output_mode == "last" else "last"
-        check_number("alpha", self.alpha, Real, low=0)
-        check_number("dropout", self.dropout, Real, 0, 1, open_ends="high")
-        check_number("batch_size", self.batch_size, Integral, low=1)
-        check_number("max_iter", self.max_iter, Integral, low=1)
-        check_number("tol", self.tol, Real, low=0)
-        check_number("n_iter_no_change", self.n_iter_no_change, Integral, low=1)
-        if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
-            raise ValueError(
-                f"learning_rate_schedule must be one of {list(LEARNING_RATE_SCHEDULES)}; "
-                f"got {self.learning_rate_schedule!r}."
-            )
-        check_number(
-            "validation_fraction", self.validation_fraction, Real, 0, 1, open_ends="low high"
-        )
-        check_number("max_grad_norm", self.max_grad_norm, Real, 0, open_ends="low", allow_none=True)
-        check_number(
-            "verbose",
-            int(self.verbose) if isinstance(self.verbose, bool) else self.verbose,
-            Integral,
-            low=0,
-        )
-        for name in ("bidirectional", "early_stopping", "shuffle", "warm_start"):
-            if not isinstance(getattr(self, name), bool | np.bool_):
-                raise TypeError(f"{name} must be a bool; got {getattr(self, name)!r}.")
         if self.bidirectional and self.output_mode == "after":
             raise ValueError(
                 "bidirectional=True needs output_mode='last' or 'sequence': with "
                 "output_mode='after' the outputs come after the input ends, where the "
                 "backward direction has nothing to read."
             )
-        callbacks = self.callbacks if self.callbacks is not None else []
-        if not isinstance(callbacks, list | tuple) or not all(callable(c) for c in callbacks):
-            raise TypeError(
-                f"callbacks must be a list of Callback objects or functions "
-                f"f(estimator, record); got {self.callbacks!r}."
-            )
-        cell = _resolve(self.cell, CELLS, Cell, "cell")
-        cell.validate_hyperparameters(prefix="cell__")
-        optimizer = _resolve(self.optimizer, OPTIMIZERS, Optimizer, "optimizer")
-        optimizer.validate_hyperparameters(prefix="optimizer__")
-        return _Hyperparameters(
-            sizes=tuple(int(n) for n in sizes),
-            pooling=pooling,
-            cell=cell,
-            optimizer=optimizer,
-            loss=self._check_loss(),
-            callbacks=tuple(callbacks),
-            dtype=_check_dtype(self.dtype),
-        )
 
     # ------------------------------------------------------------------ fitting
 

@@ -327,9 +327,10 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
     _encoding_attributes = ("classes_", "_target_kind")
 
     _auto_pooling = "max"
-
-    def _check_loss(self):
-        return None  # the log loss, whose link follows from the targets
+    _parameter_constraints = {
+        **BaseRNN._parameter_constraints,
+        "class_weight": None,  # checked against the classes, with the targets
+    }
 
     def _make_loss(self, loss, encoding):
         return LogLoss("softmax" if encoding["_target_kind"] == "multiclass" else "logistic")

@@ -6,8 +6,8 @@ import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 
-from ._base import BaseRNN, _resolve
-from ._validation import check_targets
+from ._base import BaseRNN
+from ._validation import Component, check_targets
 from .losses import LOSSES, Loss
 
 REGRESSION_LOSSES = {name: cls for name, cls in LOSSES.items() if not cls.classification}
@@ -291,12 +291,10 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     score = BaseRNN.score
 
     _encoding_attributes = ("_squeeze_output",)
-    _aliased_components = {**BaseRNN._aliased_components, "loss": REGRESSION_LOSSES}
-
-    def _check_loss(self):
-        loss = _resolve(self.loss, REGRESSION_LOSSES, Loss, "loss")
-        loss.validate_hyperparameters(prefix="loss__")
-        return loss
+    _parameter_constraints = {
+        **BaseRNN._parameter_constraints,
+        "loss": Component(REGRESSION_LOSSES, Loss),
+    }
 
     def _make_loss(self, loss, encoding):
         return loss

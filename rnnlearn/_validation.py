@@ -10,6 +10,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import sparse
+from sklearn.base import clone
 from sklearn.utils import check_array
 
 
@@ -68,6 +69,159 @@ def check_number(name, value, kind, low=None, high=None, *, open_ends="", allow_
         )
         raise ValueError(f"{name} must be in {interval}; got {value!r}.")
     return int(value) if kind is Integral else float(value)
+
+
+class Interval:
+    """Constraint: a finite number of type ``kind`` within bounds (see :func:`check_number`).
+
+    Parameters
+    ----------
+    kind : {numbers.Integral, numbers.Real}
+        Accepted type.
+    low, high : int or float, default=None
+        Bounds, or None for no bound on that side.
+    open_ends : {"", "low", "high", "low high"}, default=""
+        The bounds that are excluded.
+    allow_none : bool, default=False
+        Whether None is accepted.
+    """
+
+    def __init__(self, kind, low=None, high=None, *, open_ends="", allow_none=False):
+        self.kind, self.low, self.high = kind, low, high
+        self.open_ends, self.allow_none = open_ends, allow_none
+
+    def __call__(self, value, name):
+        """Return ``value`` checked, as :func:`check_number` does; ``name`` is for messages."""
+        return check_number(
+            name,
+            value,
+            self.kind,
+            self.low,
+            self.high,
+            open_ends=self.open_ends,
+            allow_none=self.allow_none,
+        )
+
+
+class Options:
+    """Constraint: one of a few strings, listed in messages in the order given.
+
+    Parameters
+    ----------
+    *values : str
+        The accepted strings.
+    """
+
+    def __init__(self, *values):
+        self.values = values
+
+    def __call__(self, value, name):
+        """Return ``value`` if it is one of the options, else raise ``ValueError``."""
+        if not isinstance(value, str) or value not in self.values:
+            raise ValueError(f"{name} must be one of {list(self.values)}; got {value!r}.")
+        return value
+
+
+class Flag:
+    """Constraint: a bool (Python's or NumPy's)."""
+
+    def __call__(self, value, name):
+        """Return ``value`` if it is a bool, else raise ``TypeError``."""
+        if not isinstance(value, bool | np.bool_):
+            raise TypeError(f"{name} must be a bool; got {value!r}.")
+        return value
+
+
+class Component:
+    """Constraint: a hyperparameter object, given as one or by a string alias.
+
+    An alias gives a fresh object of its class, an object gives a clone; either way the
+    object's own hyperparameters are checked, named ``<name>__<parameter>`` in messages.
+
+    Parameters
+    ----------
+    aliases : dict of str to type
+        Alias -> class.
+    base : type
+        The class every object must be an instance of.
+    """
+
+    def __init__(self, aliases, base):
+        self.aliases, self.base = aliases, base
+
+    def __call__(self, value, name):
+        """Return the resolved and checked object; raise ``ValueError`` or ``TypeError``."""
+        choices = f"{name} must be one of {sorted(self.aliases)} or a {self.base.__name__}"
+        if isinstance(value, str):
+            if value not in self.aliases:
+                raise ValueError(f"{choices}; got {value!r}.")
+            component = self.aliases[value]()
+        elif isinstance(value, self.base):
+            component = clone(value)
+        else:
+            raise TypeError(f"{choices} instance; got {value!r}.")
+        component.validate_hyperparameters(prefix=name + "__")
+        return component
+
+
+def check_params(params, constraints, *, prefix="", unlisted=None):
+    """Check each parameter against its constraint; return the checked values.
+
+    Parameters
+    ----------
+    params : dict of str to object
+        Parameter name -> value, as ``get_params(deep=False)`` gives them.
+    constraints : dict of str to callable or None
+        Parameter name -> ``constraint(value, name)``, which returns the checked (or
+        resolved) value or raises ``TypeError`` or ``ValueError`` naming ``name``; ``None``
+        leaves the parameter to be checked where it is used.
+    prefix : str, default=""
+        Put before each name in messages (``"cell__"`` for a cell in an estimator).
+    unlisted : callable or None, default=None
+        The constraint of parameters missing from ``constraints``.
+
+    Returns
+    -------
+    dict of str to object
+        Name -> checked value, for every parameter.
+    """
+    checked = {}
+    for name, value in params.items():
+        constraint = constraints.get(name, unlisted)
+        checked[name] = value if constraint is None else constraint(value, prefix + name)
+    return checked
+
+
+class ConstrainedHyperparameters:
+    """Mixin of hyperparameter objects (cells, optimizers, losses) checked from a table.
+
+    A subclass declares ``_parameter_constraints``, parameter name -> constraint
+    (:class:`Interval`, :class:`Options`, :class:`Flag` or any ``constraint(value, name)``),
+    extending its parent's table; ``_unlisted_constraint`` checks the parameters the
+    table leaves out (``None``: they are not checked).
+    """
+
+    _parameter_constraints = {}
+    _unlisted_constraint = None
+
+    def validate_hyperparameters(self, prefix=""):
+        """Raise ``TypeError`` or ``ValueError`` for an invalid hyperparameter.
+
+        Estimators call this once before training, so a bad value fails before anything
+        happens; the object is not changed.
+
+        Parameters
+        ----------
+        prefix : str, default=""
+            Put before each parameter's name in messages (``"cell__"``,
+            ``"optimizer__"`` or ``"loss__"`` in an estimator).
+        """
+        check_params(
+            self.get_params(deep=False),
+            self._parameter_constraints,
+            prefix=prefix,
+            unlisted=self._unlisted_constraint,
+        )
 
 
 def check_dense(name, value, expected=""):

@@ -8,11 +8,11 @@ from numbers import Real
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from ._validation import check_number
+from ._validation import ConstrainedHyperparameters, Interval, Options
 from .activations import logistic
 
 
-class Loss(BaseEstimator, ABC):
+class Loss(ConstrainedHyperparameters, BaseEstimator, ABC):
     """Base class of the losses.
 
     A loss pairs an output link (identity, logistic, softmax) with a pointwise loss and
@@ -28,18 +28,6 @@ class Loss(BaseEstimator, ABC):
     """
 
     classification = False
-
-    def validate_hyperparameters(self, prefix=""):
-        """Raise ``TypeError`` or ``ValueError`` for an invalid hyperparameter.
-
-        Estimators call this once before training, so a bad value fails before anything
-        happens. The base class has no hyperparameters to check.
-
-        Parameters
-        ----------
-        prefix : str, default=""
-            Put before each parameter's name in messages (``"loss__"`` in an estimator).
-        """
 
     def link(self, raw):
         """Map raw network outputs to predictions.
@@ -179,12 +167,10 @@ class Huber(Loss):
     1.3125
     """
 
+    _parameter_constraints = {"delta": Interval(Real, 0, open_ends="low")}
+
     def __init__(self, delta=1.0):
         self.delta = delta
-
-    def validate_hyperparameters(self, prefix=""):
-        """Check that ``delta`` is a positive number; see :meth:`Loss.validate_hyperparameters`."""
-        check_number(prefix + "delta", self.delta, Real, low=0, open_ends="low")
 
     def pointwise(self, y, raw):
         """Per-row Huber loss; see :meth:`Loss.pointwise`."""
@@ -224,17 +210,10 @@ class LogLoss(Loss):
     """
 
     classification = True
+    _parameter_constraints = {"link_function": Options("logistic", "softmax")}
 
     def __init__(self, link_function="logistic"):
         self.link_function = link_function
-
-    def validate_hyperparameters(self, prefix=""):
-        """Check ``link_function``; see :meth:`Loss.validate_hyperparameters`."""
-        if self.link_function not in ("logistic", "softmax"):
-            raise ValueError(
-                f"{prefix}link_function must be 'logistic' or 'softmax'; "
-                f"got {self.link_function!r}."
-            )
 
     def link(self, raw):
         """Probabilities: ``sigmoid(raw)`` or ``softmax(raw)`` over the last axis."""

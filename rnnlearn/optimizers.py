@@ -8,10 +8,10 @@ from numbers import Real
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from ._validation import check_number
+from ._validation import ConstrainedHyperparameters, Flag, Interval
 
 
-class Optimizer(BaseEstimator, ABC):
+class Optimizer(ConstrainedHyperparameters, BaseEstimator, ABC):
     """Base class of the optimizers.
 
     An optimizer holds hyperparameters only. Its working state (velocities, accumulators,
@@ -26,38 +26,20 @@ class Optimizer(BaseEstimator, ABC):
     which a plateau schedule lowers (see :func:`cut_learning_rate_on_plateau`).
     """
 
-    _bounds = {
-        "learning_rate": {"low": 0, "open_ends": "low"},
-        "decay": {"low": 0, "high": 1, "open_ends": "low"},
-        "epsilon": {"low": 0},
-        "momentum": {"low": 0, "high": 1, "open_ends": "high"},
-        "rho": {"low": 0, "high": 1, "open_ends": "high"},
-        "beta_1": {"low": 0, "high": 1, "open_ends": "high"},
-        "beta_2": {"low": 0, "high": 1, "open_ends": "high"},
+    _parameter_constraints = {
+        "learning_rate": Interval(Real, 0, open_ends="low"),
+        "decay": Interval(Real, 0, 1, open_ends="low"),
+        "epsilon": Interval(Real, 0),
+        "momentum": Interval(Real, 0, 1, open_ends="high"),
+        "rho": Interval(Real, 0, 1, open_ends="high"),
+        "beta_1": Interval(Real, 0, 1, open_ends="high"),
+        "beta_2": Interval(Real, 0, 1, open_ends="high"),
+        "nesterov": Flag(),
     }
-    """Allowed range of the numeric hyperparameters; others need only be finite numbers."""
+    """Parameter name -> constraint, for every built-in optimizer's hyperparameters."""
 
-    _flags = ()
-    """Names of the hyperparameters that are bools."""
-
-    def validate_hyperparameters(self, prefix=""):
-        """Raise ``TypeError`` or ``ValueError`` for an invalid hyperparameter.
-
-        Estimators call this once before training, so a bad value fails before anything
-        happens. Flags must be bools, numbers finite and within their bounds.
-
-        Parameters
-        ----------
-        prefix : str, default=""
-            Put before each parameter's name in messages (``"optimizer__"`` in an
-            estimator).
-        """
-        for name, value in self.get_params().items():
-            if name in self._flags:
-                if not isinstance(value, bool | np.bool_):
-                    raise TypeError(f"{prefix}{name} must be a bool; got {value!r}.")
-            else:
-                check_number(prefix + name, value, Real, **self._bounds.get(name, {}))
+    _unlisted_constraint = Interval(Real)
+    """The hyperparameters of an optimizer of your own need only be finite numbers."""
 
     def init(self, params):
         """Make the state for a parameter vector.
@@ -152,7 +134,6 @@ class SGD(Optimizer):
     """
 
     _state_arrays = ("velocity",)
-    _flags = ("nesterov",)
 
     def __init__(self, learning_rate=0.01, momentum=0.9, nesterov=False, decay=1.0):
         self.learning_rate = learning_rate

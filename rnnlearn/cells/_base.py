@@ -7,10 +7,11 @@ from abc import ABC, abstractmethod
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from ..activations import check_activation
+from .._validation import ConstrainedHyperparameters, Options
+from ..activations import ACTIVATIONS
 
 
-class Cell(BaseEstimator, ABC):
+class Cell(ConstrainedHyperparameters, BaseEstimator, ABC):
     """Base class of the recurrent cells.
 
     A cell is a hyperparameter object: it holds its constructor arguments only, so
@@ -29,7 +30,9 @@ class Cell(BaseEstimator, ABC):
     as constructor arguments, and implement :meth:`forward`, :meth:`backward` and
     :meth:`states`. The cache ``forward`` returns may be any object the cell's own
     ``backward`` and ``states`` understand. :meth:`validate_hyperparameters` checks
-    ``activation`` if the cell has one; override it (calling ``super()``) to check more.
+    ``activation`` if the cell has one; to check more, extend the class's
+    ``_parameter_constraints`` table (parameter name -> ``constraint(value, name)``, which
+    returns the value or raises), as the built-in cells do.
 
     The built-in cells run compiled kernels (``rnnlearn/cells/_kernels.pyx``): per step one
     BLAS product accumulated into the step's gates, then one fused pass over the gate
@@ -52,6 +55,7 @@ class Cell(BaseEstimator, ABC):
 
     n_gates = 1
     n_states = 1
+    _parameter_constraints = {"activation": Options(*sorted(ACTIVATIONS))}
 
     def param_shapes(self, n_inputs, n_hidden):
         """Shapes of this cell's parameters in one layer.
@@ -72,28 +76,6 @@ class Cell(BaseEstimator, ABC):
         """
         n_fused = self.n_gates * n_hidden
         return {"W_x": (n_inputs, n_fused), "W_h": (n_hidden, n_fused), "b": (n_fused,)}
-
-    def validate_hyperparameters(self, prefix=""):
-        """Raise ``ValueError`` or ``TypeError`` for an invalid hyperparameter.
-
-        Estimators call this once before training, so a bad value fails before anything
-        happens; the cell is not changed. This base implementation checks ``activation``
-        when the cell has that constructor parameter.
-
-        Parameters
-        ----------
-        prefix : str, default=""
-            Put before each parameter's name in messages (``"cell__"`` in an estimator).
-
-        Raises
-        ------
-        ValueError
-            If a hyperparameter has an invalid value, such as an unknown activation.
-        TypeError
-            If a hyperparameter has an invalid type.
-        """
-        if "activation" in self.get_params(deep=False):
-            check_activation(self.activation, parameter=prefix + "activation")
 
     def init_params(self, params, rng):
         """Initialise one layer's parameters in place.

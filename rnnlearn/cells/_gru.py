@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._validation import Flag
 from ._base import Cell, kernel_array, kernel_inputs, named_states
 from ._compiled import ACTIVATION_CODES
 from ._compiled import kernels as _kernels
@@ -74,19 +75,11 @@ class GRUCell(Cell):
     """
 
     n_gates = 3
+    _parameter_constraints = {**Cell._parameter_constraints, "reset_after": Flag()}
 
     def __init__(self, activation="tanh", reset_after=True):
         self.activation = activation
         self.reset_after = reset_after
-
-    def validate_hyperparameters(self, prefix=""):
-        """Check ``activation`` and that ``reset_after`` is a bool.
-
-        See :meth:`Cell.validate_hyperparameters`.
-        """
-        super().validate_hyperparameters(prefix)
-        if not isinstance(self.reset_after, bool | np.bool_):
-            raise TypeError(f"{prefix}reset_after must be a bool; got {self.reset_after!r}.")
 
     def param_shapes(self, n_inputs, n_hidden):
         """Shapes as :meth:`Cell.param_shapes`, plus ``b_hn`` when ``reset_after``."""

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validation import check_number
+from .._validation import Interval
 from ._base import Cell, kernel_array, kernel_inputs, named_states
 from ._compiled import ACTIVATION_CODES
 from ._compiled import kernels as _kernels
@@ -74,18 +74,11 @@ class LSTMCell(Cell):
 
     n_gates = 4
     n_states = 2
+    _parameter_constraints = {**Cell._parameter_constraints, "forget_bias": Interval(Real)}
 
     def __init__(self, activation="tanh", forget_bias=1.0):
         self.activation = activation
         self.forget_bias = forget_bias
-
-    def validate_hyperparameters(self, prefix=""):
-        """Check ``activation`` and that ``forget_bias`` is a finite real number.
-
-        See :meth:`Cell.validate_hyperparameters`.
-        """
-        super().validate_hyperparameters(prefix)
-        check_number(prefix + "forget_bias", self.forget_bias, Real)
 
     def init_params(self, params, rng):
         """Initialise as :meth:`Cell.init_params`, then set the forget-gate bias."""
