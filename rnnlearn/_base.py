@@ -4,27 +4,35 @@
 
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
-from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._fitted import Model, fitted_attributes, resumed_state, start_state, write_fitted
-from ._network import POOLINGS, Network, step_mask
-from ._training import EpochPolicy, TrainingData, TrainingSetup, fit_epoch
+from ._network import POOLINGS, Network
+from ._training import (
+    EpochPolicy,
+    Hyperparameters,
+    TrainingData,
+    TrainingSetup,
+    emitted_step_weights,
+    fit_epoch,
+)
 from ._validation import (
     Component,
     Flag,
     Interval,
     Options,
+    check_callback_list,
+    check_layer_sizes,
     check_params,
     check_representable,
-    check_sample_weight,
     check_sequences,
+    check_verbosity,
 )
+from ._validation import check_dtype as _check_dtype  # as persistence imports it
 from .callbacks import CallbackSupportMixin, PrintProgress, _EpochDispatch, with_callbacks
 from .cells import CELLS, Cell
 from .optimizers import OPTIMIZERS, Optimizer
@@ -32,74 +40,6 @@ from .optimizers import OPTIMIZERS, Optimizer
 OUTPUT_MODES = ("last", "sequence", "after")
 POOLING_MODES = ("auto", "last", *POOLINGS)
 LEARNING_RATE_SCHEDULES = ("constant", "plateau")
-
-DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
-"""Name -> dtype: the floating types a network can train and predict in."""
-
-
-def _check_dtype(value, name="dtype"):
-    """The dtype that ``value`` names: ``'float32'``, ``'float64'``, a NumPy type or dtype."""
-    if isinstance(value, str):
-        dtype_name = value
-    elif isinstance(value, np.dtype):
-        dtype_name = value.name
-    elif value is np.float32 or value is np.float64:
-        dtype_name = value.__name__
-    else:
-        dtype_name = None
-    if dtype_name not in DTYPES:
-        raise ValueError(
-            f"{name} must be one of {sorted(DTYPES)} (or numpy.float32, numpy.float64); "
-            f"got {value!r}."
-        )
-    return DTYPES[dtype_name]
-
-
-def _layer_sizes(value, name):
-    """``hidden_layer_sizes`` as a tuple of ints: a positive int or a non-empty sequence of them."""
-    sizes = (value,) if isinstance(value, Integral) else value
-    if (
-        not isinstance(sizes, tuple | list | np.ndarray)
-        or len(sizes) == 0
-        or not all(isinstance(n, Integral) and not isinstance(n, bool) and n > 0 for n in sizes)
-    ):
-        raise ValueError(
-            f"{name} must be a positive int or a non-empty tuple of positive ints; got {value!r}."
-        )
-    return tuple(int(n) for n in sizes)
-
-
-def _verbosity(value, name):
-    """``verbose``: a non-negative int, or a bool (0 or 1)."""
-    return Interval(Integral, 0)(int(value) if isinstance(value, bool) else value, name)
-
-
-def _callback_list(value, name):
-    """``callbacks`` as a tuple: ``None`` or a list (tuple) of callables."""
-    callbacks = value if value is not None else []
-    if not isinstance(callbacks, list | tuple) or not all(callable(c) for c in callbacks):
-        raise TypeError(
-            f"{name} must be a list of Callback objects or functions "
-            f"f(estimator, record); got {value!r}."
-        )
-    return tuple(callbacks)
-
-
-def _shape(network):
-    """A network's architecture less its dropout, which a resumed fit may change."""
-    return {k: v for k, v in network.architecture.items() if k != "dropout"}
-
-
-class _Hyperparameters(NamedTuple):
-    """The estimator's hyperparameters, checked and resolved to objects."""
-
-    sizes: tuple
-    pooling: str
-    cell: Cell
-    optimizer: Optimizer
-    loss: object
-    callbacks: tuple
-    dtype: np.dtype
 
 
 class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
@@ -197,7 +137,7 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
     # ------------------------------------------------------------------ parameters
 
     _parameter_constraints = {
-        "hidden_layer_sizes": _layer_sizes,
+        "hidden_layer_sizes": check_layer_sizes,
         "cell": Component(CELLS, Cell),
         "output_mode": Options(*OUTPUT_MODES),
         "pooling": Options(*POOLING_MODES),
@@ -215,16 +155,13 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         "shuffle": Flag(),
         "random_state": None,  # checked by check_random_state when a fit starts
         "warm_start": Flag(),
-        "verbose": _verbosity,
+        "verbose": check_verbosity,
         "max_grad_norm": Interval(Real, 0, open_ends="low", allow_none=True),
         "dtype": _check_dtype,
-        "callbacks": _callback_list,
+        "callbacks": check_callback_list,
     }
-    """Hyperparameter name -> constraint (see :func:`._validation.check_params`).
-
-    A :class:`._validation.Component` takes a string alias of an object; the rules
-    between parameters are in :meth:`_check_combinations`.
-    """
+    """Hyperparameter name -> constraint (see :func:`._validation.check_params`); the rules
+    between parameters are in :meth:`_check_combinations`."""
 
     def set_params(self, **params):
         """Set parameters, as :meth:`sklearn.base.BaseEstimator.set_params` does.
@@ -262,7 +199,7 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         pooling = self.pooling
         if pooling == "auto":
             pooling = self._auto_pooling if self.output_mode == "last" else "last"
-        return _Hyperparameters(
+        return Hyperparameters(
             sizes=checked["hidden_layer_sizes"],
             pooling=pooling,
             cell=checked["cell"],
@@ -318,7 +255,10 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         setup, state = self._prepare(X, y, sample_weight, incremental=incremental, classes=classes)
         n_epochs = 1 if incremental else self.max_iter
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
-        context = self._open_callback_context(n_epochs, incremental)
+        context = None  # sklearn's callback context (scikit-learn >= 1.9): a subtask per epoch
+        if hasattr(self, "_init_callback_context"):
+            task = "partial_fit" if incremental else "fit"
+            context = self._init_callback_context(task_name=task, max_subtasks=n_epochs)
         dispatch = _EpochDispatch(setup.callbacks, context, X, y, metadata)
         policy = EpochPolicy(
             self.tol,
@@ -333,65 +273,32 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         dispatch.end_training(self)
         return self
 
-    def _open_callback_context(self, n_epochs, incremental):
-        """The run's root sklearn callback context, or ``None`` without ``sklearn.callback``.
-
-        The task is ``"fit"`` or ``"partial_fit"``, with one subtask per epoch.
-        """
-        if not hasattr(self, "_init_callback_context"):
-            return None
-        return self._init_callback_context(
-            task_name="partial_fit" if incremental else "fit", max_subtasks=n_epochs
-        )
-
     def _prepare(self, X, y, sample_weight, *, incremental, classes):
         """Validate everything; return the run's ``(setup, state)``. Changes nothing."""
         hyper = self._check_params()
         X, lengths = check_sequences(X)
-        n_samples, n_timesteps, n_features = X.shape
         resume = hasattr(self, "_params") and (incremental or self.warm_start)
         Y, step_weights, encoding = self._encode_targets(
-            y, n_samples, lengths, self.output_mode != "last", fitted=resume, classes=classes
+            y, len(X), lengths, self.output_mode != "last", fitted=resume, classes=classes
         )
-        if self.output_mode == "sequence" and Y.shape[1] != n_timesteps:
-            raise ValueError(
-                f"With output_mode='sequence', y needs one target per input step: "
-                f"X has {n_timesteps} steps, y has {Y.shape[1]}."
-            )
-        n_steps_out = {"last": 1, "sequence": None, "after": Y.shape[1]}[self.output_mode]
-        network = Network(
-            hyper.cell,
-            n_features,
-            hyper.sizes,
-            Y.shape[2],
-            n_steps_out,
-            pooling=hyper.pooling,
-            dropout=float(self.dropout),
-            bidirectional=bool(self.bidirectional),
-        )
+        network = self._network_for(hyper, X.shape, Y.shape)
         if resume:
-            self._check_resumable(network, n_features, hyper.dtype)
+            self._check_resumable(network, hyper.dtype)
             state = resumed_state(self, hyper.optimizer)
         else:
             rng = check_random_state(self.random_state)
             params = network.init_params(rng, hyper.dtype)
-            optimizer_state = hyper.optimizer.init(params)
-            state = start_state(params, optimizer_state, rng)
+            state = start_state(params, hyper.optimizer.init(params), rng)
         dtype = state.params.dtype
-        weights = self._step_weights(
-            step_weights, sample_weight, lengths, n_timesteps, self.output_mode, dtype
+        weights = emitted_step_weights(
+            step_weights, sample_weight, lengths, X.shape[1], self.output_mode, dtype
         )
-        data = TrainingData(
-            check_representable("X", X.transpose(1, 0, 2), dtype),
-            lengths,
-            check_representable("y", Y.transpose(1, 0, 2), dtype),
-            np.ascontiguousarray(weights.T, dtype=dtype),
-            synced=self.output_mode == "sequence",
-        )
+        synced = self.output_mode == "sequence"
+        data = TrainingData.from_batch_first(X, lengths, Y, weights, dtype, synced)
         validation = None
         if self.early_stopping and not incremental:
             stratify = self._stratify_labels(Y, encoding)
-            data, validation = self._split_validation(data, stratify, state.rng)
+            data, validation = data.split(self.validation_fraction, stratify, state.rng)
         loss = self._make_loss(hyper.loss, encoding)
         validated = validation is not None
         model = Model(network, hyper.optimizer, loss, self.output_mode, encoding, validated)
@@ -408,16 +315,26 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         )
         return setup, state
 
-    @staticmethod
-    def _step_weights(step_weights, sample_weight, lengths, n_timesteps, output_mode, dtype):
-        """``(n_samples, n_steps)`` weights: per step, times per sample, 0 on padding."""
-        n_samples = len(step_weights)
-        weights = step_weights * check_sample_weight(sample_weight, n_samples, dtype)[:, None]
-        if output_mode == "sequence" and lengths is not None:
-            weights = weights * step_mask(lengths, n_timesteps).T
-        return weights
+    def _network_for(self, hyper, X_shape, Y_shape):
+        """The network for inputs and encoded targets of these shapes (batch-first)."""
+        n_timesteps, n_features = X_shape[1:]
+        if self.output_mode == "sequence" and Y_shape[1] != n_timesteps:
+            raise ValueError(
+                f"With output_mode='sequence', y needs one target per input step: "
+                f"X has {n_timesteps} steps, y has {Y_shape[1]}."
+            )
+        return Network(
+            hyper.cell,
+            n_features,
+            hyper.sizes,
+            Y_shape[2],
+            {"last": 1, "sequence": None, "after": Y_shape[1]}[self.output_mode],
+            pooling=hyper.pooling,
+            dropout=float(self.dropout),
+            bidirectional=bool(self.bidirectional),
+        )
 
-    def _check_resumable(self, network, n_features, dtype):
+    def _check_resumable(self, network, dtype):
         """Refuse to resume training on a different architecture, feature count or dtype."""
         if dtype != self._params.dtype:
             raise ValueError(
@@ -425,42 +342,18 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
                 f"{self._params.dtype.name}; set dtype={self._params.dtype.name!r} to "
                 f"continue training, or refit with warm_start=False to start over."
             )
-        if n_features != self.n_features_in_:
+        if network.n_features != self.n_features_in_:
             raise ValueError(
-                f"X has {n_features} features per time step, but "
+                f"X has {network.n_features} features per time step, but "
                 f"{type(self).__name__} was fitted with {self.n_features_in_}; "
                 f"refit with warm_start=False to start over."
             )
-        old = self._network
-        if (
-            _shape(network) != _shape(old)
-            or network.cell.get_params() != old.cell.get_params()
-            or type(network.cell) is not type(old.cell)
-        ):
+        if not network.matches(self._network):
             raise ValueError(
                 "The network's architecture (cell, hidden_layer_sizes, pooling, "
                 "bidirectional, outputs or output steps) differs from the fitted one; refit with "
                 "warm_start=False to start over."
             )
-
-    def _split_validation(self, data, stratify, rng):
-        """Hold out ``validation_fraction`` of the samples, stratified by ``stratify``."""
-        index = np.arange(data.n_samples)
-        try:
-            train, held_out = train_test_split(
-                index, test_size=self.validation_fraction, random_state=rng, stratify=stratify
-            )
-        except ValueError:
-            train, held_out = train_test_split(
-                index, test_size=self.validation_fraction, random_state=rng
-            )
-        if len(train) == 0 or len(held_out) == 0:
-            raise ValueError(
-                f"early_stopping needs samples to train and validate on; "
-                f"validation_fraction={self.validation_fraction} of "
-                f"{data.n_samples} samples leaves none for one side."
-            )
-        return data.subset(train), data.subset(held_out)
 
     def _stratify_labels(self, Y, encoding):
         """Labels to stratify the validation split by (``None`` for regression)."""
@@ -469,10 +362,8 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
     def _train(self, setup, state, policy, n_epochs, dispatch):
         """The epoch loop: train, let the policy judge, commit, call callbacks.
 
-        Callbacks see each epoch's weights. Training ends when the policy says so (a
-        failed epoch, or convergence outside ``partial_fit``) or a callback asks to stop;
-        then the policy restores the best weights and checks for a collapse (see
-        :class:`~._training.EpochPolicy`).
+        Callbacks see each epoch's weights; at the end the policy restores the best
+        weights and checks for a collapse (see :class:`~._training.EpochPolicy`).
         """
         stopped = False
         for _ in range(n_epochs):
@@ -568,12 +459,10 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         float
         """
         X_tm, lengths, _ = self._check_X(X)
-        n_samples, n_timesteps = X_tm.shape[1], X_tm.shape[0]
-        Y, _, _ = self._encode_targets(
-            y, n_samples, lengths, self._output_mode != "last", fitted=True
-        )
-        weights = self._step_weights(
-            np.ones(Y.shape[:2]), sample_weight, lengths, n_timesteps, self._output_mode, np.float64
+        sequence = self._output_mode != "last"
+        Y = self._encode_targets(y, X_tm.shape[1], lengths, sequence, fitted=True)[0]
+        weights = emitted_step_weights(
+            np.ones(Y.shape[:2]), sample_weight, lengths, len(X_tm), self._output_mode, np.float64
         )
         raw = self._raw_output(X_tm, lengths)
         return self._score_raw(raw, Y.transpose(1, 0, 2), weights.T, self.loss_function_)

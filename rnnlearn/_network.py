@@ -222,6 +222,29 @@ class Network:
         """
         return {name: getattr(self, name) for name in self.ARCHITECTURE}
 
+    def matches(self, other):
+        """Whether ``other`` has this network's cell and architecture, dropout aside.
+
+        Training can go on from ``other``'s parameters with this network (a resumed fit may
+        change the dropout rate).
+
+        Parameters
+        ----------
+        other : Network
+            The network to compare with.
+
+        Returns
+        -------
+        bool
+        """
+        ours, theirs = self.architecture, other.architecture
+        ours.pop("dropout"), theirs.pop("dropout")
+        return (
+            ours == theirs
+            and type(self.cell) is type(other.cell)
+            and self.cell.get_params() == other.cell.get_params()
+        )
+
     @property
     def n_directions(self):
         """Directions each layer runs in: 2 when bidirectional, else 1.

@@ -9,11 +9,15 @@ decides after each epoch whether to stop, cut the learning rate and which weight
 
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
 from sklearn.utils import gen_batches
 
+from ._network import step_mask
+from ._validation import check_representable, check_sample_weight
 from .cells._threads import single_threaded_blas
 from .exceptions import (
     CollapseWarning,
@@ -74,6 +78,71 @@ class TrainingData:
         """A new :class:`TrainingData` holding the samples in ``index``."""
         return TrainingData(*self.batch(index), synced=self.synced)
 
+    @classmethod
+    def from_batch_first(cls, X, lengths, y, weights, dtype, synced=False):
+        """Build one from batch-first arrays, converted to ``dtype`` and time-major.
+
+        ``X`` is ``(n_samples, n_timesteps, n_features)``, ``y``
+        ``(n_samples, n_steps, n_outputs)`` and ``weights`` ``(n_samples, n_steps)``.
+        Raises ``ValueError`` if ``X`` or ``y`` has values too large for ``dtype``.
+        """
+        return cls(
+            check_representable("X", X.transpose(1, 0, 2), dtype),
+            lengths,
+            check_representable("y", y.transpose(1, 0, 2), dtype),
+            np.ascontiguousarray(weights.T, dtype=dtype),
+            synced=synced,
+        )
+
+    def split(self, fraction, stratify, rng):
+        """Hold out ``fraction`` of the samples, stratified by ``stratify`` when it can be.
+
+        Returns ``(training, held_out)``; raises ``ValueError`` when one side is empty.
+        """
+        index = np.arange(self.n_samples)
+        try:
+            train, held_out = train_test_split(
+                index, test_size=fraction, random_state=rng, stratify=stratify
+            )
+        except ValueError:
+            train, held_out = train_test_split(index, test_size=fraction, random_state=rng)
+        if len(train) == 0 or len(held_out) == 0:
+            raise ValueError(
+                f"early_stopping needs samples to train and validate on; "
+                f"validation_fraction={fraction} of "
+                f"{self.n_samples} samples leaves none for one side."
+            )
+        return self.subset(train), self.subset(held_out)
+
+
+def emitted_step_weights(step_weights, sample_weight, lengths, n_timesteps, output_mode, dtype):
+    """``(n_samples, n_steps)`` weights of the emitted steps: per step, times per sample.
+
+    Parameters
+    ----------
+    step_weights : ndarray of shape (n_samples, n_steps)
+        Weights from the target encoding (class weights, or ones).
+    sample_weight : array-like of shape (n_samples,) or None
+        The user's sample weights, checked here.
+    lengths : ndarray of int of shape (n_samples,) or None
+        Sequence lengths; with ``output_mode='sequence'`` padded steps weigh 0.
+    n_timesteps : int
+        Steps of the padded input.
+    output_mode : {'last', 'sequence', 'after'}
+        What the model emits.
+    dtype : numpy.dtype
+        Type of the sample weights.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_steps)
+    """
+    n_samples = len(step_weights)
+    weights = step_weights * check_sample_weight(sample_weight, n_samples, dtype)[:, None]
+    if output_mode == "sequence" and lengths is not None:
+        weights = weights * step_mask(lengths, n_timesteps).T
+    return weights
+
 
 def minibatches(n_samples, batch_size, shuffle, rng):
     """Yield index arrays (or slices) covering every sample once.
@@ -128,6 +197,18 @@ def epoch_record(epoch, loss, learning_rate, *, duration=0.0, status="ok", valid
         "duration": duration,
         "status": status,
     }
+
+
+class Hyperparameters(NamedTuple):
+    """An estimator's hyperparameters as a run uses them, checked and resolved to objects."""
+
+    sizes: tuple
+    pooling: str
+    cell: object
+    optimizer: object
+    loss: object
+    callbacks: tuple
+    dtype: np.dtype
 
 
 EXPLOSION_FACTOR = 1e6

@@ -164,6 +164,58 @@ class Component:
         return component
 
 
+DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
+"""Name -> dtype: the floating types a network can train and predict in."""
+
+
+def check_dtype(value, name="dtype"):
+    """The dtype that ``value`` names: ``'float32'``, ``'float64'``, a NumPy type or dtype."""
+    if isinstance(value, str):
+        dtype_name = value
+    elif isinstance(value, np.dtype):
+        dtype_name = value.name
+    elif value is np.float32 or value is np.float64:
+        dtype_name = value.__name__
+    else:
+        dtype_name = None
+    if dtype_name not in DTYPES:
+        raise ValueError(
+            f"{name} must be one of {sorted(DTYPES)} (or numpy.float32, numpy.float64); "
+            f"got {value!r}."
+        )
+    return DTYPES[dtype_name]
+
+
+def check_layer_sizes(value, name):
+    """Layer sizes as a tuple of ints: a positive int or a non-empty sequence of them."""
+    sizes = (value,) if isinstance(value, Integral) else value
+    if (
+        not isinstance(sizes, tuple | list | np.ndarray)
+        or len(sizes) == 0
+        or not all(isinstance(n, Integral) and not isinstance(n, bool) and n > 0 for n in sizes)
+    ):
+        raise ValueError(
+            f"{name} must be a positive int or a non-empty tuple of positive ints; got {value!r}."
+        )
+    return tuple(int(n) for n in sizes)
+
+
+def check_verbosity(value, name):
+    """A verbosity level: a non-negative int, or a bool (0 or 1)."""
+    return Interval(Integral, 0)(int(value) if isinstance(value, bool) else value, name)
+
+
+def check_callback_list(value, name):
+    """Callbacks as a tuple: ``None`` (none) or a list or tuple of callables."""
+    callbacks = value if value is not None else []
+    if not isinstance(callbacks, list | tuple) or not all(callable(c) for c in callbacks):
+        raise TypeError(
+            f"{name} must be a list of Callback objects or functions "
+            f"f(estimator, record); got {value!r}."
+        )
+    return tuple(callbacks)
+
+
 def check_params(params, constraints, *, prefix="", unlisted=None):
     """Check each parameter against its constraint; return the checked values.
 
