@@ -14,6 +14,13 @@ The example needs ``dask[distributed]`` (``pip install -e ".[dask]"``). The figu
 each candidate's mean fit time and cross-validated accuracy.
 """
 
+# %%
+# Imports and settings
+# --------------------
+#
+# ``FAST`` holds the small settings that the test suite and the documentation build use
+# (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); without it the example runs with the defaults
+# of ``run``. ``GRID`` holds the candidates: three cells times two sizes.
 import argparse
 import os
 import warnings
@@ -31,6 +38,14 @@ FAST = {"n_samples": 60, "max_iter": 2}
 GRID = {"cell": ["vanilla", "gru", "lstm"], "hidden_layer_sizes": [(8,), (32,)]}
 
 
+# %%
+# The search on a local cluster
+# -----------------------------
+#
+# The search is an ordinary :class:`~sklearn.model_selection.GridSearchCV` of three folds. Only
+# where it runs changes: inside ``joblib.parallel_backend("dask")`` its fits go to the cluster's
+# workers, here two processes of one thread each, so two fits run at a time. The scheduler
+# reports how many workers took part.
 def run(n_samples=600, max_iter=15, n_workers=2):
     """Grid-search a classifier with joblib's dask backend on a local cluster.
 
@@ -65,6 +80,12 @@ def run(n_samples=600, max_iter=15, n_workers=2):
     return search, workers
 
 
+# %%
+# The figure
+# ----------
+#
+# Each candidate's mean fit time against its cross-validated accuracy, labelled with its cell
+# and size.
 def plot(search):
     """Plot each candidate's mean fit time against its accuracy; return the figure."""
     results = search.cv_results_
@@ -81,6 +102,14 @@ def plot(search):
     return figure
 
 
+# %%
+# Running the example
+# -------------------
+#
+# As a script, ``main`` reads ``--fast`` and ``--output``, runs the example, prints its result
+# and draws the figure (shown, or saved to the file). The output below comes from the
+# documentation build, which runs the fast settings. A dask cluster starts worker processes, so
+# a script that creates one runs it under ``if __name__ == "__main__":``, as this one does.
 def main(argv=None):
     """Run the example from the command line; return the search and its figure."""
     parser = argparse.ArgumentParser(description="Hyperparameter search on a dask cluster.")

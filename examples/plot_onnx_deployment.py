@@ -21,6 +21,15 @@ the order of magnitude, not a benchmark. The example needs ``onnx`` and ``onnxru
 ``pip install rnnlearn[onnx]``.
 """
 
+# %%
+# Imports and settings
+# --------------------
+#
+# ``FAST`` holds the small settings that the test suite and the documentation build use
+# (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); without it the example runs with the defaults
+# of ``run``. The example stops at once, with the command that installs them, when ``onnx``
+# or ``onnxruntime`` is missing. ``BATCH_SIZES`` are the timed batch sizes and ``SHOWN`` the
+# number of held-out steps the figure draws.
 import argparse
 import os
 import tempfile
@@ -57,6 +66,14 @@ COLORS = {"rnnlearn": "tab:orange", "onnxruntime": "tab:blue"}
 SHOWN = 120
 
 
+# %%
+# Histories of mixed lengths
+# --------------------------
+#
+# One series from :func:`~rnnlearn.datasets.make_sine_sequences` is cut into windows by
+# :func:`~rnnlearn.preprocessing.make_windows`, and each window keeps only its last ``window //
+# 2`` to ``window`` values: the forecaster learns from, and is served, histories of any length
+# in that range. A small helper times predict calls.
 def make_histories(n_timesteps, window, random_state=0):
     """Cut one noisy sum of sines into histories of mixed lengths and their next values.
 
@@ -87,6 +104,15 @@ def median_seconds(n_calls, predict, *args):
     return float(np.median(seconds))
 
 
+# %%
+# Fit, export, serve
+# ------------------
+#
+# The pipeline is fitted on the first 80 % of the histories. :func:`~rnnlearn.onnx.to_onnx` with
+# ``lengths=True`` exports it, scaler included; the file is loaded in an
+# ``onnxruntime.InferenceSession`` as a service would load it. The held-out histories are padded
+# with :func:`~rnnlearn.preprocessing.pad_sequences`, which also returns their lengths, and both
+# libraries forecast them, on one thread each.
 def run(n_timesteps=3000, window=40, max_iter=40, n_calls=200):
     """Fit on the first 80 % of the series, export to ONNX and compare on the rest.
 
@@ -153,6 +179,13 @@ def run(n_timesteps=3000, window=40, max_iter=40, n_calls=200):
     }
 
 
+# %%
+# The figure
+# ----------
+#
+# Left: the last held-out steps, the truth under both forecasts and under repeating the last
+# observed value, with each forecast's RMSE. Right: the median time of a predict call for each
+# library and batch size.
 def rmse(forecast, truth):
     """Root mean squared error."""
     return float(np.sqrt(np.mean((forecast - truth) ** 2)))
@@ -208,6 +241,13 @@ def plot(result):
     return figure
 
 
+# %%
+# Running the example
+# -------------------
+#
+# As a script, ``main`` reads ``--fast`` and ``--output``, runs the example, prints its result
+# and draws the figure (shown, or saved to the file). The output below comes from the
+# documentation build, which runs the fast settings.
 def main(argv=None):
     """Run the example from the command line; return its result and its figure."""
     parser = argparse.ArgumentParser(description="Deploying a forecaster with ONNX.")

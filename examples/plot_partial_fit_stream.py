@@ -10,6 +10,13 @@ held-out set; the figure is the resulting learning curve, accuracy against the n
 sequences seen.
 """
 
+# %%
+# Imports and settings
+# --------------------
+#
+# ``FAST`` holds the small settings that the test suite and the documentation build use
+# (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); without it the example runs with the defaults
+# of ``run``. ``N_CLASSES`` is the number of frequencies, so chance is one in four.
 import argparse
 import os
 
@@ -24,6 +31,12 @@ FAST = {"n_chunks": 20, "chunk_size": 50, "n_test": 200}
 N_CLASSES = 4
 
 
+# %%
+# The stream
+# ----------
+#
+# Each chunk is a fresh draw of univariate sequences whose class is their frequency; its seed is
+# its position in the stream, and the held-out set is drawn once, with its own seed.
 def make_chunk(n_samples, random_state):
     """Return one chunk of the stream: sequences whose class is their frequency."""
     return make_frequency_classification(
@@ -36,6 +49,14 @@ def make_chunk(n_samples, random_state):
     )
 
 
+# %%
+# One epoch per chunk
+# -------------------
+#
+# Each :meth:`~rnnlearn.RNNClassifier.partial_fit` runs one epoch on its chunk and keeps the
+# weights and Adam's moment estimates for the next. The first call must name every class the
+# stream will hold (``classes=``); later calls may repeat it. After each chunk the model is
+# scored on the held-out set, and ``loss_`` holds the chunk's training loss.
 def run(n_chunks=40, chunk_size=100, n_test=400):
     """Train on a stream of chunks and score after each.
 
@@ -75,6 +96,12 @@ def run(n_chunks=40, chunk_size=100, n_test=400):
     }
 
 
+# %%
+# The figure
+# ----------
+#
+# The held-out accuracy, with chance as a dashed line, and the training loss of each chunk
+# (right axis), against the number of sequences seen.
 def plot(result):
     """Plot the held-out accuracy and the chunk loss against sequences seen."""
     figure, ax = plt.subplots(figsize=(6.5, 4))
@@ -90,6 +117,13 @@ def plot(result):
     return figure
 
 
+# %%
+# Running the example
+# -------------------
+#
+# As a script, ``main`` reads ``--fast`` and ``--output``, runs the example, prints its result
+# and draws the figure (shown, or saved to the file). The output below comes from the
+# documentation build, which runs the fast settings.
 def main(argv=None):
     """Run the example from the command line; return its result and its figure."""
     parser = argparse.ArgumentParser(description="Training on a stream with partial_fit.")

@@ -15,6 +15,13 @@ from ``../shared/data`` beside the repository, or from the folder named by the
 environment variable ``RNNLEARN_DATA``.
 """
 
+# %%
+# Imports and settings
+# --------------------
+#
+# ``FAST`` holds the small settings that the test suite and the documentation build use
+# (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); without it the example runs with the defaults
+# of ``run``.
 import argparse
 import os
 import warnings
@@ -38,6 +45,14 @@ except NameError:  # sphinx-gallery runs the script from its folder, without __f
     HERE = Path.cwd()
 
 
+# %%
+# The data
+# --------
+#
+# ``data_folder`` finds the ``.ts`` files. The series stay a list of arrays of their own
+# lengths, which :func:`~rnnlearn.load_ts` returns when the lengths differ. ``shorten`` keeps
+# the first ``max_length`` samples of each and averages blocks of ``block`` samples into one
+# step, so the network reads at most 100 steps.
 def data_folder():
     """Return the folder of the ``.ts`` files: ``$RNNLEARN_DATA`` or ``../shared/data``."""
     default = HERE.parents[1] / "shared" / "data"
@@ -69,6 +84,13 @@ def shorten(series, max_length=400, block=4):
     return shortened
 
 
+# %%
+# The classifier
+# --------------
+#
+# A :class:`~rnnlearn.preprocessing.SequenceScaler` standardises the variable-length series
+# before a GRU classifier of 32 units, in one pipeline fitted on the training part. The share of
+# the most frequent training label among the test labels is the score of always guessing it.
 def run(max_iter=100, max_length=400, block=4, folder=None):
     """Train on PLAID's training part and predict its test part.
 
@@ -105,6 +127,12 @@ def run(max_iter=100, max_length=400, block=4, folder=None):
     }
 
 
+# %%
+# The figure
+# ----------
+#
+# The confusion matrix of the test predictions: each row an appliance, each column the appliance
+# predicted.
 def plot(result):
     """Plot the confusion matrix of the test predictions; return the figure."""
     figure, ax = plt.subplots(figsize=(6, 5.5))
@@ -117,6 +145,13 @@ def plot(result):
     return figure
 
 
+# %%
+# Running the example
+# -------------------
+#
+# As a script, ``main`` reads ``--fast`` and ``--output``, runs the example, prints its result
+# and draws the figure (shown, or saved to the file). The output below comes from the
+# documentation build, which runs the fast settings.
 def main(argv=None):
     """Run the example from the command line; return its result and its figure."""
     parser = argparse.ArgumentParser(description="Classifying PLAID appliance series.")

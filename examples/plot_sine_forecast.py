@@ -10,6 +10,13 @@ A noisy sum of three sines, one long series, is cut into sliding windows
 one-step forecasts over it against the truth.
 """
 
+# %%
+# Imports and settings
+# --------------------
+#
+# ``FAST`` holds the small settings that the test suite and the documentation build use
+# (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); without it the example runs with the defaults
+# of ``run``.
 import argparse
 import os
 import warnings
@@ -26,6 +33,14 @@ from rnnlearn.preprocessing import SequenceScaler, make_windows
 FAST = {"n_timesteps": 500, "window": 20, "max_iter": 8}
 
 
+# %%
+# The series
+# ----------
+#
+# One long series: three sines of angular frequencies 1, 2.5 and 4, sampled every 0.05 time
+# units, plus Gaussian noise of standard deviation 0.05. The sines make the next value
+# predictable from the recent past; the noise is not, and bounds the R² that any forecaster
+# reaches.
 def make_series(n_timesteps, random_state=0):
     """Return the time axis and a noisy sum of three sines on it."""
     rng = np.random.RandomState(random_state)
@@ -34,6 +49,16 @@ def make_series(n_timesteps, random_state=0):
     return t, series + 0.05 * rng.normal(size=n_timesteps)
 
 
+# %%
+# Windows, scaling and the network
+# --------------------------------
+#
+# :func:`~rnnlearn.preprocessing.make_windows` turns the series into a many-to-one problem: each
+# window of ``window`` steps is an input sequence and the value after it its target. The split
+# is in time, as a forecaster is used: the pipeline is fitted on the first 80 % of the windows
+# and scored on the last 20 %, which it never saw.
+# :class:`~rnnlearn.preprocessing.SequenceScaler` learns its mean and scale from the training
+# windows only, inside the pipeline.
 def run(n_timesteps=3000, window=40, max_iter=30, cell="gru"):
     """Fit on the first 80 % of the windows and forecast the rest.
 
@@ -70,6 +95,12 @@ def run(n_timesteps=3000, window=40, max_iter=30, cell="gru"):
     }
 
 
+# %%
+# The figure
+# ----------
+#
+# The one-step forecasts over the held-out part, against the truth; the title gives the held-out
+# R².
 def plot(result):
     """Plot the held-out forecasts against the truth; return the figure."""
     figure, ax = plt.subplots(figsize=(7, 3.5))
@@ -82,6 +113,13 @@ def plot(result):
     return figure
 
 
+# %%
+# Running the example
+# -------------------
+#
+# As a script, ``main`` reads ``--fast`` and ``--output``, runs the example, prints its result
+# and draws the figure (shown, or saved to the file). The output below comes from the
+# documentation build, which runs the fast settings.
 def main(argv=None):
     """Run the example from the command line; return its result and its figure."""
     parser = argparse.ArgumentParser(description="Forecasting a sum of sines.")
