@@ -426,11 +426,39 @@ def _pad(sequences):
             f"All sequences in X must have the same number of features; got {sorted(n_features)}."
         )
     lengths = np.array([len(x) for x in sequences])
-    dtype = np.result_type(*sequences)
-    X = np.zeros((len(sequences), lengths.max(), n_features.pop()), dtype=dtype)
-    for i, x in enumerate(sequences):
-        X[i, : len(x)] = x
+    X = right_pad(sequences)
     return X, (None if np.all(lengths == X.shape[1]) else lengths)
+
+
+def right_pad(arrays, n_steps=None, dtype=None, value=None):
+    """Right-pad 2-D arrays ``(n_steps_i, width)`` of one width into one 3-D array.
+
+    The one padding routine of rnnlearn (sequences, targets, ``pad_sequences``).
+
+    Parameters
+    ----------
+    arrays : sequence of ndarray of shape (n_steps_i, width)
+        At least one array, none longer than ``n_steps``.
+    n_steps : int, default=None
+        Steps of the result; ``None`` takes the longest array's.
+    dtype : data-type, default=None
+        Type of the result; ``None`` takes the arrays' common type.
+    value : object, default=None
+        Fill value of the padding; ``None`` fills with zeros of ``dtype`` (empty strings
+        for text labels).
+
+    Returns
+    -------
+    ndarray of shape (len(arrays), n_steps, width)
+        ``result[i, :len(arrays[i])]`` is ``arrays[i]``; the rest is padding.
+    """
+    n_steps = max(len(array) for array in arrays) if n_steps is None else n_steps
+    dtype = np.result_type(*arrays) if dtype is None else dtype
+    shape = (len(arrays), n_steps, arrays[0].shape[1])
+    padded = np.zeros(shape, dtype) if value is None else np.full(shape, value, dtype)
+    for row, array in zip(padded, arrays, strict=True):
+        row[: len(array)] = array
+    return padded
 
 
 def check_targets(y, n_samples, lengths, *, sequence, numeric=True):
@@ -462,22 +490,7 @@ def check_targets(y, n_samples, lengths, *, sequence, numeric=True):
         raise ValueError("This estimator requires y to be passed, but the target y is None.")
     dtype = "numeric" if numeric else None
     if sequence and isinstance(y, list | tuple) and len(y) and not np.isscalar(y[0]):
-        parts = [check_array(v, dtype=dtype, ensure_2d=False, input_name="y") for v in y]
-        squeeze = parts[0].ndim == 1
-        parts = [v[:, None] if v.ndim == 1 else v for v in parts]
-        if lengths is not None and len(parts) == n_samples:
-            bad = [i for i, v in enumerate(parts) if len(v) != lengths[i]]
-            if bad:
-                raise ValueError(
-                    f"y[{bad[0]}] has {len(parts[bad[0]])} steps but X[{bad[0]}] "
-                    f"has {lengths[bad[0]]}."
-                )
-        y = np.zeros(
-            (len(parts), max(len(v) for v in parts), parts[0].shape[1]),
-            dtype=np.result_type(*parts),
-        )
-        for i, v in enumerate(parts):
-            y[i, : len(v)] = v
+        y, squeeze = _padded_target_list(y, dtype, n_samples, lengths)
     else:
         y = check_array(y, dtype=dtype, ensure_2d=False, allow_nd=True, input_name="y")
         squeeze = y.ndim == (2 if sequence else 1)
@@ -496,6 +509,20 @@ def check_targets(y, n_samples, lengths, *, sequence, numeric=True):
     if len(y) != n_samples:
         raise ValueError(f"X and y have inconsistent numbers of samples: {n_samples} and {len(y)}.")
     return y, squeeze
+
+
+def _padded_target_list(y, dtype, n_samples, lengths):
+    """Synced targets given as a list of sequences: ``(padded, squeeze)`` (see check_targets)."""
+    parts = [check_array(v, dtype=dtype, ensure_2d=False, input_name="y") for v in y]
+    squeeze = parts[0].ndim == 1
+    parts = [v[:, None] if v.ndim == 1 else v for v in parts]
+    if lengths is not None and len(parts) == n_samples:
+        bad = [i for i, v in enumerate(parts) if len(v) != lengths[i]]
+        if bad:
+            raise ValueError(
+                f"y[{bad[0]}] has {len(parts[bad[0]])} steps but X[{bad[0]}] has {lengths[bad[0]]}."
+            )
+    return right_pad(parts), squeeze
 
 
 def check_sample_weight(sample_weight, n_samples, dtype):

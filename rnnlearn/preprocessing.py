@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._validation import check_dense, check_number, check_sequence_list, check_series
+from ._validation import check_dense, check_number, check_sequence_list, check_series, right_pad
 
 __all__ = [
     "SequenceScaler",
@@ -82,17 +82,13 @@ def pad_sequences(sequences, *, max_length=None, value=0.0, dtype=None):
     if max_length is None:
         max_length = int(lengths.max())
     max_length = check_number("max_length", max_length, Integral, low=1)
-    too_long = np.flatnonzero(lengths > max_length)
-    if too_long.size:
-        i = too_long[0]
+    i = int(np.argmax(lengths > max_length))  # the first sequence too long, if any
+    if lengths[i] > max_length:
         raise ValueError(
             f"sequences[{i}] has {lengths[i]} time steps, more than max_length={max_length}."
         )
     dtype = _padding_dtype(arrays) if dtype is None else np.dtype(dtype)
-    padded = np.full((len(arrays), max_length, arrays[0].shape[1]), value, dtype=dtype)
-    for row, array in zip(padded, arrays, strict=True):
-        row[: len(array)] = array
-    return padded, lengths
+    return right_pad(arrays, max_length, dtype, value), lengths
 
 
 def _padding_dtype(arrays):
