@@ -161,14 +161,23 @@ def fitted_attributes(model, state):
     }
 
 
-def read_fitted(estimator):
-    """The inverse of :func:`fitted_attributes`: ``(model, state)`` of a fitted estimator.
+def read_model(estimator):
+    """The :class:`Model` a fitted estimator holds, without its training progress.
 
-    The state is a copy that training can continue from; its divergence guard starts at
-    the fitted parameters.
+    What an export format reads: the network (cell and architecture), the loss (whose
+    link maps raw outputs to predictions), the output mode and the target encoding.
+    Its objects are the estimator's own, not copies: read them, do not change them.
+
+    Parameters
+    ----------
+    estimator : RNNRegressor or RNNClassifier
+        A fitted estimator.
+
+    Returns
+    -------
+    Model
     """
-    params = estimator._params.copy()
-    model = Model(
+    return Model(
         network=estimator._network,
         optimizer=estimator.optimizer_,
         loss=estimator.loss_function_,
@@ -176,6 +185,16 @@ def read_fitted(estimator):
         encoding={name: getattr(estimator, name) for name in estimator._encoding_attributes},
         validated=estimator.validation_scores_ is not None,
     )
+
+
+def read_fitted(estimator):
+    """The inverse of :func:`fitted_attributes`: ``(model, state)`` of a fitted estimator.
+
+    The model is :func:`read_model`'s; the state is a copy that training can continue
+    from, its divergence guard at the fitted parameters.
+    """
+    params = estimator._params.copy()
+    model = read_model(estimator)
     state = start_state(
         params,
         copy.deepcopy(estimator._optimizer_state),

@@ -16,20 +16,16 @@ sequences, so both directions see only each sequence's valid steps, as rnnlearn'
 
 # SPDX-License-Identifier: BSD-3-Clause
 
-import functools
-
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
-from ._training import DivergenceGuard
-from .cells import GRUCell, LSTMCell, VanillaCell
-
-TORCH_LAYERS = {VanillaCell: "RNN", GRUCell: "GRU", LSTMCell: "LSTM"}
-"""rnnlearn cell class -> name of the ``torch.nn`` recurrent layer that computes the same."""
-
-TORCH_ACTIVATIONS = {VanillaCell: ("tanh", "relu"), GRUCell: ("tanh",), LSTMCell: ("tanh",)}
-"""rnnlearn cell class -> the activations its ``torch.nn`` counterpart offers."""
+from ._export_tables import RECURRENT_LAYERS as TORCH_LAYERS
+from ._export_tables import TORCH_ACTIVATIONS
+from ._fitted import prepare_run, read_model, start_state, write_fitted
+from ._network import DIRECTIONS
+from ._training import epoch_record
+from .cells import GRUCell
 
 
 def check_convertible(cell):
@@ -109,20 +105,16 @@ def to_torch_state_dict(estimator):
     """
     check_is_fitted(estimator, "n_iter_")
     check_convertible(estimator.cell_)
+    directions = DIRECTIONS[: read_model(estimator).network.n_directions]
     *layers, head = estimator.coefs_
     state = {}
     for k, layer in enumerate(layers):
-        for suffix in _directions(estimator._network):
+        for suffix in directions:
             for name, value in _torch_layer(layer, suffix).items():
                 state[f"layers.{k}.{name}"] = value
     state["head.weight"] = np.array(head["W"].T, order="C")
     state["head.bias"] = head["b"].copy()
     return state
-
-
-def _directions(network):
-    """The name suffixes of a network's directions: rnnlearn's and PyTorch's alike."""
-    return ("", "_reverse") if network.bidirectional else ("",)
 
 
 def _torch_layer(layer, suffix=""):
@@ -208,8 +200,11 @@ def to_torch(estimator):
     state = to_torch_state_dict(estimator)  # refuses what PyTorch lacks, torch or not
     import torch
 
-    network = estimator._network
-    module = _module_class()(
+    from ._torch_module import RecurrentModule
+
+    model = read_model(estimator)
+    network = model.network
+    module = RecurrentModule(
         TORCH_LAYERS[type(network.cell)],
         network.cell.activation,
         network.n_features,
@@ -218,125 +213,11 @@ def to_torch(estimator):
         n_steps_out=network.n_steps_out,
         pooling=network.pooling,
         bidirectional=network.bidirectional,
-        squeeze_output=bool(getattr(estimator, "_squeeze_output", False)),
+        squeeze_output=model.squeeze_output,
     )
     module.to(torch.from_numpy(state["head.bias"]).dtype)
     module.load_state_dict({name: torch.from_numpy(value) for name, value in state.items()})
     return module.eval()
-
-
-@functools.cache
-def _module_class():
-    """The ``nn.Module`` class :func:`to_torch` builds (defined once ``torch`` imports)."""
-    import torch
-    from torch import nn
-
-    class RecurrentModule(nn.Module):
-        """rnnlearn's network in PyTorch: one recurrent module per layer, a linear head.
-
-        Parameters
-        ----------
-        layer : {'RNN', 'GRU', 'LSTM'}
-            The ``torch.nn`` recurrent layer.
-        activation : {'tanh', 'relu'}
-            Nonlinearity of ``nn.RNN`` (the others take only ``'tanh'``).
-        n_features : int
-            Features per time step.
-        hidden_layer_sizes : tuple of int
-            Hidden units per layer, bottom first.
-        n_outputs : int
-            Outputs per emitted step.
-        n_steps_out : int or None
-            ``None`` for one output per input step, else the outputs from each sequence's
-            last step on (``1``: one per sequence).
-        pooling : {'last', 'mean', 'max'}
-            What the head reads when ``n_steps_out == 1``.
-        bidirectional : bool
-            Whether each layer also runs backward within each sequence's valid steps
-            (``bidirectional=True`` layers on packed sequences); ``'last'`` then reads
-            the forward state at the last valid step and the backward one at the first.
-        squeeze_output : bool
-            Whether to drop the last axis (one output per step).
-        """
-
-        def __init__(
-            self,
-            layer,
-            activation,
-            n_features,
-            hidden_layer_sizes,
-            n_outputs,
-            *,
-            n_steps_out,
-            pooling,
-            bidirectional,
-            squeeze_output,
-        ):
-            super().__init__()
-            options = {"nonlinearity": activation} if layer == "RNN" else {}
-            width = 2 if bidirectional else 1
-            inputs = (n_features, *(width * n for n in hidden_layer_sizes[:-1]))
-            self.layers = nn.ModuleList(
-                getattr(nn, layer)(
-                    n_in, n_hidden, batch_first=True, bidirectional=bidirectional, **options
-                )
-                for n_in, n_hidden in zip(inputs, hidden_layer_sizes, strict=True)
-            )
-            self.head = nn.Linear(width * hidden_layer_sizes[-1], n_outputs)
-            self.bidirectional = bidirectional
-            self.n_steps_out = n_steps_out
-            self.pooling = pooling
-            self.squeeze_output = squeeze_output
-
-        def forward(self, X, lengths=None):
-            """Raw outputs of a batch-first ``X``; see :func:`rnnlearn.interop.to_torch`."""
-            n_samples, n_timesteps, _ = X.shape
-            if lengths is None:
-                lengths = torch.full((n_samples,), n_timesteps, device=X.device)
-            lengths = torch.as_tensor(lengths, device=X.device).long()
-            valid = torch.arange(n_timesteps, device=X.device)[None, :] < lengths[:, None]
-            if self.n_steps_out is not None and self.n_steps_out > 1:
-                extra = X.new_zeros((n_samples, self.n_steps_out - 1, X.shape[2]))
-                X = torch.cat([X * valid[..., None], extra], dim=1)
-            H = X
-            for layer in self.layers:
-                H = self._run_layer(layer, H, lengths)
-            raw = self.head(self._read_top(H, lengths, valid))
-            if self.n_steps_out is None:
-                raw = raw * valid[..., None]
-            return raw[..., 0] if self.squeeze_output else raw
-
-        def _run_layer(self, layer, H, lengths):
-            """One layer over ``H``; a bidirectional one on packed sequences, so that its
-            backward direction starts at each sequence's last valid step."""
-            if not self.bidirectional:  # causal: padding never reaches a valid step
-                return layer(H)[0]
-            packed = nn.utils.rnn.pack_padded_sequence(
-                H, lengths.cpu(), batch_first=True, enforce_sorted=False
-            )
-            output = layer(packed)[0]
-            return nn.utils.rnn.pad_packed_sequence(
-                output, batch_first=True, total_length=H.shape[1]
-            )[0]
-
-        def _read_top(self, H, lengths, valid):
-            """What the head reads of the top states ``H`` (batch-first)."""
-            if self.n_steps_out is None:
-                return H
-            if self.pooling == "mean":
-                weights = valid[..., None].to(H.dtype) / lengths[:, None, None]
-                return (H * weights).sum(dim=1)
-            if self.pooling == "max":
-                return H.masked_fill(~valid[..., None], -torch.inf).amax(dim=1)
-            steps = lengths[:, None] - 1 + torch.arange(self.n_steps_out, device=H.device)
-            rows = torch.arange(H.shape[0], device=H.device)[:, None]
-            top = H[rows, steps]
-            if self.bidirectional:  # the backward direction's final state is at step 0
-                n_hidden = H.shape[2] // 2
-                top = torch.cat([top[..., :n_hidden], H[:, :1, n_hidden:]], dim=-1)
-            return top[:, 0] if self.n_steps_out == 1 else top
-
-    return RecurrentModule
 
 
 def from_torch(source, estimator, X, y, *, classes=None):
@@ -381,8 +262,17 @@ def from_torch(source, estimator, X, y, *, classes=None):
     """
     state_dict = source.state_dict() if hasattr(source, "state_dict") else dict(source)
     estimator = clone(estimator)
-    setup, state = estimator._prepare(X, y, None, incremental=True, classes=classes)
-    network = setup.model.network
+    setup, state = prepare_run(estimator, X, y, classes)
+    _check_importable(source, state_dict, setup.model.network)
+    params = _imported_params(state_dict, setup.model.network, state.params)
+    write_fitted(estimator, setup.model, _imported_state(setup, params, state.rng))
+    return estimator
+
+
+def _check_importable(source, state_dict, network):
+    """Raise unless ``network`` can take the weights of ``source`` (its ``state_dict``): its
+    cell has a PyTorch counterpart, it pools as a module made by :func:`to_torch` does,
+    and it has a place for every entry."""
     check_convertible(network.cell)
     pooling = getattr(source, "pooling", network.pooling)  # a module made by to_torch
     if pooling != network.pooling:
@@ -395,45 +285,37 @@ def from_torch(source, estimator, X, y, *, classes=None):
         raise ValueError(
             f"The state dict has entries the estimator's network lacks: {sorted(unexpected)}."
         )
-    *layers, head = network.unpack(state.params)
+
+
+def _imported_params(state_dict, network, params):
+    """``params`` with the weights of ``state_dict`` written into them (in place)."""
+    *layers, head = network.unpack(params)
     for k, layer in enumerate(layers):
-        for suffix in _directions(network):
+        for suffix in DIRECTIONS[: network.n_directions]:
             _rnnlearn_layer(state_dict, f"layers.{k}.", layer, suffix)
     head["W"][...] = _entry(state_dict, "head.weight", head["W"].T.shape).T
     head["b"][...] = _entry(state_dict, "head.bias", head["b"].shape)
-    state.optimizer_state = setup.model.optimizer.init(state.params)
-    state.guard = DivergenceGuard(state.params.copy())
-    state.best_loss = _imported_loss(setup, state)
-    state.history.append(_import_record(state.best_loss, setup, state))
-    estimator._commit(setup.model, state)
-    return estimator
+    return params
+
+
+def _imported_state(setup, params, rng):
+    """The training state of imported weights: a fresh optimizer state, the generator of
+    the run :func:`from_torch` prepared (on an unfitted clone, so nothing else carries
+    over), and one history record, ``status='imported'``, with their loss on the sample."""
+    network, loss, optimizer = setup.model.network, setup.model.loss, setup.model.optimizer
+    data = setup.data
+    value = float(loss.loss(data.y, network.predict(params, data.X, data.lengths), data.weights))
+    optimizer_state = optimizer.init(params)
+    record = epoch_record(1, value, optimizer.learning_rate_at(optimizer_state), status="imported")
+    return start_state(params, optimizer_state, rng, history=[record], best_loss=value)
 
 
 def _key_names(network):
     """The state-dict keys of a network's torch module, in order."""
     names = [
         name + suffix
-        for suffix in _directions(network)
+        for suffix in DIRECTIONS[: network.n_directions]
         for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
     ]
     keys = [f"layers.{k}.{name}" for k in range(len(network.hidden_layer_sizes)) for name in names]
     return [*keys, "head.weight", "head.bias"]
-
-
-def _imported_loss(setup, state):
-    """The loss of the imported weights on the sample data."""
-    data = setup.data
-    raw = setup.model.network.predict(state.params, data.X, data.lengths)
-    return float(setup.model.loss.loss(data.y, raw, data.weights))
-
-
-def _import_record(loss, setup, state):
-    """The ``history_`` record of an import."""
-    return {
-        "epoch": len(state.history) + 1,
-        "loss": loss,
-        "validation_score": None,
-        "learning_rate": setup.model.optimizer.learning_rate_at(state.optimizer_state),
-        "duration": 0.0,
-        "status": "imported",
-    }

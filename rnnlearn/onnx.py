@@ -38,7 +38,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseRNN
-from ._classifier import RNNClassifier
+from ._export_tables import ONNX_ACTIVATIONS
+from ._export_tables import RECURRENT_LAYERS as ONNX_LAYERS
+from ._fitted import read_model
 from ._network import DIRECTIONS
 from .cells import GRUCell, LSTMCell, VanillaCell
 from .interop import _torch_layer
@@ -51,45 +53,29 @@ ONNX_OPSET = 21
 ONNX_IR_VERSION = 10
 """The ONNX IR version of exported models (that of ``onnx`` 1.16, which added opset 21)."""
 
-ONNX_LAYERS = {VanillaCell: "RNN", GRUCell: "GRU", LSTMCell: "LSTM"}
-"""rnnlearn cell class -> the ONNX operator that computes its layers."""
-
 ONNX_GATE_ORDER = {VanillaCell: (0,), GRUCell: (1, 0, 2), LSTMCell: (0, 3, 1, 2)}
 """rnnlearn cell class -> rnnlearn's (PyTorch's) gate blocks in ONNX's order."""
-
-ONNX_ACTIVATIONS = {
-    "logistic": ("Sigmoid", ()),
-    "tanh": ("Tanh", ()),
-    "relu": ("Relu", ()),
-    "identity": ("Affine", (1.0, 0.0)),
-}
-"""rnnlearn activation -> ``(ONNX activation, (alpha, beta) or ())``: the exact matches."""
 
 
 def to_onnx(estimator, *, lengths=False):
     """An ONNX model of a fitted estimator, or of a pipeline ending with one.
 
-    The model's input ``X`` is a batch-first float32 tensor ``(batch, time,
-    n_features)``, both axes dynamic. With ``lengths=True`` a second input ``lengths``,
-    int64 ``(batch,)`` with values from 1 to ``time``, gives each sequence's valid steps
-    of a right-padded ``X``; the padded steps never affect the outputs. A regressor's
-    output ``predictions`` equals :meth:`~rnnlearn.RNNRegressor.predict`; a classifier's
-    outputs ``label`` and ``probabilities`` equal :meth:`~rnnlearn.RNNClassifier.predict`
-    and :meth:`~rnnlearn.RNNClassifier.predict_proba`. Their shapes are batch-first as
-    there: ``(batch[, n])`` for ``output_mode='last'`` (any pooling), ``(batch, time[,
-    n])`` for ``'sequence'`` and ``(batch, n_steps[, n])`` for ``'after'``, where ``n``
-    is the number of outputs, classes or labels (a regressor fitted on one target per
-    sequence or step has no last axis). With ``lengths`` and ``output_mode='sequence'``,
-    padded steps come out as a raw output of zero would (a regression output of 0); drop
-    them. Labels are ``classes_`` as int64, string, bool or float64 tensors (multilabel
-    indicators as int64).
+    Inputs: ``X``, batch-first float32 ``(batch, time, n_features)``, both axes dynamic;
+    with ``lengths=True`` also ``lengths``, int64 ``(batch,)`` from 1 to ``time``, the valid
+    steps of each sequence of a right-padded ``X`` (padding never affects the outputs).
+    Outputs equal the estimator's, batch-first: a regressor's ``predictions`` (``predict``),
+    a classifier's ``label`` (``predict``; ``classes_`` as int64, string, bool or float64,
+    multilabel indicators as int64) and ``probabilities`` (``predict_proba``), of shape
+    ``(batch[, n])`` for ``output_mode='last'``, ``(batch, time[, n])`` for ``'sequence'``,
+    ``(batch, n_steps[, n])`` for ``'after'``; ``n`` counts outputs, classes or labels (none
+    for a regressor fitted on one target per sequence or step). With ``lengths``, padded
+    ``'sequence'`` steps come out as a raw output of zero would (regression: 0): drop them.
 
     Parameters
     ----------
     estimator : RNNRegressor, RNNClassifier or Pipeline
         A fitted estimator, or a fitted :class:`~sklearn.pipeline.Pipeline` of
-        :class:`~rnnlearn.preprocessing.SequenceScaler` steps (or ``'passthrough'``)
-        followed by one.
+        ``SequenceScaler`` steps (or ``'passthrough'``) followed by one.
     lengths : bool, default=False
         Whether the model takes the input ``lengths``.
 
@@ -97,28 +83,21 @@ def to_onnx(estimator, *, lengths=False):
     -------
     onnx.ModelProto
         In float32 (onnxruntime's recurrent operators compute in float only), opset
-        :data:`ONNX_OPSET`, IR version :data:`ONNX_IR_VERSION`. Save it with
-        ``onnx.save(model, path)``.
+        :data:`ONNX_OPSET`, IR version :data:`ONNX_IR_VERSION`; ``onnx.save(model, path)``.
 
     Raises
     ------
     ImportError
         If ``onnx`` is not installed.
     ValueError
-        Before importing ``onnx``, for what has no ONNX counterpart: a cell other than
-        :class:`~rnnlearn.VanillaCell`, :class:`~rnnlearn.GRUCell` and
-        :class:`~rnnlearn.LSTMCell`; an activation other than ``'tanh'``, ``'logistic'``,
-        ``'relu'`` and ``'identity'`` (such as ``'gompertz'``); a regression loss of your
-        own whose link is not the identity; a pipeline step other than a
-        :class:`~rnnlearn.preprocessing.SequenceScaler`.
+        Before importing ``onnx``, for what has no ONNX counterpart: a cell but
+        ``VanillaCell``, ``GRUCell`` and ``LSTMCell``; an activation but ``'tanh'``,
+        ``'logistic'``, ``'relu'`` and ``'identity'`` (such as ``'gompertz'``); a loss of
+        your own with a link of its own; a pipeline step but a ``SequenceScaler``.
     TypeError
         If ``estimator`` is not one of the above, or ``lengths`` is not a bool.
     sklearn.exceptions.NotFittedError
         If the estimator or a scaler is not fitted.
-
-    See Also
-    --------
-    rnnlearn.interop.to_torch : The same network as a PyTorch module.
 
     Examples
     --------
@@ -127,35 +106,35 @@ def to_onnx(estimator, *, lengths=False):
     >>> from rnnlearn import RNNRegressor
     >>> from rnnlearn.onnx import to_onnx
     >>> X = np.random.RandomState(0).normal(size=(20, 5, 2)).astype(np.float32)
-    >>> reg = RNNRegressor(hidden_layer_sizes=(4, 3), cell="gru", max_iter=2)
-    >>> reg = reg.fit(X, X.sum(axis=(1, 2)))
+    >>> reg = RNNRegressor((4, 3), cell="gru", max_iter=2).fit(X, X.sum(axis=(1, 2)))
     >>> session = onnxruntime.InferenceSession(to_onnx(reg).SerializeToString())
     >>> (predictions,) = session.run(None, {"X": X})
     >>> predictions.shape, bool(np.allclose(predictions, reg.predict(X), atol=1e-5))
     ((20,), True)
     """
-    scalers, model = _split_pipeline(estimator)
-    _check_exportable(model)
-    if not isinstance(lengths, bool):
-        raise TypeError(f"lengths must be a bool; got {lengths!r}.")
-    import onnx
+    scalers, estimator, model = _check_exportable(estimator, lengths)
+    graph = _GraphBuilder()  # imports onnx
+    raw = _raw_output(graph, model, estimator.coefs_, *_inputs(graph, model, scalers, lengths))
+    (_classifier_outputs if model.target_kind else _regressor_outputs)(graph, model, raw)
+    return graph.model(f"{type(estimator).__name__} exported by rnnlearn.onnx.to_onnx")
 
-    graph = _GraphBuilder(onnx)
-    network = model._network
-    X = graph.input("X", np.float32, ["batch", "time", network.n_features])
+
+def _inputs(graph, model, scalers, lengths):
+    """The graph's inputs ``X``, standardised by ``scalers``, and ``lengths`` (or ``None``)."""
+    X = graph.input("X", np.float32, ["batch", "time", model.network.n_features])
     valid_lengths = graph.input("lengths", np.int64, ["batch"]) if lengths else None
     for scaler in scalers:
         X = graph.op("Sub", X, graph.constant(scaler.mean_))
         X = graph.op("Div", X, graph.constant(scaler.scale_))
-    raw = _raw_output(graph, model, X, valid_lengths)
-    if isinstance(model, RNNClassifier):
-        _classifier_outputs(graph, model, raw)
-    else:
-        width = None if model._squeeze_output else network.n_outputs
-        if width is None:
-            raw = graph.op("Squeeze", raw, graph.constant([-1]))
-        graph.output(raw, "predictions", np.float32, _output_shape(model, width))
-    return graph.model(f"{type(model).__name__} exported by rnnlearn.onnx.to_onnx")
+    return X, valid_lengths
+
+
+def _regressor_outputs(graph, model, raw):
+    """``predictions`` from a regressor's raw outputs ``raw`` (its link is the identity)."""
+    width = None if model.squeeze_output else model.network.n_outputs
+    if width is None:
+        raw = graph.op("Squeeze", raw, graph.constant([-1]))
+    graph.output(raw, "predictions", np.float32, _output_shape(model, width))
 
 
 def _split_pipeline(estimator):
@@ -183,9 +162,13 @@ def _split_pipeline(estimator):
     return scalers, estimator
 
 
-def _check_exportable(model):
-    """Raise a ``ValueError`` naming what of a fitted estimator ONNX lacks."""
-    cell = model.cell_
+def _check_exportable(estimator, lengths):
+    """``(scalers, estimator, model)`` of what :func:`to_onnx` exports: a pipeline's fitted
+    scalers, its final fitted estimator (or ``estimator`` itself) and the estimator's
+    :class:`~rnnlearn._fitted.Model`. Raises what :func:`to_onnx` documents."""
+    scalers, estimator = _split_pipeline(estimator)
+    model = read_model(estimator)
+    cell = model.network.cell
     if type(cell) not in ONNX_LAYERS:
         raise ValueError(
             f"{cell!r} has no ONNX counterpart: only VanillaCell (RNN), GRUCell (GRU) and "
@@ -196,24 +179,28 @@ def _check_exportable(model):
             f"{cell!r} has no ONNX counterpart: the activation {cell.activation!r} is none "
             f"of ONNX's recurrent activations; {sorted(ONNX_ACTIVATIONS)} export."
         )
-    if getattr(model, "_target_kind", "multilabel") != "multilabel":
-        _label_array(model.classes_)  # raises for labels ONNX cannot hold
-    loss = model.loss_function_
+    if model.target_kind not in (None, "multilabel"):
+        _label_array(model.classes)  # raises for labels ONNX cannot hold
+    loss = model.loss
     if not loss.classification and type(loss).link is not Loss.link:
         raise ValueError(
             f"The loss {loss!r} has its own output link, which ONNX export cannot "
             f"translate; only losses with the identity link export."
         )
+    if not isinstance(lengths, bool):
+        raise TypeError(f"lengths must be a bool; got {lengths!r}.")
+    return scalers, estimator, model
 
 
-def _raw_output(graph, model, X, lengths):
+def _raw_output(graph, model, coefs, X, lengths):
     """The network's raw output in the graph, batch-first as the estimator returns it.
 
-    Everything runs time-major (the recurrent operators' layout); the step axis of
-    sequence and 'after' outputs moves to second place at the end.
+    ``coefs`` are the estimator's ``coefs_``. Everything runs time-major (the recurrent
+    operators' layout); the step axis of sequence and 'after' outputs moves to second
+    place at the end.
     """
-    network, output_mode = model._network, model._output_mode
-    *layers, head = model.coefs_
+    network, output_mode = model.network, model.output_mode
+    *layers, head = coefs
     extra = network.n_steps_out - 1 if output_mode == "after" else 0
     H = graph.op("Transpose", X, perm=[1, 0, 2])
     valid = sequence_lens = None
@@ -346,8 +333,8 @@ def _after_steps(graph, H, n_steps_out, lengths):
 
 def _classifier_outputs(graph, model, raw):
     """``label`` and ``probabilities`` from a classifier's logits ``raw``."""
-    kind = model._target_kind
-    n_classes = len(model.classes_)
+    kind = model.target_kind
+    n_classes = len(model.classes)
     if kind == "multiclass":
         probabilities = graph.op("Softmax", raw, axis=-1)
         index = graph.op("ArgMax", raw, axis=-1, keepdims=0)
@@ -364,7 +351,7 @@ def _classifier_outputs(graph, model, raw):
             probabilities = graph.op("Concat", negative, probabilities, axis=-1)
             index = graph.op("Squeeze", positive, graph.constant([-1]))
     if index is not None:
-        classes = _label_array(model.classes_)
+        classes = _label_array(model.classes)
         label = graph.op("Gather", graph.constant(classes, classes.dtype), index, axis=0)
         label_type, label_shape = classes.dtype, _output_shape(model, None)
     else:
@@ -388,14 +375,16 @@ def _label_array(classes):
 
 def _output_shape(model, width):
     """The batch-first shape of an output, ``width`` its last axis (``None``: none)."""
-    steps = {"last": [], "sequence": ["time"], "after": [model._network.n_steps_out]}
-    return ["batch", *steps[model._output_mode], *([] if width is None else [width])]
+    steps = {"last": [], "sequence": ["time"], "after": [model.network.n_steps_out]}
+    return ["batch", *steps[model.output_mode], *([] if width is None else [width])]
 
 
 class _GraphBuilder:
     """Collects nodes, constants, inputs and outputs, naming every value uniquely."""
 
-    def __init__(self, onnx):
+    def __init__(self):
+        import onnx
+
         self.onnx = onnx
         self.nodes, self.initializers, self.inputs, self.outputs = [], [], [], []
         self._count = 0

@@ -56,10 +56,16 @@ from sklearn.utils.validation import check_is_fitted
 from . import preprocessing
 from ._base import OUTPUT_MODES, _check_dtype
 from ._classifier import RNNClassifier
-from ._fitted import Model, read_fitted
+from ._fitted import (
+    Model,
+    check_hyperparameters,
+    encoding_names,
+    read_fitted,
+    start_state,
+    write_fitted,
+)
 from ._network import Network
 from ._regressor import RNNRegressor
-from ._training import DivergenceGuard, TrainingState
 from ._version import __version__
 from .callbacks import PrintProgress
 from .cells import CELLS, Cell
@@ -68,11 +74,9 @@ from .optimizers import OPTIMIZERS, Optimizer
 
 FORMAT_VERSION = 2
 
-NETWORK_SHAPE = ("n_features", "hidden_layer_sizes", "n_outputs", "n_steps_out")
-"""The :class:`Network` arguments besides the cell, stored as they are."""
-
-NETWORK_OPTIONS = {"pooling": "last", "dropout": 0.0, "bidirectional": False}
-"""Later :class:`Network` arguments, stored as they are: name -> value of a file without it."""
+OLD_NETWORK_DEFAULTS = {"pooling": "last", "dropout": 0.0, "bidirectional": False}
+"""The :class:`Network` arguments that files of this format from before them lack: name ->
+the value such a file means. A file stores the others of :attr:`Network.ARCHITECTURE`."""
 
 
 ESTIMATORS = {"RNNRegressor": RNNRegressor, "RNNClassifier": RNNClassifier}
@@ -120,46 +124,63 @@ def save(estimator, path):
     name = type(estimator).__name__
     if ESTIMATORS.get(name) is not type(estimator):
         raise ValueError(f"Only {sorted(ESTIMATORS)} can be saved; got {name}.")
-    hyperparameters = estimator.get_params(deep=False)
-    if isinstance(hyperparameters["random_state"], np.random.RandomState):
-        hyperparameters["random_state"] = None
-    hyperparameters["dtype"] = _check_dtype(hyperparameters["dtype"]).name
+    hyperparameters = _hyperparameters_to_save(estimator)
     model, state = read_fitted(estimator)
-    network, optimizer_state = model.network, state.optimizer_state
     _, key, *rng_scalars = state.rng.get_state()
     arrays = {"params": state.params, "rng_key": key}
-    arrays.update({f"optimizer_state__{k}": v for k, v in optimizer_state.items() if _is_array(v)})
+    arrays.update(
+        {f"optimizer_state__{k}": v for k, v in state.optimizer_state.items() if _is_array(v)}
+    )
     encoding = _split_encoding(model.encoding, arrays)
     document = {
         "format_version": FORMAT_VERSION,
         "rnnlearn_version": __version__,
         "estimator": name,
         "hyperparameters": {k: _encode(v, k) for k, v in hyperparameters.items()},
-        "network": {
-            "cell": _encode(network.cell, "cell_"),
-            **{name: getattr(network, name) for name in (*NETWORK_SHAPE, *NETWORK_OPTIONS)},
-        },
-        "optimizer": _encode(model.optimizer, "optimizer_"),
-        "loss_function": _encode(model.loss, "loss_function_"),
+        **_model_document(model),
         "optimizer_counters": {
             k: v.item() if isinstance(v, np.generic) else v
-            for k, v in optimizer_state.items()
+            for k, v in state.optimizer_state.items()
             if not _is_array(v)
         },
         "rng": rng_scalars,
-        "fitted": {
-            "output_mode": model.output_mode,
-            "validated": model.validated,
-            "encoding": encoding,
-            "history": _encode(state.history, "history_"),
-            "no_improvement": state.no_improvement,
-            "best_loss": state.best_loss,
-            "best_score": state.best_score,
-            "samples_seen": state.samples_seen,
-        },
+        "fitted": _fitted_document(model, state, encoding),
     }
     metadata = np.frombuffer(json.dumps(document).encode("utf-8"), dtype=np.uint8)
     np.savez(path, metadata=metadata, **arrays)
+
+
+def _hyperparameters_to_save(estimator):
+    """``get_params(deep=False)``, a ``RandomState`` as ``None`` and ``dtype`` by name."""
+    hyperparameters = estimator.get_params(deep=False)
+    if isinstance(hyperparameters["random_state"], np.random.RandomState):
+        hyperparameters["random_state"] = None
+    hyperparameters["dtype"] = _check_dtype(hyperparameters["dtype"]).name
+    return hyperparameters
+
+
+def _model_document(model):
+    """The ``network``, ``optimizer`` and ``loss_function`` entries of a model's document."""
+    return {
+        "network": {"cell": _encode(model.network.cell, "cell_"), **model.network.architecture},
+        "optimizer": _encode(model.optimizer, "optimizer_"),
+        "loss_function": _encode(model.loss, "loss_function_"),
+    }
+
+
+def _fitted_document(model, state, encoding):
+    """The ``fitted`` entry: the rest of the model (``encoding``: the JSON part of its target
+    encoding) and its training progress."""
+    return {
+        "output_mode": model.output_mode,
+        "validated": model.validated,
+        "encoding": encoding,
+        "history": _encode(state.history, "history_"),
+        "no_improvement": state.no_improvement,
+        "best_loss": state.best_loss,
+        "best_score": state.best_score,
+        "samples_seen": state.samples_seen,
+    }
 
 
 def _split_encoding(encoding, arrays):
@@ -218,11 +239,22 @@ def load(path):
     >>> np.array_equal(loaded.predict_proba(X), clf.predict_proba(X))
     True
     """
+    arrays = _read_archive(path)
+    try:
+        return _rebuild(arrays)
+    except (KeyError, TypeError, AttributeError, IndexError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not a valid rnnlearn model file: {exc!r}") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not a valid rnnlearn model file: {exc}") from exc
+
+
+def _read_archive(path):
+    """The arrays of the ``.npz`` archive at ``path``, read without unpickling."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             if not isinstance(archive, np.lib.npyio.NpzFile):
                 raise ValueError("it is no .npz archive")
-            arrays = {name: archive[name] for name in archive.files}
+            return {name: archive[name] for name in archive.files}
     except FileNotFoundError:
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
@@ -233,12 +265,6 @@ def load(path):
             f"archive that rnnlearn.persistence.save writes, without unpickling (it is "
             f"empty, truncated, holds pickled objects, or is another kind of file)."
         ) from exc
-    try:
-        return _rebuild(arrays)
-    except (KeyError, TypeError, AttributeError, IndexError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path} is not a valid rnnlearn model file: {exc!r}") from exc
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not a valid rnnlearn model file: {exc}") from exc
 
 
 def _rebuild(arrays):
@@ -246,43 +272,22 @@ def _rebuild(arrays):
     document = json.loads(arrays.pop("metadata").tobytes().decode("utf-8"))
     name = _check_header(document)
     network = _read_network(document["network"])
-    params = arrays.pop("params")
-    if params.shape != (network.n_params,) or params.dtype not in (np.float32, np.float64):
-        raise ValueError(
-            f"params must be a float32 or float64 array of shape ({network.n_params},) "
-            f"for this network; got {params.dtype} {params.shape}."
-        )
+    params = _read_params(arrays, network)
     hyperparameters = {k: _decode(v) for k, v in document["hyperparameters"].items()}
     # Files from before the dtype hyperparameter trained in the input's dtype.
     hyperparameters.setdefault("dtype", params.dtype.name)
     estimator = ESTIMATORS[name](**hyperparameters)
-    estimator._check_params()
+    check_hyperparameters(estimator)
     optimizer = _decode_instance(document["optimizer"], Optimizer)
     rng = np.random.RandomState()
     rng.set_state(("MT19937", arrays.pop("rng_key"), *document["rng"]))
+    model = _read_model(document, network, optimizer, encoding_names(estimator), arrays)
     fitted = document["fitted"]
-    if fitted["output_mode"] not in OUTPUT_MODES:
-        raise ValueError(f"Unknown output mode {fitted['output_mode']!r} in the model file.")
-    encoding = {k: _decode(v) for k, v in fitted["encoding"].items()}
-    for attribute in estimator._encoding_attributes:
-        if attribute not in encoding:
-            encoding[attribute] = arrays.pop(f"encoding__{attribute}")
-    if encoding.keys() != set(estimator._encoding_attributes):
-        raise ValueError(f"Unexpected target encoding in the model file: {sorted(encoding)}.")
-    model = Model(
-        network=network,
-        optimizer=optimizer,
-        loss=_decode_instance(document["loss_function"], Loss),
-        output_mode=fitted["output_mode"],
-        encoding=encoding,
-        validated=bool(fitted["validated"]),
-    )
-    state = TrainingState(
-        params=params,
-        optimizer_state=_read_state(optimizer, params, document["optimizer_counters"], arrays),
-        rng=rng,
+    state = start_state(
+        params,
+        _read_state(optimizer, params, document["optimizer_counters"], arrays),
+        rng,
         history=_decode(fitted["history"]),
-        guard=DivergenceGuard(params.copy()),
         no_improvement=int(fitted["no_improvement"]),
         best_loss=fitted["best_loss"],
         best_score=fitted["best_score"],
@@ -290,15 +295,50 @@ def _rebuild(arrays):
     )
     if arrays:
         raise ValueError(f"Unexpected arrays in the model file: {sorted(arrays)}.")
-    estimator._commit(model, state)
+    write_fitted(estimator, model, state)
     return estimator
 
 
+def _read_params(arrays, network):
+    """The flat parameters, popped from ``arrays`` and checked against ``network``."""
+    params = arrays.pop("params")
+    if params.shape != (network.n_params,) or params.dtype not in (np.float32, np.float64):
+        raise ValueError(
+            f"params must be a float32 or float64 array of shape ({network.n_params},) "
+            f"for this network; got {params.dtype} {params.shape}."
+        )
+    return params
+
+
+def _read_model(document, network, optimizer, encoding_attributes, arrays):
+    """The :class:`Model` a document describes; encoding arrays popped from ``arrays``."""
+    fitted = document["fitted"]
+    if fitted["output_mode"] not in OUTPUT_MODES:
+        raise ValueError(f"Unknown output mode {fitted['output_mode']!r} in the model file.")
+    encoding = {k: _decode(v) for k, v in fitted["encoding"].items()}
+    for attribute in encoding_attributes:
+        if attribute not in encoding:
+            encoding[attribute] = arrays.pop(f"encoding__{attribute}")
+    if encoding.keys() != set(encoding_attributes):
+        raise ValueError(f"Unexpected target encoding in the model file: {sorted(encoding)}.")
+    return Model(
+        network=network,
+        optimizer=optimizer,
+        loss=_decode_instance(document["loss_function"], Loss),
+        output_mode=fitted["output_mode"],
+        encoding=encoding,
+        validated=bool(fitted["validated"]),
+    )
+
+
 def _read_network(layout):
-    """The network a document's ``network`` entry describes."""
-    shape = {name: layout[name] for name in NETWORK_SHAPE}
-    options = {name: layout.get(name, default) for name, default in NETWORK_OPTIONS.items()}
-    return Network(_decode_instance(layout["cell"], Cell), **shape, **options)
+    """The network a document's ``network`` entry describes; a file from before some of
+    its arguments gets :data:`OLD_NETWORK_DEFAULTS` for them."""
+    architecture = {
+        name: layout[name] if name in layout else OLD_NETWORK_DEFAULTS[name]
+        for name in Network.ARCHITECTURE
+    }
+    return Network(_decode_instance(layout["cell"], Cell), **architecture)
 
 
 def _check_header(document):
@@ -531,12 +571,9 @@ def save_skops(obj, file):
 def load_skops(file):
     """Load a file written by :func:`save_skops` (or :func:`skops.io.dump`), safely.
 
-    skops reads the file without unpickling and builds nothing but the types it trusts
-    by default (scikit-learn's estimators, NumPy arrays, ...) and
-    :data:`SKOPS_TRUSTED_TYPES`, before it builds anything: a file that names any other
-    type (``os.system``, ``builtins.eval``, a class of another library) is refused, and
-    nothing in it is run. Each fitted rnnlearn estimator in it is then checked as
-    :func:`load` checks one.
+    skops reads the file without unpickling and, running nothing, refuses one that names a
+    type neither trusted by skops by default nor in :data:`SKOPS_TRUSTED_TYPES` (such as
+    ``os.system``); each fitted rnnlearn estimator in it is then checked as :func:`load` does.
 
     Parameters
     ----------
@@ -546,17 +583,16 @@ def load_skops(file):
     Returns
     -------
     object
-        The saved object, such as a fitted pipeline: it predicts exactly as the saved one
-        did, and ``partial_fit`` or a ``warm_start`` fit of its rnnlearn estimators
-        continues exactly as it would have.
+        The saved object, such as a fitted pipeline: it predicts, and its rnnlearn
+        estimators continue training (``partial_fit``, ``warm_start``), exactly as the saved one.
 
     Raises
     ------
     ValueError
-        If the file is not such a file: empty, truncated or garbage bytes, a zip archive
-        without a skops schema, a file of a newer skops protocol, a schema that names an
-        untrusted type or is otherwise malformed, or an rnnlearn estimator whose fitted
-        state does not fit together. The message names the file and the problem.
+        If the file is not such a file, naming it and the problem: empty, truncated or
+        garbage bytes, a zip archive without a skops schema, a newer skops protocol, a
+        schema that names an untrusted type or is otherwise malformed, or an rnnlearn
+        estimator whose fitted state does not fit together.
     FileNotFoundError
         If there is no file at ``file``.
     ImportError
@@ -577,8 +613,7 @@ def load_skops(file):
     >>> from rnnlearn.preprocessing import SequenceScaler
     >>> rng = np.random.RandomState(0)
     >>> X, y = rng.normal(size=(20, 5, 2)), rng.normal(size=20)
-    >>> pipe = make_pipeline(SequenceScaler(), RNNRegressor(4, max_iter=3, random_state=0))
-    >>> pipe = pipe.fit(X, y)
+    >>> pipe = make_pipeline(SequenceScaler(), RNNRegressor(4, max_iter=3)).fit(X, y)
     >>> file = io.BytesIO()
     >>> save_skops(pipe, file)
     >>> loaded = load_skops(io.BytesIO(file.getvalue()))
@@ -589,15 +624,24 @@ def load_skops(file):
     ...
     ValueError: <_io.BytesIO object at ...> is not a skops file that rnnlearn can load: ...
     """
-    skops_io = _import_skops()
+    name = os.fspath(file) if isinstance(file, str | os.PathLike) else _stream_name(file)
+    obj = _load_trusted(_import_skops(), file, name)
+    _check_fitted_estimators(obj, name)
+    return obj
+
+
+def _stream_name(file):
+    """What an error message calls a file-like object: its name, else its ``repr``."""
+    return getattr(file, "name", None) or repr(file)
+
+
+def _load_trusted(skops_io, file, name):
+    """``skops.io.load`` trusting :data:`SKOPS_TRUSTED_TYPES`; a ``ValueError`` naming the
+    file (``name``) for whatever it refuses or fails to read."""
     from skops.io.exceptions import UntrustedTypesFoundException
 
-    if isinstance(file, str | os.PathLike):
-        name = os.fspath(file)
-    else:
-        name = getattr(file, "name", None) or repr(file)
     try:
-        obj = skops_io.load(file, trusted=list(SKOPS_TRUSTED_TYPES))
+        return skops_io.load(file, trusted=list(SKOPS_TRUSTED_TYPES))
     except FileNotFoundError:
         raise
     except UntrustedTypesFoundException as exc:
@@ -611,6 +655,11 @@ def load_skops(file):
         raise ValueError(
             f"{name} is not a skops file that rnnlearn can load: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+def _check_fitted_estimators(obj, name):
+    """Check each fitted rnnlearn estimator in a loaded object as :func:`load` would; a
+    ``ValueError`` naming the file (``name``) if one does not fit together."""
     try:
         for estimator in _fitted_estimators(obj):
             _check_fitted(estimator)
@@ -619,7 +668,6 @@ def load_skops(file):
             f"{name} holds a fitted rnnlearn estimator whose parts do not fit together "
             f"(a corrupt or tampered file): {type(exc).__name__}: {exc}"
         ) from exc
-    return obj
 
 
 def _fitted_estimators(obj):
@@ -650,14 +698,13 @@ def _check_fitted(estimator):
     cell and shapes define (which the compiled kernels rely on), and parameters, optimizer
     state, loss and generator of the types and shapes that prediction and training use.
     """
-    estimator._check_params()
+    check_hyperparameters(estimator)
     model, state = read_fitted(estimator)
     network, params = model.network, state.params
     if type(network) is not Network or not isinstance(network.cell, Cell):
         raise ValueError(f"_network is {network!r}, not a Network of a Cell.")
     network.cell.validate_hyperparameters()
-    layout = {name: getattr(network, name) for name in (*NETWORK_SHAPE, *NETWORK_OPTIONS)}
-    rebuilt = Network(clone(network.cell), **layout)
+    rebuilt = Network(clone(network.cell), **network.architecture)
     if vars(rebuilt) | {"cell": vars(rebuilt.cell)} != vars(network) | {"cell": vars(network.cell)}:
         raise ValueError("the network is not the one that its cell and shapes define.")
     if params.dtype not in (np.float32, np.float64) or params.shape != (network.n_params,):

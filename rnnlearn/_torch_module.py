@@ -1,0 +1,155 @@
+"""rnnlearn's network as a ``torch.nn.Module``: what :func:`rnnlearn.interop.to_torch` builds.
+
+:mod:`rnnlearn.interop` imports this module only when it builds a module, after importing
+``torch`` itself (whose ``ImportError`` says what to install); ``import rnnlearn`` never
+imports it. Without ``torch`` the module still imports, so that tools which import every
+module (``pytest --doctest-modules``) work, but :class:`RecurrentModule` cannot be built.
+"""
+
+# SPDX-License-Identifier: BSD-3-Clause
+
+try:
+    import torch
+    from torch import nn
+except ImportError:  # pragma: no cover - exercised by a test without torch
+    torch = nn = None
+
+_Module = object if nn is None else nn.Module
+
+
+class RecurrentModule(_Module):
+    """rnnlearn's network in PyTorch: one recurrent module per layer, a linear head.
+
+    Parameters
+    ----------
+    layer : {'RNN', 'GRU', 'LSTM'}
+        The ``torch.nn`` recurrent layer.
+    activation : {'tanh', 'relu'}
+        Nonlinearity of ``nn.RNN`` (the others take only ``'tanh'``).
+    n_features : int
+        Features per time step.
+    hidden_layer_sizes : tuple of int
+        Hidden units per layer, bottom first.
+    n_outputs : int
+        Outputs per emitted step.
+    n_steps_out : int or None
+        ``None`` for one output per input step, else the outputs from each sequence's
+        last step on (``1``: one per sequence).
+    pooling : {'last', 'mean', 'max'}
+        What the head reads when ``n_steps_out == 1``.
+    bidirectional : bool
+        Whether each layer also runs backward within each sequence's valid steps
+        (``bidirectional=True`` layers on packed sequences); ``'last'`` then reads the
+        forward state at the last valid step and the backward one at the first.
+    squeeze_output : bool
+        Whether to drop the last axis (one output per step).
+    """
+
+    def __init__(
+        self,
+        layer,
+        activation,
+        n_features,
+        hidden_layer_sizes,
+        n_outputs,
+        *,
+        n_steps_out,
+        pooling,
+        bidirectional,
+        squeeze_output,
+    ):
+        super().__init__()
+        width = 2 if bidirectional else 1
+        self.layers = nn.ModuleList(
+            _recurrent_layer(layer, activation, n_in, n_hidden, bidirectional)
+            for n_in, n_hidden in zip(
+                (n_features, *(width * n for n in hidden_layer_sizes[:-1])),
+                hidden_layer_sizes,
+                strict=True,
+            )
+        )
+        self.head = nn.Linear(width * hidden_layer_sizes[-1], n_outputs)
+        self.bidirectional = bidirectional
+        self.n_steps_out = n_steps_out
+        self.pooling = pooling
+        self.squeeze_output = squeeze_output
+
+    def forward(self, X, lengths=None):
+        """Raw outputs of a batch-first ``X``; see :func:`rnnlearn.interop.to_torch`.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, n_timesteps, n_features)
+            Right-padded inputs, in the module's dtype.
+        lengths : array-like of int of shape (n_samples,), default=None
+            Valid steps of each sequence; ``None``: all of them.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(n_samples[, n_steps], n_outputs)``, the last axis dropped with
+            ``squeeze_output``.
+        """
+        n_samples, n_timesteps, _ = X.shape
+        if lengths is None:
+            lengths = torch.full((n_samples,), n_timesteps, device=X.device)
+        lengths = torch.as_tensor(lengths, device=X.device).long()
+        valid = torch.arange(n_timesteps, device=X.device)[None, :] < lengths[:, None]
+        H = self._with_steps_after(X, valid)
+        for layer in self.layers:
+            H = self._run_layer(layer, H, lengths)
+        raw = self.head(self._read_top(H, lengths, valid))
+        if self.n_steps_out is None:
+            raw = raw * valid[..., None]
+        return raw[..., 0] if self.squeeze_output else raw
+
+    def _with_steps_after(self, X, valid):
+        """``X`` with its padding zeroed and ``n_steps_out - 1`` zero steps appended, the
+        inputs after each sequence's end (``X`` itself for one output or one per step)."""
+        if self.n_steps_out is None or self.n_steps_out == 1:
+            return X
+        extra = X.new_zeros((X.shape[0], self.n_steps_out - 1, X.shape[2]))
+        return torch.cat([X * valid[..., None], extra], dim=1)
+
+    def _run_layer(self, layer, H, lengths):
+        """One layer over ``H``; a bidirectional one on packed sequences, so that its
+        backward direction starts at each sequence's last valid step."""
+        if not self.bidirectional:  # causal: padding never reaches a valid step
+            return layer(H)[0]
+        packed = nn.utils.rnn.pack_padded_sequence(
+            H, lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        output, _ = nn.utils.rnn.pad_packed_sequence(
+            layer(packed)[0], batch_first=True, total_length=H.shape[1]
+        )
+        return output
+
+    def _read_top(self, H, lengths, valid):
+        """What the head reads of the top states ``H`` (batch-first)."""
+        if self.n_steps_out is None:
+            return H
+        if self.pooling == "mean":
+            weights = valid[..., None].to(H.dtype) / lengths[:, None, None]
+            return (H * weights).sum(dim=1)
+        if self.pooling == "max":
+            return H.masked_fill(~valid[..., None], -torch.inf).amax(dim=1)
+        return self._read_last(H, lengths)
+
+    def _read_last(self, H, lengths):
+        """The top states from each sequence's last valid step on (``n_steps_out`` of
+        them); a bidirectional layer's backward half from its first step."""
+        steps = lengths[:, None] - 1 + torch.arange(self.n_steps_out, device=H.device)
+        rows = torch.arange(H.shape[0], device=H.device)[:, None]
+        top = H[rows, steps]
+        if self.bidirectional:  # the backward direction's final state is at step 0
+            n_hidden = H.shape[2] // 2
+            top = torch.cat([top[..., :n_hidden], H[:, :1, n_hidden:]], dim=-1)
+        return top[:, 0] if self.n_steps_out == 1 else top
+
+
+def _recurrent_layer(layer, activation, n_inputs, n_hidden, bidirectional):
+    """One batch-first ``torch.nn`` recurrent layer of one level."""
+    options = {"nonlinearity": activation} if layer == "RNN" else {}
+    return getattr(nn, layer)(
+        n_inputs, n_hidden, batch_first=True, bidirectional=bidirectional, **options
+    )
