@@ -562,26 +562,8 @@ class Network:
         *layers, head = self.unpack(params)
         grads = np.empty_like(params)
         *layer_grads, head_grads = self.unpack(grads)
-        head_input = cache.head_input
-        n_hidden = head_input.shape[-1]
-        d_raw = _kernel_array(np.asarray(d_raw), params.dtype)
-        d_flat = d_raw.reshape(-1, d_raw.shape[-1])
-        _weight_grad(head_input.reshape(-1, n_hidden), d_flat, head_grads["W"])
-        np.sum(d_flat, axis=0, out=head_grads["b"])
-        d_head_input = _matmul(d_flat, head["W"], transpose_b=True).reshape(
-            d_raw.shape[:-1] + (n_hidden,)
-        )
+        dH = self._backward_head(head, head_grads, cache, d_raw, params.dtype)
         masks = cache.dropout_masks
-        if masks is not None:
-            d_head_input = d_head_input * masks[-1]
-        if cache.pool_weights is not None:
-            dH = cache.pool_weights * d_head_input
-        elif cache.emitted is None:
-            dH = d_head_input
-        else:
-            dH = np.zeros(cache.top_shape, dtype=params.dtype)
-            dH[cache.emitted] = d_head_input
-        dstate0 = [None] * len(layers)
         n_directions = self.n_directions
         dstate0 = [None] * (len(layers) * n_directions)
         dX = None
@@ -597,6 +579,31 @@ class Network:
             if cache.valid_input is not None:
                 dX = dX * cache.valid_input
         return grads, dX, dstate0
+
+    def _backward_head(self, head, grads, cache, d_raw, dtype):
+        """Back-propagate through the output layer, its dropout and the pooling.
+
+        Writes the output layer's gradients to ``grads``; returns the gradient with respect
+        to the top layer's hidden states, ``(n_timesteps, n_samples, n_hidden)``.
+        """
+        head_input = cache.head_input
+        n_hidden = head_input.shape[-1]
+        d_raw = _kernel_array(np.asarray(d_raw), dtype)
+        d_flat = d_raw.reshape(-1, d_raw.shape[-1])
+        _weight_grad(head_input.reshape(-1, n_hidden), d_flat, grads["W"])
+        np.sum(d_flat, axis=0, out=grads["b"])
+        d_head_input = _matmul(d_flat, head["W"], transpose_b=True).reshape(
+            d_raw.shape[:-1] + (n_hidden,)
+        )
+        if cache.dropout_masks is not None:
+            d_head_input = d_head_input * cache.dropout_masks[-1]
+        if cache.pool_weights is not None:
+            return cache.pool_weights * d_head_input
+        if cache.emitted is None:
+            return d_head_input
+        dH = np.zeros(cache.top_shape, dtype=dtype)
+        dH[cache.emitted] = d_head_input
+        return dH
 
     def _backward_layer(self, layer, grads, layer_cache, dH, rev, input_gradient):
         """Back-propagate one layer in each direction, writing its gradients to ``grads``.
