@@ -1,18 +1,44 @@
 """The one door into a fitted estimator: what it learned, read and written in one place.
 
-Everything outside the estimator classes that reads or writes an estimator's learned state
-(persistence, ONNX and PyTorch export and import, future adapters) goes through this
-module and touches no private attribute or method of an estimator:
+Everything outside the estimator classes (``_base.py``, ``_regressor.py``,
+``_classifier.py``) that reads or writes an estimator's learned state goes through this
+module and touches no private attribute or method of an estimator (``tests/test_one_door.py``
+scans the source): saving and loading (:mod:`rnnlearn.persistence`), PyTorch and ONNX
+export and import (:mod:`rnnlearn.interop`, :mod:`rnnlearn.onnx`), future adapters.
 
-- :func:`read_fitted` gives a fitted estimator's ``(Model, TrainingState)``;
-- :func:`write_fitted` makes an estimator hold a ``(Model, TrainingState)``;
-- :func:`start_state` is the only constructor of a :class:`TrainingState`;
-- :func:`check_hyperparameters`, :func:`encoding_names` and :func:`prepare_run` give an
-  estimator's checked hyperparameters, the names of its target encoding and a training
-  run on data, for code that builds a fitted estimator from elsewhere.
+Reading a fitted estimator:
 
-A new output head adds what it learns to :class:`Model` (its ``encoding``) and to
-:func:`fitted_attributes`; a new export format reads :class:`Model`.
+- :func:`read_model`: its :class:`Model` (network, optimizer, loss, output mode, target
+  encoding), what an export format reads;
+- :func:`read_fitted`: its ``(Model, TrainingState)``, what saving reads.
+
+Writing one:
+
+- :func:`start_state` is the only constructor of a :class:`TrainingState` (and its
+  divergence guard);
+- :func:`write_fitted` makes an estimator hold a ``(Model, TrainingState)``, setting every
+  attribute :func:`fitted_attributes` lists;
+- :func:`resumed_state`: the state that ``partial_fit`` or a ``warm_start`` fit continues
+  from.
+
+Building a fitted estimator from elsewhere (loading a file, importing weights):
+:func:`check_hyperparameters`, :func:`encoding_names` and :func:`prepare_run` give an
+estimator's checked hyperparameters, the names of its target encoding, and the model and
+fresh state a training run on sample data would start from.
+
+Where new features plug in:
+
+- **A new output head** (quantiles, a distribution, target scaling) keeps what it learns
+  in the model's ``encoding``: fitted attributes named by the estimator's
+  ``_encoding_attributes``, set by its ``_encode_targets`` hook. Saving stores every
+  encoding entry already (JSON, or ``encoding__<name>`` arrays), so no other module
+  changes; a property here (as :attr:`Model.squeeze_output`, :attr:`Model.target_kind`)
+  names it for exporters, which read it or refuse what they cannot express.
+- **A new export format** is its own module that reads :func:`read_model` (and the
+  public ``coefs_``); if it maps cells or activations, its table goes to
+  ``_export_tables`` beside PyTorch's and ONNX's. An import builds its estimator with
+  :func:`prepare_run`, :func:`start_state` and :func:`write_fitted`, as
+  :func:`rnnlearn.interop.from_torch` does.
 """
 
 # SPDX-License-Identifier: BSD-3-Clause

@@ -235,3 +235,154 @@ def test_import_refuses_a_module_that_pools_otherwise():
     module = to_torch(fitted(GRUCell(), pooling="mean"))
     with pytest.raises(ValueError, match="pools its outputs with 'mean'.*pooling='mean'"):
         from_torch(module, RNNRegressor((5, 3), cell="gru", pooling="max"), X, y)
+
+
+# ------------------------------------------------------------------ the torch module itself
+
+
+def _module(
+    layer="GRU",
+    sizes=(4, 3),
+    *,
+    activation="tanh",
+    n_steps_out=1,
+    pooling="last",
+    bidirectional=False,
+    squeeze_output=False,
+):
+    """A ``RecurrentModule`` of 3 features and 2 outputs with seeded float64 weights."""
+    torch = pytest.importorskip("torch")
+    from rnnlearn._torch_module import RecurrentModule
+
+    torch.manual_seed(0)
+    module = RecurrentModule(
+        layer,
+        activation,
+        3,
+        sizes,
+        2,
+        n_steps_out=n_steps_out,
+        pooling=pooling,
+        bidirectional=bidirectional,
+        squeeze_output=squeeze_output,
+    )
+    return module.double().eval()
+
+
+def _run(module, X, lengths=None):
+    torch = pytest.importorskip("torch")
+    with torch.no_grad():
+        return module(torch.from_numpy(X), lengths).numpy()
+
+
+def _top_states(module, X):
+    """The top layer's states over a batch-first ``X``, every step valid, run by hand."""
+    torch = pytest.importorskip("torch")
+    H = torch.from_numpy(X)
+    with torch.no_grad():
+        for layer in module.layers:
+            H = layer(H)[0]
+    return H
+
+
+@pytest.mark.parametrize(
+    ("layer", "activation"), [("RNN", "relu"), ("GRU", "tanh"), ("LSTM", "tanh")]
+)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_recurrent_module_stacks_one_layer_per_level(layer, activation, bidirectional):
+    torch = pytest.importorskip("torch")
+    module = _module(layer, (4, 3), activation=activation, bidirectional=bidirectional)
+    width = 2 if bidirectional else 1
+    assert [type(level).__name__ for level in module.layers] == [layer, layer]
+    assert [(level.input_size, level.hidden_size) for level in module.layers] == [
+        (3, 4),
+        (4 * width, 3),
+    ]
+    assert all(level.bidirectional is bidirectional for level in module.layers)
+    assert all(level.batch_first and level.num_layers == 1 for level in module.layers)
+    if layer == "RNN":
+        assert module.layers[0].nonlinearity == "relu"
+    assert (module.head.in_features, module.head.out_features) == (3 * width, 2)
+    assert isinstance(module, torch.nn.Module)
+
+
+@pytest.mark.parametrize(
+    ("n_steps_out", "squeeze_output", "shape"),
+    [(1, False, (10, 2)), (None, False, (10, 6, 2)), (3, False, (10, 3, 2)), (None, True, (10, 6))],
+)
+def test_recurrent_module_output_shapes(n_steps_out, squeeze_output, shape):
+    X = make_data("last")[0]
+    module = _module(n_steps_out=n_steps_out, squeeze_output=squeeze_output)
+    assert _run(module, X).shape == shape
+    assert _run(module, X, LENGTHS).shape == shape
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+def test_recurrent_module_pools_the_top_states(pooling):
+    """Without lengths the head reads the last step, the mean or the max of the top
+    states; padding (with lengths) changes nothing."""
+    torch = pytest.importorskip("torch")
+    module = _module(pooling=pooling)
+    X = make_data("last")[0]
+    H = _top_states(module, X)
+    read = {"last": H[:, -1], "mean": H.mean(dim=1), "max": H.amax(dim=1)}[pooling]
+    with torch.no_grad():
+        expected = module.head(read).numpy()
+    np.testing.assert_allclose(_run(module, X), expected, rtol=0, atol=1e-12)
+    X_pad, X_list = padded(X)
+    out = _run(module, X_pad, LENGTHS)
+    for row, sequence in zip(out, X_list, strict=True):
+        np.testing.assert_allclose(row, _run(module, sequence[None])[0], rtol=0, atol=1e-12)
+
+
+def test_recurrent_module_bidirectional_last_reads_both_ends():
+    """'last' reads the forward state at the last valid step and the backward state at the
+    first, as rnnlearn does; padding changes nothing."""
+    torch = pytest.importorskip("torch")
+    module = _module(sizes=(3,), bidirectional=True)
+    X = make_data("last")[0]
+    H = _top_states(module, X)
+    with torch.no_grad():
+        expected = module.head(torch.cat([H[:, -1, :3], H[:, 0, 3:]], dim=-1)).numpy()
+    np.testing.assert_allclose(_run(module, X), expected, rtol=0, atol=1e-12)
+    X_pad, X_list = padded(X)
+    out = _run(module, X_pad, LENGTHS)
+    for row, sequence in zip(out, X_list, strict=True):
+        np.testing.assert_allclose(row, _run(module, sequence[None])[0], rtol=0, atol=1e-12)
+
+
+def test_recurrent_module_sequence_output_is_zero_on_padding():
+    module = _module(n_steps_out=None)
+    X_pad, X_list = padded(make_data("sequence")[0])
+    out = _run(module, X_pad, LENGTHS)
+    for row, sequence, n in zip(out, X_list, LENGTHS, strict=True):
+        np.testing.assert_allclose(row[:n], _run(module, sequence[None])[0], rtol=0, atol=1e-12)
+        assert not row[n:].any()
+
+
+def test_recurrent_module_after_feeds_zeros_past_each_sequence():
+    """``n_steps_out=3``: the outputs at each sequence's last step and two more steps of
+    zero input, whatever the padding holds."""
+    torch = pytest.importorskip("torch")
+    module = _module(n_steps_out=3)
+    X_pad, X_list = padded(make_data("after")[0])
+    out = _run(module, X_pad, LENGTHS)
+    for row, sequence in zip(out, X_list, strict=True):
+        H = _top_states(module, np.concatenate([sequence, np.zeros((2, 3))])[None])
+        with torch.no_grad():
+            expected = module.head(H[0, -3:]).numpy()
+        np.testing.assert_allclose(row, expected, rtol=0, atol=1e-12)
+
+
+def test_torch_module_imports_without_torch():
+    """``pytest --doctest-modules`` imports every module, with or without torch."""
+    code = (
+        "import importlib.abc, sys\n"
+        "class NoTorch(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] == 'torch':\n"
+        "            raise ImportError(name)\n"
+        "sys.meta_path.insert(0, NoTorch())\n"
+        "import rnnlearn._torch_module\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

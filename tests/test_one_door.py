@@ -161,3 +161,16 @@ def test_only_start_state_builds_a_training_state():
     }
     built = {name: calls for name, calls in built.items() if calls}
     assert built == {DOOR: [("start_state", "TrainingState"), ("start_state", "DivergenceGuard")]}
+
+
+def test_export_tables_have_one_source_and_name_rnnlearns_activations():
+    from rnnlearn import _export_tables, interop, onnx
+    from rnnlearn.activations import ACTIVATIONS
+    from rnnlearn.cells import CELLS
+
+    assert interop.TORCH_LAYERS is onnx.ONNX_LAYERS is _export_tables.RECURRENT_LAYERS
+    assert interop.TORCH_ACTIVATIONS is _export_tables.TORCH_ACTIVATIONS
+    assert onnx.ONNX_ACTIVATIONS is _export_tables.ONNX_ACTIVATIONS
+    torch_names = {name for names in interop.TORCH_ACTIVATIONS.values() for name in names}
+    assert torch_names | set(onnx.ONNX_ACTIVATIONS) <= set(ACTIVATIONS)
+    assert set(interop.TORCH_ACTIVATIONS) == set(interop.TORCH_LAYERS) <= set(CELLS.values())
