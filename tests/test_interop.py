@@ -317,38 +317,43 @@ def test_recurrent_module_output_shapes(n_steps_out, squeeze_output, shape):
     assert _run(module, X, LENGTHS).shape == shape
 
 
-@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
-def test_recurrent_module_pools_the_top_states(pooling):
-    """Without lengths the head reads the last step, the mean or the max of the top
-    states; padding (with lengths) changes nothing."""
+def _assert_head_reads(module, X, read):
+    """The module's output on ``X`` (every step valid) is its head applied to ``read``."""
     torch = pytest.importorskip("torch")
-    module = _module(pooling=pooling)
-    X = make_data("last")[0]
-    H = _top_states(module, X)
-    read = {"last": H[:, -1], "mean": H.mean(dim=1), "max": H.amax(dim=1)}[pooling]
     with torch.no_grad():
         expected = module.head(read).numpy()
     np.testing.assert_allclose(_run(module, X), expected, rtol=0, atol=1e-12)
+
+
+def _assert_padding_changes_nothing(module, X):
+    """Each sequence's output in a padded batch, given the lengths, is its output alone."""
     X_pad, X_list = padded(X)
     out = _run(module, X_pad, LENGTHS)
     for row, sequence in zip(out, X_list, strict=True):
         np.testing.assert_allclose(row, _run(module, sequence[None])[0], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+def test_recurrent_module_pools_the_top_states(pooling):
+    """The head reads the last step, the mean or the max of the top states."""
+    module = _module(pooling=pooling)
+    X = make_data("last")[0]
+    H = _top_states(module, X)
+    _assert_head_reads(
+        module, X, {"last": H[:, -1], "mean": H.mean(dim=1), "max": H.amax(dim=1)}[pooling]
+    )
+    _assert_padding_changes_nothing(module, X)
 
 
 def test_recurrent_module_bidirectional_last_reads_both_ends():
     """'last' reads the forward state at the last valid step and the backward state at the
-    first, as rnnlearn does; padding changes nothing."""
+    first, as rnnlearn does."""
     torch = pytest.importorskip("torch")
     module = _module(sizes=(3,), bidirectional=True)
     X = make_data("last")[0]
     H = _top_states(module, X)
-    with torch.no_grad():
-        expected = module.head(torch.cat([H[:, -1, :3], H[:, 0, 3:]], dim=-1)).numpy()
-    np.testing.assert_allclose(_run(module, X), expected, rtol=0, atol=1e-12)
-    X_pad, X_list = padded(X)
-    out = _run(module, X_pad, LENGTHS)
-    for row, sequence in zip(out, X_list, strict=True):
-        np.testing.assert_allclose(row, _run(module, sequence[None])[0], rtol=0, atol=1e-12)
+    _assert_head_reads(module, X, torch.cat([H[:, -1, :3], H[:, 0, 3:]], dim=-1))
+    _assert_padding_changes_nothing(module, X)
 
 
 def test_recurrent_module_sequence_output_is_zero_on_padding():
