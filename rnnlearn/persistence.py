@@ -54,7 +54,7 @@ from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from . import preprocessing
-from ._base import OUTPUT_MODES, _check_dtype
+from ._base import OUTPUT_MODES
 from ._classifier import RNNClassifier
 from ._fitted import (
     Model,
@@ -66,6 +66,7 @@ from ._fitted import (
 )
 from ._network import Network
 from ._regressor import RNNRegressor
+from ._validation import check_dtype
 from ._version import __version__
 from .callbacks import PrintProgress
 from .cells import CELLS, Cell
@@ -155,7 +156,7 @@ def _hyperparameters_to_save(estimator):
     hyperparameters = estimator.get_params(deep=False)
     if isinstance(hyperparameters["random_state"], np.random.RandomState):
         hyperparameters["random_state"] = None
-    hyperparameters["dtype"] = _check_dtype(hyperparameters["dtype"]).name
+    hyperparameters["dtype"] = check_dtype(hyperparameters["dtype"]).name
     return hyperparameters
 
 
