@@ -92,8 +92,8 @@ def to_onnx(estimator, *, lengths=False):
     ValueError
         Before importing ``onnx``, for what has no ONNX counterpart: a cell but
         ``VanillaCell``, ``GRUCell`` and ``LSTMCell``; an activation but ``'tanh'``,
-        ``'logistic'``, ``'relu'`` and ``'identity'`` (such as ``'gompertz'``); a loss of
-        your own with a link of its own; a pipeline step but a ``SequenceScaler``.
+        ``'logistic'``, ``'relu'`` and ``'identity'`` (such as ``'gompertz'``); a regression
+        loss with a link of its own; a pipeline step but a ``SequenceScaler``.
     TypeError
         If ``estimator`` is not one of the above, or ``lengths`` is not a bool.
     sklearn.exceptions.NotFittedError
