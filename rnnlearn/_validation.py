@@ -72,18 +72,12 @@ def check_number(name, value, kind, low=None, high=None, *, open_ends="", allow_
 
 
 class Interval:
-    """Constraint: a finite number of type ``kind`` within bounds (see :func:`check_number`).
+    """Constraint: a finite number of type ``kind`` within bounds.
 
     Parameters
     ----------
-    kind : {numbers.Integral, numbers.Real}
-        Accepted type.
-    low, high : int or float, default=None
-        Bounds, or None for no bound on that side.
-    open_ends : {"", "low", "high", "low high"}, default=""
-        The bounds that are excluded.
-    allow_none : bool, default=False
-        Whether None is accepted.
+    kind, low, high, open_ends, allow_none
+        As for :func:`check_number`, which checks the values.
     """
 
     def __init__(self, kind, low=None, high=None, *, open_ends="", allow_none=False):
