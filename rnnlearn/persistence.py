@@ -45,7 +45,6 @@ and those the caller lists; :data:`SKOPS_TRUSTED_TYPES` is what rnnlearn's parts
 import json
 import os
 import re
-import warnings
 import zipfile
 from numbers import Real
 
@@ -70,6 +69,7 @@ from ._validation import check_dtype
 from ._version import __version__
 from .callbacks import PrintProgress
 from .cells import CELLS, Cell
+from .exceptions import warn_at_call_site
 from .losses import LOSSES, Loss
 from .optimizers import OPTIMIZERS, Optimizer
 
@@ -354,11 +354,10 @@ def _check_header(document):
             f"Unknown estimator {document['estimator']!r}; expected one of {sorted(ESTIMATORS)}."
         )
     if document["rnnlearn_version"] != __version__:
-        warnings.warn(
+        warn_at_call_site(
             f"The model was saved with rnnlearn {document['rnnlearn_version']} and is "
             f"loaded with {__version__}; results may differ.",
             UserWarning,
-            stacklevel=4,
         )
     return document["estimator"]
 

@@ -343,6 +343,16 @@ def test_load_warns_on_another_rnnlearn_version(tmp_path):
         load(path)
 
 
+def test_the_version_warning_points_at_the_load_call(tmp_path):
+    X, y = _data("regressor", "last")
+    path = tmp_path / "model.npz"
+    save(_make("regressor").fit(X, y), path)
+    _tamper(path, lambda d: d.update(rnnlearn_version="0.0.1"))
+    with pytest.warns(UserWarning, match="saved with rnnlearn 0.0.1") as record:
+        load(path)
+    assert record[0].filename == __file__
+
+
 _EXPLODED = []
 
 
