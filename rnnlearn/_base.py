@@ -369,11 +369,11 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         for _ in range(n_epochs):
             dispatch.begin_epoch(self)
             record = fit_epoch(setup, state, self._score_raw)
-            judged_final = policy.end_epoch(record, state)
+            policy_stops = policy.end_epoch(record, state)
             state.history.append(record)
             self._commit(setup.model, state)
             attributes = lambda: fitted_attributes(setup.model, state)  # noqa: E731
-            stopped = dispatch.end_epoch(self, record, attributes) or judged_final
+            stopped = dispatch.end_epoch(self, record, attributes) or policy_stops
             if stopped:
                 break
         if policy.finish(state, exhausted=not stopped):

@@ -446,6 +446,8 @@ class EpochPolicy:
         Those weights (a copy).
     failed : bool
         Whether the last epoch diverged or was interrupted.
+    first_epoch : int
+        Epochs in the history before this run (the collapse check reads the run's own).
     """
 
     def __init__(self, tol, n_iter_no_change, *, plateau, validated, incremental, state):
