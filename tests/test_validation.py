@@ -4,17 +4,26 @@ from numbers import Integral, Real
 
 import numpy as np
 import pytest
+from numpy.testing import assert_array_equal
 from scipy import sparse
 
+from rnnlearn import RNNClassifier, RNNRegressor
 from rnnlearn._validation import (
+    Component,
+    Flag,
+    Interval,
+    Options,
     check_dense,
     check_finite_vector,
     check_number,
+    check_params,
     check_real_array,
     check_sequence_list,
     check_series,
+    right_pad,
 )
 from rnnlearn.datasets import int2bin, make_binary_addition, make_sine_sequences
+from rnnlearn.optimizers import SGD, Adam, Optimizer
 from rnnlearn.preprocessing import SlidingWindow, make_windows, pad_sequences
 
 # ---------------------------------------------------------------------------------------------
@@ -133,3 +142,53 @@ def test_check_series_rejects_sparse():
 def test_public_functions_share_the_error_style(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# ---------------------------------------------------------------------------------------------
+# parameter tables
+
+
+def test_check_params_checks_each_parameter_by_its_constraint():
+    constraints = {"n": Interval(Integral, 1), "mode": Options("a", "b"), "on": Flag(), "x": None}
+    params = {"n": np.int64(2), "mode": "b", "on": np.True_, "x": object(), "rest": 1.5}
+    checked = check_params(params, constraints, unlisted=Interval(Real))
+    assert checked["n"] == 2 and type(checked["n"]) is int
+    assert checked["mode"] == "b" and checked["x"] is params["x"] and checked["rest"] == 1.5
+    for bad, error, message in [
+        ({"n": 0}, ValueError, r"^p__n must be in \[1, inf\); got 0\.$"),
+        ({"mode": "c"}, ValueError, r"^p__mode must be one of \['a', 'b'\]; got 'c'\.$"),
+        ({"mode": None}, ValueError, "p__mode must be one of"),
+        ({"on": 1}, TypeError, r"^p__on must be a bool; got 1\.$"),
+        ({"rest": "1"}, TypeError, "p__rest must be a number"),
+    ]:
+        with pytest.raises(error, match=message):
+            check_params(bad, constraints, prefix="p__", unlisted=Interval(Real))
+
+
+def test_component_resolves_an_alias_or_clones_and_checks_the_object():
+    component = Component({"adam": Adam, "sgd": SGD}, Optimizer)
+    given = SGD(learning_rate=0.5)
+    resolved = component(given, "optimizer")
+    assert resolved is not given and resolved.get_params() == given.get_params()
+    assert isinstance(component("adam", "optimizer"), Adam)
+    with pytest.raises(ValueError, match=r"optimizer__momentum must be in"):
+        component(SGD(momentum=2.0), "optimizer")
+    with pytest.raises(ValueError, match=r"must be one of \['adam', 'sgd'\] or a Optimizer"):
+        component("lbfgs", "optimizer")
+    with pytest.raises(TypeError, match="or a Optimizer instance; got <class"):
+        component(SGD, "optimizer")
+
+
+@pytest.mark.parametrize("estimator", [RNNRegressor(), RNNClassifier()], ids=repr)
+def test_every_hyperparameter_of_the_estimators_is_declared_once(estimator):
+    assert set(estimator._parameter_constraints) == set(estimator.get_params(deep=False))
+
+
+def test_right_pad_fills_with_zeros_of_the_type_or_a_value():
+    arrays = [np.array([[1], [2]]), np.array([[3]])]
+    assert_array_equal(right_pad(arrays)[..., 0], [[1, 2], [3, 0]])
+    assert right_pad(arrays).dtype == np.int64
+    padded = right_pad(arrays, 3, np.float32, -1.0)
+    assert padded.dtype == np.float32
+    assert_array_equal(padded[..., 0], [[1, 2, -1], [3, -1, -1]])
+    assert_array_equal(right_pad([np.array([["a"], ["b"]]), np.array([["c"]])])[1, 1], [""])
