@@ -26,13 +26,13 @@ from ._validation import (
     Interval,
     Options,
     check_callback_list,
+    check_dtype,
     check_layer_sizes,
     check_params,
     check_representable,
     check_sequences,
     check_verbosity,
 )
-from ._validation import check_dtype as _check_dtype  # as persistence imports it
 from .callbacks import CallbackSupportMixin, PrintProgress, _EpochDispatch, with_callbacks
 from .cells import CELLS, Cell
 from .optimizers import OPTIMIZERS, Optimizer
@@ -157,7 +157,7 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         "warm_start": Flag(),
         "verbose": check_verbosity,
         "max_grad_norm": Interval(Real, 0, open_ends="low", allow_none=True),
-        "dtype": _check_dtype,
+        "dtype": check_dtype,
         "callbacks": check_callback_list,
     }
     """Hyperparameter name -> constraint (see :func:`._validation.check_params`); the rules
