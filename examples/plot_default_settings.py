@@ -33,9 +33,11 @@ named by the environment variable ``RNNLEARN_DATA``.
 # Imports and settings
 # --------------------
 #
-# ``FAST`` holds the small settings that the test suite and the documentation build use
-# (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); without it the example runs with the defaults
-# of ``run``. ``NAMES`` names the three contenders, in the order of the figure's bars.
+# ``fast`` selects the small settings that the test suite and the documentation build use
+# (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); ``--output FILE`` saves the figure instead of
+# showing it. The full run keeps the estimator's default number of epochs (at most 200).
+# ``data_folder`` holds the ``.ts`` files: ``$RNNLEARN_DATA``, or ``../shared/data`` beside
+# the repository.
 import argparse
 import os
 import time
@@ -50,15 +52,20 @@ from sklearn.neighbors import KNeighborsClassifier
 from rnnlearn import RNNClassifier, load_ts
 from rnnlearn.inspection import TrainingCurveDisplay
 
-#: Small settings for continuous integration (``--fast`` or ``RNNLEARN_EXAMPLES_FAST=1``).
-FAST = {"every": 8, "max_iter": 30}
-#: Names of the three models, in the order of the bars.
-NAMES = ("1-NN", 'GRU, pooling="last"', "GRU, defaults")
+parser = argparse.ArgumentParser(description="The default settings on OSULeaf.")
+parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
+parser.add_argument("--output", help="save the figure to this file instead of showing it")
+args = parser.parse_args()
+fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+every = 8 if fast else 2  # keep steps 0, every, 2 * every, ... of the 427
+epochs = {"max_iter": 30} if fast else {}  # training epochs at most
 try:
     HERE = Path(__file__).resolve().parent
 except NameError:  # sphinx-gallery runs the script from its folder, without __file__
     HERE = Path.cwd()
-
+data_folder = Path(os.environ.get("RNNLEARN_DATA", HERE.parents[1] / "shared" / "data"))
+# A short demo stops at max_iter on purpose; do not warn about it.
+warnings.simplefilter("ignore", ConvergenceWarning)
 
 # %%
 # The data
@@ -67,38 +74,13 @@ except NameError:  # sphinx-gallery runs the script from its folder, without __f
 # The UCR archive's own split: 200 training and 242 test outlines of 427 steps. Both parts are
 # standardised with the training part's mean and standard deviation, and every ``every``-th step
 # is kept to shorten the runs.
-def data_folder():
-    """Return the folder of the ``.ts`` files: ``$RNNLEARN_DATA`` or ``../shared/data``."""
-    default = HERE.parents[1] / "shared" / "data"
-    return Path(os.environ.get("RNNLEARN_DATA", default))
-
-
-def load_osuleaf(every=2, folder=None):
-    """Load OSULeaf, standardised with the training statistics, keeping every n-th step.
-
-    Parameters
-    ----------
-    every : int, default=2
-        Keep steps ``0, every, 2 * every, ...`` of the 427.
-    folder : path-like, default=None
-        Folder of ``OSULeaf_TRAIN.ts`` and ``OSULeaf_TEST.ts``; None uses
-        :func:`data_folder`.
-
-    Returns
-    -------
-    X_train : ndarray of shape (200, n_timesteps, 1)
-    y_train : ndarray of shape (200,)
-    X_test : ndarray of shape (242, n_timesteps, 1)
-    y_test : ndarray of shape (242,)
-    """
-    folder = data_folder() if folder is None else Path(folder)
-    X_train, y_train = load_ts(folder / "OSULeaf_TRAIN.ts")
-    X_test, y_test = load_ts(folder / "OSULeaf_TEST.ts")
-    mean, std = X_train.mean(), X_train.std()
-    X_train = (X_train[:, ::every] - mean) / std
-    X_test = (X_test[:, ::every] - mean) / std
-    return X_train, y_train, X_test, y_test
-
+X_train, y_train = load_ts(data_folder / "OSULeaf_TRAIN.ts")
+X_test, y_test = load_ts(data_folder / "OSULeaf_TEST.ts")
+mean, std = X_train.mean(), X_train.std()
+X_train = (X_train[:, ::every] - mean) / std
+X_test = (X_test[:, ::every] - mean) / std
+print(f"training series {X_train.shape}, test series {X_test.shape}")
+print(f"classes: {', '.join(np.unique(y_train))}")
 
 # %%
 # Three contenders
@@ -107,49 +89,22 @@ def load_osuleaf(every=2, folder=None):
 # 1-nearest-neighbour compares the series as flat vectors. The two networks differ in their
 # pooling only: ``pooling="last"`` reads the state after the last step, the defaults pool by max
 # over all steps. Each is fitted on the training part and scored on the test part, and its fit
-# is timed.
-def run(every=2, max_iter=None, folder=None):
-    """Fit 1-NN, a last-state GRU and the default classifier; score them on the test part.
-
-    Parameters
-    ----------
-    every : int, default=2
-        As for :func:`load_osuleaf`.
-    max_iter : int, default=None
-        Training epochs at most; None keeps the estimator's default (200).
-    folder : path-like, default=None
-        As for :func:`load_osuleaf`.
-
-    Returns
-    -------
-    dict
-        ``accuracy`` and ``seconds``, dicts from the names of :data:`NAMES` to the test
-        accuracy and the fit time; ``models``, the two fitted networks by name;
-        ``X_train`` and ``y_train``, the series the models learned from.
-    """
-    X_train, y_train, X_test, y_test = load_osuleaf(every, folder)
-    epochs = {} if max_iter is None else {"max_iter": max_iter}
-    models = {
-        NAMES[0]: KNeighborsClassifier(n_neighbors=1),
-        NAMES[1]: RNNClassifier(pooling="last", random_state=0, **epochs),
-        NAMES[2]: RNNClassifier(random_state=0, **epochs),
-    }
-    accuracy, seconds = {}, {}
-    for name, model in models.items():
-        flat = name == NAMES[0]  # 1-NN compares the series as flat vectors
-        train, test = (X.reshape(len(X), -1) if flat else X for X in (X_train, X_test))
-        start = time.perf_counter()
-        model.fit(train, y_train)
-        seconds[name] = time.perf_counter() - start
-        accuracy[name] = model.score(test, y_test)
-    return {
-        "accuracy": accuracy,
-        "seconds": seconds,
-        "models": {name: models[name] for name in NAMES[1:]},
-        "X_train": X_train,
-        "y_train": y_train,
-    }
-
+# is timed. ``NAMES`` names them in the order of the figure's bars.
+NAMES = ("1-NN", 'GRU, pooling="last"', "GRU, defaults")
+models = {
+    NAMES[0]: KNeighborsClassifier(n_neighbors=1),
+    NAMES[1]: RNNClassifier(pooling="last", random_state=0, **epochs),
+    NAMES[2]: RNNClassifier(random_state=0, **epochs),
+}
+accuracy = {}
+for name, model in models.items():
+    flat = name == NAMES[0]  # 1-NN compares the series as flat vectors
+    train, test = (X.reshape(len(X), -1) if flat else X for X in (X_train, X_test))
+    start = time.perf_counter()
+    model.fit(train, y_train)
+    seconds = time.perf_counter() - start
+    accuracy[name] = model.score(test, y_test)
+    print(f"{name:20} test accuracy {accuracy[name]:.3f}, fit {seconds:.1f} s")
 
 # %%
 # The figure
@@ -158,80 +113,34 @@ def run(every=2, max_iter=None, folder=None):
 # Three outlines of each of two kinds of leaf, the training loss of both networks per epoch
 # (drawn by :class:`~rnnlearn.inspection.TrainingCurveDisplay`), and the test accuracy of the
 # three contenders.
-def plot(result, classes=("1", "2"), n_series=3):
-    """Plot example series, the networks' training loss and the test accuracies.
+figure = plt.figure(figsize=(14, 4.5), layout="constrained")
+grid = figure.add_gridspec(2, 3, width_ratios=[1, 1.2, 1])
+series_axes = [figure.add_subplot(grid[0, 0])]
+series_axes.append(figure.add_subplot(grid[1, 0], sharex=series_axes[0], sharey=series_axes[0]))
+loss_ax, bar_ax = figure.add_subplot(grid[:, 1]), figure.add_subplot(grid[:, 2])
+for ax, label, color in zip(series_axes, ("1", "2"), ("tab:green", "tab:purple"), strict=True):
+    for row in np.flatnonzero(y_train == label)[:3]:
+        ax.plot(X_train[row, :, 0], color=color, linewidth=1)
+    ax.set_ylabel(f"class {label}")
+series_axes[0].set_title("OSULeaf: 3 outlines each of two classes")
+series_axes[0].tick_params(labelbottom=False)
+series_axes[1].set_xlabel("time step (standardised values)")
 
-    Parameters
-    ----------
-    result : dict
-        The output of ``run``.
-    classes : tuple of str, default=("1", "2")
-        The two classes whose series are drawn.
-    n_series : int, default=3
-        Series drawn per class.
+colors = {NAMES[1]: "tab:orange", NAMES[2]: "tab:blue"}
+for name in NAMES[1:]:
+    TrainingCurveDisplay.from_estimator(
+        models[name], ax=loss_ax, name=name, loss_kw={"color": colors[name], "marker": None}
+    )
+loss_ax.set_yscale("log")
+loss_ax.set_title("Training loss (log scale)")
 
-    Returns
-    -------
-    matplotlib Figure
-    """
-    figure = plt.figure(figsize=(14, 4.5), layout="constrained")
-    grid = figure.add_gridspec(2, 3, width_ratios=[1, 1.2, 1])
-    series_axes = [figure.add_subplot(grid[0, 0])]
-    series_axes.append(figure.add_subplot(grid[1, 0], sharex=series_axes[0], sharey=series_axes[0]))
-    loss_ax, bar_ax = figure.add_subplot(grid[:, 1]), figure.add_subplot(grid[:, 2])
-    X, y = result["X_train"], result["y_train"]
-    for ax, label, color in zip(series_axes, classes, ("tab:green", "tab:purple"), strict=True):
-        for row in np.flatnonzero(y == label)[:n_series]:
-            ax.plot(X[row, :, 0], color=color, linewidth=1)
-        ax.set_ylabel(f"class {label}")
-    series_axes[0].set_title(f"OSULeaf: {n_series} outlines each of two classes")
-    series_axes[0].tick_params(labelbottom=False)
-    series_axes[1].set_xlabel("time step (standardised values)")
-
-    colors = {NAMES[1]: "tab:orange", NAMES[2]: "tab:blue"}
-    for name, model in result["models"].items():
-        TrainingCurveDisplay.from_estimator(
-            model, ax=loss_ax, name=name, loss_kw={"color": colors[name], "marker": None}
-        )
-    loss_ax.set_yscale("log")
-    loss_ax.set_title("Training loss (log scale)")
-
-    accuracy = [result["accuracy"][name] for name in NAMES]
-    ticks = [name.replace(", ", "\n") for name in NAMES]
-    bars = bar_ax.bar(ticks, accuracy, color=["tab:grey", colors[NAMES[1]], colors[NAMES[2]]])
-    bar_ax.bar_label(bars, fmt="%.3f")
-    bar_ax.set(ylabel="test accuracy", ylim=(0, 1))
-    bar_ax.set_title("Test accuracy (242 leaves, 6 classes)")
-    return figure
-
-
-# %%
-# Running the example
-# -------------------
-#
-# As a script, ``main`` reads ``--fast`` and ``--output``, runs the example, prints its result
-# and draws the figure (shown, or saved to the file). The output below comes from the
-# documentation build, which runs the fast settings.
-def main(argv=None):
-    """Run the example from the command line; return its result and its figure."""
-    parser = argparse.ArgumentParser(description="The default settings on OSULeaf.")
-    parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
-    parser.add_argument("--output", help="save the figure to this file instead of showing it")
-    args = parser.parse_args(argv)
-    fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
-    # A short demo stops at max_iter on purpose; do not warn about it.
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    result = run(**(FAST if fast else {}))
-    for name in NAMES:
-        seconds = result["seconds"][name]
-        print(f"{name:20} test accuracy {result['accuracy'][name]:.3f}, fit {seconds:.1f} s")
-    figure = plot(result)
-    if args.output:
-        figure.savefig(args.output, dpi=100)
-    else:
-        plt.show()
-    return result, figure
-
-
-if __name__ == "__main__":
-    main()
+ticks = [name.replace(", ", "\n") for name in NAMES]
+heights = [accuracy[name] for name in NAMES]
+bars = bar_ax.bar(ticks, heights, color=["tab:grey", colors[NAMES[1]], colors[NAMES[2]]])
+bar_ax.bar_label(bars, fmt="%.3f")
+bar_ax.set(ylabel="test accuracy", ylim=(0, 1))
+bar_ax.set_title("Test accuracy (242 leaves, 6 classes)")
+if args.output:
+    figure.savefig(args.output, dpi=100)
+else:
+    plt.show()

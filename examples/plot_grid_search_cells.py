@@ -13,11 +13,9 @@ string names. The figure shows the cross-validated accuracy of every candidate.
 # Imports and settings
 # --------------------
 #
-# ``FAST`` holds the small settings that the test suite and the documentation build use
-# (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); without it the example runs with the defaults
-# of ``run``. ``GRID`` is the search: three cells, two optimizers by their aliases, and
-# three learning rates of whichever optimizer the alias names (``optimizer__learning_rate``),
-# eighteen candidates.
+# ``fast`` selects the small settings that the test suite and the documentation build use
+# (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); ``--output FILE`` saves the figure instead of
+# showing it.
 import argparse
 import os
 import warnings
@@ -29,51 +27,54 @@ from sklearn.model_selection import GridSearchCV
 
 from rnnlearn import CollapseWarning, RNNClassifier, make_frequency_classification
 
-#: Small settings for continuous integration (``--fast`` or ``RNNLEARN_EXAMPLES_FAST=1``).
-FAST = {"n_samples": 60, "max_iter": 2, "n_jobs": 1}
-GRID = {
-    "cell": ["vanilla", "gru", "lstm"],
-    "optimizer": ["adam", "sgd"],
-    "optimizer__learning_rate": [0.001, 0.01, 0.1],
-}
+parser = argparse.ArgumentParser(description="Searching cells and optimizers.")
+parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
+parser.add_argument("--output", help="save the figure to this file instead of showing it")
+args = parser.parse_args()
+fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+n_samples = 60 if fast else 600  # number of sequences
+max_iter = 2 if fast else 15  # training epochs of every candidate
+n_jobs = 1 if fast else 2  # candidates trained in parallel
+# A short demo stops at max_iter on purpose; do not warn about it. Nor about the candidates
+# that learn nothing in so few epochs (CollapseWarning): finding them, by their low scores in
+# the figure, is what the search is for.
+warnings.simplefilter("ignore", ConvergenceWarning)
+warnings.simplefilter("ignore", CollapseWarning)
 
+# %%
+# The data
+# --------
+#
+# Three classes of four-channel sequences told apart by their frequency
+# (:func:`~rnnlearn.datasets.make_frequency_classification`).
+X, y = make_frequency_classification(
+    n_samples, n_timesteps=40, n_features=4, n_classes=3, noise=0.5, random_state=0
+)
+print(f"sequences {X.shape}, classes {np.unique(y)}")
 
 # %%
 # The search
 # ----------
 #
-# Three classes of multivariate sequences told apart by their frequency
-# (:func:`~rnnlearn.datasets.make_frequency_classification`), a classifier of 16 units, and a
-# :class:`~sklearn.model_selection.GridSearchCV` of three folds over ``GRID``. Nothing in the
-# search is specific to rnnlearn: the cell and the optimizer are parameters like any other.
-def run(n_samples=600, max_iter=15, n_jobs=2):
-    """Grid-search a classifier on multivariate sequences.
-
-    Parameters
-    ----------
-    n_samples : int, default=600
-        Number of sequences.
-    max_iter : int, default=15
-        Training epochs of every candidate.
-    n_jobs : int, default=2
-        Candidates trained in parallel.
-
-    Returns
-    -------
-    GridSearchCV
-        The fitted search over :data:`GRID`.
-    """
-    X, y = make_frequency_classification(
-        n_samples, n_timesteps=40, n_features=4, n_classes=3, noise=0.5, random_state=0
-    )
-    search = GridSearchCV(
-        RNNClassifier(hidden_layer_sizes=(16,), max_iter=max_iter, random_state=0),
-        GRID,
-        cv=3,
-        n_jobs=n_jobs,
-    )
-    return search.fit(X, y)
-
+# ``GRID`` holds three cells, two optimizers by their aliases, and three learning rates of
+# whichever optimizer the alias names (``optimizer__learning_rate``): eighteen candidates for a
+# classifier of 16 units, each scored by a :class:`~sklearn.model_selection.GridSearchCV` of
+# three folds. Nothing in the search is specific to rnnlearn: the cell and the optimizer are
+# parameters like any other.
+GRID = {
+    "cell": ["vanilla", "gru", "lstm"],
+    "optimizer": ["adam", "sgd"],
+    "optimizer__learning_rate": [0.001, 0.01, 0.1],
+}
+search = GridSearchCV(
+    RNNClassifier(hidden_layer_sizes=(16,), max_iter=max_iter, random_state=0),
+    GRID,
+    cv=3,
+    n_jobs=n_jobs,
+)
+search.fit(X, y)
+print(f"best parameters: {search.best_params_}")
+print(f"best cross-validated accuracy: {search.best_score_:.3f}")
 
 # %%
 # The figure
@@ -81,58 +82,25 @@ def run(n_samples=600, max_iter=15, n_jobs=2):
 #
 # One panel per optimizer: the mean cross-validated accuracy of each cell, with its standard
 # deviation over the folds, against the learning rate.
-def plot(search):
-    """Plot the mean cross-validated accuracy against the learning rate; return the figure."""
-    results = search.cv_results_
-    figure, axes = plt.subplots(1, len(GRID["optimizer"]), figsize=(8, 3.5), sharey=True)
-    for ax, optimizer in zip(axes, GRID["optimizer"], strict=True):
-        for cell in GRID["cell"]:
-            chosen = (results["param_cell"] == cell) & (results["param_optimizer"] == optimizer)
-            rates = np.asarray(results["param_optimizer__learning_rate"][chosen], dtype=float)
-            ax.errorbar(
-                rates,
-                results["mean_test_score"][chosen],
-                yerr=results["std_test_score"][chosen],
-                marker="o",
-                capsize=3,
-                label=cell,
-            )
-        ax.set(xscale="log", xlabel="learning rate", title=f"optimizer={optimizer!r}")
-    axes[0].set_ylabel("mean cross-validated accuracy")
-    axes[0].legend(title="cell")
-    figure.tight_layout()
-    return figure
-
-
-# %%
-# Running the example
-# -------------------
-#
-# As a script, ``main`` reads ``--fast`` and ``--output``, runs the example, prints its result
-# and draws the figure (shown, or saved to the file). The output below comes from the
-# documentation build, which runs the fast settings.
-def main(argv=None):
-    """Run the example from the command line; return the search and its figure."""
-    parser = argparse.ArgumentParser(description="Searching cells and optimizers.")
-    parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
-    parser.add_argument("--output", help="save the figure to this file instead of showing it")
-    args = parser.parse_args(argv)
-    fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
-    # A short demo stops at max_iter on purpose; do not warn about it. Nor about the
-    # candidates that learn nothing in so few epochs (CollapseWarning): finding them, by
-    # their low scores in the figure, is what the search is for.
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    warnings.simplefilter("ignore", CollapseWarning)
-    search = run(**(FAST if fast else {}))
-    print(f"best parameters: {search.best_params_}")
-    print(f"best cross-validated accuracy: {search.best_score_:.3f}")
-    figure = plot(search)
-    if args.output:
-        figure.savefig(args.output, dpi=100)
-    else:
-        plt.show()
-    return search, figure
-
-
-if __name__ == "__main__":
-    main()
+results = search.cv_results_
+figure, axes = plt.subplots(1, len(GRID["optimizer"]), figsize=(8, 3.5), sharey=True)
+for ax, optimizer in zip(axes, GRID["optimizer"], strict=True):
+    for cell in GRID["cell"]:
+        chosen = (results["param_cell"] == cell) & (results["param_optimizer"] == optimizer)
+        rates = np.asarray(results["param_optimizer__learning_rate"][chosen], dtype=float)
+        ax.errorbar(
+            rates,
+            results["mean_test_score"][chosen],
+            yerr=results["std_test_score"][chosen],
+            marker="o",
+            capsize=3,
+            label=cell,
+        )
+    ax.set(xscale="log", xlabel="learning rate", title=f"optimizer={optimizer!r}")
+axes[0].set_ylabel("mean cross-validated accuracy")
+axes[0].legend(title="cell")
+figure.tight_layout()
+if args.output:
+    figure.savefig(args.output, dpi=100)
+else:
+    plt.show()

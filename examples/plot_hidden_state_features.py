@@ -17,9 +17,9 @@ principal components of their hidden states.
 # Imports and settings
 # --------------------
 #
-# ``FAST`` holds the small settings that the test suite and the documentation build use
-# (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); without it the example runs with the defaults
-# of ``run``.
+# ``fast`` selects the small settings that the test suite and the documentation build use
+# (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); ``--output FILE`` saves the figure instead of
+# showing it.
 import argparse
 import os
 import warnings
@@ -36,8 +36,15 @@ from sklearn.utils.validation import check_is_fitted
 from rnnlearn import RNNClassifier, make_frequency_classification
 from rnnlearn.preprocessing import SequenceScaler
 
-#: Small settings for continuous integration (``--fast`` or ``RNNLEARN_EXAMPLES_FAST=1``).
-FAST = {"n_samples": 300, "max_iter": 10}
+parser = argparse.ArgumentParser(description="Hidden states as features.")
+parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
+parser.add_argument("--output", help="save the figure to this file instead of showing it")
+args = parser.parse_args()
+fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+n_samples = 300 if fast else 600  # number of sequences, a quarter of them held out
+max_iter = 10 if fast else 30  # training epochs of the network
+# A short demo stops at max_iter on purpose; do not warn about it.
+warnings.simplefilter("ignore", ConvergenceWarning)
 
 
 # %%
@@ -76,44 +83,40 @@ class HiddenStates(TransformerMixin, BaseEstimator):
 
 
 # %%
-# Raw values against hidden states
-# --------------------------------
+# The data
+# --------
 #
 # Three classes of two-channel sequences told apart by their frequency, with random phases, a
-# quarter held out. A logistic regression on the flattened raw values sees no class mean to
-# separate; the same model after the recurrent network reads the network's summary of each
-# sequence.
-def run(n_samples=600, max_iter=30):
-    """Compare a logistic regression on raw sequences and on hidden states.
+# quarter held out.
+X, y = make_frequency_classification(
+    n_samples, n_timesteps=30, n_features=2, n_classes=3, noise=0.3, random_state=0
+)
+X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0, stratify=y)
+print(f"training sequences {X_train.shape}, test sequences {X_test.shape}")
 
-    Parameters
-    ----------
-    n_samples : int, default=600
-        Number of sequences, a quarter of them held out.
-    max_iter : int, default=30
-        Training epochs of the network.
+# %%
+# Raw values
+# ----------
+#
+# A logistic regression on the flattened raw values: with random phases there is no class mean
+# to separate, and it stays near chance (one in three).
+raw = LogisticRegression(max_iter=1000).fit(X_train.reshape(len(X_train), -1), y_train)
+raw_score = raw.score(X_test.reshape(len(X_test), -1), y_test)
+print(f"accuracy on raw values: {raw_score:.3f}")
 
-    Returns
-    -------
-    dict
-        ``raw_score`` and ``hidden_score``, the test accuracies on raw values and on hidden
-        states; ``features`` and ``labels``, the test sequences' hidden states and classes.
-    """
-    X, y = make_frequency_classification(
-        n_samples, n_timesteps=30, n_features=2, n_classes=3, noise=0.3, random_state=0
-    )
-    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0, stratify=y)
-    raw = LogisticRegression(max_iter=1000).fit(X_train.reshape(len(X_train), -1), y_train)
-    network = RNNClassifier(hidden_layer_sizes=(16,), cell="gru", max_iter=max_iter, random_state=0)
-    model = make_pipeline(SequenceScaler(), HiddenStates(network), LogisticRegression())
-    model.fit(X_train, y_train)
-    return {
-        "raw_score": raw.score(X_test.reshape(len(X_test), -1), y_test),
-        "hidden_score": model.score(X_test, y_test),
-        "features": model[:-1].transform(X_test),
-        "labels": y_test,
-    }
-
+# %%
+# Hidden states
+# -------------
+#
+# The same model after the recurrent network reads the network's summary of each sequence: 16
+# numbers, the last hidden state of a GRU of 16 units.
+network = RNNClassifier(hidden_layer_sizes=(16,), cell="gru", max_iter=max_iter, random_state=0)
+model = make_pipeline(SequenceScaler(), HiddenStates(network), LogisticRegression())
+model.fit(X_train, y_train)
+hidden_score = model.score(X_test, y_test)
+features = model[:-1].transform(X_test)
+print(f"hidden states of the test sequences {features.shape}")
+print(f"accuracy on hidden states: {hidden_score:.3f}")
 
 # %%
 # The figure
@@ -121,47 +124,17 @@ def run(n_samples=600, max_iter=30):
 #
 # The held-out sequences in the first two principal components of their hidden states, coloured
 # by class.
-def plot(result):
-    """Scatter the test sequences in two principal components of their hidden states."""
-    points = PCA(n_components=2).fit_transform(result["features"])
-    figure, ax = plt.subplots(figsize=(5.5, 4.5))
-    scatter = ax.scatter(points[:, 0], points[:, 1], c=result["labels"], cmap="viridis", s=15)
-    ax.legend(*scatter.legend_elements(), title="class")
-    ax.set(xlabel="first principal component", ylabel="second principal component")
-    ax.set_title(
-        f"Logistic regression accuracy: {result['hidden_score']:.1%} on hidden states,\n"
-        f"{result['raw_score']:.1%} on raw values"
-    )
-    figure.tight_layout()
-    return figure
-
-
-# %%
-# Running the example
-# -------------------
-#
-# As a script, ``main`` reads ``--fast`` and ``--output``, runs the example, prints its result
-# and draws the figure (shown, or saved to the file). The output below comes from the
-# documentation build, which runs the fast settings.
-def main(argv=None):
-    """Run the example from the command line; return its result and its figure."""
-    parser = argparse.ArgumentParser(description="Hidden states as features.")
-    parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
-    parser.add_argument("--output", help="save the figure to this file instead of showing it")
-    args = parser.parse_args(argv)
-    fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
-    # A short demo stops at max_iter on purpose; do not warn about it.
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    result = run(**(FAST if fast else {}))
-    print(f"accuracy on raw values {result['raw_score']:.3f}, on hidden states ", end="")
-    print(f"{result['hidden_score']:.3f}")
-    figure = plot(result)
-    if args.output:
-        figure.savefig(args.output, dpi=100)
-    else:
-        plt.show()
-    return result, figure
-
-
-if __name__ == "__main__":
-    main()
+points = PCA(n_components=2).fit_transform(features)
+figure, ax = plt.subplots(figsize=(5.5, 4.5))
+scatter = ax.scatter(points[:, 0], points[:, 1], c=y_test, cmap="viridis", s=15)
+ax.legend(*scatter.legend_elements(), title="class")
+ax.set(xlabel="first principal component", ylabel="second principal component")
+ax.set_title(
+    f"Logistic regression accuracy: {hidden_score:.1%} on hidden states,\n"
+    f"{raw_score:.1%} on raw values"
+)
+figure.tight_layout()
+if args.output:
+    figure.savefig(args.output, dpi=100)
+else:
+    plt.show()

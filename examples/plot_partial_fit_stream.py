@@ -14,9 +14,9 @@ sequences seen.
 # Imports and settings
 # --------------------
 #
-# ``FAST`` holds the small settings that the test suite and the documentation build use
-# (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); without it the example runs with the defaults
-# of ``run``. ``N_CLASSES`` is the number of frequencies, so chance is one in four.
+# ``fast`` selects the small settings that the test suite and the documentation build use
+# (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); ``--output FILE`` saves the figure instead of
+# showing it. ``N_CLASSES`` is the number of frequencies, so chance is one in four.
 import argparse
 import os
 
@@ -26,8 +26,14 @@ import numpy as np
 from rnnlearn import RNNClassifier, make_frequency_classification
 from rnnlearn.optimizers import Adam
 
-#: Small settings for continuous integration (``--fast`` or ``RNNLEARN_EXAMPLES_FAST=1``).
-FAST = {"n_chunks": 20, "chunk_size": 50, "n_test": 200}
+parser = argparse.ArgumentParser(description="Training on a stream with partial_fit.")
+parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
+parser.add_argument("--output", help="save the figure to this file instead of showing it")
+args = parser.parse_args()
+fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+n_chunks = 20 if fast else 40  # number of chunks in the stream
+chunk_size = 50 if fast else 100  # sequences per chunk
+n_test = 200 if fast else 400  # held-out sequences
 N_CLASSES = 4
 
 
@@ -49,6 +55,9 @@ def make_chunk(n_samples, random_state):
     )
 
 
+X_test, y_test = make_chunk(n_test, random_state=0)
+print(f"held-out sequences {X_test.shape}, classes {np.unique(y_test)}")
+
 # %%
 # One epoch per chunk
 # -------------------
@@ -57,44 +66,23 @@ def make_chunk(n_samples, random_state):
 # weights and Adam's moment estimates for the next. The first call must name every class the
 # stream will hold (``classes=``); later calls may repeat it. After each chunk the model is
 # scored on the held-out set, and ``loss_`` holds the chunk's training loss.
-def run(n_chunks=40, chunk_size=100, n_test=400):
-    """Train on a stream of chunks and score after each.
-
-    Parameters
-    ----------
-    n_chunks : int, default=40
-        Number of chunks in the stream.
-    chunk_size : int, default=100
-        Sequences per chunk.
-    n_test : int, default=400
-        Held-out sequences.
-
-    Returns
-    -------
-    dict
-        ``seen``, the number of sequences seen after each chunk; ``accuracy``, the held-out
-        accuracy then; ``loss``, the training loss of each chunk's epoch.
-    """
-    X_test, y_test = make_chunk(n_test, random_state=0)
-    model = RNNClassifier(
-        hidden_layer_sizes=(16,),
-        cell="gru",
-        optimizer=Adam(learning_rate=0.01),
-        batch_size=16,
-        random_state=0,
-    )
-    accuracy, loss = [], []
-    for chunk in range(n_chunks):
-        X, y = make_chunk(chunk_size, random_state=chunk + 1)
-        model.partial_fit(X, y, classes=np.arange(N_CLASSES))
-        accuracy.append(model.score(X_test, y_test))
-        loss.append(model.loss_)
-    return {
-        "seen": chunk_size * np.arange(1, n_chunks + 1),
-        "accuracy": np.array(accuracy),
-        "loss": np.array(loss),
-    }
-
+model = RNNClassifier(
+    hidden_layer_sizes=(16,),
+    cell="gru",
+    optimizer=Adam(learning_rate=0.01),
+    batch_size=16,
+    random_state=0,
+)
+scores, losses = [], []
+for chunk in range(n_chunks):
+    X, y = make_chunk(chunk_size, random_state=chunk + 1)
+    model.partial_fit(X, y, classes=np.arange(N_CLASSES))
+    scores.append(model.score(X_test, y_test))
+    losses.append(model.loss_)
+seen = chunk_size * np.arange(1, n_chunks + 1)
+accuracy, loss = np.array(scores), np.array(losses)
+for index in range(4, n_chunks, 5):
+    print(f"after {seen[index]:4d} sequences: held-out accuracy {accuracy[index]:.3f}")
 
 # %%
 # The figure
@@ -102,44 +90,17 @@ def run(n_chunks=40, chunk_size=100, n_test=400):
 #
 # The held-out accuracy, with chance as a dashed line, and the training loss of each chunk
 # (right axis), against the number of sequences seen.
-def plot(result):
-    """Plot the held-out accuracy and the chunk loss against sequences seen."""
-    figure, ax = plt.subplots(figsize=(6.5, 4))
-    ax.plot(result["seen"], result["accuracy"], marker="o", color="tab:blue")
-    ax.axhline(1 / N_CLASSES, color="grey", linestyle="--", label="chance")
-    ax.set(xlabel="sequences seen", ylabel="held-out accuracy", ylim=(0, 1.05))
-    ax.legend(loc="lower right")
-    loss_ax = ax.twinx()
-    loss_ax.plot(result["seen"], result["loss"], color="tab:red", alpha=0.6)
-    loss_ax.set_ylabel("training loss of the chunk", color="tab:red")
-    ax.set_title("Learning curve of partial_fit over a stream of chunks")
-    figure.tight_layout()
-    return figure
-
-
-# %%
-# Running the example
-# -------------------
-#
-# As a script, ``main`` reads ``--fast`` and ``--output``, runs the example, prints its result
-# and draws the figure (shown, or saved to the file). The output below comes from the
-# documentation build, which runs the fast settings.
-def main(argv=None):
-    """Run the example from the command line; return its result and its figure."""
-    parser = argparse.ArgumentParser(description="Training on a stream with partial_fit.")
-    parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
-    parser.add_argument("--output", help="save the figure to this file instead of showing it")
-    args = parser.parse_args(argv)
-    fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
-    result = run(**(FAST if fast else {}))
-    print(f"held-out accuracy after {result['seen'][-1]} sequences: {result['accuracy'][-1]:.3f}")
-    figure = plot(result)
-    if args.output:
-        figure.savefig(args.output, dpi=100)
-    else:
-        plt.show()
-    return result, figure
-
-
-if __name__ == "__main__":
-    main()
+figure, ax = plt.subplots(figsize=(6.5, 4))
+ax.plot(seen, accuracy, marker="o", color="tab:blue")
+ax.axhline(1 / N_CLASSES, color="grey", linestyle="--", label="chance")
+ax.set(xlabel="sequences seen", ylabel="held-out accuracy", ylim=(0, 1.05))
+ax.legend(loc="lower right")
+loss_ax = ax.twinx()
+loss_ax.plot(seen, loss, color="tab:red", alpha=0.6)
+loss_ax.set_ylabel("training loss of the chunk", color="tab:red")
+ax.set_title("Learning curve of partial_fit over a stream of chunks")
+figure.tight_layout()
+if args.output:
+    figure.savefig(args.output, dpi=100)
+else:
+    plt.show()
