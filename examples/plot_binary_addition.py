@@ -31,7 +31,7 @@ from rnnlearn.optimizers import Adam
 parser = argparse.ArgumentParser(description="Binary addition with every cell.")
 parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
 parser.add_argument("--output", help="save the figure to this file instead of showing it")
-args = parser.parse_args()
+args, _ = parser.parse_known_args()  # a Jupyter kernel passes arguments of its own
 fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
 n_train = 3000 if fast else 10_000  # training pairs
 n_test = 500 if fast else 2_000  # test pairs

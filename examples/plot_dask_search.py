@@ -36,7 +36,7 @@ from rnnlearn import CollapseWarning, RNNClassifier, make_frequency_classificati
 parser = argparse.ArgumentParser(description="Hyperparameter search on a dask cluster.")
 parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
 parser.add_argument("--output", help="save the figure to this file instead of showing it")
-args = parser.parse_args()
+args, _ = parser.parse_known_args()  # a Jupyter kernel passes arguments of its own
 fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
 n_samples = 60 if fast else 600  # number of sequences
 max_iter = 2 if fast else 15  # training epochs of every candidate

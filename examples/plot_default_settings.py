@@ -55,7 +55,7 @@ from rnnlearn.inspection import TrainingCurveDisplay
 parser = argparse.ArgumentParser(description="The default settings on OSULeaf.")
 parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
 parser.add_argument("--output", help="save the figure to this file instead of showing it")
-args = parser.parse_args()
+args, _ = parser.parse_known_args()  # a Jupyter kernel passes arguments of its own
 fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
 every = 8 if fast else 2  # keep steps 0, every, 2 * every, ... of the 427
 epochs = {"max_iter": 30} if fast else {}  # training epochs at most

@@ -39,7 +39,7 @@ from rnnlearn.preprocessing import SequenceScaler
 parser = argparse.ArgumentParser(description="Hidden states as features.")
 parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
 parser.add_argument("--output", help="save the figure to this file instead of showing it")
-args = parser.parse_args()
+args, _ = parser.parse_known_args()  # a Jupyter kernel passes arguments of its own
 fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
 n_samples = 300 if fast else 600  # number of sequences, a quarter of them held out
 max_iter = 10 if fast else 30  # training epochs of the network

@@ -59,7 +59,7 @@ except ImportError as error:
 parser = argparse.ArgumentParser(description="Deploying a forecaster with ONNX.")
 parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
 parser.add_argument("--output", help="save the figure to this file instead of showing it")
-args = parser.parse_args()
+args, _ = parser.parse_known_args()  # a Jupyter kernel passes arguments of its own
 fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
 n_timesteps = 600 if fast else 3000  # length of the series
 window = 20 if fast else 40  # longest history the network reads for one forecast

@@ -29,7 +29,7 @@ from rnnlearn.optimizers import Adam
 parser = argparse.ArgumentParser(description="Training on a stream with partial_fit.")
 parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
 parser.add_argument("--output", help="save the figure to this file instead of showing it")
-args = parser.parse_args()
+args, _ = parser.parse_known_args()  # a Jupyter kernel passes arguments of its own
 fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
 n_chunks = 20 if fast else 40  # number of chunks in the stream
 chunk_size = 50 if fast else 100  # sequences per chunk

@@ -41,7 +41,7 @@ from rnnlearn.preprocessing import SequenceScaler
 parser = argparse.ArgumentParser(description="Classifying PLAID appliance series.")
 parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
 parser.add_argument("--output", help="save the figure to this file instead of showing it")
-args = parser.parse_args()
+args, _ = parser.parse_known_args()  # a Jupyter kernel passes arguments of its own
 fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
 max_iter = 20 if fast else 100  # training epochs
 try:

@@ -105,7 +105,8 @@ def test_sine_forecast_follows_the_held_out_series(run_example):
 
 
 def test_plaid_classifier_beats_the_majority_class(run_example, monkeypatch):
-    folder = run_settings("plot_plaid_classification", monkeypatch)["data_folder"]
+    path = str(EXAMPLES / "plot_plaid_classification.py")
+    folder = run_settings("plot_plaid_classification", monkeypatch, __file__=path)["data_folder"]
     if not (folder / "PLAID_TRAIN.ts").exists():
         pytest.skip(f"PLAID is not in {folder} (set RNNLEARN_DATA)")
     example = run_example("plot_plaid_classification")
@@ -128,7 +129,8 @@ def test_data_folder_is_found_without_file(monkeypatch, name):
 def test_default_settings_beat_the_last_state_and_the_nearest_neighbour(run_example, monkeypatch):
     """Fast mode (every 8th step, 30 epochs), measured: defaults 0.711, pooling="last"
     0.587, 1-NN 0.525."""
-    folder = run_settings("plot_default_settings", monkeypatch)["data_folder"]
+    path = str(EXAMPLES / "plot_default_settings.py")
+    folder = run_settings("plot_default_settings", monkeypatch, __file__=path)["data_folder"]
     if not (folder / "OSULeaf_TRAIN.ts").exists():
         pytest.skip(f"OSULeaf is not in {folder} (set RNNLEARN_DATA)")
     example = run_example("plot_default_settings")
