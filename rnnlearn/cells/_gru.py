@@ -97,16 +97,15 @@ class GRUCell(Cell):
 
     def forward(self, params, XW, state0, mask=None):
         """Run the recurrence; see :meth:`Cell.forward`. The gates overwrite ``XW``."""
-        gates, H, reset_term, mask = self._recur(params, XW, state0, mask, training=True)
-        return H[1:], GRUCache(H, gates, reset_term, mask)
+        return self._run(params, XW, state0, mask, training=True)
 
     def predict(self, params, XW, state0, mask=None):
         """Run the recurrence without storing gates; see :meth:`Cell.predict`."""
-        return self._recur(params, XW, state0, mask, training=False)[1][1:]
+        return self._run(params, XW, state0, mask, training=False)[0]
 
-    def _recur(self, params, XW, state0, mask, training):
-        """The kernel's forward: ``(gates, H, reset_term, mask)``, ``reset_term`` of every
-        step when ``training``, else of one step (scratch)."""
+    def _run(self, params, XW, state0, mask, training):
+        """``(H, cache)`` as :meth:`forward` returns them; without ``training`` the kernel
+        keeps one step of ``reset_term`` only, so the cache serves no backward."""
         gates, W_h, mask = kernel_inputs(params["W_h"], XW, mask)
         n_timesteps, n_samples, n_fused = gates.shape
         H = np.empty((n_timesteps + 1, n_samples, n_fused // 3), dtype=gates.dtype)
@@ -117,7 +116,7 @@ class GRUCell(Cell):
         _kernels.gru_forward(
             gates, W_h, b_hn, H, reset_term, mask, self.reset_after, code, training=training
         )
-        return gates, H, reset_term, mask
+        return H[1:], GRUCache(H, gates, reset_term, mask)
 
     def backward(self, params, cache, dH, grads):
         """Back-propagate through time; see :meth:`Cell.backward`. Consumes the cache."""

@@ -95,16 +95,15 @@ class LSTMCell(Cell):
 
     def forward(self, params, XW, state0, mask=None):
         """Run the recurrence; see :meth:`Cell.forward`. The gates overwrite ``XW``."""
-        gates, H, C, cell_out, mask = self._recur(params, XW, state0, mask, training=True)
-        return H[1:], LSTMCache(H, C, gates, cell_out, mask)
+        return self._run(params, XW, state0, mask, training=True)
 
     def predict(self, params, XW, state0, mask=None):
         """Run the recurrence without storing gates; see :meth:`Cell.predict`."""
-        return self._recur(params, XW, state0, mask, training=False)[1][1:]
+        return self._run(params, XW, state0, mask, training=False)[0]
 
-    def _recur(self, params, XW, state0, mask, training):
-        """The kernel's forward: ``(gates, H, C, cell_out, mask)``, ``C`` and ``cell_out``
-        of every step when ``training``, else of one step (the final ``c`` and scratch)."""
+    def _run(self, params, XW, state0, mask, training):
+        """``(H, cache)`` as :meth:`forward` returns them; without ``training`` the kernel
+        keeps one step of ``C`` and ``cell_out`` only, so the cache serves no backward."""
         gates, W_h, mask = kernel_inputs(params["W_h"], XW, mask)
         n_timesteps, n_samples, n_fused = gates.shape
         H = np.empty((n_timesteps + 1, n_samples, n_fused // 4), dtype=gates.dtype)
@@ -113,7 +112,7 @@ class LSTMCell(Cell):
         H[0], C[0] = state0
         code = ACTIVATION_CODES[self.activation]
         _kernels.lstm_forward(gates, W_h, H, C, cell_out, mask, code, training=training)
-        return gates, H, C, cell_out, mask
+        return H[1:], LSTMCache(H, C, gates, cell_out, mask)
 
     def backward(self, params, cache, dH, grads):
         """Back-propagate through time; see :meth:`Cell.backward`. Consumes the cache."""
