@@ -7,7 +7,9 @@ import pytest
 from _gradcheck import numerical_gradient
 from numpy.testing import assert_allclose, assert_array_equal
 
+from rnnlearn import VanillaCell
 from rnnlearn.activations import ACTIVATIONS, DERIVATIVES, check_activation
+from rnnlearn.cells._compiled import ACTIVATION_CODES
 
 NAMES = sorted(ACTIVATIONS)
 
@@ -28,6 +30,27 @@ def _points(seed, size=50):
 
 def test_activations_tables_have_the_same_names():
     assert set(ACTIVATIONS) == set(DERIVATIVES) == set(REFERENCE)
+
+
+def test_kernels_know_the_activations_by_the_same_names_and_distinct_codes():
+    assert set(ACTIVATION_CODES) == set(ACTIVATIONS)
+    assert len(set(ACTIVATION_CODES.values())) == len(ACTIVATION_CODES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kernel_code_computes_the_python_activation_and_derivative(name, dtype):
+    """One vanilla step from a zero state is the kernels' activation of its input, and its
+    backward with ``dH = 1`` their derivative; both match the Python tables."""
+    x = np.concatenate([_points(5), [-90.0, -0.05, 0.0, 0.05, 90.0]]).astype(dtype)
+    cell, params = VanillaCell(activation=name), {"W_h": np.zeros((1, 1), dtype)}
+    H, cache = cell.forward(params, x.reshape(1, -1, 1).copy(), np.zeros((1, x.size, 1), dtype))
+    dXW, _ = cell.backward(params, cache, np.ones_like(H), {"W_h": np.empty((1, 1), dtype)})
+    tolerance = {np.float64: 1e-14, np.float32: 1e-6}[dtype]
+    y = ACTIVATIONS[name](x.astype(np.float64))
+    assert_allclose(H.ravel(), y, rtol=tolerance, atol=tolerance)
+    derivative = DERIVATIVES[name](H.ravel().astype(np.float64))
+    assert_allclose(dXW.ravel(), derivative, rtol=tolerance, atol=tolerance)
 
 
 @pytest.mark.parametrize("name", NAMES)

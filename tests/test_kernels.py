@@ -151,9 +151,11 @@ def _lstm_forward_backward(n_threads, arrays):
     _kernels.lstm_forward(gates, W_h, H, C, cell_out, mask, code, n_threads)
     dstate = np.zeros_like(state0)
     _kernels.lstm_backward(gates, C, cell_out, W_h, dH, dstate, mask, code, n_threads)
-    state = state0.copy()
-    _kernels.lstm_predict(XW.copy(), W_h, state, None, mask, code, n_threads)
-    return H, gates, dstate, state
+    H_predict, c = np.empty_like(H), state0[1:].copy()  # inference: c updated in place
+    H_predict[0] = state0[0]
+    args = (XW.copy(), W_h, H_predict, c, np.empty_like(c), mask, code, n_threads)
+    _kernels.lstm_forward(*args, training=False)
+    return H, gates, dstate, np.stack([H_predict[-1], c[0]])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -13,6 +13,8 @@ import, forces one build.
 import importlib
 import os
 
+from ..activations import ACTIVATIONS
+
 BUILDS = {
     "x86_64_v4": ("AVX512F", "AVX512CD", "AVX512BW", "AVX512DQ", "AVX512VL"),
     "x86_64_v3": ("AVX2", "FMA3", "F16C", "BMI2"),
@@ -73,4 +75,9 @@ def _load():
 kernels = _load()
 """The kernel module in use (``kernels.__name__`` tells which build)."""
 ACTIVATION_CODES = kernels.ACTIVATION_CODES
-"""Activation name -> the kernels' code for it."""
+"""Activation name -> the kernels' code for it (the names of :data:`ACTIVATIONS`)."""
+if set(ACTIVATION_CODES) != set(ACTIVATIONS):  # tests/test_activations.py checks the values
+    raise ImportError(
+        f"The compiled kernels know the activations {sorted(ACTIVATION_CODES)} but "
+        f"rnnlearn.activations defines {sorted(ACTIVATIONS)}; rebuild the kernels."
+    )

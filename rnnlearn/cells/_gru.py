@@ -90,26 +90,26 @@ class GRUCell(Cell):
 
     def forward(self, params, XW, state0, mask=None):
         """Run the recurrence; see :meth:`Cell.forward`. The gates overwrite ``XW``."""
-        gates, W_h, mask = kernel_inputs(params["W_h"], XW, mask)
-        n_timesteps, n_samples, n_fused = gates.shape
-        H = np.empty((n_timesteps + 1, n_samples, n_fused // 3), dtype=gates.dtype)
-        reset_term = np.empty_like(H[1:])
-        H[0] = state0[0]
-        b_hn = kernel_array(params["b_hn"], gates.dtype) if self.reset_after else None
-        code = ACTIVATION_CODES[self.activation]
-        _kernels.gru_forward(gates, W_h, b_hn, H, reset_term, mask, self.reset_after, code)
-        return H[1:], GRUCache(H, gates, reset_term, mask)
+        return self._run(params, XW, state0, mask, training=True)
 
     def predict(self, params, XW, state0, mask=None):
         """Run the recurrence without storing gates; see :meth:`Cell.predict`."""
-        XW, W_h, mask = kernel_inputs(params["W_h"], XW, mask)
-        n_timesteps, n_samples, n_fused = XW.shape
-        H = np.empty((n_timesteps, n_samples, n_fused // 3), dtype=XW.dtype)
-        state = np.array(state0[0], dtype=XW.dtype, order="C")
-        b_hn = kernel_array(params["b_hn"], XW.dtype) if self.reset_after else None
+        return self._run(params, XW, state0, mask, training=False)[0]
+
+    def _run(self, params, XW, state0, mask, training):
+        """``(H, cache)`` as :meth:`forward` returns them; without ``training`` the kernel
+        keeps one step of ``reset_term`` only, so the cache serves no backward."""
+        gates, W_h, mask = kernel_inputs(params["W_h"], XW, mask)
+        n_timesteps, n_samples, n_fused = gates.shape
+        H = np.empty((n_timesteps + 1, n_samples, n_fused // 3), dtype=gates.dtype)
+        reset_term = np.empty_like(H[1:] if training else H[:1])
+        H[0] = state0[0]
+        b_hn = kernel_array(params["b_hn"], gates.dtype) if self.reset_after else None
         code = ACTIVATION_CODES[self.activation]
-        _kernels.gru_predict(XW, W_h, b_hn, state, H, mask, self.reset_after, code)
-        return H
+        _kernels.gru_forward(
+            gates, W_h, b_hn, H, reset_term, mask, self.reset_after, code, training=training
+        )
+        return H[1:], GRUCache(H, gates, reset_term, mask)
 
     def backward(self, params, cache, dH, grads):
         """Back-propagate through time; see :meth:`Cell.backward`. Consumes the cache."""

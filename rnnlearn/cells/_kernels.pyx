@@ -16,6 +16,16 @@ BLAS to one thread meanwhile: two thread pools fighting over the cores is far sl
 products outside the time loop (matmul, weight_grad) are split over threads in the same way,
 so OpenMP's pool is the only one a training step uses.
 
+Training and inference. Each cell has one forward kernel, `<cell>_forward`, one loop over
+time whose step t reads h_prev = H[t] and writes H[t+1]. What backward needs besides H (the
+LSTM's c and act(c), the GRU's reset term) goes to arrays of every step when training and
+to arrays of one step, reused, at inference (training=False): the loop moves those pointers
+on by one step per step, or not at all. The vanilla cell keeps nothing else, so its forward
+serves both. Per cell, from the inside out: a row pass (the math of one row), a step (the
+recurrent gemm, the row passes, padding), the loop over time, its two compilations (tanh
+alone or any activation; see _fastmath.pxd) and the Python entry point, which checks shapes
+and runs the loop on each thread's block of rows.
+
 Variable lengths. At each step the products cover a block's rows up to its last valid row,
 so a block sorted by length, longest first, costs its valid steps only.
 
@@ -105,7 +115,7 @@ def weight_grad(floating[:, ::1] X, floating[:, ::1] D, floating[:, ::1] out,
                 int d_col0=0, int n_cols=-1, int out_col0=0, int n_threads=0):
     """out[:, out_col0 : out_col0 + n_cols] = X^T @ D[:, d_col0 : d_col0 + n_cols].
 
-    X (N, H), D (N, G), out (H, G_out): a weight gradient over all steps (N = T * B) in
+    X (N, K), D (N, G), out (K, G_out): a weight gradient over all steps (N = T * B) in
     one product per thread, each thread taking a block of out's rows (X's columns)."""
     if n_cols < 0:
         n_cols = D.shape[1] - d_col0
@@ -213,210 +223,171 @@ cpdef Py_ssize_t plan_blocks(int n_threads, Py_ssize_t n_rows, double work_per_r
 # LSTM: gates i, f, g, o; c = f c_prev + i g; h = o act(c)
 # ----------------------------------------------------------------------------------------
 
-cdef inline void lstm_row_forward(floating *z, const floating *c_prev, floating *c,
-                                  floating *h, floating *cell_out, Py_ssize_t H, int act,
-                                  Activation *kind) noexcept nogil:
-    """One valid row of one step. On entry z = pre-activations [i|f|g|o] (input projection
-    + recurrent product); on return z = activated gates, c, h = the new state and, if
-    cell_out is not NULL, cell_out = act(c). c may be c_prev (the update is in place)."""
+cdef inline void lstm_row_forward(floating *gates, const floating *c_prev, floating *c,
+                                  floating *h, floating *cell_out, Py_ssize_t n_hidden,
+                                  int act, Activation *kind) noexcept nogil:
+    """One valid row of one step. On entry gates = pre-activations [i|f|g|o] (input
+    projection + recurrent product); on return gates = activated gates, c, h = the new state
+    and cell_out = act(c). c may be c_prev (the update is in place)."""
     cdef Py_ssize_t j
     cdef floating i, f, g, o, c_new, y
-    for j in range(H):
-        i = sigmoid(z[j])
-        f = sigmoid(z[H + j])
-        g = act_(z[2 * H + j], act, kind)
-        o = sigmoid(z[3 * H + j])
+    for j in range(n_hidden):
+        i = sigmoid(gates[j])
+        f = sigmoid(gates[n_hidden + j])
+        g = act_(gates[2 * n_hidden + j], act, kind)
+        o = sigmoid(gates[3 * n_hidden + j])
         c_new = f * c_prev[j] + i * g
         y = act_(c_new, act, kind)
-        z[j] = i
-        z[H + j] = f
-        z[2 * H + j] = g
-        z[3 * H + j] = o
+        gates[j] = i
+        gates[n_hidden + j] = f
+        gates[2 * n_hidden + j] = g
+        gates[3 * n_hidden + j] = o
         c[j] = c_new
         h[j] = o * y
-        if cell_out != NULL:
-            cell_out[j] = y
+        cell_out[j] = y
 
 
-cdef void lstm_loop_forward(floating *XW, floating *W_h, floating *Hs, floating *Cs,
+cdef void lstm_step(floating *gates, floating *W_h, floating *h_prev, floating *h,
+                    const floating *c_prev, floating *c, floating *cell_out,
+                    const floating *mask, Py_ssize_t t, Py_ssize_t B, Py_ssize_t n_hidden,
+                    Py_ssize_t r0, Py_ssize_t r1, int act, Activation *kind) noexcept nogil:
+    """Step t of rows [r0, r1) (each pointer at row 0 of a (B, ...) block): gates +=
+    h_prev @ W_h (gemm, beta=1), then the fused pass writes the gates, c, h and cell_out.
+    Padding rows get zero gates and cell_out and carry the state. c may be c_prev."""
+    cdef Py_ssize_t b, row, n_fused = 4 * n_hidden
+    gemm(False, active_rows(mask, t, B, r0, r1), n_fused, n_hidden, h_prev + r0 * n_hidden,
+         n_hidden, W_h, n_fused, <floating>1, gates + r0 * n_fused, n_fused)
+    for b in range(r0, r1):
+        row = b * n_hidden
+        if is_valid(mask, t, b, B):
+            lstm_row_forward(gates + b * n_fused, c_prev + row, c + row, h + row,
+                             cell_out + row, n_hidden, act, kind)
+        else:
+            zero_row(gates + b * n_fused, n_fused)
+            zero_row(cell_out + row, n_hidden)
+            if c != c_prev:
+                copy_row(c + row, c_prev + row, n_hidden)
+            copy_row(h + row, h_prev + row, n_hidden)
+
+
+cdef void lstm_loop_forward(floating *XW, floating *W_h, floating *H, floating *C,
                             floating *cell_out, const floating *mask, Py_ssize_t T,
-                            Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0, Py_ssize_t r1, int act,
-                            Activation *kind) noexcept nogil:
-    """Training forward of rows [r0, r1) over all steps: XW[t] += H[t] @ W_h (gemm,
-    beta=1), then the fused pass writes the gates into XW[t], C[t+1], H[t+1], cell_out[t].
-    Padding rows get zero gates and cell_out and carry the state."""
-    cdef Py_ssize_t t, b, S = B * H, G = 4 * H
-    cdef floating *z
+                            Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1,
+                            bint training, int act, Activation *kind) noexcept nogil:
+    """Rows [r0, r1) over all steps: H[t+1] from H[t]; C and cell_out advance one step
+    per step when training and stay on their single step otherwise (see lstm_forward)."""
+    cdef Py_ssize_t t, per_step = B * n_hidden
+    cdef Py_ssize_t kept = per_step if training else 0
     for t in range(T):
-        z = XW + t * B * G
-        gemm(False, active_rows(mask, t, B, r0, r1), G, H, Hs + t * S + r0 * H, H, W_h, G,
-             <floating>1, z + r0 * G, G)
-        for b in range(r0, r1):
-            if is_valid(mask, t, b, B):
-                lstm_row_forward(z + b * G, Cs + t * S + b * H, Cs + (t + 1) * S + b * H,
-                                 Hs + (t + 1) * S + b * H, cell_out + t * S + b * H, H, act,
-                                 kind)
-            else:
-                zero_row(z + b * G, G)
-                zero_row(cell_out + t * S + b * H, H)
-                copy_row(Cs + (t + 1) * S + b * H, Cs + t * S + b * H, H)
-                copy_row(Hs + (t + 1) * S + b * H, Hs + t * S + b * H, H)
+        lstm_step(XW + t * B * 4 * n_hidden, W_h, H + t * per_step, H + (t + 1) * per_step,
+                  C + t * kept, C + (t + 1) * kept, cell_out + t * kept, mask, t, B,
+                  n_hidden, r0, r1, act, kind)
 
 
-cdef void lstm_rows_forward(floating *XW, floating *W_h, floating *Hs, floating *Cs,
+cdef void lstm_rows_forward(floating *XW, floating *W_h, floating *H, floating *C,
                             floating *cell_out, const floating *mask, Py_ssize_t T,
-                            Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0, Py_ssize_t r1,
-                            int act) noexcept nogil:
+                            Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1,
+                            bint training, int act) noexcept nogil:
     """lstm_loop_forward, compiled for tanh alone or for any activation."""
     if act == ACT_TANH:
-        lstm_loop_forward(XW, W_h, Hs, Cs, cell_out, mask, T, B, H, r0, r1, act,
-                          <TanhOnly*>NULL)
+        lstm_loop_forward(XW, W_h, H, C, cell_out, mask, T, B, n_hidden, r0, r1, training,
+                          act, <TanhOnly*>NULL)
     else:
-        lstm_loop_forward(XW, W_h, Hs, Cs, cell_out, mask, T, B, H, r0, r1, act,
-                          <AnyActivation*>NULL)
+        lstm_loop_forward(XW, W_h, H, C, cell_out, mask, T, B, n_hidden, r0, r1, training,
+                          act, <AnyActivation*>NULL)
 
 
 def lstm_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::1] H,
                  floating[:, :, ::1] C, floating[:, :, ::1] cell_out,
-                 floating[:, :, ::1] mask=None, int act=ACT_TANH, int n_threads=0):
-    """LSTM training forward.
+                 floating[:, :, ::1] mask=None, int act=ACT_TANH, int n_threads=0,
+                 bint training=True):
+    """LSTM forward over all steps, for training or for inference.
 
-    In: XW (T, B, 4H) input projection; W_h (H, 4H); H[0], C[0] = initial state.
-    Out: XW = activated gates i, f, g, o; H[1:], C[1:] (T+1, B, H) = state after each step
-    (carried over padding); cell_out (T, B, H) = act(c).
+    In: XW (T, B, 4n) input projection, with n = n_hidden; W_h (n, 4n); H[0], C[0] =
+    initial state.
+    Out: XW = activated gates i, f, g, o; H[1:] (T+1, B, n) = h after each step (carried
+    over padding). Training: C[1:] (T+1, B, n) = c after each step, cell_out (T, B, n) =
+    act(c), as lstm_backward needs them. Inference (training=False): C (1, B, n) is c,
+    updated in place to the final c, and cell_out (1, B, n) is scratch.
     """
-    cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], nh = W_h.shape[0], k
-    _check("XW", XW, (T, B, 4 * nh)); _check("W_h", W_h, (nh, 4 * nh))
-    _check("H", H, (T + 1, B, nh)); _check("C", C, (T + 1, B, nh))
-    _check("cell_out", cell_out, (T, B, nh))
+    cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], n_hidden = W_h.shape[0], k
+    _check("XW", XW, (T, B, 4 * n_hidden)); _check("W_h", W_h, (n_hidden, 4 * n_hidden))
+    _check("H", H, (T + 1, B, n_hidden)); _check("C", C, (T + 1 if training else 1, B, n_hidden))
+    _check("cell_out", cell_out, (T if training else 1, B, n_hidden))
     _check("mask", mask, (T, B, 1))
-    if T == 0 or B == 0 or nh == 0:
+    if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
     cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
     for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
         lstm_rows_forward(&XW[0, 0, 0], &W_h[0, 0], &H[0, 0, 0], &C[0, 0, 0],
-                          &cell_out[0, 0, 0], m, T, B, nh, block_start(k, B, n_blocks),
-                          block_start(k + 1, B, n_blocks), act)
+                          &cell_out[0, 0, 0], m, T, B, n_hidden, block_start(k, B, n_blocks),
+                          block_start(k + 1, B, n_blocks), training, act)
 
 
-cdef void lstm_loop_predict(floating *XW, floating *W_h, floating *state, floating *H_out,
-                            const floating *mask, Py_ssize_t T, Py_ssize_t B, Py_ssize_t H,
-                            Py_ssize_t r0, Py_ssize_t r1, int act,
-                            Activation *kind) noexcept nogil:
-    """Inference of rows [r0, r1): h = state[0] and c = state[1] are updated in place
-    (the product reads all of h before the pass writes it); padding leaves them as they
-    are. With H_out, h is also copied to H_out[t] after each step."""
-    cdef Py_ssize_t t, b, S = B * H, G = 4 * H
-    cdef floating *z
-    for t in range(T):
-        z = XW + t * B * G
-        gemm(False, active_rows(mask, t, B, r0, r1), G, H, state + r0 * H, H, W_h, G,
-             <floating>1, z + r0 * G, G)
-        for b in range(r0, r1):
-            if is_valid(mask, t, b, B):
-                lstm_row_forward(z + b * G, state + S + b * H, state + S + b * H,
-                                 state + b * H, <floating*>NULL, H, act, kind)
-        if H_out != NULL:
-            copy_row(H_out + t * S + r0 * H, state + r0 * H, (r1 - r0) * H)
-
-
-cdef void lstm_rows_predict(floating *XW, floating *W_h, floating *state, floating *H_out,
-                            const floating *mask, Py_ssize_t T, Py_ssize_t B, Py_ssize_t H,
-                            Py_ssize_t r0, Py_ssize_t r1, int act) noexcept nogil:
-    """lstm_loop_predict, compiled for tanh alone or for any activation."""
-    if act == ACT_TANH:
-        lstm_loop_predict(XW, W_h, state, H_out, mask, T, B, H, r0, r1, act, <TanhOnly*>NULL)
-    else:
-        lstm_loop_predict(XW, W_h, state, H_out, mask, T, B, H, r0, r1, act,
-                          <AnyActivation*>NULL)
-
-
-def lstm_predict(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::1] state,
-                 floating[:, :, ::1] H_out=None, floating[:, :, ::1] mask=None,
-                 int act=ACT_TANH, int n_threads=0):
-    """LSTM inference forward: nothing is kept for backward.
-
-    In: XW (T, B, 4H) input projection (used as scratch: overwritten); W_h (H, 4H);
-    state (2, B, H) = initial (h, c).
-    Out: state = final (h, c) (with a mask: the state at each sequence's last valid step);
-    H_out (T, B, H), if given, = h after every step.
-    """
-    cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], nh = W_h.shape[0], k
-    _check("XW", XW, (T, B, 4 * nh)); _check("W_h", W_h, (nh, 4 * nh))
-    _check("state", state, (2, B, nh))
-    _check("H_out", H_out, (T, B, nh))
-    _check("mask", mask, (T, B, 1))
-    if T == 0 or B == 0 or nh == 0:
-        return
-    cdef floating *m = ptr_or_null(mask)
-    cdef floating *hout = ptr_or_null(H_out)
-    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
-    for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
-        lstm_rows_predict(&XW[0, 0, 0], &W_h[0, 0], &state[0, 0, 0], hout, m, T, B, nh,
-                          block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks), act)
-
-
-cdef inline void lstm_row_backward(floating *gz, const floating *c_prev,
+cdef inline void lstm_row_backward(floating *gates, const floating *c_prev,
                                    const floating *cell_out, const floating *dH_t,
-                                   floating *dh, floating *dc, bint valid, Py_ssize_t H,
+                                   floating *dh, floating *dc, bint valid, Py_ssize_t n_hidden,
                                    int act, Activation *kind) noexcept nogil:
-    """One batch row of one backward step. On entry gz = activated gates [i|f|g|o], dh, dc =
-    gradient flowing in from step t+1. On return gz = gradient w.r.t. the gate
+    """One batch row of one backward step. On entry gates = activated gates [i|f|g|o], dh,
+    dc = gradient flowing in from step t+1. On return gates = gradient w.r.t. the gate
     pre-activations (gates are read before being overwritten), dc = gradient w.r.t. c_prev,
     dh = the part of the gradient w.r.t. h_prev that bypasses W_h (0 on valid steps; the
-    caller adds gz @ W_h^T)."""
+    caller adds gates @ W_h^T)."""
     cdef Py_ssize_t j
     cdef floating i, f, g, o, y, dh_t, dc_t
     if not valid:  # padding: no gate gradient, dh and dc pass through
-        zero_row(gz, 4 * H)
-        for j in range(H):
+        zero_row(gates, 4 * n_hidden)
+        for j in range(n_hidden):
             dh[j] += dH_t[j]
         return
-    for j in range(H):
-        i = gz[j]
-        f = gz[H + j]
-        g = gz[2 * H + j]
-        o = gz[3 * H + j]
+    for j in range(n_hidden):
+        i = gates[j]
+        f = gates[n_hidden + j]
+        g = gates[2 * n_hidden + j]
+        o = gates[3 * n_hidden + j]
         y = cell_out[j]
         dh_t = dh[j] + dH_t[j]
         dc_t = dc[j] + dh_t * (o * dact_(y, act, kind))
-        gz[j] = dc_t * (g * sigmoid_derivative(i))
-        gz[H + j] = dc_t * (c_prev[j] * sigmoid_derivative(f))
-        gz[2 * H + j] = dc_t * (i * dact_(g, act, kind))
-        gz[3 * H + j] = dh_t * (y * sigmoid_derivative(o))
+        gates[j] = dc_t * (g * sigmoid_derivative(i))
+        gates[n_hidden + j] = dc_t * (c_prev[j] * sigmoid_derivative(f))
+        gates[2 * n_hidden + j] = dc_t * (i * dact_(g, act, kind))
+        gates[3 * n_hidden + j] = dh_t * (y * sigmoid_derivative(o))
         dc[j] = dc_t * f
         dh[j] = 0
 
 
-cdef void lstm_loop_backward(floating *dZ, const floating *Cs, const floating *cell_out,
+cdef void lstm_loop_backward(floating *dZ, const floating *C, const floating *cell_out,
                              floating *W_h, const floating *dH, floating *dh, floating *dc,
-                             const floating *mask, Py_ssize_t T, Py_ssize_t B, Py_ssize_t H,
-                             Py_ssize_t r0, Py_ssize_t r1, int act,
+                             const floating *mask, Py_ssize_t T, Py_ssize_t B,
+                             Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1, int act,
                              Activation *kind) noexcept nogil:
     """Backward of rows [r0, r1) over all steps, last to first: the fused pass, then
     dh += dZ[t] @ W_h^T."""
-    cdef Py_ssize_t t, b, S = B * H, G = 4 * H
+    cdef Py_ssize_t t, b, per_step = B * n_hidden, n_fused = 4 * n_hidden
     for t in range(T - 1, -1, -1):
         for b in range(r0, r1):
-            lstm_row_backward(dZ + (t * B + b) * G, Cs + t * S + b * H,
-                              cell_out + t * S + b * H, dH + t * S + b * H, dh + b * H,
-                              dc + b * H, is_valid(mask, t, b, B), H, act, kind)
-        gemm(True, active_rows(mask, t, B, r0, r1), H, G, dZ + (t * B + r0) * G, G, W_h, G,
-             <floating>1, dh + r0 * H, H)
+            lstm_row_backward(dZ + (t * B + b) * n_fused, C + t * per_step + b * n_hidden,
+                              cell_out + t * per_step + b * n_hidden,
+                              dH + t * per_step + b * n_hidden, dh + b * n_hidden,
+                              dc + b * n_hidden, is_valid(mask, t, b, B), n_hidden, act, kind)
+        gemm(True, active_rows(mask, t, B, r0, r1), n_hidden, n_fused,
+             dZ + (t * B + r0) * n_fused, n_fused, W_h, n_fused, <floating>1,
+             dh + r0 * n_hidden, n_hidden)
 
 
-cdef void lstm_rows_backward(floating *dZ, const floating *Cs, const floating *cell_out,
+cdef void lstm_rows_backward(floating *dZ, const floating *C, const floating *cell_out,
                              floating *W_h, const floating *dH, floating *dh, floating *dc,
-                             const floating *mask, Py_ssize_t T, Py_ssize_t B, Py_ssize_t H,
-                             Py_ssize_t r0, Py_ssize_t r1, int act) noexcept nogil:
+                             const floating *mask, Py_ssize_t T, Py_ssize_t B,
+                             Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1,
+                             int act) noexcept nogil:
     """lstm_loop_backward, compiled for tanh alone or for any activation."""
     if act == ACT_TANH:
-        lstm_loop_backward(dZ, Cs, cell_out, W_h, dH, dh, dc, mask, T, B, H, r0, r1, act,
-                           <TanhOnly*>NULL)
+        lstm_loop_backward(dZ, C, cell_out, W_h, dH, dh, dc, mask, T, B, n_hidden, r0, r1,
+                           act, <TanhOnly*>NULL)
     else:
-        lstm_loop_backward(dZ, Cs, cell_out, W_h, dH, dh, dc, mask, T, B, H, r0, r1, act,
-                           <AnyActivation*>NULL)
+        lstm_loop_backward(dZ, C, cell_out, W_h, dH, dh, dc, mask, T, B, n_hidden, r0, r1,
+                           act, <AnyActivation*>NULL)
 
 
 def lstm_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] C, floating[:, :, ::1] cell_out,
@@ -424,332 +395,295 @@ def lstm_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] C, floating[:, :, 
                   floating[:, :, ::1] mask=None, int act=ACT_TANH, int n_threads=0):
     """LSTM backward through time (dW_h is left to one product by the caller: H[:-1]^T @ dZ).
 
-    In: dZ (T, B, 4H) = the activated gates (lstm_forward's XW on return); C (T+1, B, H) and
-    cell_out (T, B, H) from lstm_forward; W_h (H, 4H); dH (T, B, H) = dLoss/dh of each step;
-    dstate (2, B, H) = gradient w.r.t. the final (h, c) (usually zeros).
+    In: dZ (T, B, 4n) = the activated gates (lstm_forward's XW on return), n = n_hidden;
+    C (T+1, B, n) and cell_out (T, B, n) from a training lstm_forward; W_h (n, 4n); dH (T,
+    B, n) = dLoss/dh of each step; dstate (2, B, n) = gradient w.r.t. the final (h, c)
+    (usually zeros).
     Out: dZ = gradient w.r.t. XW; dstate = gradient w.r.t. the initial (h, c).
     """
-    cdef Py_ssize_t T = dZ.shape[0], B = dZ.shape[1], nh = W_h.shape[0], k
-    _check("dZ", dZ, (T, B, 4 * nh)); _check("W_h", W_h, (nh, 4 * nh))
-    _check("C", C, (T + 1, B, nh)); _check("cell_out", cell_out, (T, B, nh))
-    _check("dH", dH, (T, B, nh)); _check("dstate", dstate, (2, B, nh))
+    cdef Py_ssize_t T = dZ.shape[0], B = dZ.shape[1], n_hidden = W_h.shape[0], k
+    _check("dZ", dZ, (T, B, 4 * n_hidden)); _check("W_h", W_h, (n_hidden, 4 * n_hidden))
+    _check("C", C, (T + 1, B, n_hidden)); _check("cell_out", cell_out, (T, B, n_hidden))
+    _check("dH", dH, (T, B, n_hidden)); _check("dstate", dstate, (2, B, n_hidden))
     _check("mask", mask, (T, B, 1))
-    if T == 0 or B == 0 or nh == 0:
+    if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
     cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
     for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
         lstm_rows_backward(&dZ[0, 0, 0], &C[0, 0, 0], &cell_out[0, 0, 0], &W_h[0, 0],
-                           &dH[0, 0, 0], &dstate[0, 0, 0], &dstate[1, 0, 0], m, T, B, nh,
-                           block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks), act)
+                           &dH[0, 0, 0], &dstate[0, 0, 0], &dstate[1, 0, 0], m, T, B,
+                           n_hidden, block_start(k, B, n_blocks),
+                           block_start(k + 1, B, n_blocks), act)
 
 
 # ----------------------------------------------------------------------------------------
-# GRU: gates r, z (called u below, to keep z for "pre-activations"), n;
-# h = (1 - u) n + u h_prev. reset_after=True: n = act(a_n + r (h_prev W_hn + b_hn));
-# reset_after=False (Cho): n = act(a_n + (r h_prev) W_hn).
+# GRU: gates r, z, n; h = (1 - z) n + z h_prev. reset_after=True: n = act(a_n + r (h_prev
+# W_hn + b_hn)); reset_after=False (Cho): n = act(a_n + (r h_prev) W_hn).
 # ----------------------------------------------------------------------------------------
 
-cdef inline void gru_row_forward_after(floating *z, floating *rec, const floating *b_hn,
-                                       floating *h, Py_ssize_t H, int act,
+cdef inline void gru_row_forward_after(floating *gates, floating *rec, const floating *b_hn,
+                                       floating *h, Py_ssize_t n_hidden, int act,
                                        Activation *kind) noexcept nogil:
-    """reset_after valid row. On entry z = pre-activations [r|u|a_n] (r, u include the
-    recurrent product), rec = h_prev W_hn, h = h_prev. On return z = activated [r|u|n],
+    """reset_after valid row. On entry gates = pre-activations [r|z|a_n] (r, z include the
+    recurrent product), rec = h_prev W_hn, h = h_prev. On return gates = activated [r|z|n],
     rec = h_prev W_hn + b_hn (the reset term backward needs), h = the new state (in place)."""
     cdef Py_ssize_t j
-    cdef floating r, u, n, rn
-    for j in range(H):
-        r = sigmoid(z[j])
-        u = sigmoid(z[H + j])
+    cdef floating r, z, n, rn
+    for j in range(n_hidden):
+        r = sigmoid(gates[j])
+        z = sigmoid(gates[n_hidden + j])
         rn = rec[j] + b_hn[j]
-        n = act_(z[2 * H + j] + r * rn, act, kind)
-        z[j] = r
-        z[H + j] = u
-        z[2 * H + j] = n
+        n = act_(gates[2 * n_hidden + j] + r * rn, act, kind)
+        gates[j] = r
+        gates[n_hidden + j] = z
+        gates[2 * n_hidden + j] = n
         rec[j] = rn
-        h[j] = (h[j] - n) * u + n
+        h[j] = (h[j] - n) * z + n
 
 
-cdef inline void gru_row_gates_before(floating *z, floating *reset_state,
-                                      const floating *h_prev, Py_ssize_t H) noexcept nogil:
-    """Cho form, first pass of a valid row: activate r, u in place and form the reset
+cdef inline void gru_row_gates_before(floating *gates, floating *reset_state,
+                                      const floating *h_prev,
+                                      Py_ssize_t n_hidden) noexcept nogil:
+    """Cho form, first pass of a valid row: activate r, z in place and form the reset
     state r h_prev."""
     cdef Py_ssize_t j
     cdef floating r
-    for j in range(H):
-        r = sigmoid(z[j])
-        z[j] = r
-        z[H + j] = sigmoid(z[H + j])
+    for j in range(n_hidden):
+        r = sigmoid(gates[j])
+        gates[j] = r
+        gates[n_hidden + j] = sigmoid(gates[n_hidden + j])
         reset_state[j] = r * h_prev[j]
 
 
-cdef inline void gru_row_new_before(floating *z, floating *h, Py_ssize_t H, int act,
+cdef inline void gru_row_new_before(floating *gates, floating *h, Py_ssize_t n_hidden, int act,
                                     Activation *kind) noexcept nogil:
     """Cho form, second pass of a valid row (after a_n += reset_state @ W_hn): n, and the
     new state in h (h_prev on entry)."""
     cdef Py_ssize_t j
     cdef floating n
-    for j in range(H):
-        n = act_(z[2 * H + j], act, kind)
-        z[2 * H + j] = n
-        h[j] = (h[j] - n) * z[H + j] + n
+    for j in range(n_hidden):
+        n = act_(gates[2 * n_hidden + j], act, kind)
+        gates[2 * n_hidden + j] = n
+        h[j] = (h[j] - n) * gates[n_hidden + j] + n
 
 
-cdef void gru_step(floating *z, floating *rec, const floating *b_hn, floating *W_h,
-                   const floating *h_prev, floating *h, const floating *mask, Py_ssize_t t,
-                   Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0, Py_ssize_t r1, bint reset_after,
-                   int act, Activation *kind) noexcept nogil:
-    """One GRU step of rows [r0, r1): gemms into the step's buffers, then the fused row
-    pass(es). z, rec (B, 3H), (B, H) are the step's gates and reset term; h (B, H) holds
-    h_prev on entry (copied from h_prev unless they are the same buffer) and the new state
-    on return. Padding rows get zero gates and reset term and keep h_prev."""
-    cdef Py_ssize_t b, G = 3 * H
+cdef void gru_step(floating *gates, floating *rec, const floating *b_hn, floating *W_h,
+                   floating *h_prev, floating *h, const floating *mask, Py_ssize_t t,
+                   Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1,
+                   bint reset_after, int act, Activation *kind) noexcept nogil:
+    """Step t of rows [r0, r1) (each pointer at row 0 of a (B, ...) block): gemms into the
+    step's gates and reset term rec, then the fused row pass(es); h starts as a copy of
+    h_prev and ends as the new state. Padding rows get zero gates and rec and keep h_prev."""
+    cdef Py_ssize_t b, n_fused = 3 * n_hidden
     cdef Py_ssize_t n = active_rows(mask, t, B, r0, r1)
-    if h != h_prev:
-        copy_row(h + r0 * H, h_prev + r0 * H, (r1 - r0) * H)
-    # [r|u] += h_prev @ W_h[:, :2H]  (beta=1, straight into the gate buffer)
-    gemm(False, n, 2 * H, H, <floating*>h_prev + r0 * H, H, W_h, G, <floating>1, z + r0 * G, G)
+    copy_row(h + r0 * n_hidden, h_prev + r0 * n_hidden, (r1 - r0) * n_hidden)
+    # [r|z] += h_prev @ W_h[:, :2n]  (beta=1, straight into the gate buffer)
+    gemm(False, n, 2 * n_hidden, n_hidden, h_prev + r0 * n_hidden, n_hidden, W_h, n_fused,
+         <floating>1, gates + r0 * n_fused, n_fused)
     if reset_after:
-        # rec = h_prev @ W_h[:, 2H:]
-        gemm(False, n, H, H, <floating*>h_prev + r0 * H, H, W_h + 2 * H, G, <floating>0,
-             rec + r0 * H, H)
+        # rec = h_prev @ W_h[:, 2n:]
+        gemm(False, n, n_hidden, n_hidden, h_prev + r0 * n_hidden, n_hidden,
+             W_h + 2 * n_hidden, n_fused, <floating>0, rec + r0 * n_hidden, n_hidden)
         for b in range(r0, r1):
             if is_valid(mask, t, b, B):
-                gru_row_forward_after(z + b * G, rec + b * H, b_hn, h + b * H, H, act, kind)
+                gru_row_forward_after(gates + b * n_fused, rec + b * n_hidden, b_hn,
+                                      h + b * n_hidden, n_hidden, act, kind)
     else:
         for b in range(r0, r0 + n):
             if is_valid(mask, t, b, B):
-                gru_row_gates_before(z + b * G, rec + b * H, h_prev + b * H, H)
+                gru_row_gates_before(gates + b * n_fused, rec + b * n_hidden,
+                                     h_prev + b * n_hidden, n_hidden)
             else:
-                zero_row(rec + b * H, H)
-        # a_n += (r * h_prev) @ W_h[:, 2H:]
-        gemm(False, n, H, H, rec + r0 * H, H, W_h + 2 * H, G, <floating>1, z + r0 * G + 2 * H, G)
+                zero_row(rec + b * n_hidden, n_hidden)
+        # a_n += (r * h_prev) @ W_h[:, 2n:]
+        gemm(False, n, n_hidden, n_hidden, rec + r0 * n_hidden, n_hidden, W_h + 2 * n_hidden,
+             n_fused, <floating>1, gates + r0 * n_fused + 2 * n_hidden, n_fused)
         for b in range(r0, r1):
             if is_valid(mask, t, b, B):
-                gru_row_new_before(z + b * G, h + b * H, H, act, kind)
+                gru_row_new_before(gates + b * n_fused, h + b * n_hidden, n_hidden, act, kind)
     for b in range(r0, r1):
         if not is_valid(mask, t, b, B):
-            zero_row(z + b * G, G)
-            zero_row(rec + b * H, H)
+            zero_row(gates + b * n_fused, n_fused)
+            zero_row(rec + b * n_hidden, n_hidden)
 
 
-cdef void gru_loop_forward(floating *XW, floating *W_h, const floating *b_hn, floating *Hs,
+cdef void gru_loop_forward(floating *XW, floating *W_h, const floating *b_hn, floating *H,
                            floating *reset_term, const floating *mask, Py_ssize_t T,
-                           Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0, Py_ssize_t r1,
-                           bint reset_after, int act, Activation *kind) noexcept nogil:
-    """Training forward of rows [r0, r1): H[t+1] and reset_term[t] from H[t]."""
-    cdef Py_ssize_t t, S = B * H
-    for t in range(T):
-        gru_step(XW + t * B * 3 * H, reset_term + t * S, b_hn, W_h, Hs + t * S,
-                 Hs + (t + 1) * S, mask, t, B, H, r0, r1, reset_after, act, kind)
-
-
-cdef void gru_loop_predict(floating *XW, floating *W_h, const floating *b_hn,
-                           floating *state, floating *scratch, floating *H_out,
-                           const floating *mask, Py_ssize_t T, Py_ssize_t B, Py_ssize_t H,
-                           Py_ssize_t r0, Py_ssize_t r1, bint reset_after, int act,
+                           Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1,
+                           bint reset_after, bint training, int act,
                            Activation *kind) noexcept nogil:
-    """Inference of rows [r0, r1): h = state (B, H) is updated in place, scratch (B, H)
-    takes the reset term, and h is copied to H_out[t] after each step if H_out is given."""
-    cdef Py_ssize_t t, S = B * H
+    """Rows [r0, r1) over all steps: H[t+1] from H[t]; reset_term advances one step per
+    step when training and stays on its single step otherwise (see gru_forward)."""
+    cdef Py_ssize_t t, per_step = B * n_hidden
+    cdef Py_ssize_t kept = per_step if training else 0
     for t in range(T):
-        gru_step(XW + t * B * 3 * H, scratch, b_hn, W_h, state, state, mask, t, B, H, r0, r1,
+        gru_step(XW + t * B * 3 * n_hidden, reset_term + t * kept, b_hn, W_h,
+                 H + t * per_step, H + (t + 1) * per_step, mask, t, B, n_hidden, r0, r1,
                  reset_after, act, kind)
-        if H_out != NULL:
-            copy_row(H_out + t * S + r0 * H, state + r0 * H, (r1 - r0) * H)
 
 
-cdef void gru_rows_forward(floating *XW, floating *W_h, const floating *b_hn,
-                           floating *Hs, floating *reset_term, floating *H_out,
-                           const floating *mask, Py_ssize_t T, Py_ssize_t B, Py_ssize_t H,
-                           Py_ssize_t r0, Py_ssize_t r1, bint reset_after, bint training,
-                           int act) noexcept nogil:
-    """gru_loop_forward (training) or gru_loop_predict (Hs = state, reset_term = scratch),
-    compiled for tanh alone or for any activation."""
-    if training and act == ACT_TANH:
-        gru_loop_forward(XW, W_h, b_hn, Hs, reset_term, mask, T, B, H, r0, r1, reset_after,
-                         act, <TanhOnly*>NULL)
-    elif training:
-        gru_loop_forward(XW, W_h, b_hn, Hs, reset_term, mask, T, B, H, r0, r1, reset_after,
-                         act, <AnyActivation*>NULL)
-    elif act == ACT_TANH:
-        gru_loop_predict(XW, W_h, b_hn, Hs, reset_term, H_out, mask, T, B, H, r0, r1,
-                         reset_after, act, <TanhOnly*>NULL)
+cdef void gru_rows_forward(floating *XW, floating *W_h, const floating *b_hn, floating *H,
+                           floating *reset_term, const floating *mask, Py_ssize_t T,
+                           Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1,
+                           bint reset_after, bint training, int act) noexcept nogil:
+    """gru_loop_forward, compiled for tanh alone or for any activation."""
+    if act == ACT_TANH:
+        gru_loop_forward(XW, W_h, b_hn, H, reset_term, mask, T, B, n_hidden, r0, r1,
+                         reset_after, training, act, <TanhOnly*>NULL)
     else:
-        gru_loop_predict(XW, W_h, b_hn, Hs, reset_term, H_out, mask, T, B, H, r0, r1,
-                         reset_after, act, <AnyActivation*>NULL)
-
-
-def _gru_args(XW, W_h, b_hn, reset_after):
-    T, B, nh = XW.shape[0], XW.shape[1], W_h.shape[0]
-    _check("XW", XW, (T, B, 3 * nh)); _check("W_h", W_h, (nh, 3 * nh))
-    if reset_after:
-        if b_hn is None:
-            raise ValueError("reset_after=True needs b_hn")
-        _check("b_hn", b_hn, (nh,))
-    return T, B, nh
+        gru_loop_forward(XW, W_h, b_hn, H, reset_term, mask, T, B, n_hidden, r0, r1,
+                         reset_after, training, act, <AnyActivation*>NULL)
 
 
 def gru_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn,
                 floating[:, :, ::1] H, floating[:, :, ::1] reset_term,
                 floating[:, :, ::1] mask=None, bint reset_after=True, int act=ACT_TANH,
-                int n_threads=0):
-    """GRU training forward.
+                int n_threads=0, bint training=True):
+    """GRU forward over all steps, for training or for inference.
 
-    In: XW (T, B, 3H) input projection; W_h (H, 3H); b_hn (H,) (ignored, may be None, when
-    reset_after=False); H[0] = initial state.
-    Out: XW = activated gates r, z, n; H[1:] (T+1, B, H) = state after each step;
-    reset_term (T, B, H) = h_prev W_hn + b_hn (reset_after) or r * h_prev (Cho form).
+    In: XW (T, B, 3n) input projection, with n = n_hidden; W_h (n, 3n); b_hn (n,)
+    (ignored, may be None, when reset_after=False); H[0] = initial state.
+    Out: XW = activated gates r, z, n; H[1:] (T+1, B, n) = h after each step (carried
+    over padding). Training: reset_term (T, B, n) = h_prev W_hn + b_hn (reset_after) or
+    r * h_prev (Cho form), as gru_backward needs it. Inference (training=False):
+    reset_term (1, B, n) is scratch.
     """
-    cdef Py_ssize_t T, B, nh, k
-    T, B, nh = _gru_args(XW, W_h, b_hn, reset_after)
-    _check("H", H, (T + 1, B, nh)); _check("reset_term", reset_term, (T, B, nh))
+    cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], n_hidden = W_h.shape[0], k
+    _check("XW", XW, (T, B, 3 * n_hidden)); _check("W_h", W_h, (n_hidden, 3 * n_hidden))
+    if reset_after:
+        if b_hn is None:
+            raise ValueError("reset_after=True needs b_hn")
+        _check("b_hn", b_hn, (n_hidden,))
+    _check("H", H, (T + 1, B, n_hidden))
+    _check("reset_term", reset_term, (T if training else 1, B, n_hidden))
     _check("mask", mask, (T, B, 1))
-    if T == 0 or B == 0 or nh == 0:
+    if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
     cdef floating *bias = &b_hn[0] if reset_after else NULL
     cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
     for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
         gru_rows_forward(&XW[0, 0, 0], &W_h[0, 0], bias, &H[0, 0, 0], &reset_term[0, 0, 0],
-                         NULL, m, T, B, nh, block_start(k, B, n_blocks),
-                         block_start(k + 1, B, n_blocks), reset_after, True, act)
+                         m, T, B, n_hidden, block_start(k, B, n_blocks),
+                         block_start(k + 1, B, n_blocks), reset_after, training, act)
 
 
-def gru_predict(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn,
-                floating[:, ::1] state, floating[:, :, ::1] H_out=None,
-                floating[:, :, ::1] mask=None, bint reset_after=True, int act=ACT_TANH,
-                int n_threads=0):
-    """GRU inference forward. XW (T, B, 3H) is scratch; state (B, H): initial h in, final
-    h out; H_out (T, B, H), if given, = h after every step."""
-    cdef Py_ssize_t T, B, nh, k
-    T, B, nh = _gru_args(XW, W_h, b_hn, reset_after)
-    _check("state", state, (B, nh))
-    _check("H_out", H_out, (T, B, nh))
-    _check("mask", mask, (T, B, 1))
-    if T == 0 or B == 0 or nh == 0:
-        return
-    cdef floating[:, ::1] scratch = np.empty((B, nh), dtype=np.asarray(XW).dtype)
-    cdef floating *m = ptr_or_null(mask)
-    cdef floating *hout = ptr_or_null(H_out)
-    cdef floating *bias = &b_hn[0] if reset_after else NULL
-    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
-    for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
-        gru_rows_forward(&XW[0, 0, 0], &W_h[0, 0], bias, &state[0, 0], &scratch[0, 0], hout,
-                         m, T, B, nh, block_start(k, B, n_blocks),
-                         block_start(k + 1, B, n_blocks), reset_after, False, act)
-
-
-cdef inline void gru_row_backward_after(floating *gz, floating *dn_out, const floating *rn_,
+cdef inline void gru_row_backward_after(floating *gates, floating *dn_out, const floating *rn_,
                                         const floating *h_prev, const floating *dH_t,
-                                        floating *dh, bint valid, Py_ssize_t H, int act,
+                                        floating *dh, bint valid, Py_ssize_t n_hidden, int act,
                                         Activation *kind) noexcept nogil:
-    """reset_after backward row. On entry gz = activated [r|u|n], rn_ = reset term, dh =
-    gradient from step t+1. On return gz = gradient w.r.t. the recurrent product
-    [h W_hr | h W_hu | h W_hn + b_hn] (what dW_h, db_hn and the dh gemm need), dn_out =
+    """reset_after backward row. On entry gates = activated [r|z|n], rn_ = reset term, dh =
+    gradient from step t+1. On return gates = gradient w.r.t. the recurrent product
+    [h W_hr | h W_hz | h W_hn + b_hn] (what dW_h, db_hn and the dh gemm need), dn_out =
     gradient w.r.t. the n pre-activation (XW's n block), dh = direct part of dh_prev."""
     cdef Py_ssize_t j
-    cdef floating r, u, n, dh_t, dn
+    cdef floating r, z, n, dh_t, dn
     if not valid:
-        zero_row(gz, 3 * H)
-        zero_row(dn_out, H)
-        for j in range(H):
+        zero_row(gates, 3 * n_hidden)
+        zero_row(dn_out, n_hidden)
+        for j in range(n_hidden):
             dh[j] += dH_t[j]
         return
-    for j in range(H):
-        r = gz[j]
-        u = gz[H + j]
-        n = gz[2 * H + j]
+    for j in range(n_hidden):
+        r = gates[j]
+        z = gates[n_hidden + j]
+        n = gates[2 * n_hidden + j]
         dh_t = dh[j] + dH_t[j]
-        dn = dh_t * ((1 - u) * dact_(n, act, kind))
-        gz[j] = dn * (rn_[j] * sigmoid_derivative(r))
-        gz[H + j] = dh_t * ((h_prev[j] - n) * sigmoid_derivative(u))
-        gz[2 * H + j] = dn * r
+        dn = dh_t * ((1 - z) * dact_(n, act, kind))
+        gates[j] = dn * (rn_[j] * sigmoid_derivative(r))
+        gates[n_hidden + j] = dh_t * ((h_prev[j] - n) * sigmoid_derivative(z))
+        gates[2 * n_hidden + j] = dn * r
         dn_out[j] = dn
-        dh[j] = dh_t * u
+        dh[j] = dh_t * z
 
 
-cdef inline void gru_row_backward_before1(floating *gz, const floating *h_prev,
+cdef inline void gru_row_backward_before1(floating *gates, const floating *h_prev,
                                           const floating *dH_t, floating *dh, bint valid,
-                                          Py_ssize_t H, int act,
+                                          Py_ssize_t n_hidden, int act,
                                           Activation *kind) noexcept nogil:
-    """Cho backward, first row pass: gradients of u and n (into gz), dh = dh_t * u.
+    """Cho backward, first row pass: gradients of z and n (into gates), dh = dh_t * z.
     The r block keeps the activated r for the second pass."""
     cdef Py_ssize_t j
-    cdef floating u, n, dh_t
+    cdef floating z, n, dh_t
     if not valid:
-        zero_row(gz + H, 2 * H)
-        for j in range(H):
+        zero_row(gates + n_hidden, 2 * n_hidden)
+        for j in range(n_hidden):
             dh[j] += dH_t[j]
         return
-    for j in range(H):
-        u = gz[H + j]
-        n = gz[2 * H + j]
+    for j in range(n_hidden):
+        z = gates[n_hidden + j]
+        n = gates[2 * n_hidden + j]
         dh_t = dh[j] + dH_t[j]
-        gz[2 * H + j] = dh_t * ((1 - u) * dact_(n, act, kind))
-        gz[H + j] = dh_t * ((h_prev[j] - n) * sigmoid_derivative(u))
-        dh[j] = dh_t * u
+        gates[2 * n_hidden + j] = dh_t * ((1 - z) * dact_(n, act, kind))
+        gates[n_hidden + j] = dh_t * ((h_prev[j] - n) * sigmoid_derivative(z))
+        dh[j] = dh_t * z
 
 
-cdef inline void gru_row_backward_before2(floating *gz, const floating *d_reset,
+cdef inline void gru_row_backward_before2(floating *gates, const floating *d_reset,
                                           const floating *h_prev, floating *dh,
-                                          Py_ssize_t H) noexcept nogil:
+                                          Py_ssize_t n_hidden) noexcept nogil:
     """Cho backward, second row pass (d_reset = dn @ W_hn^T): gradient of r, and the
     reset path's share of dh_prev (zero on padding, where r and dn are 0)."""
     cdef Py_ssize_t j
     cdef floating r
-    for j in range(H):
-        r = gz[j]
-        gz[j] = d_reset[j] * (h_prev[j] * sigmoid_derivative(r))
+    for j in range(n_hidden):
+        r = gates[j]
+        gates[j] = d_reset[j] * (h_prev[j] * sigmoid_derivative(r))
         dh[j] += d_reset[j] * r
 
 
-cdef void gru_loop_backward(floating *gz, floating *dn, const floating *reset_term,
-                            const floating *Hs, floating *W_h, const floating *dH,
+cdef void gru_loop_backward(floating *dZ, floating *dn, const floating *reset_term,
+                            const floating *H, floating *W_h, const floating *dH,
                             floating *dh, floating *scratch, const floating *mask,
-                            Py_ssize_t T, Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0,
+                            Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0,
                             Py_ssize_t r1, bint reset_after, int act,
                             Activation *kind) noexcept nogil:
     """Backward of rows [r0, r1) over all steps, last to first."""
-    cdef Py_ssize_t t, b, n, S = B * H, G = 3 * H
-    cdef floating *g
+    cdef Py_ssize_t t, b, n, row, per_step = B * n_hidden, n_fused = 3 * n_hidden
+    cdef floating *gates
     for t in range(T - 1, -1, -1):
-        g = gz + t * B * G
+        gates = dZ + t * B * n_fused
         n = active_rows(mask, t, B, r0, r1)
         if reset_after:
             for b in range(r0, r1):
-                gru_row_backward_after(g + b * G, dn + t * S + b * H,
-                                       reset_term + t * S + b * H, Hs + t * S + b * H,
-                                       dH + t * S + b * H, dh + b * H,
-                                       is_valid(mask, t, b, B), H, act, kind)
+                row = t * per_step + b * n_hidden
+                gru_row_backward_after(gates + b * n_fused, dn + row, reset_term + row,
+                                       H + row, dH + row, dh + b * n_hidden,
+                                       is_valid(mask, t, b, B), n_hidden, act, kind)
             # dh += d_recurrent @ W_h^T
-            gemm(True, n, H, G, g + r0 * G, G, W_h, G, <floating>1, dh + r0 * H, H)
+            gemm(True, n, n_hidden, n_fused, gates + r0 * n_fused, n_fused, W_h, n_fused,
+                 <floating>1, dh + r0 * n_hidden, n_hidden)
         else:
             for b in range(r0, r1):
-                gru_row_backward_before1(g + b * G, Hs + t * S + b * H, dH + t * S + b * H,
-                                         dh + b * H, is_valid(mask, t, b, B), H, act, kind)
+                row = t * per_step + b * n_hidden
+                gru_row_backward_before1(gates + b * n_fused, H + row, dH + row,
+                                         dh + b * n_hidden, is_valid(mask, t, b, B), n_hidden,
+                                         act, kind)
             # d_reset = dn @ W_hn^T
-            gemm(True, n, H, H, g + r0 * G + 2 * H, G, W_h + 2 * H, G, <floating>0,
-                 scratch + r0 * H, H)
+            gemm(True, n, n_hidden, n_hidden, gates + r0 * n_fused + 2 * n_hidden, n_fused,
+                 W_h + 2 * n_hidden, n_fused, <floating>0, scratch + r0 * n_hidden, n_hidden)
             for b in range(r0, r0 + n):
-                gru_row_backward_before2(g + b * G, scratch + b * H, Hs + t * S + b * H,
-                                         dh + b * H, H)
-            # dh += [dr|du] @ W_h[:, :2H]^T
-            gemm(True, n, H, 2 * H, g + r0 * G, G, W_h, G, <floating>1, dh + r0 * H, H)
+                gru_row_backward_before2(gates + b * n_fused, scratch + b * n_hidden,
+                                         H + t * per_step + b * n_hidden, dh + b * n_hidden,
+                                         n_hidden)
+            # dh += [dr|dz] @ W_h[:, :2n]^T
+            gemm(True, n, n_hidden, 2 * n_hidden, gates + r0 * n_fused, n_fused, W_h, n_fused,
+                 <floating>1, dh + r0 * n_hidden, n_hidden)
 
 
-cdef void gru_rows_backward(floating *gz, floating *dn, const floating *reset_term,
-                            const floating *Hs, floating *W_h, const floating *dH,
+cdef void gru_rows_backward(floating *dZ, floating *dn, const floating *reset_term,
+                            const floating *H, floating *W_h, const floating *dH,
                             floating *dh, floating *scratch, const floating *mask,
-                            Py_ssize_t T, Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0,
+                            Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0,
                             Py_ssize_t r1, bint reset_after, int act) noexcept nogil:
     """gru_loop_backward, compiled for tanh alone or for any activation."""
     if act == ACT_TANH:
-        gru_loop_backward(gz, dn, reset_term, Hs, W_h, dH, dh, scratch, mask, T, B, H, r0, r1,
-                          reset_after, act, <TanhOnly*>NULL)
+        gru_loop_backward(dZ, dn, reset_term, H, W_h, dH, dh, scratch, mask, T, B, n_hidden,
+                          r0, r1, reset_after, act, <TanhOnly*>NULL)
     else:
-        gru_loop_backward(gz, dn, reset_term, Hs, W_h, dH, dh, scratch, mask, T, B, H, r0, r1,
-                          reset_after, act, <AnyActivation*>NULL)
+        gru_loop_backward(dZ, dn, reset_term, H, W_h, dH, dh, scratch, mask, T, B, n_hidden,
+                          r0, r1, reset_after, act, <AnyActivation*>NULL)
 
 
 def gru_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] H, floating[:, :, ::1] reset_term,
@@ -758,174 +692,161 @@ def gru_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] H, floating[:, :, :
                  bint reset_after=True, int act=ACT_TANH, int n_threads=0):
     """GRU backward through time.
 
-    In: dZ (T, B, 3H) = activated gates (gru_forward's XW on return); H (T+1, B, H) and
-    reset_term (T, B, H) from gru_forward; W_h (H, 3H); dH (T, B, H); dstate (B, H) =
-    gradient w.r.t. the final h (usually zeros); dn (T, B, H) output, reset_after only.
+    In: dZ (T, B, 3n) = activated gates (gru_forward's XW on return), n = n_hidden; H (T+1,
+    B, n) and reset_term (T, B, n) from a training gru_forward; W_h (n, 3n); dH (T, B, n);
+    dstate (B, n) = gradient w.r.t. the final h (usually zeros); dn (T, B, n) output,
+    reset_after only.
     Out: dstate = gradient w.r.t. h0.
       reset_after=True: dZ = gradient w.r.t. the recurrent product [r|z|n-term]
-        (dW_h = H[:-1]^T @ dZ, db_hn = dZ[..., 2H:].sum over T, B), dn = gradient w.r.t. the
+        (dW_h = H[:-1]^T @ dZ, db_hn = dZ[..., 2n:].sum over T, B), dn = gradient w.r.t. the
         n pre-activation; dXW = dZ with its n block replaced by dn.
-      reset_after=False: dZ = gradient w.r.t. XW (dW_h[:, :2H] = H[:-1]^T @ dZ[..., :2H],
-        dW_h[:, 2H:] = reset_term^T @ dZ[..., 2H:]).
+      reset_after=False: dZ = gradient w.r.t. XW (dW_h[:, :2n] = H[:-1]^T @ dZ[..., :2n],
+        dW_h[:, 2n:] = reset_term^T @ dZ[..., 2n:]).
     """
-    cdef Py_ssize_t T = dZ.shape[0], B = dZ.shape[1], nh = W_h.shape[0], k
-    _check("dZ", dZ, (T, B, 3 * nh)); _check("W_h", W_h, (nh, 3 * nh))
-    _check("H", H, (T + 1, B, nh)); _check("reset_term", reset_term, (T, B, nh))
-    _check("dH", dH, (T, B, nh)); _check("dstate", dstate, (B, nh))
+    cdef Py_ssize_t T = dZ.shape[0], B = dZ.shape[1], n_hidden = W_h.shape[0], k
+    _check("dZ", dZ, (T, B, 3 * n_hidden)); _check("W_h", W_h, (n_hidden, 3 * n_hidden))
+    _check("H", H, (T + 1, B, n_hidden)); _check("reset_term", reset_term, (T, B, n_hidden))
+    _check("dH", dH, (T, B, n_hidden)); _check("dstate", dstate, (B, n_hidden))
     if reset_after:
         if dn is None:
             raise ValueError("reset_after=True needs the dn output buffer")
-        _check("dn", dn, (T, B, nh))
+        _check("dn", dn, (T, B, n_hidden))
     _check("mask", mask, (T, B, 1))
-    if T == 0 or B == 0 or nh == 0:
+    if T == 0 or B == 0 or n_hidden == 0:
         return
-    cdef floating[:, ::1] scratch = np.empty((B, nh), dtype=np.asarray(dZ).dtype)
+    cdef floating[:, ::1] scratch = np.empty((B, n_hidden), dtype=np.asarray(dZ).dtype)
     cdef floating *m = ptr_or_null(mask)
     cdef floating *dnp = ptr_or_null(dn)
     cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
     for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
         gru_rows_backward(&dZ[0, 0, 0], dnp, &reset_term[0, 0, 0], &H[0, 0, 0], &W_h[0, 0],
-                          &dH[0, 0, 0], &dstate[0, 0], &scratch[0, 0], m, T, B, nh,
+                          &dH[0, 0, 0], &dstate[0, 0], &scratch[0, 0], m, T, B, n_hidden,
                           block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks),
                           reset_after, act)
 
 
 # ----------------------------------------------------------------------------------------
-# Vanilla (Elman): h = act(a + h_prev W_h)
+# Vanilla (Elman): h = act(a + h_prev W_h). It keeps nothing for backward besides H, so
+# its one forward serves training and inference alike.
 # ----------------------------------------------------------------------------------------
 
-cdef void vanilla_loop_forward(floating *XW, floating *W_h, floating *Hs, const floating *mask,
-                               Py_ssize_t T, Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0,
-                               Py_ssize_t r1, bint training, int act,
-                               Activation *kind) noexcept nogil:
-    """Rows [r0, r1), per step: XW[t] += h_prev @ W_h (gemm, beta=1), then h = act(XW[t]).
-    Training: Hs = H (T+1, B, H) with H[0] preset, padding carries h. Inference: Hs = state
-    (B, H), updated in place (the product reads all of h first), padding leaves it."""
-    cdef Py_ssize_t t, b, j, S = B * H
-    cdef floating *h_prev
-    cdef floating *h
-    cdef floating *z
+cdef void vanilla_step(floating *pre, floating *W_h, floating *h_prev, floating *h,
+                       const floating *mask, Py_ssize_t t, Py_ssize_t B, Py_ssize_t n_hidden,
+                       Py_ssize_t r0, Py_ssize_t r1, int act, Activation *kind) noexcept nogil:
+    """Step t of rows [r0, r1) (each pointer at row 0 of a (B, n_hidden) block): pre +=
+    h_prev @ W_h (gemm, beta=1), then h = act(pre). Padding rows carry h_prev."""
+    cdef Py_ssize_t b, j, row
+    gemm(False, active_rows(mask, t, B, r0, r1), n_hidden, n_hidden, h_prev + r0 * n_hidden,
+         n_hidden, W_h, n_hidden, <floating>1, pre + r0 * n_hidden, n_hidden)
+    for b in range(r0, r1):
+        row = b * n_hidden
+        if is_valid(mask, t, b, B):
+            for j in range(n_hidden):
+                h[row + j] = act_(pre[row + j], act, kind)
+        else:
+            copy_row(h + row, h_prev + row, n_hidden)
+
+
+cdef void vanilla_loop_forward(floating *XW, floating *W_h, floating *H, const floating *mask,
+                               Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0,
+                               Py_ssize_t r1, int act, Activation *kind) noexcept nogil:
+    """Rows [r0, r1) over all steps: H[t+1] from H[t]."""
+    cdef Py_ssize_t t, per_step = B * n_hidden
     for t in range(T):
-        h_prev = Hs + t * S if training else Hs
-        h = Hs + (t + 1) * S if training else Hs
-        z = XW + t * S
-        gemm(False, active_rows(mask, t, B, r0, r1), H, H, h_prev + r0 * H, H, W_h, H,
-             <floating>1, z + r0 * H, H)
-        for b in range(r0, r1):
-            if is_valid(mask, t, b, B):
-                for j in range(H):
-                    h[b * H + j] = act_(z[b * H + j], act, kind)
-            elif training:
-                copy_row(h + b * H, h_prev + b * H, H)
+        vanilla_step(XW + t * per_step, W_h, H + t * per_step, H + (t + 1) * per_step, mask,
+                     t, B, n_hidden, r0, r1, act, kind)
 
 
-cdef void vanilla_rows_forward(floating *XW, floating *W_h, floating *Hs, const floating *mask,
-                               Py_ssize_t T, Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0,
-                               Py_ssize_t r1, bint training, int act) noexcept nogil:
+cdef void vanilla_rows_forward(floating *XW, floating *W_h, floating *H, const floating *mask,
+                               Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0,
+                               Py_ssize_t r1, int act) noexcept nogil:
     """vanilla_loop_forward, compiled for tanh alone or for any activation."""
     if act == ACT_TANH:
-        vanilla_loop_forward(XW, W_h, Hs, mask, T, B, H, r0, r1, training, act,
-                             <TanhOnly*>NULL)
+        vanilla_loop_forward(XW, W_h, H, mask, T, B, n_hidden, r0, r1, act, <TanhOnly*>NULL)
     else:
-        vanilla_loop_forward(XW, W_h, Hs, mask, T, B, H, r0, r1, training, act,
+        vanilla_loop_forward(XW, W_h, H, mask, T, B, n_hidden, r0, r1, act,
                              <AnyActivation*>NULL)
 
 
 def vanilla_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::1] H,
                     floating[:, :, ::1] mask=None, int act=ACT_TANH, int n_threads=0):
-    """Vanilla training forward (its H is also the inference output when all steps are wanted).
+    """Vanilla forward over all steps, for training and inference alike.
 
-    In: XW (T, B, H) input projection; W_h (H, H); H[0] = initial state.
-    Out: XW = pre-activations (input + recurrent product); H[1:] = state after each step.
+    In: XW (T, B, n) input projection, with n = n_hidden; W_h (n, n); H[0] = initial state.
+    Out: XW = pre-activations (input + recurrent product); H[1:] (T+1, B, n) = h after
+    each step (carried over padding).
     """
-    cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], nh = W_h.shape[0], k
-    _check("XW", XW, (T, B, nh)); _check("W_h", W_h, (nh, nh)); _check("H", H, (T + 1, B, nh))
-    _check("mask", mask, (T, B, 1))
-    if T == 0 or B == 0 or nh == 0:
+    cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], n_hidden = W_h.shape[0], k
+    _check("XW", XW, (T, B, n_hidden)); _check("W_h", W_h, (n_hidden, n_hidden))
+    _check("H", H, (T + 1, B, n_hidden)); _check("mask", mask, (T, B, 1))
+    if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
     cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
     for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
-        vanilla_rows_forward(&XW[0, 0, 0], &W_h[0, 0], &H[0, 0, 0], m, T, B, nh,
-                             block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks),
-                             True, act)
+        vanilla_rows_forward(&XW[0, 0, 0], &W_h[0, 0], &H[0, 0, 0], m, T, B, n_hidden,
+                             block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks), act)
 
 
-def vanilla_predict(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, ::1] state,
-                    floating[:, :, ::1] mask=None, int act=ACT_TANH, int n_threads=0):
-    """Vanilla inference, final state only: state (B, H) initial in, final out; XW scratch.
-    (For all steps' h use vanilla_forward: its H is exactly the output sequence.)"""
-    cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], nh = W_h.shape[0], k
-    _check("XW", XW, (T, B, nh)); _check("W_h", W_h, (nh, nh)); _check("state", state, (B, nh))
-    _check("mask", mask, (T, B, 1))
-    if T == 0 or B == 0 or nh == 0:
-        return
-    cdef floating *m = ptr_or_null(mask)
-    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
-    for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
-        vanilla_rows_forward(&XW[0, 0, 0], &W_h[0, 0], &state[0, 0], m, T, B, nh,
-                             block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks),
-                             False, act)
-
-
-cdef inline void vanilla_row_backward(floating *dz, const floating *h, const floating *dH_t,
-                                      floating *dh, bint valid, Py_ssize_t H, int act,
+cdef inline void vanilla_row_backward(floating *dpre, const floating *h, const floating *dH_t,
+                                      floating *dh, bint valid, Py_ssize_t n_hidden, int act,
                                       Activation *kind) noexcept nogil:
-    """dz = (dh + dH_t) act'(h); dh = 0 (valid) or dh + dH_t (padding)."""
+    """dpre = (dh + dH_t) act'(h); dh = 0 (valid) or dh + dH_t (padding)."""
     cdef Py_ssize_t j
     if not valid:
-        zero_row(dz, H)
-        for j in range(H):
+        zero_row(dpre, n_hidden)
+        for j in range(n_hidden):
             dh[j] += dH_t[j]
         return
-    for j in range(H):
-        dz[j] = (dh[j] + dH_t[j]) * dact_(h[j], act, kind)
+    for j in range(n_hidden):
+        dpre[j] = (dh[j] + dH_t[j]) * dact_(h[j], act, kind)
         dh[j] = 0
 
 
-cdef void vanilla_loop_backward(floating *dZ, const floating *Hs, floating *W_h,
+cdef void vanilla_loop_backward(floating *dZ, const floating *H, floating *W_h,
                                 const floating *dH, floating *dh, const floating *mask,
-                                Py_ssize_t T, Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0,
+                                Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0,
                                 Py_ssize_t r1, int act, Activation *kind) noexcept nogil:
     """Backward of rows [r0, r1) over all steps, last to first."""
-    cdef Py_ssize_t t, b, S = B * H
+    cdef Py_ssize_t t, b, row, per_step = B * n_hidden
     for t in range(T - 1, -1, -1):
         for b in range(r0, r1):
-            vanilla_row_backward(dZ + t * S + b * H, Hs + (t + 1) * S + b * H,
-                                 dH + t * S + b * H, dh + b * H, is_valid(mask, t, b, B),
-                                 H, act, kind)
-        gemm(True, active_rows(mask, t, B, r0, r1), H, H, dZ + t * S + r0 * H, H, W_h, H,
-             <floating>1, dh + r0 * H, H)
+            row = t * per_step + b * n_hidden
+            vanilla_row_backward(dZ + row, H + per_step + row, dH + row, dh + b * n_hidden,
+                                 is_valid(mask, t, b, B), n_hidden, act, kind)
+        gemm(True, active_rows(mask, t, B, r0, r1), n_hidden, n_hidden,
+             dZ + t * per_step + r0 * n_hidden, n_hidden, W_h, n_hidden, <floating>1,
+             dh + r0 * n_hidden, n_hidden)
 
 
-cdef void vanilla_rows_backward(floating *dZ, const floating *Hs, floating *W_h,
+cdef void vanilla_rows_backward(floating *dZ, const floating *H, floating *W_h,
                                 const floating *dH, floating *dh, const floating *mask,
-                                Py_ssize_t T, Py_ssize_t B, Py_ssize_t H, Py_ssize_t r0,
+                                Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0,
                                 Py_ssize_t r1, int act) noexcept nogil:
     """vanilla_loop_backward, compiled for tanh alone or for any activation."""
     if act == ACT_TANH:
-        vanilla_loop_backward(dZ, Hs, W_h, dH, dh, mask, T, B, H, r0, r1, act,
+        vanilla_loop_backward(dZ, H, W_h, dH, dh, mask, T, B, n_hidden, r0, r1, act,
                               <TanhOnly*>NULL)
     else:
-        vanilla_loop_backward(dZ, Hs, W_h, dH, dh, mask, T, B, H, r0, r1, act,
+        vanilla_loop_backward(dZ, H, W_h, dH, dh, mask, T, B, n_hidden, r0, r1, act,
                               <AnyActivation*>NULL)
 
 
 def vanilla_backward(floating[:, :, ::1] H, floating[:, ::1] W_h, floating[:, :, ::1] dH,
                      floating[:, :, ::1] dZ, floating[:, ::1] dstate,
                      floating[:, :, ::1] mask=None, int act=ACT_TANH, int n_threads=0):
-    """Vanilla backward. In: H (T+1, B, H) from vanilla_forward; W_h; dH (T, B, H);
-    dstate (B, H) = gradient w.r.t. the final h. Out: dZ (T, B, H) = gradient w.r.t. XW
-    (may be the forward's XW buffer); dstate = gradient w.r.t. h0. dW_h = H[:-1]^T @ dZ."""
-    cdef Py_ssize_t T = dH.shape[0], B = dH.shape[1], nh = W_h.shape[0], k
-    _check("H", H, (T + 1, B, nh)); _check("W_h", W_h, (nh, nh)); _check("dZ", dZ, (T, B, nh))
-    _check("dstate", dstate, (B, nh))
+    """Vanilla backward. In: H (T+1, B, n) from vanilla_forward, n = n_hidden; W_h; dH (T,
+    B, n); dstate (B, n) = gradient w.r.t. the final h. Out: dZ (T, B, n) = gradient w.r.t.
+    XW (may be the forward's XW buffer); dstate = gradient w.r.t. h0. dW_h = H[:-1]^T @ dZ."""
+    cdef Py_ssize_t T = dH.shape[0], B = dH.shape[1], n_hidden = W_h.shape[0], k
+    _check("H", H, (T + 1, B, n_hidden)); _check("W_h", W_h, (n_hidden, n_hidden))
+    _check("dZ", dZ, (T, B, n_hidden)); _check("dstate", dstate, (B, n_hidden))
     _check("mask", mask, (T, B, 1))
-    if T == 0 or B == 0 or nh == 0:
+    if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
     cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
     for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
         vanilla_rows_backward(&dZ[0, 0, 0], &H[0, 0, 0], &W_h[0, 0], &dH[0, 0, 0],
-                              &dstate[0, 0], m, T, B, nh, block_start(k, B, n_blocks),
+                              &dstate[0, 0], m, T, B, n_hidden, block_start(k, B, n_blocks),
                               block_start(k + 1, B, n_blocks), act)

@@ -88,23 +88,24 @@ class LSTMCell(Cell):
 
     def forward(self, params, XW, state0, mask=None):
         """Run the recurrence; see :meth:`Cell.forward`. The gates overwrite ``XW``."""
-        gates, W_h, mask = kernel_inputs(params["W_h"], XW, mask)
-        n_timesteps, n_samples, n_fused = gates.shape
-        H = np.empty((n_timesteps + 1, n_samples, n_fused // 4), dtype=gates.dtype)
-        C = np.empty_like(H)
-        cell_out = np.empty_like(H[1:])
-        H[0], C[0] = state0
-        _kernels.lstm_forward(gates, W_h, H, C, cell_out, mask, ACTIVATION_CODES[self.activation])
-        return H[1:], LSTMCache(H, C, gates, cell_out, mask)
+        return self._run(params, XW, state0, mask, training=True)
 
     def predict(self, params, XW, state0, mask=None):
         """Run the recurrence without storing gates; see :meth:`Cell.predict`."""
-        XW, W_h, mask = kernel_inputs(params["W_h"], XW, mask)
-        n_timesteps, n_samples, n_fused = XW.shape
-        H = np.empty((n_timesteps, n_samples, n_fused // 4), dtype=XW.dtype)
-        state = np.array(state0, dtype=XW.dtype, order="C")
-        _kernels.lstm_predict(XW, W_h, state, H, mask, ACTIVATION_CODES[self.activation])
-        return H
+        return self._run(params, XW, state0, mask, training=False)[0]
+
+    def _run(self, params, XW, state0, mask, training):
+        """``(H, cache)`` as :meth:`forward` returns them; without ``training`` the kernel
+        keeps one step of ``C`` and ``cell_out`` only, so the cache serves no backward."""
+        gates, W_h, mask = kernel_inputs(params["W_h"], XW, mask)
+        n_timesteps, n_samples, n_fused = gates.shape
+        H = np.empty((n_timesteps + 1, n_samples, n_fused // 4), dtype=gates.dtype)
+        C = np.empty_like(H if training else H[:1])
+        cell_out = np.empty_like(H[1:] if training else H[:1])
+        H[0], C[0] = state0
+        code = ACTIVATION_CODES[self.activation]
+        _kernels.lstm_forward(gates, W_h, H, C, cell_out, mask, code, training=training)
+        return H[1:], LSTMCache(H, C, gates, cell_out, mask)
 
     def backward(self, params, cache, dH, grads):
         """Back-propagate through time; see :meth:`Cell.backward`. Consumes the cache."""
