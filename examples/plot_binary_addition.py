@@ -17,8 +17,8 @@ right. The figure shows the training loss per epoch of each cell.
 # ``fast`` selects the small settings that the test suite and the documentation build use
 # (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); ``--output FILE`` saves the figure instead of
 # showing it. ``LOSS_THRESHOLD`` is the mean log loss at which training stops.
-import argparse
 import os
+import sys
 import time
 
 import matplotlib.pyplot as plt
@@ -28,11 +28,10 @@ from rnnlearn import RNNClassifier
 from rnnlearn.datasets import bin2int, make_binary_addition
 from rnnlearn.optimizers import Adam
 
-parser = argparse.ArgumentParser(description="Binary addition with every cell.")
-parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
-parser.add_argument("--output", help="save the figure to this file instead of showing it")
-args, _ = parser.parse_known_args()  # a Jupyter kernel passes arguments of its own
-fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+# --fast, or RNNLEARN_EXAMPLES_FAST=1: the small settings of the tests; --output FILE: save
+# the figure instead of showing it (other arguments, such as a Jupyter kernel's, are ignored)
+fast = "--fast" in sys.argv or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+output = sys.argv[sys.argv.index("--output") + 1] if "--output" in sys.argv else None
 n_train = 3000 if fast else 10_000  # training pairs
 n_test = 500 if fast else 2_000  # test pairs
 max_epochs = 15 if fast else 20  # most epochs per cell
@@ -117,7 +116,4 @@ ax.set(xlabel="epoch", ylabel="training log loss", yscale="log")
 ax.set_title("Binary addition: loss per epoch (legend: exact test sums)")
 ax.legend()
 figure.tight_layout()
-if args.output:
-    figure.savefig(args.output, dpi=100)
-else:
-    plt.show()
+figure.savefig(output, dpi=100) if output else plt.show()

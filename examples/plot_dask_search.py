@@ -21,8 +21,8 @@ each candidate's mean fit time and cross-validated accuracy.
 # ``fast`` selects the small settings that the test suite and the documentation build use
 # (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); ``--output FILE`` saves the figure instead of
 # showing it. ``GRID`` holds the candidates: three cells times two sizes.
-import argparse
 import os
+import sys
 import warnings
 
 import joblib
@@ -33,11 +33,10 @@ from sklearn.model_selection import GridSearchCV
 
 from rnnlearn import CollapseWarning, RNNClassifier, make_frequency_classification
 
-parser = argparse.ArgumentParser(description="Hyperparameter search on a dask cluster.")
-parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
-parser.add_argument("--output", help="save the figure to this file instead of showing it")
-args, _ = parser.parse_known_args()  # a Jupyter kernel passes arguments of its own
-fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+# --fast, or RNNLEARN_EXAMPLES_FAST=1: the small settings of the tests; --output FILE: save
+# the figure instead of showing it (other arguments, such as a Jupyter kernel's, are ignored)
+fast = "--fast" in sys.argv or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+output = sys.argv[sys.argv.index("--output") + 1] if "--output" in sys.argv else None
 n_samples = 60 if fast else 600  # number of sequences
 max_iter = 2 if fast else 15  # training epochs of every candidate
 n_workers = 2  # worker processes of the local cluster, one thread each
@@ -100,7 +99,4 @@ if __name__ == "__main__":
     ax.set(xlabel="mean fit time (s)", ylabel="mean cross-validated accuracy")
     ax.set_title("GridSearchCV on a local dask cluster (cell, hidden units)")
     figure.tight_layout()
-    if args.output:
-        figure.savefig(args.output, dpi=100)
-    else:
-        plt.show()
+    figure.savefig(output, dpi=100) if output else plt.show()

@@ -38,8 +38,8 @@ named by the environment variable ``RNNLEARN_DATA``.
 # showing it. The full run keeps the estimator's default number of epochs (at most 200).
 # ``data_folder`` holds the ``.ts`` files: ``$RNNLEARN_DATA``, or ``../shared/data`` beside
 # the repository.
-import argparse
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -52,11 +52,10 @@ from sklearn.neighbors import KNeighborsClassifier
 from rnnlearn import RNNClassifier, load_ts
 from rnnlearn.inspection import TrainingCurveDisplay
 
-parser = argparse.ArgumentParser(description="The default settings on OSULeaf.")
-parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
-parser.add_argument("--output", help="save the figure to this file instead of showing it")
-args, _ = parser.parse_known_args()  # a Jupyter kernel passes arguments of its own
-fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+# --fast, or RNNLEARN_EXAMPLES_FAST=1: the small settings of the tests; --output FILE: save
+# the figure instead of showing it (other arguments, such as a Jupyter kernel's, are ignored)
+fast = "--fast" in sys.argv or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+output = sys.argv[sys.argv.index("--output") + 1] if "--output" in sys.argv else None
 every = 8 if fast else 2  # keep steps 0, every, 2 * every, ... of the 427
 epochs = {"max_iter": 30} if fast else {}  # training epochs at most
 try:
@@ -140,7 +139,4 @@ bars = bar_ax.bar(ticks, heights, color=["tab:grey", colors[NAMES[1]], colors[NA
 bar_ax.bar_label(bars, fmt="%.3f")
 bar_ax.set(ylabel="test accuracy", ylim=(0, 1))
 bar_ax.set_title("Test accuracy (242 leaves, 6 classes)")
-if args.output:
-    figure.savefig(args.output, dpi=100)
-else:
-    plt.show()
+figure.savefig(output, dpi=100) if output else plt.show()

@@ -16,8 +16,8 @@ string names. The figure shows the cross-validated accuracy of every candidate.
 # ``fast`` selects the small settings that the test suite and the documentation build use
 # (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); ``--output FILE`` saves the figure instead of
 # showing it.
-import argparse
 import os
+import sys
 import warnings
 
 import matplotlib.pyplot as plt
@@ -27,11 +27,10 @@ from sklearn.model_selection import GridSearchCV
 
 from rnnlearn import CollapseWarning, RNNClassifier, make_frequency_classification
 
-parser = argparse.ArgumentParser(description="Searching cells and optimizers.")
-parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
-parser.add_argument("--output", help="save the figure to this file instead of showing it")
-args, _ = parser.parse_known_args()  # a Jupyter kernel passes arguments of its own
-fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+# --fast, or RNNLEARN_EXAMPLES_FAST=1: the small settings of the tests; --output FILE: save
+# the figure instead of showing it (other arguments, such as a Jupyter kernel's, are ignored)
+fast = "--fast" in sys.argv or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+output = sys.argv[sys.argv.index("--output") + 1] if "--output" in sys.argv else None
 n_samples = 60 if fast else 600  # number of sequences
 max_iter = 2 if fast else 15  # training epochs of every candidate
 n_jobs = 1 if fast else 2  # candidates trained in parallel
@@ -100,7 +99,4 @@ for ax, optimizer in zip(axes, GRID["optimizer"], strict=True):
 axes[0].set_ylabel("mean cross-validated accuracy")
 axes[0].legend(title="cell")
 figure.tight_layout()
-if args.output:
-    figure.savefig(args.output, dpi=100)
-else:
-    plt.show()
+figure.savefig(output, dpi=100) if output else plt.show()

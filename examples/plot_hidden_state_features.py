@@ -20,8 +20,8 @@ principal components of their hidden states.
 # ``fast`` selects the small settings that the test suite and the documentation build use
 # (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); ``--output FILE`` saves the figure instead of
 # showing it.
-import argparse
 import os
+import sys
 import warnings
 
 import matplotlib.pyplot as plt
@@ -36,11 +36,10 @@ from sklearn.utils.validation import check_is_fitted
 from rnnlearn import RNNClassifier, make_frequency_classification
 from rnnlearn.preprocessing import SequenceScaler
 
-parser = argparse.ArgumentParser(description="Hidden states as features.")
-parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
-parser.add_argument("--output", help="save the figure to this file instead of showing it")
-args, _ = parser.parse_known_args()  # a Jupyter kernel passes arguments of its own
-fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+# --fast, or RNNLEARN_EXAMPLES_FAST=1: the small settings of the tests; --output FILE: save
+# the figure instead of showing it (other arguments, such as a Jupyter kernel's, are ignored)
+fast = "--fast" in sys.argv or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+output = sys.argv[sys.argv.index("--output") + 1] if "--output" in sys.argv else None
 n_samples = 300 if fast else 600  # number of sequences, a quarter of them held out
 max_iter = 10 if fast else 30  # training epochs of the network
 # A short demo stops at max_iter on purpose; do not warn about it.
@@ -134,7 +133,4 @@ ax.set_title(
     f"{raw_score:.1%} on raw values"
 )
 figure.tight_layout()
-if args.output:
-    figure.savefig(args.output, dpi=100)
-else:
-    plt.show()
+figure.savefig(output, dpi=100) if output else plt.show()

@@ -30,8 +30,8 @@ the order of magnitude, not a benchmark. The example needs ``onnx`` and ``onnxru
 # documentation build use (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); ``--output FILE``
 # saves the figure instead of showing it. ``BATCH_SIZES`` are the timed batch sizes and
 # ``SHOWN`` the number of held-out steps the figure draws.
-import argparse
 import os
+import sys
 import tempfile
 import time
 import warnings
@@ -56,11 +56,10 @@ except ImportError as error:
         "This example needs onnx and onnxruntime; install them with `pip install rnnlearn[onnx]`."
     ) from error
 
-parser = argparse.ArgumentParser(description="Deploying a forecaster with ONNX.")
-parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
-parser.add_argument("--output", help="save the figure to this file instead of showing it")
-args, _ = parser.parse_known_args()  # a Jupyter kernel passes arguments of its own
-fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+# --fast, or RNNLEARN_EXAMPLES_FAST=1: the small settings of the tests; --output FILE: save
+# the figure instead of showing it (other arguments, such as a Jupyter kernel's, are ignored)
+fast = "--fast" in sys.argv or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+output = sys.argv[sys.argv.index("--output") + 1] if "--output" in sys.argv else None
 n_timesteps = 600 if fast else 3000  # length of the series
 window = 20 if fast else 40  # longest history the network reads for one forecast
 max_iter = 20 if fast else 40  # training epochs
@@ -221,7 +220,4 @@ bar_ax.margins(y=0.3)
 bar_ax.set_title("Predict latency, one thread")
 bar_ax.legend(loc="upper left", fontsize="small")
 figure.tight_layout()
-if args.output:
-    figure.savefig(args.output, dpi=100)
-else:
-    plt.show()
+figure.savefig(output, dpi=100) if output else plt.show()

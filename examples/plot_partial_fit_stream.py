@@ -17,8 +17,8 @@ sequences seen.
 # ``fast`` selects the small settings that the test suite and the documentation build use
 # (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); ``--output FILE`` saves the figure instead of
 # showing it. ``N_CLASSES`` is the number of frequencies, so chance is one in four.
-import argparse
 import os
+import sys
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -26,11 +26,10 @@ import numpy as np
 from rnnlearn import RNNClassifier, make_frequency_classification
 from rnnlearn.optimizers import Adam
 
-parser = argparse.ArgumentParser(description="Training on a stream with partial_fit.")
-parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
-parser.add_argument("--output", help="save the figure to this file instead of showing it")
-args, _ = parser.parse_known_args()  # a Jupyter kernel passes arguments of its own
-fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+# --fast, or RNNLEARN_EXAMPLES_FAST=1: the small settings of the tests; --output FILE: save
+# the figure instead of showing it (other arguments, such as a Jupyter kernel's, are ignored)
+fast = "--fast" in sys.argv or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+output = sys.argv[sys.argv.index("--output") + 1] if "--output" in sys.argv else None
 n_chunks = 20 if fast else 40  # number of chunks in the stream
 chunk_size = 50 if fast else 100  # sequences per chunk
 n_test = 200 if fast else 400  # held-out sequences
@@ -100,7 +99,4 @@ loss_ax.plot(seen, loss, color="tab:red", alpha=0.6)
 loss_ax.set_ylabel("training loss of the chunk", color="tab:red")
 ax.set_title("Learning curve of partial_fit over a stream of chunks")
 figure.tight_layout()
-if args.output:
-    figure.savefig(args.output, dpi=100)
-else:
-    plt.show()
+figure.savefig(output, dpi=100) if output else plt.show()

@@ -23,8 +23,8 @@ environment variable ``RNNLEARN_DATA``.
 # (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); ``--output FILE`` saves the figure instead of
 # showing it. ``data_folder`` holds the ``.ts`` files: ``$RNNLEARN_DATA``, or
 # ``../shared/data`` beside the repository.
-import argparse
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -38,11 +38,10 @@ from rnnlearn import RNNClassifier
 from rnnlearn.datasets import load_ts
 from rnnlearn.preprocessing import SequenceScaler
 
-parser = argparse.ArgumentParser(description="Classifying PLAID appliance series.")
-parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
-parser.add_argument("--output", help="save the figure to this file instead of showing it")
-args, _ = parser.parse_known_args()  # a Jupyter kernel passes arguments of its own
-fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+# --fast, or RNNLEARN_EXAMPLES_FAST=1: the small settings of the tests; --output FILE: save
+# the figure instead of showing it (other arguments, such as a Jupyter kernel's, are ignored)
+fast = "--fast" in sys.argv or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+output = sys.argv[sys.argv.index("--output") + 1] if "--output" in sys.argv else None
 max_iter = 20 if fast else 100  # training epochs
 try:
     HERE = Path(__file__).resolve().parent
@@ -109,11 +108,8 @@ print(f"shortened training series: {min(lengths)} to {max(lengths)} steps")
 # A :class:`~rnnlearn.preprocessing.SequenceScaler` standardises the variable-length series
 # before a GRU classifier of 32 units, in one pipeline fitted on the training part. The share of
 # the most frequent training label among the test labels is the score of always guessing it.
-model = make_pipeline(
-    SequenceScaler(),
-    RNNClassifier(hidden_layer_sizes=(32,), cell="gru", max_iter=max_iter, random_state=0),
-)
-model.fit(X_train_short, y_train)
+classifier = RNNClassifier(hidden_layer_sizes=(32,), cell="gru", max_iter=max_iter, random_state=0)
+model = make_pipeline(SequenceScaler(), classifier).fit(X_train_short, y_train)
 y_pred = model.predict(X_test_short)
 accuracy = np.mean(y_pred == y_test)
 train_labels, counts = np.unique(y_train, return_counts=True)
@@ -132,7 +128,4 @@ ConfusionMatrixDisplay.from_predictions(
 )
 ax.set_title(f"PLAID test set: accuracy {accuracy:.1%}")
 figure.tight_layout()
-if args.output:
-    figure.savefig(args.output, dpi=100)
-else:
-    plt.show()
+figure.savefig(output, dpi=100) if output else plt.show()

@@ -17,8 +17,8 @@ one-step forecasts over it against the truth.
 # ``fast`` selects the small settings that the test suite and the documentation build use
 # (``--fast``, or ``RNNLEARN_EXAMPLES_FAST=1``); ``--output FILE`` saves the figure instead of
 # showing it.
-import argparse
 import os
+import sys
 import warnings
 
 import matplotlib.pyplot as plt
@@ -29,11 +29,10 @@ from sklearn.pipeline import make_pipeline
 from rnnlearn import RNNRegressor
 from rnnlearn.preprocessing import SequenceScaler, make_windows
 
-parser = argparse.ArgumentParser(description="Forecasting a sum of sines.")
-parser.add_argument("--fast", action="store_true", help="the small settings of the tests")
-parser.add_argument("--output", help="save the figure to this file instead of showing it")
-args, _ = parser.parse_known_args()  # a Jupyter kernel passes arguments of its own
-fast = args.fast or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+# --fast, or RNNLEARN_EXAMPLES_FAST=1: the small settings of the tests; --output FILE: save
+# the figure instead of showing it (other arguments, such as a Jupyter kernel's, are ignored)
+fast = "--fast" in sys.argv or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
+output = sys.argv[sys.argv.index("--output") + 1] if "--output" in sys.argv else None
 n_timesteps = 500 if fast else 3000  # length of the series
 window = 20 if fast else 40  # time steps the network reads for each forecast
 max_iter = 8 if fast else 30  # training epochs
@@ -96,7 +95,4 @@ ax.set(xlabel="time", ylabel="value")
 ax.set_title(f"Held-out one-step forecast (R² = {score:.3f})")
 ax.legend(loc="upper right")
 figure.tight_layout()
-if args.output:
-    figure.savefig(args.output, dpi=100)
-else:
-    plt.show()
+figure.savefig(output, dpi=100) if output else plt.show()
