@@ -22,9 +22,10 @@ Writing one:
   from.
 
 Building a fitted estimator from elsewhere (loading a file, importing weights):
-:func:`check_hyperparameters`, :func:`encoding_names` and :func:`prepare_run` give an
-estimator's checked hyperparameters, the names of its target encoding, and the model and
-fresh state a training run on sample data would start from.
+:func:`check_hyperparameters`, :func:`encoding_names` (with :func:`encoding_defaults`)
+and :func:`prepare_run` give an estimator's checked hyperparameters, the names of its
+target encoding (and the entries older files lack), and the model and fresh state a
+training run on sample data would start from.
 
 Where new features plug in:
 
@@ -32,8 +33,10 @@ Where new features plug in:
   in the model's ``encoding``: fitted attributes named by the estimator's
   ``_encoding_attributes``, set by its ``_encode_targets`` hook. Saving stores every
   encoding entry already (JSON, or ``encoding__<name>`` arrays), so no other module
-  changes; a property here (as :attr:`Model.squeeze_output`, :attr:`Model.target_kind`)
-  names it for exporters, which read it or refuse what they cannot express.
+  changes (files saved before the entry existed load with the value its estimator's
+  ``_encoding_defaults`` gives); a property here (as :attr:`Model.squeeze_output`,
+  :attr:`Model.target_kind`, :attr:`Model.target_scaling`) names it for exporters, which
+  read it or refuse what they cannot express.
 - **A new export format** is its own module that reads :func:`read_model` (and the
   public ``coefs_``); if it maps cells or activations, its table goes to
   ``_export_tables`` beside PyTorch's and ONNX's. An import builds its estimator with
@@ -65,7 +68,8 @@ class Model:
         What the model emits.
     encoding : dict
         The fitted attributes that the target encoding defines (``classes_``,
-        ``_target_kind``; ``_squeeze_output``), named as on the estimator.
+        ``_target_kind``; ``_squeeze_output``, ``_y_mean``, ``_y_scale``), named as on
+        the estimator.
     validated : bool
         Whether the fit scored a validation split (early stopping).
     """
@@ -91,6 +95,32 @@ class Model:
     def classes(self):
         """A classifier's class labels (``classes_``); else ``None``."""
         return self.encoding.get("classes_")
+
+    @property
+    def target_scaling(self):
+        """A regressor's ``(mean, scale)`` of each output column (``normalize_y``); else
+        ``None``: predictions are ``link(raw) * scale + mean``."""
+        mean = self.encoding.get("_y_mean")
+        return None if mean is None else (mean, self.encoding["_y_scale"])
+
+    def folded_head(self, W, b):
+        """The output layer ``(W, b)`` with the target scaling folded in (``W * scale``,
+        ``b * scale + mean``), so that its raw output is the prediction; in ``W``'s dtype.
+
+        Only for an identity link (a regressor's); without scaling, ``(W, b)`` unchanged.
+        """
+        if self.target_scaling is None:
+            return W, b
+        mean, scale = self.target_scaling
+        return (W * scale).astype(W.dtype), (b * scale + mean).astype(b.dtype)
+
+    def unfolded_head(self, W, b):
+        """The inverse of :meth:`folded_head`: the output layer that predicts through the
+        target scaling as a layer ``(W, b)`` without it does."""
+        if self.target_scaling is None:
+            return W, b
+        mean, scale = self.target_scaling
+        return (W / scale).astype(W.dtype), ((b - mean) / scale).astype(b.dtype)
 
 
 def start_state(
@@ -273,6 +303,12 @@ def check_hyperparameters(estimator):
 def encoding_names(estimator):
     """The names of the fitted attributes that an estimator's target encoding defines."""
     return tuple(estimator._encoding_attributes)
+
+
+def encoding_defaults(estimator):
+    """The target-encoding entries that models saved before them lack, with the value
+    that means what those models did (``None``: no target scaling)."""
+    return dict(getattr(estimator, "_encoding_defaults", {}))
 
 
 def prepare_run(estimator, X, y, classes=None):

@@ -2,16 +2,27 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+from typing import NamedTuple
+
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 
 from ._base import BaseRNN
-from ._validation import Component, check_targets
+from ._training import emitted_step_weights
+from ._validation import Component, Flag, check_dtype, check_representable, check_targets
 from .losses import LOSSES, Loss
 
 REGRESSION_LOSSES = {name: cls for name, cls in LOSSES.items() if not cls.classification}
 """Loss name -> class: the losses of :data:`rnnlearn.losses.LOSSES` that regress."""
+
+
+class _TrainingTargets(NamedTuple):
+    """A training run's targets with their sample weights, which the target scaling needs:
+    :meth:`RNNRegressor._prepare` hands them to :meth:`RNNRegressor._encode_targets`."""
+
+    y: object
+    sample_weight: object
 
 
 class RNNRegressor(RegressorMixin, BaseRNN):
@@ -56,6 +67,19 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         :class:`~rnnlearn.losses.Huber` with ``delta=1.0``. A
         :class:`~rnnlearn.losses.Loss` object is cloned, so its parameters can be
         searched as ``loss__<name>``.
+    normalize_y : bool, default=True
+        Standardise each output column of ``y`` for training, as scikit-learn's
+        ``GaussianProcessRegressor(normalize_y=True)`` does: :meth:`fit` subtracts the
+        column's mean and divides by its standard deviation, both weighted by
+        ``sample_weight`` and taken over every valid step for sequence outputs (a
+        constant column is only centred), the network learns the standardised targets,
+        and :meth:`predict` maps its outputs back (``link(raw) * scale + mean``). So
+        targets of size 1e6 or 1e-6 train as targets of size 1 do. ``partial_fit`` and a
+        ``warm_start`` fit keep the fitted scaling; saved models keep it; ONNX and
+        PyTorch exports fold it into the output layer. ``loss_``, ``loss_curve_``,
+        ``best_loss_`` and ``history_``'s losses are then in standardised units
+        (:meth:`score` is R² on the original scale either way). ``False`` trains on
+        ``y`` as given.
     optimizer : {'adam', 'sgd', 'adagrad', 'rmsprop'} or Optimizer, default='adam'
         Update rule. A name takes the optimizer's defaults (``'adam'``: Adam at a
         learning rate of 0.003); pass an object (e.g. ``SGD(learning_rate=0.1,
@@ -207,6 +231,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         pooling="auto",
         bidirectional=False,
         loss="squared_error",
+        normalize_y=True,
         optimizer="adam",
         alpha=0.0,
         dropout=0.0,
@@ -250,6 +275,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             callbacks=callbacks,
         )
         self.loss = loss
+        self.normalize_y = normalize_y
 
     def partial_fit(self, X, y, sample_weight=None):
         """Train for one epoch, starting from the fitted state if there is one.
@@ -282,7 +308,7 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         """
         X_tm, lengths, dtype = self._check_X(X)
         raw = self._raw_output(X_tm, lengths).astype(dtype, copy=False)
-        values = self.loss_function_.link(raw)
+        values = self._unscale(self.loss_function_.link(raw))
         if self._squeeze_output:
             values = values[..., 0]
         return self._format_output(values, lengths)
@@ -290,18 +316,64 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     # The mixin's score would come first in the MRO; ours also scores sequence outputs.
     score = BaseRNN.score
 
-    _encoding_attributes = ("_squeeze_output",)
+    _encoding_attributes = ("_squeeze_output", "_y_mean", "_y_scale")
+    _encoding_defaults = {"_y_mean": None, "_y_scale": None}
+    """The encoding entries of models saved before them, as they mean: no target scaling."""
     _parameter_constraints = {
         **BaseRNN._parameter_constraints,
         "loss": Component(REGRESSION_LOSSES, Loss),
+        "normalize_y": Flag(),
     }
 
     def _make_loss(self, loss, encoding):
         return loss
 
+    def _prepare(self, X, y, sample_weight, *, incremental, classes):
+        # The target scaling weighs each target as the loss does.
+        targets = _TrainingTargets(y, sample_weight)
+        return super()._prepare(X, targets, sample_weight, incremental=incremental, classes=classes)
+
     def _encode_targets(self, y, n_samples, lengths, sequence, *, fitted, classes=None):
+        """Validated targets, standardised by the fitted scaling or, when a fit starts with
+        ``normalize_y``, by the scaling it fits (``y`` as :class:`_TrainingTargets`)."""
+        training = isinstance(y, _TrainingTargets)
+        y, sample_weight = y if training else (y, None)
         Y, squeeze = check_targets(y, n_samples, lengths, sequence=sequence)
-        return Y, np.ones(Y.shape[:2]), {"_squeeze_output": squeeze}
+        if fitted:
+            mean, scale = self._y_mean, self._y_scale
+        elif self.normalize_y:
+            mean, scale = self._target_scaling(Y, sample_weight, lengths)
+        else:
+            mean = scale = None
+        if mean is not None:
+            if training:  # refused as unscaled targets would be
+                check_representable("y", Y, check_dtype(self.dtype))
+            if Y.shape[2] == len(mean):  # else training refuses the shape, score r2_score
+                Y = (Y - mean) / scale
+        encoding = {"_squeeze_output": squeeze, "_y_mean": mean, "_y_scale": scale}
+        return Y, np.ones(Y.shape[:2]), encoding
+
+    def _target_scaling(self, Y, sample_weight, lengths):
+        """``(mean, scale)`` of each output column of ``Y`` ``(n_samples, n_steps,
+        n_outputs)``, weighted as training weighs each step; scale 1 for a constant column."""
+        weights = emitted_step_weights(
+            np.ones(Y.shape[:2]), sample_weight, lengths, Y.shape[1], self.output_mode, np.float64
+        ).reshape(-1)
+        values = Y.reshape(-1, Y.shape[2])[weights > 0]
+        weights = weights[weights > 0]
+        mean = np.average(values, axis=0, weights=weights)
+        constant = np.ptp(values, axis=0) == 0
+        # Deviations divided by their peak first, so that squaring them cannot overflow.
+        peak = np.where(constant, 1.0, np.abs(values - mean).max(axis=0))
+        scale = peak * np.sqrt(np.average(((values - mean) / peak) ** 2, axis=0, weights=weights))
+        scale[constant] = 1.0
+        return mean, scale
+
+    def _unscale(self, values):
+        """Predictions on the targets' scale from outputs on the standardised one."""
+        if self._y_mean is None:
+            return values
+        return (values * self._y_scale + self._y_mean).astype(values.dtype, copy=False)
 
     def _degenerate(self, raw, Y, weights, loss):
         rows = weights > 0

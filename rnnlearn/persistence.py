@@ -58,6 +58,7 @@ from ._classifier import RNNClassifier
 from ._fitted import (
     Model,
     check_hyperparameters,
+    encoding_defaults,
     encoding_names,
     read_fitted,
     start_state,
@@ -78,6 +79,12 @@ FORMAT_VERSION = 2
 OLD_NETWORK_DEFAULTS = {"pooling": "last", "dropout": 0.0, "bidirectional": False}
 """The :class:`Network` arguments that files of this format from before them lack: name ->
 the value such a file means. A file stores the others of :attr:`Network.ARCHITECTURE`."""
+
+
+OLD_HYPERPARAMETER_DEFAULTS = {"normalize_y": False}
+"""The hyperparameters that files of this format from before them lack, for the estimators
+that take them: name -> the value such a file means (regressors then trained on ``y`` as
+given)."""
 
 
 ESTIMATORS = {"RNNRegressor": RNNRegressor, "RNNClassifier": RNNClassifier}
@@ -277,12 +284,16 @@ def _rebuild(arrays):
     hyperparameters = {k: _decode(v) for k, v in document["hyperparameters"].items()}
     # Files from before the dtype hyperparameter trained in the input's dtype.
     hyperparameters.setdefault("dtype", params.dtype.name)
+    taken = ESTIMATORS[name]().get_params()
+    for key, value in OLD_HYPERPARAMETER_DEFAULTS.items():
+        if key in taken:
+            hyperparameters.setdefault(key, value)
     estimator = ESTIMATORS[name](**hyperparameters)
     check_hyperparameters(estimator)
     optimizer = _decode_instance(document["optimizer"], Optimizer)
     rng = np.random.RandomState()
     rng.set_state(("MT19937", arrays.pop("rng_key"), *document["rng"]))
-    model = _read_model(document, network, optimizer, encoding_names(estimator), arrays)
+    model = _read_model(document, network, optimizer, estimator, arrays)
     fitted = document["fitted"]
     state = start_state(
         params,
@@ -311,15 +322,18 @@ def _read_params(arrays, network):
     return params
 
 
-def _read_model(document, network, optimizer, encoding_attributes, arrays):
-    """The :class:`Model` a document describes; encoding arrays popped from ``arrays``."""
+def _read_model(document, network, optimizer, estimator, arrays):
+    """The :class:`Model` a document describes for ``estimator`` (whose target encoding it
+    holds); encoding arrays popped from ``arrays``."""
     fitted = document["fitted"]
     if fitted["output_mode"] not in OUTPUT_MODES:
         raise ValueError(f"Unknown output mode {fitted['output_mode']!r} in the model file.")
     encoding = {k: _decode(v) for k, v in fitted["encoding"].items()}
+    encoding_attributes, defaults = encoding_names(estimator), encoding_defaults(estimator)
     for attribute in encoding_attributes:
-        if attribute not in encoding:
-            encoding[attribute] = arrays.pop(f"encoding__{attribute}")
+        key = f"encoding__{attribute}"
+        if attribute not in encoding:  # an array, or absent from a file from before it
+            encoding[attribute] = arrays.pop(key) if key in arrays else defaults[attribute]
     if encoding.keys() != set(encoding_attributes):
         raise ValueError(f"Unexpected target encoding in the model file: {sorted(encoding)}.")
     return Model(
