@@ -72,7 +72,9 @@ def to_torch_state_dict(estimator):
     each recurrent layer ``k`` (bottom first, one ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM`` of
     one layer each), the same names ending in ``_reverse`` for the backward direction of a
     bidirectional layer, then ``head.weight`` ``(n_outputs, n_hidden_last)`` (twice as wide
-    for a bidirectional network) and ``head.bias``.
+    for a bidirectional network) and ``head.bias``. A regressor's target scaling
+    (``normalize_y``) is folded into the head (``W * scale``, ``b * scale + mean``), so the
+    module's output is the prediction itself.
 
     Parameters
     ----------
@@ -112,8 +114,9 @@ def to_torch_state_dict(estimator):
         for suffix in directions:
             for name, value in _torch_layer(layer, suffix).items():
                 state[f"layers.{k}.{name}"] = value
-    state["head.weight"] = np.array(head["W"].T, order="C")
-    state["head.bias"] = head["b"].copy()
+    W, b = read_model(estimator).folded_head(head["W"], head["b"])
+    state["head.weight"] = np.array(W.T, order="C")
+    state["head.bias"] = np.array(b)
     return state
 
 
@@ -172,8 +175,9 @@ def to_torch(estimator):
     computes before the output link, batch-first: ``(n_samples, n_outputs)`` for
     ``output_mode='last'`` (any pooling), ``(n_samples, n_timesteps, n_outputs)`` for
     ``'sequence'`` (zero on padded steps) and ``(n_samples, n_steps_out, n_outputs)`` for
-    ``'after'`` (zero inputs fed after each sequence's last step). A regressor fitted on
-    one target per step drops the last axis, so its output equals ``predict``. A
+    ``'after'`` (zero inputs fed after each sequence's last step). A regressor's head has
+    its target scaling (``normalize_y``) folded in, and one fitted on one target per step
+    drops the last axis, so its output equals ``predict``. A
     classifier's output are logits: ``predict_proba`` is their softmax for multiclass
     targets and their sigmoid for binary (the probability of ``classes_[1]``) and
     multilabel targets.
@@ -229,7 +233,9 @@ def from_torch(source, estimator, X, y, *, classes=None):
     by max); ``X`` and ``y``, a sample of the
     training data, define what the first ``partial_fit`` call would: the number of
     features, the target encoding (with ``classes`` for a classifier, as
-    ``partial_fit`` takes them) and, for ``output_mode='after'``, the output steps. The
+    ``partial_fit`` takes them; a regressor's target scaling, fitted on ``y``, which the
+    head's weights are taken to have folded in, as :func:`to_torch` folds it) and, for
+    ``output_mode='after'``, the output steps. The
     result predicts with the given weights and continues training with ``partial_fit``,
     or a ``warm_start`` fit, from them. Its ``history_`` holds one record with
     ``status='imported'`` and the weights' loss on ``(X, y)``.
@@ -264,7 +270,7 @@ def from_torch(source, estimator, X, y, *, classes=None):
     estimator = clone(estimator)
     setup, state = prepare_run(estimator, X, y, classes)
     _check_importable(source, state_dict, setup.model.network)
-    params = _imported_params(state_dict, setup.model.network, state.params)
+    params = _imported_params(state_dict, setup.model, state.params)
     write_fitted(estimator, setup.model, _imported_state(setup, params, state.rng))
     return estimator
 
@@ -287,14 +293,17 @@ def _check_importable(source, state_dict, network):
         )
 
 
-def _imported_params(state_dict, network, params):
-    """``params`` with the weights of ``state_dict`` written into them (in place)."""
+def _imported_params(state_dict, model, params):
+    """``params`` with the weights of ``state_dict`` written into them (in place), the
+    model's target scaling taken out of the head's."""
+    network = model.network
     *layers, head = network.unpack(params)
     for k, layer in enumerate(layers):
         for suffix in DIRECTIONS[: network.n_directions]:
             _rnnlearn_layer(state_dict, f"layers.{k}.", layer, suffix)
-    head["W"][...] = _entry(state_dict, "head.weight", head["W"].T.shape).T
-    head["b"][...] = _entry(state_dict, "head.bias", head["b"].shape)
+    W = _entry(state_dict, "head.weight", head["W"].T.shape).T
+    b = _entry(state_dict, "head.bias", head["b"].shape)
+    head["W"][...], head["b"][...] = model.unfolded_head(W, b)
     return params
 
 

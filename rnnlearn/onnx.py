@@ -193,7 +193,8 @@ def _check_exportable(estimator, lengths):
 
 
 def _raw_output(graph, model, coefs, X, lengths):
-    """The network's raw output in the graph, batch-first as the estimator returns it.
+    """The network's raw output in the graph, batch-first as the estimator returns it (a
+    regressor's with its target scaling folded into the head: its predictions).
 
     ``coefs`` are the estimator's ``coefs_``. Everything runs time-major (the recurrent
     operators' layout); the step axis of sequence and 'after' outputs moves to second
@@ -229,9 +230,8 @@ def _raw_output(graph, model, coefs, X, lengths):
         H = _pool(graph, network.pooling, H, valid, lengths)
     elif output_mode == "after":
         H = _after_steps(graph, H, network.n_steps_out, lengths)
-    raw = graph.op(
-        "Add", graph.op("MatMul", H, graph.constant(head["W"])), graph.constant(head["b"])
-    )
+    W, b = model.folded_head(head["W"], head["b"])  # a regressor's outputs: predictions
+    raw = graph.op("Add", graph.op("MatMul", H, graph.constant(W)), graph.constant(b))
     if output_mode == "sequence" and valid is not None:
         raw = graph.op("Where", valid, raw, graph.constant(np.float32(0)))
     if output_mode != "last":
