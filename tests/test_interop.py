@@ -8,6 +8,7 @@ import pytest
 from sklearn.base import clone
 
 from rnnlearn import GRUCell, LSTMCell, RNNClassifier, RNNRegressor, VanillaCell
+from rnnlearn._fitted import read_model
 from rnnlearn.interop import from_torch, to_torch, to_torch_state_dict
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -393,3 +394,67 @@ def test_torch_module_imports_without_torch():
         "import rnnlearn._torch_module\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ------------------------------------------------------------------ target scaling
+
+
+def scaled_targets(output_mode):
+    """Two target columns far from size 1: ``y * 1e4 + 500`` and ``y * 1e-3 - 2``."""
+    X, y = make_data(output_mode)
+    return X, np.stack([y * 1e4 + 500.0, y * 1e-3 - 2.0], axis=-1)
+
+
+def fitted_on_scaled_targets(output_mode, dtype="float64"):
+    X, Y = scaled_targets(output_mode)
+    model = RNNRegressor((5, 3), cell="gru", output_mode=output_mode, pooling="last")
+    return model.set_params(max_iter=3, random_state=0, dtype=dtype).fit(X, Y)
+
+
+@pytest.mark.parametrize("output_mode", ["last", "sequence", "after"])
+def test_state_dict_head_has_the_target_scaling_folded_in(output_mode):
+    model = fitted_on_scaled_targets(output_mode)
+    head = model.coefs_[-1]
+    mean, scale = read_model(model).target_scaling
+    state = to_torch_state_dict(model)
+    np.testing.assert_allclose(state["head.weight"], (head["W"] * scale).T, rtol=1e-15)
+    np.testing.assert_allclose(state["head.bias"], head["b"] * scale + mean, rtol=1e-15)
+    unscaled = fitted(GRUCell(), output_mode, normalize_y=False)
+    np.testing.assert_array_equal(
+        to_torch_state_dict(unscaled)["head.bias"], unscaled.coefs_[-1]["b"]
+    )
+
+
+@pytest.mark.parametrize("output_mode", ["last", "sequence", "after"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_to_torch_outputs_predictions_of_scaled_targets(output_mode, dtype):
+    pytest.importorskip("torch")
+    model = fitted_on_scaled_targets(output_mode, dtype)
+    X = scaled_targets(output_mode)[0].astype(dtype)
+    # Relative to the targets' size: 1e4 for the first column.
+    assert_same_outputs(
+        to_torch(model), model, X, output_mode, 1e4 * (1e-10 if dtype == "float64" else 1e-5)
+    )
+
+
+@pytest.mark.parametrize("output_mode", ["last", "sequence", "after"])
+def test_from_torch_unfolds_the_scaling_it_fits_on_another_sample(output_mode):
+    """The import fits its own target scaling on the sample it gets, and takes it out of
+    the head: it predicts what the exported model did, whatever the sample's scale."""
+    model = fitted_on_scaled_targets(output_mode)
+    X, Y = scaled_targets(output_mode)
+    template = clone(model).set_params(dtype="float64")
+    for sample_y in (Y, Y[::-1] * 3.0 + 1e5):
+        imported = from_torch(to_torch_state_dict(model), template, X, sample_y)
+        np.testing.assert_allclose(imported.predict(X), model.predict(X), rtol=1e-10, atol=1e-9)
+        assert read_model(imported).target_scaling is not None
+    imported.partial_fit(X, Y)
+    assert imported.n_iter_ == 2
+
+
+def test_from_torch_keeps_normalize_y_false_unscaled():
+    model = fitted(GRUCell(), normalize_y=False)
+    X, y = make_data("last")
+    imported = from_torch(to_torch_state_dict(model), clone(model), X, y * 1e3)
+    assert read_model(imported).target_scaling is None
+    np.testing.assert_allclose(imported.predict(X), model.predict(X), rtol=0, atol=1e-12)

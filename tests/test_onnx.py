@@ -381,3 +381,25 @@ def test_random_lengths_match_predict(output_mode, lengths, seed):
     X_pad, X_list = padded(X, lengths, value=-3.0)
     (out,) = run(sess, X_pad, lengths).values()
     assert_valid_steps_close(out, model.predict(X_list), lengths, output_mode == "sequence")
+
+
+@pytest.mark.parametrize("output_mode", ["last", "sequence", "after"])
+@pytest.mark.parametrize("normalize_y", [True, False])
+def test_target_scaling_is_folded_into_the_exported_head(output_mode, normalize_y):
+    """Targets far from size 1 (``y * 1e4 + 500`` and ``y * 1e-3 - 2``): the exported
+    predictions equal ``predict`` within float32 round-off of each column's size, on
+    full and on padded variable-length input."""
+    X, y = make_data(output_mode)
+    Y = np.stack([y * 1e4 + 500.0, y * 1e-3 - 2.0], axis=-1)
+    model = RNNRegressor(
+        (5, 3), output_mode=output_mode, normalize_y=normalize_y, max_iter=2, random_state=0
+    ).fit(X, Y)
+    size = np.abs(Y).reshape(-1, 2).max(axis=0)
+    (out,) = run(session(model), X).values()
+    assert_close(out / size, model.predict(X) / size)
+    X_pad, X_list = padded(X)
+    (out,) = run(session(model, lengths=True), X_pad, LENGTHS).values()
+    expected = model.predict(X_list)
+    sequence = output_mode == "sequence"
+    expected = [v / size for v in expected] if sequence else expected / size
+    assert_valid_steps_close(out / size, expected, LENGTHS, sequence)

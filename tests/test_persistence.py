@@ -14,6 +14,7 @@ from numpy.testing import assert_array_equal, assert_equal
 from sklearn.exceptions import NotFittedError
 
 from rnnlearn import GRUCell, LSTMCell, RNNClassifier, RNNRegressor, VanillaCell, persistence
+from rnnlearn._fitted import read_model
 from rnnlearn._network import Network
 from rnnlearn.callbacks import PrintProgress
 from rnnlearn.optimizers import SGD, Adagrad, Adam, RMSprop
@@ -481,3 +482,43 @@ def test_file_from_before_pooling_dropout_and_bidirectional_loads_with_their_def
     assert loaded._network.architecture == saved._network.architecture
     assert (loaded._network.pooling, loaded._network.dropout) == ("last", 0.0)
     assert not loaded._network.bidirectional
+
+
+@pytest.mark.parametrize("output_mode", OUTPUT_MODES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_target_scaling_round_trips_bit_for_bit(output_mode, dtype, tmp_path):
+    """Targets far from size 1: the loaded model has the same scaling, predicts the same
+    bits and goes on training as the original does."""
+    X, y = _data("regressor", output_mode)
+    Y = np.stack([y * 1e5 + 3e4, y * 1e-4], axis=-1)
+    original = _make("regressor", output_mode=output_mode, dtype=dtype).fit(X, Y)
+    loaded = _round_trip(original, tmp_path)
+    _assert_same_estimator(original, loaded)
+    scaling = read_model(loaded).target_scaling
+    for fitted, restored in zip(read_model(original).target_scaling, scaling, strict=True):
+        assert restored.dtype == np.float64 and restored.shape == (2,)
+        assert_array_equal(restored, fitted)
+    _assert_same_predictions(original, loaded, X)
+    original.partial_fit(X, Y * 2.0)
+    loaded.partial_fit(X, Y * 2.0)
+    _assert_same_predictions(original, loaded, X)
+
+
+def test_unscaled_regressor_round_trips_without_scaling(tmp_path):
+    X, y = _data("regressor", "last")
+    original = _make("regressor", normalize_y=False).fit(X, y * 1e3)
+    loaded = _round_trip(original, tmp_path)
+    assert loaded.normalize_y is False
+    assert read_model(loaded).target_scaling is None
+    _assert_same_predictions(original, loaded, X)
+
+
+@pytest.mark.parametrize("name", ["regressor_gru", "regressor_after"])
+def test_file_from_before_target_scaling_loads_unscaled(name):
+    """A regressor saved before ``normalize_y`` existed trained on ``y`` as given: it
+    loads with ``normalize_y=False`` and no scaling, and refits the same way."""
+    model = load(DATA / f"{name}.npz")
+    assert model.normalize_y is False
+    assert read_model(model).target_scaling is None
+    classifier = load(DATA / "classifier_vanilla_multiclass.npz")
+    assert "normalize_y" not in classifier.get_params()

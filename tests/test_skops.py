@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from rnnlearn import GRUCell, LSTMCell, RNNClassifier, RNNRegressor, VanillaCell
+from rnnlearn._fitted import read_model
 from rnnlearn._network import Network
 from rnnlearn.callbacks import PrintProgress
 from rnnlearn.losses import AbsoluteError, Huber, LogLoss, SquaredError
@@ -511,3 +512,27 @@ def test_missing_or_old_skops_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "skops.io", None)
     with pytest.raises(ImportError, match=r"pip install rnnlearn\[skops\]"):
         save_skops(RNNRegressor(), io.BytesIO())
+
+
+@pytest.mark.parametrize("output_mode", ["last", "sequence", "after"])
+@pytest.mark.parametrize("normalize_y", [True, False])
+def test_target_scaling_round_trips_bit_for_bit(output_mode, normalize_y):
+    """A pipeline whose regressor standardised targets far from size 1 loads with the same
+    scaling (or none), predicts the same bits and trains on identically."""
+    X, y = _data("regressor", output_mode)
+    Y = np.stack([y * 1e5 + 3e4, y * 1e-4], axis=-1)
+    original = _pipeline("regressor", output_mode=output_mode, normalize_y=normalize_y)
+    original.fit(X, Y)
+    loaded = _round_trip(original)
+    scalings = [read_model(pipeline["model"]).target_scaling for pipeline in (original, loaded)]
+    if normalize_y:
+        for fitted, restored in zip(*scalings, strict=True):
+            assert restored.dtype == fitted.dtype
+            assert_array_equal(restored, fitted)
+    else:
+        assert scalings == [None, None]
+    _assert_same_predictions(original, loaded, X)
+    for pipeline in (original, loaded):
+        pipeline["model"].partial_fit(pipeline["scale"].transform(X), Y * 3.0)
+    _assert_same_predictions(original, loaded, X)
+    _assert_same_training_state(original["model"], loaded["model"])
