@@ -16,6 +16,7 @@ from . import (
     preprocessing,
 )
 from ._classifier import RNNClassifier
+from ._forecaster import RNNForecaster
 from ._regressor import RNNRegressor
 from ._version import __version__ as __version__  # re-exported, kept out of __all__
 from .cells import GRUCell, LSTMCell, VanillaCell
@@ -35,6 +36,7 @@ __all__ = [
     "GRUCell",
     "LSTMCell",
     "RNNClassifier",
+    "RNNForecaster",
     "RNNRegressor",
     "TrainingInterruptedWarning",
     "VanillaCell",

@@ -297,10 +297,8 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         data = TrainingData.from_batch_first(X, lengths, Y, weights, dtype, synced)
         validation = None
         if self.early_stopping and not incremental:
-            stratify = self._stratify_labels(Y, encoding)
-            data, validation = data.split(self.validation_fraction, stratify, state.rng)
-        loss = self._make_loss(hyper.loss, encoding)
-        validated = validation is not None
+            data, validation = self._split_validation(data, Y, encoding, state.rng)
+        loss, validated = self._make_loss(hyper.loss, encoding), validation is not None
         model = Model(network, hyper.optimizer, loss, self.output_mode, encoding, validated)
         setup = TrainingSetup(
             model=model,
@@ -344,20 +342,23 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
             )
         if network.n_features != self.n_features_in_:
             raise ValueError(
-                f"X has {network.n_features} features per time step, but "
-                f"{type(self).__name__} was fitted with {self.n_features_in_}; "
-                f"refit with warm_start=False to start over."
+                f"X has {network.n_features} features per time step, but {type(self).__name__} "
+                f"was fitted with {self.n_features_in_}; refit with warm_start=False to start over."
             )
         if not network.matches(self._network):
             raise ValueError(
-                "The network's architecture (cell, hidden_layer_sizes, pooling, "
-                "bidirectional, outputs or output steps) differs from the fitted one; refit with "
-                "warm_start=False to start over."
+                "The network's architecture (cell, hidden_layer_sizes, pooling, bidirectional, "
+                "outputs or output steps) differs from the fitted one; refit with warm_start=False "
+                "to start over."
             )
 
     def _stratify_labels(self, Y, encoding):
         """Labels to stratify the validation split by (``None`` for regression)."""
         return None
+
+    def _split_validation(self, data, Y, encoding, rng):
+        """``(training, held_out)`` for early stopping: a random share, stratified if it can."""
+        return data.split(self.validation_fraction, self._stratify_labels(Y, encoding), rng)
 
     def _train(self, setup, state, policy, n_epochs, dispatch):
         """The epoch loop: train, let the policy judge, commit, call callbacks.
@@ -415,9 +416,8 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         X, lengths = check_sequences(X)
         if X.shape[2] != self.n_features_in_:
             raise ValueError(
-                f"X has {X.shape[2]} features per time step, but "
-                f"{type(self).__name__} is expecting {self.n_features_in_} "
-                f"features as input."
+                f"X has {X.shape[2]} features per time step, but {type(self).__name__} is "
+                f"expecting {self.n_features_in_} features as input."
             )
         X_tm = check_representable("X", X.transpose(1, 0, 2), self._params.dtype)
         return X_tm, lengths, X.dtype

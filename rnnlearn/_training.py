@@ -114,6 +114,14 @@ class TrainingData:
             )
         return self.subset(train), self.subset(held_out)
 
+    def split_latest(self, n_held_out):
+        """Hold out the last ``n_held_out`` samples in the order given (for time-ordered data).
+
+        Returns ``(training, held_out)``: the samples before them and those samples.
+        """
+        n_train = self.n_samples - n_held_out
+        return self.subset(slice(0, n_train)), self.subset(slice(n_train, None))
+
 
 def emitted_step_weights(step_weights, sample_weight, lengths, n_timesteps, output_mode, dtype):
     """``(n_samples, n_steps)`` weights of the emitted steps: per step, times per sample.
@@ -458,6 +466,31 @@ class EpochPolicy:
         self.best_epoch = self.best_params = None
         self.failed = False
         self.first_epoch = len(state.history)
+
+    def score_start(self, setup, state, params, score):
+        """Make ``params`` a candidate, as "epoch 0" of a validated run.
+
+        Scores them on the validation split, so :meth:`finish` restores them unless an
+        epoch improves on them; no-op without a validation split.
+
+        Parameters
+        ----------
+        setup : TrainingSetup
+            The run's model and validation split.
+        state : TrainingState
+            The run's state; its ``best_score`` is set.
+        params : ndarray of shape (n_params,)
+            The candidate weights (copied), such as the starting ones.
+        score : callable
+            As for :func:`fit_epoch`.
+        """
+        held_out = setup.validation
+        if held_out is None:
+            return
+        raw = setup.model.network.predict(params, held_out.X, held_out.lengths)
+        self.best_score = score(raw, held_out.y, held_out.weights, setup.model.loss)
+        state.best_score = self.best_score
+        self._keep({"epoch": len(state.history)}, params)
 
     def end_epoch(self, record, state):
         """Take in an epoch's record; return whether training should stop after it.

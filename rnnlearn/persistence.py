@@ -64,6 +64,7 @@ from ._fitted import (
     start_state,
     write_fitted,
 )
+from ._forecaster import RNNForecaster
 from ._network import Network
 from ._regressor import RNNRegressor
 from ._validation import check_dtype
@@ -87,7 +88,11 @@ that take them: name -> the value such a file means (regressors then trained on 
 given)."""
 
 
-ESTIMATORS = {"RNNRegressor": RNNRegressor, "RNNClassifier": RNNClassifier}
+ESTIMATORS = {
+    "RNNRegressor": RNNRegressor,
+    "RNNClassifier": RNNClassifier,
+    "RNNForecaster": RNNForecaster,
+}
 """Estimator class name -> class: the only estimators a file may name."""
 
 CLASSES = {

@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from rnnlearn import RNNClassifier, RNNRegressor
+from rnnlearn import RNNClassifier, RNNForecaster, RNNRegressor
 from rnnlearn.optimizers import Adam
 
 FAST = dict(hidden_layer_sizes=(8,), max_iter=50, batch_size=16, random_state=0)
@@ -15,6 +15,7 @@ ESTIMATORS = [
     RNNRegressor(
         cell="gru", bidirectional=True, pooling="mean", dropout=0.1, optimizer=Adam(0.01), **FAST
     ),
+    RNNForecaster(**FAST),
 ]
 
 # The checks feed 2-D tabular X. For us a 2-D X is a batch of univariate series
@@ -35,6 +36,7 @@ SHARED = {
 }
 EXPECTED_FAILURES = {
     RNNRegressor: dict(SHARED),
+    RNNForecaster: dict(SHARED),
     RNNClassifier: {
         **SHARED,
         # check_classifiers_train also asserts a different column count raises at predict.

@@ -1,8 +1,8 @@
 """The one door into a fitted estimator (``rnnlearn._fitted``), enforced on the source.
 
-Outside the estimator classes (``_base.py``, ``_regressor.py``, ``_classifier.py``) only
-``_fitted.py`` reads or writes an estimator's private attributes and methods, and only its
-``start_state`` builds a ``TrainingState`` or a ``DivergenceGuard``.
+Outside the estimator classes (``_base.py``, ``_regressor.py``, ``_classifier.py``,
+``_forecaster.py``) only ``_fitted.py`` reads or writes an estimator's private attributes and
+methods, and only its ``start_state`` builds a ``TrainingState`` or a ``DivergenceGuard``.
 """
 
 import ast
@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 import rnnlearn
-from rnnlearn import RNNClassifier, RNNRegressor
+from rnnlearn import RNNClassifier, RNNForecaster, RNNRegressor
 
 PACKAGE = Path(rnnlearn.__file__).parent
 DOOR = "_fitted.py"
-ESTIMATOR_MODULES = ("_base.py", "_regressor.py", "_classifier.py")
+ESTIMATOR_MODULES = ("_base.py", "_regressor.py", "_classifier.py", "_forecaster.py")
 STATE_CLASSES = ("TrainingState", "DivergenceGuard")
 
 
@@ -62,7 +62,7 @@ def _estimator_private_names():
     ``_parameter_constraints``, which cells and optimizers declare as well)."""
     estimator_classes = {
         cls
-        for estimator_class in (RNNRegressor, RNNClassifier)
+        for estimator_class in (RNNRegressor, RNNClassifier, RNNForecaster)
         for cls in estimator_class.__mro__
         if cls.__module__.startswith("rnnlearn")
     }

@@ -16,7 +16,7 @@ from numpy.testing import assert_array_equal
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from rnnlearn import GRUCell, LSTMCell, RNNClassifier, RNNRegressor, VanillaCell
+from rnnlearn import GRUCell, LSTMCell, RNNClassifier, RNNForecaster, RNNRegressor, VanillaCell
 from rnnlearn._fitted import read_model
 from rnnlearn._network import Network
 from rnnlearn.callbacks import PrintProgress
@@ -133,6 +133,7 @@ def test_trusted_types_are_exactly_rnnlearns_as_skops_names_them():
     rnnlearn_objects = [
         RNNRegressor,
         RNNClassifier,
+        RNNForecaster,
         VanillaCell,
         GRUCell,
         LSTMCell,

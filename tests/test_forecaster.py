@@ -1,0 +1,228 @@
+"""RNNForecaster: window-relative scaling, the linear path, chronological early stopping."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import RidgeCV
+from sklearn.metrics import r2_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from rnnlearn import RNNForecaster, RNNRegressor, persistence
+from rnnlearn.optimizers import Adam
+from rnnlearn.preprocessing import make_windows
+
+skops_io = pytest.importorskip("skops.io")
+
+FAST = dict(hidden_layer_sizes=(8,), max_iter=15, random_state=0)
+DESTRUCTIVE = Adam(learning_rate=50.0)  # every trained epoch is worse than epoch 0
+
+
+def _series(n=320, seed=0):
+    """A trend with a 12-step season and noise, on a grid of 1/64 (exact in float64)."""
+    t = np.arange(n, dtype=float)
+    noise = np.random.RandomState(seed).normal(scale=0.5, size=n)
+    return np.round((0.4 * t + 6 * np.sin(2 * np.pi * t / 12) + noise) * 64) / 64
+
+
+def _windows(n=320, window=24):
+    X, y = make_windows(_series(n), window)
+    return X[:200], y[:200], X[200:], y[200:]
+
+
+def _fit(model, X, y, **fit_params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(X, y, **fit_params)
+
+
+def _ridge_path(X_train, y_train, X):
+    """The linear path as the forecaster documents it: ridge on the relative windows."""
+    flat = lambda W: (W - W[:, -1:]).reshape(len(W), -1)  # noqa: E731
+    ridge = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
+    ridge.fit(flat(X_train), y_train - X_train[:, -1, 0])
+    return X[:, -1, 0] + ridge.predict(flat(X))
+
+
+def _mase(y_test, pred, y_train, m=12):
+    return np.mean(np.abs(y_test - pred)) / np.mean(np.abs(y_train[m:] - y_train[:-m]))
+
+
+def test_defaults_and_clone():
+    model = RNNForecaster()
+    params = model.get_params()
+    assert params["hidden_layer_sizes"] == (32,) and params["cell"] == "gru"
+    assert params["dropout"] == 0.2 and params["alpha"] == 0 and params["pooling"] == "auto"
+    assert params["relative"] and params["linear_path"] and params["early_stopping"]
+    assert params["validation_fraction"] == 0.2 and params["normalize_y"]
+    other = clone(RNNForecaster(target_features=[1, 0], relative=False))
+    assert other.get_params()["target_features"] == [1, 0] and not other.relative
+
+
+def test_extrapolates_a_trend_beyond_the_training_range():
+    X_train, y_train, X_test, y_test = _windows()
+    assert np.mean(y_test > y_train.max()) > 0.8  # the test targets leave the training range
+    forecaster = _fit(RNNForecaster(max_iter=60, random_state=0), X_train, y_train)
+    plain = _fit(
+        RNNRegressor(hidden_layer_sizes=(32,), max_iter=60, random_state=0), X_train, y_train
+    )
+    ridge = _ridge_path(X_train, y_train, X_test)
+    scores = {
+        name: _mase(y_test, pred, y_train)
+        for name, pred in [
+            ("forecaster", forecaster.predict(X_test)),
+            ("plain", plain.predict(X_test)),
+            ("ridge", ridge),
+        ]
+    }
+    assert scores["forecaster"] < 0.25 * scores["plain"], scores
+    assert scores["forecaster"] < 1.1 * scores["ridge"], scores
+
+
+def test_epoch_zero_is_the_ridge_path_and_is_restored_when_no_epoch_beats_it():
+    X_train, y_train, X_test, _ = _windows()
+    model = _fit(RNNForecaster(optimizer=DESTRUCTIVE, **FAST), X_train, y_train)
+    assert model.linear_coef_.shape == (24, 1, 1)
+    assert model.n_iter_ >= 1
+    assert not model.coefs_[-1]["W"].any()
+    assert model.best_validation_score_ > max(model.validation_scores_)
+    np.testing.assert_allclose(
+        model.predict(X_test), _ridge_path(X_train, y_train, X_test), rtol=1e-9, atol=1e-6
+    )
+
+
+def test_relative_scaling_is_exact_for_shifted_series():
+    X_train, y_train, X_test, _ = _windows()
+    model = _fit(RNNForecaster(**FAST), X_train, y_train)
+    shift = 1000.0
+    np.testing.assert_allclose(
+        model.predict(X_test + shift), model.predict(X_test) + shift, rtol=0, atol=1e-9
+    )
+    shifted = _fit(RNNForecaster(**FAST), X_train + shift, y_train + shift)
+    np.testing.assert_allclose(
+        shifted.predict(X_test + shift), model.predict(X_test) + shift, rtol=0, atol=1e-9
+    )
+
+
+def test_chronological_hold_out_is_the_latest_windows():
+    X_train, y_train, _, _ = _windows()
+    model = _fit(RNNForecaster(**FAST), X_train, y_train)
+    held = slice(160, None)  # 0.2 of 200 windows, the latest
+    network = model.predict(X_train) - _ridge_path(X_train, y_train, X_train)
+    # The network learns what a linear path fitted on the windows before the hold-out leaves.
+    residual = y_train - _ridge_path(X_train[:160], y_train[:160], X_train)
+    latest = r2_score(residual[held], network[held])
+    earliest = r2_score(residual[:40], network[:40])
+    assert latest == pytest.approx(model.best_validation_score_, abs=1e-4)
+    assert earliest != pytest.approx(model.best_validation_score_, abs=1e-4)
+
+
+def test_too_few_windows_train_on_all():
+    X, y = make_windows(_series(60), 12)  # 48 windows: 10 would be held out, 9.6 rounds up
+    assert _fit(RNNForecaster(**FAST), X, y).validation_scores_ is not None
+    X, y = X[:45], y[:45]  # 9 held out: fewer than 10
+    model = _fit(RNNForecaster(**FAST), X, y)
+    assert model.validation_scores_ is None and model.best_loss_ is not None
+
+
+def test_reproducible_with_random_state():
+    X_train, y_train, X_test, _ = _windows()
+    params = dict(FAST, early_stopping=False)  # the network's part, not epoch 0, is kept
+    first = _fit(RNNForecaster(**params), X_train, y_train).predict(X_test)
+    second = _fit(RNNForecaster(**params), X_train, y_train).predict(X_test)
+    np.testing.assert_array_equal(first, second)
+    other = _fit(RNNForecaster(**{**params, "random_state": 1}), X_train, y_train)
+    assert not np.array_equal(first, other.predict(X_test))
+
+
+def test_multivariate_targets_and_target_features():
+    series = np.column_stack([_series(200), _series(200, seed=1)[::-1]])
+    X, y = make_windows(series, 12)
+    model = _fit(RNNForecaster(**FAST), X, y)
+    np.testing.assert_array_equal(model.target_features_, [0, 1])
+    assert model.predict(X).shape == y.shape
+    X1, y1 = make_windows(series, 12, target=1)
+    model = _fit(RNNForecaster(target_features=1, **FAST), X1, y1)
+    assert model.predict(X1).shape == y1.shape
+    with pytest.raises(ValueError, match="target_features"):
+        _fit(RNNForecaster(**FAST), X1, y1)
+
+
+@pytest.mark.parametrize(
+    "params, target, match",
+    [
+        (dict(target_features=3), "single", "below 1"),
+        (dict(target_features=(0, 0)), "single", "per target column"),
+        (dict(target_features=-1), "single", "ints >= 0"),
+        (dict(), "triple", "target_features"),
+        (dict(output_mode="sequence"), "single", "output_mode must be 'last'"),
+    ],
+)
+def test_bad_input_raises_before_any_state_change(params, target, match):
+    X_train, y_train, X_test, _ = _windows()
+    model = _fit(RNNForecaster(**FAST), X_train, y_train)
+    before, n_iter = model.predict(X_test), model.n_iter_
+    y = y_train if target == "single" else np.column_stack([y_train] * 3)
+    X = X_train if target == "single" else np.concatenate([X_train] * 2, axis=2)
+    with pytest.raises((TypeError, ValueError), match=match):
+        _fit(model.set_params(**params), X, y)
+    model.set_params(**{name: RNNForecaster().get_params()[name] for name in params})
+    np.testing.assert_array_equal(model.predict(X_test), before)
+    assert model.n_iter_ == n_iter
+
+
+def test_warm_start_and_partial_fit_keep_the_linear_path():
+    X_train, y_train, X_test, _ = _windows()
+    model = _fit(RNNForecaster(**FAST), X_train, y_train)
+    coef, intercept = model.linear_coef_.copy(), model.linear_intercept_.copy()
+    n_iter = model.n_iter_
+    model.partial_fit(X_train[:50] + 5.0, y_train[:50] + 7.0)
+    _fit(model.set_params(warm_start=True), X_train[::2], y_train[::2])
+    np.testing.assert_array_equal(model.linear_coef_, coef)
+    np.testing.assert_array_equal(model.linear_intercept_, intercept)
+    assert model.n_iter_ > n_iter + 1
+    with pytest.raises(ValueError, match="fitted with 1"):
+        model.partial_fit(X_train, np.column_stack([y_train, y_train]))
+
+
+def test_variable_length_histories_read_the_last_k_steps():
+    series = _series(200)
+    X = [series[start : 120 + start // 2] for start in range(0, 80)]  # lengths 120 down to 80
+    y = np.array([series[120 + start // 2] for start in range(0, 80)])
+    model = _fit(RNNForecaster(optimizer=DESTRUCTIVE, **FAST), X, y)
+    assert not model.coefs_[-1]["W"].any()  # epoch 0: the linear path alone
+    assert len(model.linear_coef_) == 80  # the shortest history
+    short = series[150:170]
+    padded = np.concatenate([np.full(80 - len(short), short[-1]), short])
+    np.testing.assert_allclose(model.predict([short]), model.predict([padded]), rtol=1e-9)
+    assert model.predict([series[100:190], short]).shape == (2,)
+
+
+@pytest.mark.parametrize("multi", [False, True])
+def test_save_load_and_skops_round_trip_exactly(tmp_path, multi):
+    if multi:
+        X, y = make_windows(np.column_stack([_series(150), _series(150, seed=2)]), 12)
+        X_test = [X[0, 3:], X[1]]
+    else:
+        X, y, X_test, _ = _windows()
+    model = _fit(RNNForecaster(**FAST), X, y)
+    persistence.save(model, tmp_path / "model.npz")
+    loaded = persistence.load(tmp_path / "model.npz")
+    np.testing.assert_array_equal(loaded.predict(X_test), model.predict(X_test))
+    assert loaded.get_params() == model.get_params()
+    data = skops_io.dumps(model)
+    restored = skops_io.loads(data, trusted=list(persistence.SKOPS_TRUSTED_TYPES))
+    np.testing.assert_array_equal(restored.predict(X_test), model.predict(X_test))
+
+
+def test_score_and_hidden_states_read_the_forecasts():
+    X_train, y_train, X_test, y_test = _windows()
+    model = _fit(RNNForecaster(**FAST), X_train, y_train)
+    assert model.score(X_test, y_test) == pytest.approx(r2_score(y_test, model.predict(X_test)))
+    states = model.hidden_states(X_test)
+    assert states[0]["h"].shape == (len(X_test), 24, 8)
+    np.testing.assert_allclose(
+        model.hidden_states(X_test + 100.0)[0]["h"], states[0]["h"], atol=1e-5
+    )
