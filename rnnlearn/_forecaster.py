@@ -338,7 +338,7 @@ class RNNForecaster(RNNRegressor):
             Z = _last_steps(X_relative, lengths, n_lags).reshape(n_samples, -1)
             coef, intercept = _fit_linear(Z, Y_relative, weights)
         return {
-            "linear_coef_": coef.reshape(n_lags, n_features, -1),
+            "linear_coef_": coef.reshape(n_lags, n_features, Y_relative.shape[1]),
             "linear_intercept_": intercept,
         }
 

@@ -226,3 +226,27 @@ def test_score_and_hidden_states_read_the_forecasts():
     np.testing.assert_allclose(
         model.hidden_states(X_test + 100.0)[0]["h"], states[0]["h"], atol=1e-5
     )
+
+
+@pytest.mark.parametrize("relative, linear_path", [(False, True), (True, False), (False, False)])
+def test_options_off(tmp_path, relative, linear_path):
+    X_train, y_train, X_test, _ = _windows()
+    params = dict(FAST, relative=relative, linear_path=linear_path)
+    model = _fit(RNNForecaster(**params), X_train, y_train)
+    assert len(model.linear_coef_) == (24 if linear_path else 0)
+    assert model.relative_ is relative
+    shift = model.predict(X_test + 100.0) - model.predict(X_test)
+    assert np.allclose(shift, 100.0) is relative
+    persistence.save(model, tmp_path / "model.npz")
+    loaded = persistence.load(tmp_path / "model.npz")
+    np.testing.assert_array_equal(loaded.predict(X_test), model.predict(X_test))
+
+
+def test_the_linear_path_weighs_windows_by_sample_weight():
+    X_train, y_train, _, _ = _windows()
+    weights = np.r_[np.zeros(80), np.ones(120)]
+    weighted = _fit(RNNForecaster(**FAST), X_train, y_train, sample_weight=weights)
+    dropped = _fit(RNNForecaster(**FAST), X_train[80:], y_train[80:])
+    np.testing.assert_allclose(weighted.linear_coef_, dropped.linear_coef_, rtol=1e-6, atol=1e-9)
+    unweighted = _fit(RNNForecaster(**FAST), X_train, y_train)
+    assert not np.allclose(weighted.linear_coef_, unweighted.linear_coef_, rtol=1e-3)
