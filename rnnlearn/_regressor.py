@@ -174,7 +174,8 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     n_iter_ : int
         Epochs run, over all fits that continued this model.
     loss_ : float
-        Training loss of the last epoch.
+        Training loss of the last epoch (on the standardised targets with
+        ``normalize_y=True``, as every loss here).
     loss_curve_ : list of float
         Training loss of each epoch.
     best_loss_ : float or None
@@ -329,7 +330,9 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         return loss
 
     def _prepare(self, X, y, sample_weight, *, incremental, classes):
-        # The target scaling weighs each target as the loss does.
+        """As :meth:`BaseRNN._prepare`, with the sample weights handed to
+        :meth:`_encode_targets` beside ``y``: the target scaling weighs each target as the
+        loss does."""
         targets = _TrainingTargets(y, sample_weight)
         return super()._prepare(X, targets, sample_weight, incremental=incremental, classes=classes)
 
