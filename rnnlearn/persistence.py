@@ -299,6 +299,7 @@ def _rebuild(arrays):
     rng = np.random.RandomState()
     rng.set_state(("MT19937", arrays.pop("rng_key"), *document["rng"]))
     model = _read_model(document, network, optimizer, estimator, arrays)
+    _check_target_scaling(estimator, model)
     fitted = document["fitted"]
     state = start_state(
         params,
@@ -710,6 +711,27 @@ def _fitted_estimators(obj):
     return found
 
 
+def _check_target_scaling(estimator, model):
+    """Raise unless the model's target scaling is what ``normalize_y`` says: finite
+    ``(mean, scale)`` arrays of shape ``(n_outputs,)`` with positive scales, or none."""
+    scaled = bool(estimator.get_params().get("normalize_y", False))
+    scaling = model.target_scaling
+    if not scaled:
+        if scaling is not None:
+            raise ValueError("the model has a target scaling, but normalize_y is False.")
+        return
+    shape = (model.network.n_outputs,)
+    if scaling is None or not all(
+        isinstance(v, np.ndarray) and v.shape == shape and np.all(np.isfinite(v)) for v in scaling
+    ):
+        raise ValueError(
+            f"normalize_y is True, but the target scaling is not two finite arrays of shape "
+            f"{shape}: the file lacks or has tampered encoding__y_mean / encoding__y_scale."
+        )
+    if not np.all(scaling[1] > 0):
+        raise ValueError("the target scaling has a scale that is not positive.")
+
+
 def _check_fitted(estimator):
     """Raise unless a loaded estimator's fitted state is one that training makes.
 
@@ -737,6 +759,7 @@ def _check_fitted(estimator):
             raise ValueError(f"expected a {cls.__name__}; got {value!r}.")
     if model.output_mode not in OUTPUT_MODES:
         raise ValueError(f"unknown output mode {model.output_mode!r}.")
+    _check_target_scaling(estimator, model)
     template = model.optimizer.init(params)
     if state.optimizer_state.keys() != template.keys() or not all(
         (value.shape, value.dtype) == (params.shape, params.dtype)

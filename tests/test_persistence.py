@@ -276,6 +276,41 @@ def test_load_refuses_invalid_files(tampering, tmp_path):
         load(path)
 
 
+SCALING_TAMPERINGS = {
+    "target scaling removed": (
+        None,
+        lambda a: [a.pop("encoding___y_mean"), a.pop("encoding___y_scale")],
+        "lacks or has tampered",
+    ),
+    "target scale of the wrong shape": (
+        None,
+        lambda a: a.update(encoding___y_scale=np.ones(3)),
+        "lacks or has tampered",
+    ),
+    "target scale not positive": (
+        None,
+        lambda a: a.update(encoding___y_scale=-a["encoding___y_scale"]),
+        "not positive",
+    ),
+    "target scaling without normalize_y": (
+        lambda d: d["hyperparameters"].update(normalize_y=False),
+        None,
+        "normalize_y is False",
+    ),
+}
+
+
+@pytest.mark.parametrize("tampering", SCALING_TAMPERINGS.values(), ids=SCALING_TAMPERINGS.keys())
+def test_load_refuses_a_tampered_target_scaling(tampering, tmp_path):
+    edit_document, edit_arrays, message = tampering
+    X, y = _data("regressor", "last")
+    path = tmp_path / "model.npz"
+    save(_make("regressor").fit(X, y), path)
+    _tamper(path, edit_document, edit_arrays)
+    with pytest.raises(ValueError, match=message):
+        load(path)
+
+
 def _saved_bytes(tmp_path):
     X, y = _data("regressor", "last")
     path = tmp_path / "model.npz"
