@@ -310,7 +310,7 @@ def test_partial_fit_is_a_task_with_one_epoch():
 def test_estimators_work_without_sklearn_callback():
     """With a scikit-learn that has no sklearn.callback, fitting works as before."""
     code = (
-        "import sys, sklearn.model_selection, sklearn.pipeline\n"
+        "import sys, sklearn.linear_model, sklearn.model_selection, sklearn.pipeline\n"
         "sys.modules['sklearn.callback'] = None  # from sklearn.callback import ... fails\n"
         "import numpy as np, warnings; warnings.simplefilter('ignore')\n"
         "from rnnlearn import RNNRegressor\n"
