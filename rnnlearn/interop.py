@@ -91,7 +91,8 @@ def to_torch_state_dict(estimator):
     Raises
     ------
     ValueError
-        If the cell has no PyTorch counterpart (see :func:`check_convertible`).
+        If the cell has no PyTorch counterpart (see :func:`check_convertible`); for an
+        :class:`~rnnlearn.RNNForecaster`.
 
     Examples
     --------
@@ -107,6 +108,7 @@ def to_torch_state_dict(estimator):
     """
     check_is_fitted(estimator, "n_iter_")
     check_convertible(estimator.cell_)
+    _check_network_only(read_model(estimator))
     directions = DIRECTIONS[: read_model(estimator).network.n_directions]
     *layers, head = estimator.coefs_
     state = {}
@@ -118,6 +120,16 @@ def to_torch_state_dict(estimator):
     state["head.weight"] = np.array(W.T, order="C")
     state["head.bias"] = np.array(b)
     return state
+
+
+def _check_network_only(model):
+    """Refuse a model whose predictions need more than its network (an RNNForecaster)."""
+    if "linear_coef_" in model.encoding:
+        raise ValueError(
+            "An RNNForecaster forecasts level + linear path + network, and a PyTorch module "
+            "holds the network only: the windows' level, linear path and input scaling "
+            "would be missing. Export it with rnnlearn.onnx.to_onnx, which computes all three."
+        )
 
 
 def _torch_layer(layer, suffix=""):
@@ -199,7 +211,8 @@ def to_torch(estimator):
     ImportError
         If ``torch`` is not installed.
     ValueError
-        If the cell has no PyTorch counterpart (see :func:`check_convertible`).
+        If the cell has no PyTorch counterpart (see :func:`check_convertible`), or for an
+        :class:`~rnnlearn.RNNForecaster` (its level and linear path are not in the module).
     """
     state = to_torch_state_dict(estimator)  # refuses what PyTorch lacks, torch or not
     import torch

@@ -73,7 +73,7 @@ def to_onnx(estimator, *, lengths=False):
 
     Parameters
     ----------
-    estimator : RNNRegressor, RNNClassifier or Pipeline
+    estimator : RNNRegressor, RNNClassifier, RNNForecaster or Pipeline
         A fitted estimator, or a fitted :class:`~sklearn.pipeline.Pipeline` of
         ``SequenceScaler`` steps (or ``'passthrough'``) followed by one.
     lengths : bool, default=False
@@ -114,7 +114,7 @@ def to_onnx(estimator, *, lengths=False):
     """
     scalers, estimator, model = _check_exportable(estimator, lengths)
     graph = _GraphBuilder()  # imports onnx
-    raw = _raw_output(graph, model, estimator.coefs_, *_inputs(graph, model, scalers, lengths))
+    raw = _graph_output(graph, model, estimator.coefs_, scalers, lengths)
     (_classifier_outputs if model.target_kind else _regressor_outputs)(graph, model, raw)
     return graph.model(f"{type(estimator).__name__} exported by rnnlearn.onnx.to_onnx")
 
@@ -153,8 +153,8 @@ def _split_pipeline(estimator):
             scalers.append(step)
     if not isinstance(estimator, BaseRNN):
         raise TypeError(
-            f"to_onnx exports an RNNRegressor, an RNNClassifier or a Pipeline ending with "
-            f"one; got {type(estimator).__name__}."
+            f"to_onnx exports an RNNRegressor, an RNNClassifier, an RNNForecaster or a "
+            f"Pipeline ending with one; got {type(estimator).__name__}."
         )
     for scaler in scalers:
         check_is_fitted(scaler)
@@ -190,6 +190,70 @@ def _check_exportable(estimator, lengths):
     if not isinstance(lengths, bool):
         raise TypeError(f"lengths must be a bool; got {lengths!r}.")
     return scalers, estimator, model
+
+
+def _graph_output(graph, model, coefs, scalers, lengths):
+    """The graph's inputs and its raw output (see :func:`_raw_output`), for an
+    :class:`~rnnlearn.RNNForecaster` with its level and linear path added (see
+    :func:`_window_inputs`): its whole forecast, the level in float32."""
+    X, valid_lengths = _inputs(graph, model, scalers, lengths)
+    if "linear_coef_" not in model.encoding:
+        return _raw_output(graph, model, coefs, X, valid_lengths)
+    X, offset = _window_inputs(graph, model, X, valid_lengths)
+    return graph.op("Add", _raw_output(graph, model, coefs, X, valid_lengths), offset)
+
+
+def _window_inputs(graph, model, X, lengths):
+    """A forecaster's network input and its ``level + linear`` offset, in the graph.
+
+    The network reads the windows relative to their level (the last valid value of each
+    feature), standardised; the offset ``(batch, n_outputs)`` is the level of each
+    target's feature plus the linear path on the last ``k`` relative steps (front-padded
+    with zeros), as :class:`~rnnlearn.RNNForecaster` predicts.
+    """
+    encoding = model.encoding
+    coef = encoding["linear_coef_"]
+    n_lags, n_features, n_outputs = coef.shape
+    if lengths is None:  # every window as long as X
+        lengths = graph.op(
+            "Expand", graph.op("Shape", X, start=1, end=2), graph.op("Shape", X, start=0, end=1)
+        )
+    offset = graph.constant(encoding["linear_intercept_"])
+    if encoding["relative_"]:
+        level = _steps_before_end(graph, X, lengths, [-1], n_features)  # (batch, 1, features)
+        X = graph.op("Sub", X, level)
+        level = graph.op("Reshape", level, graph.constant([-1, n_features]))
+        features = graph.constant(encoding["target_features_"])
+        offset = graph.op("Add", offset, graph.op("Gather", level, features, axis=1))
+    if n_lags:
+        lagged = _steps_before_end(graph, X, lengths, np.arange(-n_lags, 0), n_features)
+        flat = graph.op("Reshape", lagged, graph.constant([-1, n_lags * n_features]))
+        linear = graph.op("MatMul", flat, graph.constant(coef.reshape(-1, n_outputs)))
+        offset = graph.op("Add", offset, linear)
+    X = graph.op("Sub", X, graph.constant(encoding["_input_mean"]))
+    return graph.op("Div", X, graph.constant(encoding["_input_scale"])), offset
+
+
+def _steps_before_end(graph, X, lengths, shifts, n_features):
+    """``(batch, len(shifts), n_features)``: each sequence's steps ``length + shift``, zero
+    where that is before its start."""
+    steps = graph.op(
+        "Add",
+        graph.op("Unsqueeze", lengths, graph.constant([1])),
+        graph.constant(np.asarray(shifts)),
+    )
+    shape = graph.op(
+        "Concat",
+        graph.op("Shape", X, start=0, end=1),
+        graph.constant([len(shifts), n_features]),
+        axis=0,
+    )
+    index = graph.op("Unsqueeze", graph.op("Max", steps, graph.constant(0)), graph.constant([2]))
+    gathered = graph.op("GatherElements", X, graph.op("Expand", index, shape), axis=1)
+    inside = graph.op(
+        "Unsqueeze", graph.op("GreaterOrEqual", steps, graph.constant(0)), graph.constant([2])
+    )
+    return graph.op("Where", inside, gathered, graph.constant(np.float32(0)))
 
 
 def _raw_output(graph, model, coefs, X, lengths):

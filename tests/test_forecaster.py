@@ -250,3 +250,37 @@ def test_the_linear_path_weighs_windows_by_sample_weight():
     np.testing.assert_allclose(weighted.linear_coef_, dropped.linear_coef_, rtol=1e-6, atol=1e-9)
     unweighted = _fit(RNNForecaster(**FAST), X_train, y_train)
     assert not np.allclose(weighted.linear_coef_, unweighted.linear_coef_, rtol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "params", [{}, {"relative": False}, {"linear_path": False}], ids=["default", "raw", "no-linear"]
+)
+def test_onnx_export_equals_predict(params):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from rnnlearn.onnx import to_onnx
+
+    X, y = make_windows(np.column_stack([_series(150), _series(150, seed=2) / 4]), 12)
+    model = _fit(RNNForecaster(**FAST, **params), X, y)
+    session = onnxruntime.InferenceSession(to_onnx(model).SerializeToString())
+    (predictions,) = session.run(None, {"X": X.astype(np.float32)})
+    np.testing.assert_allclose(predictions, model.predict(X), rtol=1e-5, atol=1e-3)
+    # Padded windows of mixed lengths, some shorter than the linear path's 12 steps.
+    windows = [X[i, i % 8 :] for i in range(30)]
+    padded = np.zeros((30, 12, 2), dtype=np.float32)
+    for i, window in enumerate(windows):
+        padded[i, : len(window)] = window
+    session = onnxruntime.InferenceSession(to_onnx(model, lengths=True).SerializeToString())
+    lengths = np.array([len(window) for window in windows], dtype=np.int64)
+    (predictions,) = session.run(None, {"X": padded, "lengths": lengths})
+    np.testing.assert_allclose(predictions, model.predict(windows), rtol=1e-5, atol=1e-3)
+
+
+def test_pytorch_export_refuses_a_forecaster():
+    from rnnlearn.interop import to_torch, to_torch_state_dict
+
+    X_train, y_train, _, _ = _windows()
+    model = _fit(RNNForecaster(**FAST), X_train, y_train)
+    for export in (to_torch_state_dict, to_torch):
+        with pytest.raises(ValueError, match="level, linear path and input scaling"):
+            export(model)
