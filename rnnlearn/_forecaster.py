@@ -270,8 +270,26 @@ class RNNForecaster(RNNRegressor):
         "target_features": _check_target_features,
     }
 
-    # The regressor's score would read the network alone; this one scores the forecasts.
-    score = RegressorMixin.score
+    def score(self, X, y, sample_weight=None):
+        """R² of the forecasts (:meth:`predict`, level and linear path included).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_windows, n_timesteps, n_features) or list
+            Windows, as for :meth:`fit`.
+        y : array-like of shape (n_windows,) or (n_windows, n_targets)
+            The values that follow them.
+        sample_weight : array-like of shape (n_windows,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        float
+            :func:`sklearn.metrics.r2_score` of the forecasts (uniform average over
+            target columns).
+        """
+        # The regressor's score would read the network alone; this one scores the forecasts.
+        return RegressorMixin.score(self, X, y, sample_weight=sample_weight)
 
     def _check_combinations(self):
         super()._check_combinations()
