@@ -125,7 +125,7 @@ class RNNForecaster(RNNRegressor):
         As for :class:`RNNRegressor`.
     normalize_y : bool, default=True
         As for :class:`RNNRegressor` (the network's targets are standardised).
-    optimizer : {'adam'', 'sgd', 'adagrad', 'rmsprop'} or Optimizer, default='adam'
+    optimizer : {'adam', 'sgd', 'adagrad', 'rmsprop'} or Optimizer, default='adam'
         As for :class:`RNNRegressor`.
     alpha : float, default=0.0
         As for :class:`RNNRegressor`.
