@@ -43,10 +43,8 @@ from rnnlearn.preprocessing import SequenceScaler
 fast = "--fast" in sys.argv or os.environ.get("RNNLEARN_EXAMPLES_FAST") == "1"
 output = sys.argv[sys.argv.index("--output") + 1] if "--output" in sys.argv else None
 max_iter = 20 if fast else 100  # training epochs
-try:
-    HERE = Path(__file__).resolve().parent
-except NameError:  # sphinx-gallery runs the script from its folder, without __file__
-    HERE = Path.cwd()
+# sphinx-gallery runs the script from its folder, without __file__
+HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
 data_folder = Path(os.environ.get("RNNLEARN_DATA", HERE.parents[1] / "shared" / "data"))
 # A short demo stops at max_iter on purpose; do not warn about it.
 warnings.simplefilter("ignore", ConvergenceWarning)

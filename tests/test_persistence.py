@@ -265,15 +265,20 @@ TAMPERINGS = {
 }
 
 
-@pytest.mark.parametrize("tampering", TAMPERINGS.values(), ids=TAMPERINGS.keys())
-def test_load_refuses_invalid_files(tampering, tmp_path):
+def _check_refused(kind, tampering, tmp_path):
+    """Save a fitted ``kind`` model, tamper with the file, and check that load refuses it."""
     edit_document, edit_arrays, message = tampering
-    X, y = _data("classifier", "last")
+    X, y = _data(kind, "last")
     path = tmp_path / "model.npz"
-    save(_make("classifier").fit(X, y), path)
+    save(_make(kind).fit(X, y), path)
     _tamper(path, edit_document, edit_arrays)
     with pytest.raises(ValueError, match=message):
         load(path)
+
+
+@pytest.mark.parametrize("tampering", TAMPERINGS.values(), ids=TAMPERINGS.keys())
+def test_load_refuses_invalid_files(tampering, tmp_path):
+    _check_refused("classifier", tampering, tmp_path)
 
 
 SCALING_TAMPERINGS = {
@@ -302,13 +307,7 @@ SCALING_TAMPERINGS = {
 
 @pytest.mark.parametrize("tampering", SCALING_TAMPERINGS.values(), ids=SCALING_TAMPERINGS.keys())
 def test_load_refuses_a_tampered_target_scaling(tampering, tmp_path):
-    edit_document, edit_arrays, message = tampering
-    X, y = _data("regressor", "last")
-    path = tmp_path / "model.npz"
-    save(_make("regressor").fit(X, y), path)
-    _tamper(path, edit_document, edit_arrays)
-    with pytest.raises(ValueError, match=message):
-        load(path)
+    _check_refused("regressor", tampering, tmp_path)
 
 
 def _saved_bytes(tmp_path):
