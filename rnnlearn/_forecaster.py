@@ -361,23 +361,22 @@ class RNNForecaster(RNNRegressor):
             "linear_intercept_": intercept,
         }
 
-    def _targets(self, encoding, X, lengths, Y, weights):
-        """What the network learns: ``Y`` less ``level + linear``.
+    def _training_offset(self, encoding, X, lengths, Y, weights, offset):
+        """The ``level + linear`` the network learns to correct in this fit.
 
-        With a hold-out, the linear path behind these targets is fitted on the windows
-        before it, so the held-out windows judge the network on what a linear path that
-        never saw them leaves (fitted on all, it would leave them only its in-sample noise).
+        ``offset`` is the fitted encoding's. With a hold-out, the linear path behind the
+        targets is fitted on the windows before it instead, so the held-out windows judge
+        the network on what a linear path that never saw them leaves (fitted on all, it
+        would leave them only its in-sample noise).
         """
         n_fit = len(X) - self._n_held_out(len(X))
-        if n_fit < len(X):
-            X_relative, level = _relative(X[:n_fit], lengths[:n_fit], encoding["relative_"])
-            Y_relative = Y[:n_fit] - level[:, encoding["target_features_"]]
-            n_lags = len(encoding["linear_coef_"])
-            part = self._linear_path(
-                X_relative, lengths[:n_fit], Y_relative, weights[:n_fit], n_lags
-            )
-            encoding = {**encoding, **part}
-        return Y - self._apply(encoding, X, lengths, np.float64)[1]
+        if n_fit == len(X):
+            return offset
+        X_relative, level = _relative(X[:n_fit], lengths[:n_fit], encoding["relative_"])
+        Y_relative = Y[:n_fit] - level[:, encoding["target_features_"]]
+        n_lags = len(encoding["linear_coef_"])
+        part = self._linear_path(X_relative, lengths[:n_fit], Y_relative, weights[:n_fit], n_lags)
+        return self._apply({**encoding, **part}, X, lengths, np.float64)[1]
 
     def _n_held_out(self, n_samples):
         """Windows held out for early stopping: the latest ``validation_fraction``, or none
@@ -430,11 +429,12 @@ class RNNForecaster(RNNRegressor):
         weights = check_sample_weight(sample_weight, len(X), np.float64)
         if resume:
             encoding = {name: getattr(self, name) for name in self._window_attributes}
-            residual = Y - self._apply(encoding, X, lengths, dtype)[1]
         else:
             encoding = self._fit_windows(X, lengths, Y, weights)
-            residual = self._targets(encoding, X, lengths, Y, weights)
-        network_input = self._apply(encoding, X, lengths, dtype)[0]
+        network_input, offset = self._apply(encoding, X, lengths, dtype)
+        if not resume:
+            offset = self._training_offset(encoding, X, lengths, Y, weights, offset)
+        residual = Y - offset
         setup, state = super()._prepare(
             network_input,
             residual[:, 0] if squeeze else residual,
