@@ -1,9 +1,13 @@
-"""rnnlearn's network as a ``torch.nn.Module``: what :func:`rnnlearn.interop.to_torch` builds.
+"""rnnlearn's models as ``torch.nn.Module``: what :func:`rnnlearn.interop.to_torch` builds.
+
+:class:`RecurrentModule` is the network of every estimator; :class:`ForecasterModule`
+extends it with an :class:`~rnnlearn.RNNForecaster`'s window encoding
+(:class:`WindowEncoding`: level, linear path, input scaling).
 
 :mod:`rnnlearn.interop` imports this module only when it builds a module, after importing
 ``torch`` itself (whose ``ImportError`` says what to install); ``import rnnlearn`` never
 imports it. Without ``torch`` the module still imports, so that tools which import every
-module (``pytest --doctest-modules``) work, but :class:`RecurrentModule` cannot be built.
+module (``pytest --doctest-modules``) work, but its classes cannot be instantiated.
 """
 
 # SPDX-License-Identifier: BSD-3-Clause
@@ -90,11 +94,7 @@ class RecurrentModule(_Module):
             ``(n_samples[, n_steps], n_outputs)``, the last axis dropped with
             ``squeeze_output``.
         """
-        n_samples, n_timesteps, _ = X.shape
-        if lengths is None:
-            lengths = torch.full((n_samples,), n_timesteps, device=X.device)
-        lengths = torch.as_tensor(lengths, device=X.device).long()
-        valid = torch.arange(n_timesteps, device=X.device)[None, :] < lengths[:, None]
+        lengths, valid = _valid_steps(X, lengths)
         H = self._with_steps_after(X, valid)
         for layer in self.layers:
             H = self._run_layer(layer, H, lengths)
@@ -145,6 +145,118 @@ class RecurrentModule(_Module):
             n_hidden = H.shape[2] // 2
             top = torch.cat([top[..., :n_hidden], H[:, :1, n_hidden:]], dim=-1)
         return top[:, 0] if self.n_steps_out == 1 else top
+
+
+class ForecasterModule(RecurrentModule):
+    """An :class:`~rnnlearn.RNNForecaster` in PyTorch: its network beside its window encoding.
+
+    The network is :class:`RecurrentModule`'s (its ``layers`` and ``head``, keys as for a
+    regressor); the submodule ``window`` (:class:`WindowEncoding`) holds the level, the
+    linear path and the input scaling as buffers. ``forward`` returns ``level + linear +
+    network``, what :meth:`~rnnlearn.RNNForecaster.predict` returns.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        The network's, as for :class:`RecurrentModule`.
+    window : WindowEncoding
+        The forecaster's window encoding.
+    """
+
+    def __init__(self, *args, window, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.window = window
+
+    def forward(self, X, lengths=None):
+        """Forecasts of the windows ``X``; see :func:`rnnlearn.interop.to_torch`.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, n_timesteps, n_features)
+            Right-padded raw windows, in the module's dtype.
+        lengths : array-like of int of shape (n_samples,), default=None
+            Valid steps of each window; ``None``: all of them.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples,) or (n_samples, n_outputs)
+            ``level + linear + network``, the last axis dropped with ``squeeze_output``.
+        """
+        lengths, valid = _valid_steps(X, lengths)
+        network_input, offset = self.window(X, lengths, valid)
+        raw = super().forward(network_input, lengths)
+        return raw + (offset[:, 0] if self.squeeze_output else offset)
+
+
+class WindowEncoding(_Module):
+    """What an :class:`~rnnlearn.RNNForecaster` computes of its windows, as buffers.
+
+    The buffers are the forecaster's fitted encoding: ``relative`` (bool, 0-d),
+    ``target_features`` (int64, ``(n_outputs,)``), ``linear_coef`` ``(k, n_features,
+    n_outputs)``, ``linear_intercept`` ``(n_outputs,)``, ``input_mean`` and ``input_scale``
+    ``(n_features,)``. Built empty (zero-sized ``linear_coef``) for ``k`` lags; its
+    values come with ``load_state_dict``.
+
+    Parameters
+    ----------
+    n_lags : int
+        Steps ``k`` the linear path reads (0 without it).
+    n_features : int
+        Features per time step.
+    n_outputs : int
+        Forecasts per window.
+    """
+
+    def __init__(self, n_lags, n_features, n_outputs):
+        super().__init__()
+        self.register_buffer("relative", torch.tensor(True))
+        self.register_buffer("target_features", torch.zeros(n_outputs, dtype=torch.long))
+        self.register_buffer("linear_coef", torch.zeros(n_lags, n_features, n_outputs))
+        self.register_buffer("linear_intercept", torch.zeros(n_outputs))
+        self.register_buffer("input_mean", torch.zeros(n_features))
+        self.register_buffer("input_scale", torch.ones(n_features))
+
+    def forward(self, X, lengths, valid):
+        """``(network_input, offset)`` of windows, as ``RNNForecaster._apply`` computes them.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, n_timesteps, n_features)
+            Right-padded raw windows.
+        lengths : torch.Tensor of int64 of shape (n_samples,)
+            Valid steps of each window.
+        valid : torch.Tensor of bool of shape (n_samples, n_timesteps)
+            Whether each step is valid.
+
+        Returns
+        -------
+        network_input : torch.Tensor of shape (n_samples, n_timesteps, n_features)
+            The windows relative to their level (the last valid value of each feature,
+            with ``relative``), zero on padding, then standardised per feature.
+        offset : torch.Tensor of shape (n_samples, n_outputs)
+            The level of each target's feature plus the linear path on the last ``k``
+            relative steps, front-padded with zeros.
+        """
+        rows = torch.arange(X.shape[0], device=X.device)
+        level = torch.where(self.relative, X[rows, lengths - 1], 0.0)
+        relative = torch.where(valid[..., None], X - level[:, None], 0.0)
+        n_lags = self.linear_coef.shape[0]
+        steps = lengths[:, None] - n_lags + torch.arange(n_lags, device=X.device)
+        lagged = relative[rows[:, None], steps.clamp(min=0)]
+        lagged = torch.where(steps[..., None] >= 0, lagged, 0.0)
+        offset = level[:, self.target_features] + self.linear_intercept
+        offset = offset + torch.einsum("nkf,kft->nt", lagged, self.linear_coef)
+        return (relative - self.input_mean) / self.input_scale, offset
+
+
+def _valid_steps(X, lengths):
+    """``(lengths, valid)``: each sequence's valid steps as int64 (all of ``X``'s for
+    ``None``) and the mask ``(n_samples, n_timesteps)`` of those steps."""
+    n_samples, n_timesteps, _ = X.shape
+    if lengths is None:
+        lengths = torch.full((n_samples,), n_timesteps, device=X.device)
+    lengths = torch.as_tensor(lengths, device=X.device).long()
+    return lengths, torch.arange(n_timesteps, device=X.device)[None, :] < lengths[:, None]
 
 
 def _recurrent_layer(layer, activation, n_inputs, n_hidden, bidirectional):

@@ -12,6 +12,9 @@ block of ``bias_hh``. Each rnnlearn layer becomes its own one-layer torch module
 (``head``). A bidirectional layer is a ``bidirectional=True`` torch layer whose
 ``*_reverse`` weights are rnnlearn's ``*_reverse`` ones; the module runs it on packed
 sequences, so both directions see only each sequence's valid steps, as rnnlearn's do.
+An :class:`~rnnlearn.RNNForecaster` exports whole: its level, linear path and input scaling
+are buffers of a submodule ``window`` beside the network, and the module forecasts as
+``predict`` does.
 """
 
 # SPDX-License-Identifier: BSD-3-Clause
@@ -22,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._export_tables import RECURRENT_LAYERS as TORCH_LAYERS
 from ._export_tables import TORCH_ACTIVATIONS
-from ._fitted import prepare_run, read_model, start_state, write_fitted
+from ._fitted import encoding_names, prepare_run, read_model, start_state, write_fitted
 from ._network import DIRECTIONS
 from ._training import epoch_record
 from .cells import GRUCell
@@ -76,23 +79,29 @@ def to_torch_state_dict(estimator):
     (``normalize_y``) is folded into the head (``W * scale``, ``b * scale + mean``), so the
     module's output is the prediction itself.
 
+    An :class:`~rnnlearn.RNNForecaster`'s state dict has its window encoding too:
+    ``window.relative`` (bool, 0-d: ``relative_``), ``window.target_features`` (int64
+    ``(n_outputs,)``: ``target_features_``), ``window.linear_coef`` ``(k, n_features,
+    n_outputs)`` and ``window.linear_intercept`` ``(n_outputs,)`` (``linear_coef_``,
+    ``linear_intercept_``), ``window.input_mean`` and ``window.input_scale``
+    ``(n_features,)`` (the statistics that standardise the network's relative windows).
+
     Parameters
     ----------
-    estimator : RNNRegressor or RNNClassifier
+    estimator : RNNRegressor, RNNClassifier or RNNForecaster
         A fitted estimator whose cell has a PyTorch counterpart.
 
     Returns
     -------
     dict of str to ndarray
-        New C-contiguous arrays in the estimator's dtype. rnnlearn's bias goes to
-        ``bias_ih`` and ``bias_hh`` is zero, except the GRU's ``b_hn`` in the ``n`` block
-        of ``bias_hh``.
+        New C-contiguous arrays, the floating ones in the estimator's dtype. rnnlearn's
+        bias goes to ``bias_ih`` and ``bias_hh`` is zero, except the GRU's ``b_hn`` in
+        the ``n`` block of ``bias_hh``.
 
     Raises
     ------
     ValueError
-        If the cell has no PyTorch counterpart (see :func:`check_convertible`); for an
-        :class:`~rnnlearn.RNNForecaster`.
+        If the cell has no PyTorch counterpart (see :func:`check_convertible`).
 
     Examples
     --------
@@ -108,28 +117,42 @@ def to_torch_state_dict(estimator):
     """
     check_is_fitted(estimator, "n_iter_")
     check_convertible(estimator.cell_)
-    _check_network_only(read_model(estimator))
-    directions = DIRECTIONS[: read_model(estimator).network.n_directions]
+    model = read_model(estimator)
+    directions = DIRECTIONS[: model.network.n_directions]
     *layers, head = estimator.coefs_
     state = {}
     for k, layer in enumerate(layers):
         for suffix in directions:
             for name, value in _torch_layer(layer, suffix).items():
                 state[f"layers.{k}.{name}"] = value
-    W, b = read_model(estimator).folded_head(head["W"], head["b"])
+    W, b = model.folded_head(head["W"], head["b"])
     state["head.weight"] = np.array(W.T, order="C")
     state["head.bias"] = np.array(b)
-    return state
+    return {**state, **_window_state(model, b.dtype)}
 
 
-def _check_network_only(model):
-    """Refuse a model whose predictions need more than its network (an RNNForecaster)."""
-    if "linear_coef_" in model.encoding:
-        raise ValueError(
-            "An RNNForecaster forecasts level + linear path + network, and a PyTorch module "
-            "holds the network only: the windows' level, linear path and input scaling "
-            "would be missing. Export it with rnnlearn.onnx.to_onnx, which computes all three."
-        )
+def _is_forecaster(model):
+    """Whether ``model`` is an :class:`~rnnlearn.RNNForecaster`'s (it has a window encoding)."""
+    return "linear_coef_" in model.encoding
+
+
+def _window_state(model, dtype):
+    """The ``window.*`` entries of a forecaster's state dict (none for another model), the
+    floating ones in ``dtype``."""
+    if not _is_forecaster(model):
+        return {}
+    encoding = model.encoding
+    floating = {
+        "linear_coef": encoding["linear_coef_"],
+        "linear_intercept": encoding["linear_intercept_"],
+        "input_mean": encoding["_input_mean"],
+        "input_scale": encoding["_input_scale"],
+    }
+    return {
+        "window.relative": np.array(bool(encoding["relative_"])),
+        "window.target_features": np.array(encoding["target_features_"], dtype=np.int64),
+        **{f"window.{name}": np.array(value, dtype=dtype) for name, value in floating.items()},
+    }
 
 
 def _torch_layer(layer, suffix=""):
@@ -194,9 +217,17 @@ def to_torch(estimator):
     targets and their sigmoid for binary (the probability of ``classes_[1]``) and
     multilabel targets.
 
+    An :class:`~rnnlearn.RNNForecaster`'s module takes the raw windows and returns its
+    forecasts, ``predict``'s ``level + linear + network``: the level (the last valid
+    value of each feature, with ``relative_``), the linear path on the last ``k`` valid
+    relative steps (front-padded with zeros) and the input scaling are computed by its
+    submodule ``window`` (a :class:`~rnnlearn._torch_module.WindowEncoding`), in the
+    module's dtype, where ``predict`` computes them in float64: a float32 module agrees
+    with ``predict`` to float32 round-off of the forecasts' size.
+
     Parameters
     ----------
-    estimator : RNNRegressor or RNNClassifier
+    estimator : RNNRegressor, RNNClassifier or RNNForecaster
         A fitted estimator whose cell has a PyTorch counterpart.
 
     Returns
@@ -211,17 +242,20 @@ def to_torch(estimator):
     ImportError
         If ``torch`` is not installed.
     ValueError
-        If the cell has no PyTorch counterpart (see :func:`check_convertible`), or for an
-        :class:`~rnnlearn.RNNForecaster` (its level and linear path are not in the module).
+        If the cell has no PyTorch counterpart (see :func:`check_convertible`).
     """
     state = to_torch_state_dict(estimator)  # refuses what PyTorch lacks, torch or not
     import torch
 
-    from ._torch_module import RecurrentModule
+    from ._torch_module import ForecasterModule, RecurrentModule, WindowEncoding
 
     model = read_model(estimator)
     network = model.network
-    module = RecurrentModule(
+    kind, options = RecurrentModule, {}
+    if _is_forecaster(model):
+        window = WindowEncoding(*model.encoding["linear_coef_"].shape)
+        kind, options = ForecasterModule, {"window": window}
+    module = kind(
         TORCH_LAYERS[type(network.cell)],
         network.cell.activation,
         network.n_features,
@@ -231,6 +265,7 @@ def to_torch(estimator):
         pooling=network.pooling,
         bidirectional=network.bidirectional,
         squeeze_output=model.squeeze_output,
+        **options,
     )
     module.to(torch.from_numpy(state["head.bias"]).dtype)
     module.load_state_dict({name: torch.from_numpy(value) for name, value in state.items()})
@@ -252,6 +287,11 @@ def from_torch(source, estimator, X, y, *, classes=None):
     result predicts with the given weights and continues training with ``partial_fit``,
     or a ``warm_start`` fit, from them. Its ``history_`` holds one record with
     ``status='imported'`` and the weights' loss on ``(X, y)``.
+
+    An :class:`~rnnlearn.RNNForecaster` is not imported: its window encoding (level,
+    linear path, input scaling; the ``window.*`` entries of :func:`to_torch_state_dict`)
+    would have to replace the one its first fit learns from the sample, and the target
+    scaling fitted on what that encoding leaves. Fit the forecaster in rnnlearn instead.
 
     Parameters
     ----------
@@ -276,9 +316,16 @@ def from_torch(source, estimator, X, y, *, classes=None):
     ------
     ValueError
         If the cell has no PyTorch counterpart, a module made by :func:`to_torch` pools
-        otherwise than the estimator, or an entry of the state dict is missing or has a
-        shape the estimator's network does not.
+        otherwise than the estimator, an entry of the state dict is missing or has a
+        shape the estimator's network does not, or ``estimator`` is an
+        :class:`~rnnlearn.RNNForecaster`.
     """
+    if "linear_coef_" in encoding_names(estimator):
+        raise ValueError(
+            f"from_torch imports into an RNNRegressor or an RNNClassifier, not an "
+            f"{type(estimator).__name__}: a forecaster's window encoding (level, linear "
+            f"path, input scaling) is learned by its fit; train it in rnnlearn."
+        )
     state_dict = source.state_dict() if hasattr(source, "state_dict") else dict(source)
     estimator = clone(estimator)
     setup, state = prepare_run(estimator, X, y, classes)

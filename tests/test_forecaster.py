@@ -276,11 +276,13 @@ def test_onnx_export_equals_predict(params):
     np.testing.assert_allclose(predictions, model.predict(windows), rtol=1e-5, atol=1e-3)
 
 
-def test_pytorch_export_refuses_a_forecaster():
-    from rnnlearn.interop import to_torch, to_torch_state_dict
+def test_pytorch_export_forecasts_as_predict():
+    """The whole forecast (tests/test_interop.py checks every option)."""
+    torch = pytest.importorskip("torch")
+    from rnnlearn.interop import to_torch
 
-    X_train, y_train, _, _ = _windows()
+    X_train, y_train, X_test, _ = _windows()
     model = _fit(RNNForecaster(**FAST), X_train, y_train)
-    for export in (to_torch_state_dict, to_torch):
-        with pytest.raises(ValueError, match="level, linear path and input scaling"):
-            export(model)
+    with torch.no_grad():
+        forecasts = to_torch(model)(torch.from_numpy(X_test.astype(np.float32))).numpy()
+    np.testing.assert_allclose(forecasts, model.predict(X_test), rtol=1e-5)

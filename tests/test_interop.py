@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from rnnlearn import GRUCell, LSTMCell, RNNClassifier, RNNRegressor, VanillaCell
+from rnnlearn import GRUCell, LSTMCell, RNNClassifier, RNNForecaster, RNNRegressor, VanillaCell
 from rnnlearn._fitted import read_model
 from rnnlearn.interop import from_torch, to_torch, to_torch_state_dict
+from rnnlearn.preprocessing import make_windows
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -458,3 +459,142 @@ def test_from_torch_keeps_normalize_y_false_unscaled():
     imported = from_torch(to_torch_state_dict(model), clone(model), X, y * 1e3)
     assert read_model(imported).target_scaling is None
     np.testing.assert_allclose(imported.predict(X), model.predict(X), rtol=0, atol=1e-12)
+
+
+# ------------------------------------------------------------------ forecaster
+
+# What the windows forecast: (series features, target_features, make_windows' target).
+FORECASTS = {
+    "univariate": (1, None, None),
+    "one target of two features": (2, 1, 1),
+    "two targets, swapped": (2, [1, 0], [1, 0]),
+}
+FORECAST_LENGTHS = np.arange(70) % 9 + 2  # 2 to 10 steps, some shorter than k = 10
+
+
+def forecaster_windows(n_features, target):
+    """Windows of 10 steps of a co2-sized series (around 400, a trend and a season)."""
+    t = np.arange(80.0)[:, None]
+    noise = np.random.RandomState(0).normal(scale=0.3, size=(80, n_features))
+    series = 400 + 0.5 * t + 5 * np.sin(t / (2 + np.arange(n_features))) + noise
+    return make_windows(series[:, 0] if n_features == 1 else series, 10, target=target)
+
+
+def fitted_forecaster(forecast, dtype="float64", X=None, **params):
+    n_features, target_features, target = FORECASTS[forecast]
+    X_train, y = forecaster_windows(n_features, target)
+    model = RNNForecaster(
+        (5, 3),
+        target_features=target_features,
+        max_iter=3,
+        early_stopping=False,  # trained epochs, so the network adds to the forecast
+        random_state=0,
+        dtype=dtype,
+        **params,
+    )
+    return model.fit(X_train if X is None else X, y)
+
+
+def padded_windows(X, dtype):
+    """The windows cut to ``FORECAST_LENGTHS`` (their last steps), as a list and padded
+    with NaN, which must never reach the forecasts."""
+    windows = [
+        window[len(window) - n :].astype(dtype)
+        for window, n in zip(X, FORECAST_LENGTHS, strict=True)
+    ]
+    padded = np.full((len(windows), X.shape[1], X.shape[2]), np.nan, dtype=dtype)
+    for row, window in zip(padded, windows, strict=True):
+        row[: len(window)] = window
+    return windows, padded
+
+
+def assert_forecasts_as_predict(model, X, dtype):
+    """``to_torch(model)`` forecasts as ``predict`` does on full and on padded windows of
+    different lengths, and its network adds to the forecasts."""
+    torch = pytest.importorskip("torch")
+    module = to_torch(model)
+    windows, padded = padded_windows(X, dtype)
+    rtol = 1e-10 if dtype == "float64" else 1e-5
+    with torch.no_grad():
+        full = module(torch.from_numpy(X.astype(dtype))).numpy()
+        short = module(torch.from_numpy(padded), torch.from_numpy(FORECAST_LENGTHS)).numpy()
+        module.head.weight.zero_()
+        without_network = module(torch.from_numpy(X.astype(dtype))).numpy()
+    expected = model.predict(X.astype(dtype))
+    size = np.abs(expected).max()
+    assert full.dtype == expected.dtype and full.shape == expected.shape
+    np.testing.assert_allclose(full, expected, rtol=0, atol=rtol * size)
+    np.testing.assert_allclose(short, model.predict(windows), rtol=0, atol=rtol * size)
+    assert np.abs(without_network - full).max() > 1e-4 * size
+
+
+@pytest.mark.parametrize("forecast", list(FORECASTS))
+@pytest.mark.parametrize("relative", [True, False])
+@pytest.mark.parametrize("linear_path", [True, False])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_to_torch_forecasts_as_predict(forecast, relative, linear_path, dtype):
+    model = fitted_forecaster(forecast, dtype, relative=relative, linear_path=linear_path)
+    X = forecaster_windows(*FORECASTS[forecast][::2])[0]
+    assert_forecasts_as_predict(model, X, dtype)
+
+
+@pytest.mark.parametrize(
+    "cell, bidirectional, pooling", [("lstm", True, "max"), ("vanilla", False, "mean")]
+)
+def test_to_torch_forecaster_fitted_on_windows_of_different_lengths(cell, bidirectional, pooling):
+    """Fitted on windows of 2 to 10 steps, the linear path reads k = 2."""
+    X = forecaster_windows(2, [1, 0])[0]
+    model = fitted_forecaster(
+        "two targets, swapped",
+        X=padded_windows(X, "float64")[0],
+        cell=cell,
+        bidirectional=bidirectional,
+        pooling=pooling,
+    )
+    assert model.linear_coef_.shape == (2, 2, 2)
+    assert_forecasts_as_predict(model, X, "float64")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_forecaster_state_dict_has_the_window_encoding(dtype):
+    model = fitted_forecaster("two targets, swapped", dtype, relative=False)
+    state = to_torch_state_dict(model)
+    names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+    network_keys = {f"layers.{k}.{name}" for k in (0, 1) for name in names}
+    assert set(state) > network_keys | {"head.weight", "head.bias"}
+    window = {key[len("window.") :]: state[key] for key in state if key.startswith("window.")}
+    assert len(window) + len(network_keys) + 2 == len(state)
+    assert set(window) == {
+        "relative",
+        "target_features",
+        "linear_coef",
+        "linear_intercept",
+        "input_mean",
+        "input_scale",
+    }
+    assert window["relative"].dtype == bool and not window["relative"]
+    assert window["target_features"].dtype == np.int64
+    np.testing.assert_array_equal(window["target_features"], [1, 0])
+    encoding = read_model(model).encoding
+    for name, attribute in [
+        ("linear_coef", "linear_coef_"),
+        ("linear_intercept", "linear_intercept_"),
+        ("input_mean", "_input_mean"),
+        ("input_scale", "_input_scale"),
+    ]:
+        assert window[name].dtype == dtype and window[name].flags.c_contiguous
+        np.testing.assert_array_equal(window[name], encoding[attribute].astype(dtype))
+    assert window["linear_coef"].shape == (10, 2, 2)
+    torch = pytest.importorskip("torch")
+    module_state = to_torch(model).state_dict()
+    assert set(module_state) == set(state)
+    for key, value in state.items():
+        np.testing.assert_array_equal(module_state[key].numpy(), value)
+    assert module_state["head.weight"].dtype == getattr(torch, dtype)
+
+
+def test_from_torch_refuses_a_forecaster():
+    model = fitted_forecaster("univariate")
+    X, y = forecaster_windows(1, None)
+    with pytest.raises(ValueError, match="window encoding"):
+        from_torch(to_torch_state_dict(model), clone(model), X, y)
