@@ -157,10 +157,12 @@ class ForecasterModule(RecurrentModule):
 
     Parameters
     ----------
-    *args, **kwargs
-        The network's, as for :class:`RecurrentModule`.
+    *args
+        The network's positional parameters, as for :class:`RecurrentModule`.
     window : WindowEncoding
         The forecaster's window encoding.
+    **kwargs
+        The network's keyword parameters, as for :class:`RecurrentModule`.
     """
 
     def __init__(self, *args, window, **kwargs):
@@ -168,7 +170,7 @@ class ForecasterModule(RecurrentModule):
         self.window = window
 
     def forward(self, X, lengths=None):
-        """Forecasts of the windows ``X``; see :func:`rnnlearn.interop.to_torch`.
+        """Forecast the value after each window of ``X``; see :func:`rnnlearn.interop.to_torch`.
 
         Parameters
         ----------
