@@ -103,9 +103,14 @@ class RNNForecaster(RNNRegressor):
     Parameters
     ----------
     hidden_layer_sizes : int or tuple of int, default=(32,)
-        As for :class:`RNNRegressor`.
+        Hidden units of each recurrent layer of the network, bottom first; an int is one
+        layer, and stacked layers' sizes may differ. The linear path and the level carry
+        most of a forecast, so the network is half the regressor's default width.
     cell : {'vanilla', 'gru', 'lstm'} or Cell, default='gru'
-        As for :class:`RNNRegressor`.
+        The network's recurrence: an Elman cell, PyTorch's GRU or an LSTM without
+        peepholes, or a :class:`~rnnlearn.cells.Cell` object (such as
+        ``LSTMCell(forget_bias=2.0)``), which is cloned, so its parameters can be
+        searched as ``cell__<name>``.
     relative : bool, default=True
         Take windows and targets relative to the level (see above).
     linear_path : bool, default=True
@@ -118,50 +123,93 @@ class RNNForecaster(RNNRegressor):
     output_mode : {'last'}, default='last'
         One forecast per window; no other mode is supported.
     pooling : {'auto', 'last', 'mean', 'max'}, default='auto'
-        As for :class:`RNNRegressor`; ``'auto'`` is ``'last'``, which forecasts best.
+        What the network's output layer reads of each window: the top layer's state at
+        its last valid step, or the mean or elementwise max of the top layer's states
+        over its valid steps. ``'auto'`` is ``'last'``, which forecasts best (the latest
+        state matters most one step ahead).
     bidirectional : bool, default=False
-        As for :class:`RNNRegressor`.
+        Run each recurrent layer also backward over each window's valid steps, with its
+        own weights, and concatenate both directions' states (``2 * n_hidden`` values
+        per step); with ``pooling='last'`` the output layer reads the forward state at
+        the last step and the backward one at the first.
     loss : {'squared_error', 'absolute_error', 'huber'} or Loss, default='squared_error'
-        As for :class:`RNNRegressor`.
+        The network's training loss on what the level and the linear path leave: half
+        the mean squared error, the mean absolute error, or
+        :class:`~rnnlearn.losses.Huber` with ``delta=1.0``; a
+        :class:`~rnnlearn.losses.Loss` object is cloned, searchable as
+        ``loss__<name>``. The linear path is always fitted by least squares (ridge).
     normalize_y : bool, default=True
-        As for :class:`RNNRegressor` (the network's targets are standardised).
+        Standardise each column of the network's targets (the values after the windows
+        less ``level + linear``) with their mean and standard deviation, weighted by
+        ``sample_weight``, and map the network's outputs back at predict time, so the
+        series' scale does not matter to training. ``loss_``, ``loss_curve_`` and
+        ``history_``'s losses are then in standardised units. ``False`` trains the
+        network on those values as they are.
     optimizer : {'adam', 'sgd', 'adagrad', 'rmsprop'} or Optimizer, default='adam'
-        As for :class:`RNNRegressor`.
+        The network's update rule. A name takes the optimizer's defaults (``'adam'``:
+        Adam at a learning rate of 0.003); an object (e.g. ``SGD(learning_rate=0.1,
+        momentum=0.9)``) sets its hyperparameters, searchable as ``optimizer__<name>``.
     alpha : float, default=0.0
-        As for :class:`RNNRegressor`.
+        L2 penalty, at least 0, on the network's weights (not biases), scaled as in
+        ``MLPRegressor``. The linear path has its own penalty, chosen by leave-one-out
+        error (see above).
     dropout : float, default=0.2
-        As for :class:`RNNRegressor`.
+        Rate, in ``[0, 1)``, of inverted dropout on the input of every recurrent layer
+        above the first and on the network's output layer's input (none on the windows
+        themselves); each training window keeps or drops each unit for all its steps.
+        Only during training: :meth:`predict` never drops.
     batch_size : int, default=16
-        As for :class:`RNNRegressor`.
+        Windows per minibatch, at least 1 (capped at the number of training windows).
     max_iter : int, default=200
-        As for :class:`RNNRegressor`.
+        Maximum number of epochs (passes over the training windows) the network trains
+        in one :meth:`fit`; with ``warm_start=True``, of each further call. The level and
+        the linear path need no epochs.
     tol : float, default=1e-4
-        As for :class:`RNNRegressor`.
+        Improvement, at least 0, that counts as progress: of the validation score (the
+        R² of the network's output against what the level and the linear path leave of
+        the held-out windows' targets) with ``early_stopping``, of the training loss
+        without it.
     n_iter_no_change : int, default=10
-        As for :class:`RNNRegressor`.
+        Epochs without progress by ``tol`` after which training stops, or, with
+        ``learning_rate_schedule='plateau'``, the learning rate is cut by 5.
     learning_rate_schedule : {'constant', 'plateau'}, default='constant'
-        As for :class:`RNNRegressor`; ``'constant'`` stops once the held-out windows have
-        not improved for ``n_iter_no_change`` epochs (``'plateau'`` gave the same forecasts
-        on the benchmark's series, 3 seeds, after 3 to 5 times as many epochs).
+        ``'constant'`` stops once the held-out windows have not improved for
+        ``n_iter_no_change`` epochs; ``'plateau'`` divides the learning rate by 5
+        instead and stops once a cut would take it below 1e-3 of its initial value
+        (it gave the same forecasts on the benchmark's series, 3 seeds, after 3 to 5
+        times as many epochs).
     early_stopping : bool, default=True
-        Hold out the latest windows (see above); ``False`` trains on all of them.
+        Hold out the latest windows (see above), score them after every epoch, stop
+        when the score has not improved by ``tol`` for ``n_iter_no_change`` epochs and
+        restore the best epoch's weights (epoch 0 included). ``False`` trains on every
+        window and restores the weights of the epoch with the lowest training loss.
     validation_fraction : float, default=0.2
-        Share of the training windows, the latest, held out for early stopping.
+        Share, in ``(0, 1)``, of the training windows, the latest, held out for early
+        stopping.
     shuffle : bool, default=True
-        As for :class:`RNNRegressor`.
+        Shuffle the training windows (the hold-out excepted) before every epoch.
     random_state : int, RandomState instance or None, default=None
-        As for :class:`RNNRegressor`.
+        Seeds the network's initialisation, the shuffling and the dropout masks (the
+        hold-out is chronological, the linear path deterministic); an int makes fits
+        reproducible bit for bit.
     warm_start : bool, default=False
-        As for :class:`RNNRegressor`; the level, the linear path and the input scaling
-        stay those of the first fit.
+        Make the next :meth:`fit` continue the network from its fitted weights and
+        optimizer state, for up to ``max_iter`` more epochs, instead of starting over;
+        the level, the linear path and the input scaling stay those of the first fit,
+        and ``y`` must have as many columns.
     verbose : int, default=0
-        As for :class:`RNNRegressor`.
+        Print one line of progress per epoch when positive.
     max_grad_norm : float or None, default=1.0
-        As for :class:`RNNRegressor`.
+        Clip each minibatch gradient of the network to this global Euclidean norm
+        (``None``: no clipping).
     dtype : {'float32', 'float64'}, default='float32'
-        As for :class:`RNNRegressor`; the level and the linear path compute in float64.
+        Floating type of the network's weights and arithmetic; the level and the linear
+        path compute in float64. Predictions come back in the windows' floating type
+        (float64 for integer input).
     callbacks : list of callable or None, default=None
-        As for :class:`RNNRegressor`.
+        Called after each epoch as ``callback(estimator, record)``, with the epoch's
+        record of ``history_``; a true return value stops training. Functions or
+        :class:`~rnnlearn.callbacks.Callback` objects, copied by ``clone``.
 
     Attributes
     ----------
