@@ -79,12 +79,11 @@ def to_torch_state_dict(estimator):
     (``normalize_y``) is folded into the head (``W * scale``, ``b * scale + mean``), so the
     module's output is the prediction itself.
 
-    An :class:`~rnnlearn.RNNForecaster`'s state dict has its window encoding too:
-    ``window.relative`` (bool, 0-d: ``relative_``), ``window.target_features`` (int64
-    ``(n_outputs,)``: ``target_features_``), ``window.linear_coef`` ``(k, n_features,
-    n_outputs)`` and ``window.linear_intercept`` ``(n_outputs,)`` (``linear_coef_``,
-    ``linear_intercept_``), ``window.input_mean`` and ``window.input_scale``
-    ``(n_features,)`` (the statistics that standardise the network's relative windows).
+    An :class:`~rnnlearn.RNNForecaster`'s has its window encoding too: ``window.relative``
+    (bool, 0-d), ``window.target_features`` (int64), ``window.linear_coef`` ``(k,
+    n_features, n_outputs)``, ``window.linear_intercept``, ``window.input_mean`` and
+    ``window.input_scale``: ``relative_``, ``target_features_``, ``linear_coef_``,
+    ``linear_intercept_`` and the statistics that standardise the network's input.
 
     Parameters
     ----------
@@ -118,28 +117,37 @@ def to_torch_state_dict(estimator):
     check_is_fitted(estimator, "n_iter_")
     check_convertible(estimator.cell_)
     model = read_model(estimator)
-    directions = DIRECTIONS[: model.network.n_directions]
     *layers, head = estimator.coefs_
-    state = {}
-    for k, layer in enumerate(layers):
-        for suffix in directions:
-            for name, value in _torch_layer(layer, suffix).items():
-                state[f"layers.{k}.{name}"] = value
     W, b = model.folded_head(head["W"], head["b"])
-    state["head.weight"] = np.array(W.T, order="C")
-    state["head.bias"] = np.array(b)
-    return {**state, **_window_state(model, b.dtype)}
+    return {
+        **_layers_state(layers, model.network.n_directions),
+        "head.weight": np.array(W.T, order="C"),
+        "head.bias": np.array(b),
+        **_window_state(model, b.dtype),
+    }
 
 
-def _is_forecaster(model):
-    """Whether ``model`` is an :class:`~rnnlearn.RNNForecaster`'s (it has a window encoding)."""
-    return "linear_coef_" in model.encoding
+def _layers_state(layers, n_directions):
+    """The ``layers.{k}.*`` entries of the recurrent layers ``layers`` (``coefs_`` less
+    the head) of a network of ``n_directions``."""
+    return {
+        f"layers.{k}.{name}": value
+        for k, layer in enumerate(layers)
+        for suffix in DIRECTIONS[:n_directions]
+        for name, value in _torch_layer(layer, suffix).items()
+    }
+
+
+def _is_forecaster(encoding):
+    """Whether the target ``encoding`` (its entries or their names) is an
+    :class:`~rnnlearn.RNNForecaster`'s: it has a window encoding."""
+    return "linear_coef_" in encoding
 
 
 def _window_state(model, dtype):
     """The ``window.*`` entries of a forecaster's state dict (none for another model), the
     floating ones in ``dtype``."""
-    if not _is_forecaster(model):
+    if not _is_forecaster(model.encoding):
         return {}
     encoding = model.encoding
     floating = {
@@ -247,15 +255,24 @@ def to_torch(estimator):
     state = to_torch_state_dict(estimator)  # refuses what PyTorch lacks, torch or not
     import torch
 
+    module = _empty_module(read_model(estimator))
+    module.to(torch.from_numpy(state["head.bias"]).dtype)
+    module.load_state_dict({name: torch.from_numpy(value) for name, value in state.items()})
+    return module.eval()
+
+
+def _empty_module(model):
+    """The torch module of ``model``'s architecture, before its weights are loaded: a
+    :class:`~rnnlearn._torch_module.RecurrentModule`, or for a forecaster a
+    :class:`~rnnlearn._torch_module.ForecasterModule` with its window encoding."""
     from ._torch_module import ForecasterModule, RecurrentModule, WindowEncoding
 
-    model = read_model(estimator)
     network = model.network
     kind, options = RecurrentModule, {}
-    if _is_forecaster(model):
+    if _is_forecaster(model.encoding):
         window = WindowEncoding(*model.encoding["linear_coef_"].shape)
         kind, options = ForecasterModule, {"window": window}
-    module = kind(
+    return kind(
         TORCH_LAYERS[type(network.cell)],
         network.cell.activation,
         network.n_features,
@@ -267,9 +284,6 @@ def to_torch(estimator):
         squeeze_output=model.squeeze_output,
         **options,
     )
-    module.to(torch.from_numpy(state["head.bias"]).dtype)
-    module.load_state_dict({name: torch.from_numpy(value) for name, value in state.items()})
-    return module.eval()
 
 
 def from_torch(source, estimator, X, y, *, classes=None):
@@ -288,10 +302,8 @@ def from_torch(source, estimator, X, y, *, classes=None):
     or a ``warm_start`` fit, from them. Its ``history_`` holds one record with
     ``status='imported'`` and the weights' loss on ``(X, y)``.
 
-    An :class:`~rnnlearn.RNNForecaster` is not imported: its window encoding (level,
-    linear path, input scaling; the ``window.*`` entries of :func:`to_torch_state_dict`)
-    would have to replace the one its first fit learns from the sample, and the target
-    scaling fitted on what that encoding leaves. Fit the forecaster in rnnlearn instead.
+    An :class:`~rnnlearn.RNNForecaster` is refused: its window encoding (the ``window.*``
+    entries) is what its own fit learns from the data; train it in rnnlearn.
 
     Parameters
     ----------
@@ -320,7 +332,7 @@ def from_torch(source, estimator, X, y, *, classes=None):
         shape the estimator's network does not, or ``estimator`` is an
         :class:`~rnnlearn.RNNForecaster`.
     """
-    if "linear_coef_" in encoding_names(estimator):
+    if _is_forecaster(encoding_names(estimator)):
         raise ValueError(
             f"from_torch imports into an RNNRegressor or an RNNClassifier, not an "
             f"{type(estimator).__name__}: a forecaster's window encoding (level, linear "
