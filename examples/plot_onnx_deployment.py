@@ -97,11 +97,12 @@ print(
 # ---
 #
 # The pipeline is fitted on the training histories, as they are: a list of arrays of their own
-# lengths.
-model = make_pipeline(
-    SequenceScaler(),
-    RNNRegressor(hidden_layer_sizes=(32,), cell="gru", max_iter=max_iter, random_state=0),
+# lengths. The regressor reads each history's last state (``pooling="last"``): the next value
+# depends on the latest ones, while its default, max pooling, suits whole-series regression.
+regressor = RNNRegressor(
+    hidden_layer_sizes=(32,), cell="gru", pooling="last", max_iter=max_iter, random_state=0
 )
+model = make_pipeline(SequenceScaler(), regressor)
 with threadpool_limits(limits=1):  # the machine may be shared; one thread is enough
     model.fit(train, y_train)
 

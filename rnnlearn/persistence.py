@@ -82,10 +82,11 @@ OLD_NETWORK_DEFAULTS = {"pooling": "last", "dropout": 0.0, "bidirectional": Fals
 the value such a file means. A file stores the others of :attr:`Network.ARCHITECTURE`."""
 
 
-OLD_HYPERPARAMETER_DEFAULTS = {"normalize_y": False}
+OLD_HYPERPARAMETER_DEFAULTS = {"normalize_y": False, "dropout": 0.0}
 """The hyperparameters that files of this format from before them lack, for the estimators
 that take them: name -> the value such a file means (regressors then trained on ``y`` as
-given)."""
+given, without dropout). A saved ``pooling='auto'`` means the pooling its network was built
+with (the regressor's ``'auto'`` was ``'last'`` before it became ``'max'``)."""
 
 
 ESTIMATORS = {
@@ -294,7 +295,8 @@ def _rebuild(arrays):
         if key in taken:
             hyperparameters.setdefault(key, value)
     estimator = ESTIMATORS[name](**hyperparameters)
-    check_hyperparameters(estimator)
+    if check_hyperparameters(estimator).pooling != network.pooling and estimator.pooling == "auto":
+        estimator.set_params(pooling=network.pooling)
     optimizer = _decode_instance(document["optimizer"], Optimizer)
     rng = np.random.RandomState()
     rng.set_state(("MT19937", arrays.pop("rng_key"), *document["rng"]))

@@ -8,7 +8,9 @@ from rnnlearn.optimizers import Adam
 FAST = dict(hidden_layer_sizes=(8,), max_iter=50, batch_size=16, random_state=0)
 
 ESTIMATORS = [
-    RNNRegressor(cell="vanilla", **FAST),
+    # The checks' targets are linear in each column (a time step, for us), which the last
+    # state learns within their 50 epochs; max pooling (the default) is the other instance's.
+    RNNRegressor(cell="vanilla", pooling="last", **FAST),
     RNNRegressor(cell="lstm", optimizer=Adam(learning_rate=0.01), **FAST),
     RNNClassifier(cell="vanilla", **FAST),
     RNNClassifier(cell="gru", optimizer=Adam(learning_rate=0.01), **FAST),

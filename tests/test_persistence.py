@@ -518,6 +518,22 @@ def test_file_from_before_pooling_dropout_and_bidirectional_loads_with_their_def
     assert not loaded._network.bidirectional
 
 
+def test_a_saved_auto_pooling_keeps_the_pooling_it_was_built_with(tmp_path):
+    """A regressor saved when its ``'auto'`` read the last state names that pooling once
+    loaded, so a warm-start fit goes on from the saved network instead of refusing it.
+    Files that lack dropout get none, as they trained."""
+    path = tmp_path / "model.npz"
+    path.write_bytes((DATA / "regressor_gru.npz").read_bytes())
+    _tamper(path, lambda d: d["hyperparameters"].pop("dropout"))
+    loaded = load(path)
+    assert (loaded.pooling, loaded._network.pooling, loaded.dropout) == ("last", "last", 0.0)
+    assert RNNRegressor().set_params(pooling="auto")._check_params().pooling == "max"
+    with np.load(DATA / "regressor_gru.expected.npz") as archive:
+        expected = dict(archive)
+    loaded.set_params(warm_start=True, max_iter=1).fit(_saved_inputs(expected), expected["y"])
+    assert loaded._network.pooling == "last"
+
+
 @pytest.mark.parametrize("output_mode", OUTPUT_MODES)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_target_scaling_round_trips_bit_for_bit(output_mode, dtype, tmp_path):

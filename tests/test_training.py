@@ -58,6 +58,7 @@ def _run(batch_size=40, shuffle=False, learning_rate=0.01, seed=0):
         shuffle=shuffle,
         optimizer=SGD(learning_rate=learning_rate, momentum=0.0),
         max_grad_norm=None,
+        dropout=0.0,
         random_state=seed,
     )
     return prepare_run(model, X, X.sum(axis=(1, 2)))
