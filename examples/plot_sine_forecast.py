@@ -71,11 +71,14 @@ print(f"training windows {X_train.shape}, held-out windows {X_test.shape}")
 #
 # :class:`~rnnlearn.preprocessing.SequenceScaler` learns its mean and scale from the training
 # windows only, inside the pipeline; a GRU network of 32 units reads each window and predicts
-# the next value. It is scored on the held-out windows, which it never saw.
-model = make_pipeline(
-    SequenceScaler(),
-    RNNRegressor(hidden_layer_sizes=(32,), cell="gru", max_iter=max_iter, random_state=0),
+# the next value from its last state (``pooling="last"``: the next value depends on the latest
+# ones, where the regressor's default, max pooling, suits whole-series targets). It is scored
+# on the held-out windows, which it never saw. :class:`~rnnlearn.RNNForecaster` does all this
+# for windows of real series, trends included (see the real-series forecasting example).
+regressor = RNNRegressor(
+    hidden_layer_sizes=(32,), cell="gru", pooling="last", max_iter=max_iter, random_state=0
 )
+model = make_pipeline(SequenceScaler(), regressor)
 model.fit(X_train, y_train)
 forecast = model.predict(X_test)
 score = model.score(X_test, y_test)
