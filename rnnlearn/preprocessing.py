@@ -328,7 +328,7 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
 # sliding windows
 
 
-def _window_starts(n_timesteps, window, horizon, step):
+def _window_starts(n_timesteps, window, horizon, step, name="The series"):
     """Check the window parameters; return the start of every window that has a target."""
     window = check_number("window", window, Integral, low=1)
     horizon = check_number("horizon", horizon, Integral, low=1)
@@ -336,7 +336,7 @@ def _window_starts(n_timesteps, window, horizon, step):
     needed = window + horizon
     if n_timesteps < needed:
         raise ValueError(
-            f"The series has {n_timesteps} time steps, but window={window} and "
+            f"{name} has {n_timesteps} time steps, but window={window} and "
             f"horizon={horizon} need at least {needed}."
         )
     return np.arange(0, n_timesteps - needed + 1, step)
@@ -356,66 +356,107 @@ def _target_columns(values, target):
     return columns[:, index]
 
 
-def make_windows(series, window, *, horizon=1, step=1, target=None):
-    """Cut a time series into windows and the values that follow them.
+def _series_list(series):
+    """``[(name, values), ...]``: the checked series of a list of arrays, or the one series.
+
+    A list or tuple whose items are all arrays of at least one dimension (not nested
+    lists, which stay one series, as before) is a collection of series.
+    """
+    listed = isinstance(series, (list, tuple)) and len(series) > 0
+    if not listed or any(isinstance(item, (list, tuple)) or np.ndim(item) < 1 for item in series):
+        return [("The series", check_series("series", series))]
+    named = [(f"series[{i}]", check_series(f"series[{i}]", s)) for i, s in enumerate(series)]
+    layouts = {values.shape[1:] for _, values in named}
+    if len(layouts) > 1:
+        raise ValueError(
+            "The series of a list must all be 1-D or all have the same number of features; "
+            f"got trailing shapes {sorted(layouts)}."
+        )
+    return named
+
+
+def _cut(values, name, window, horizon, step, target, all_steps):
+    """``(X, y, ends)`` of one checked series; ``ends`` counts the steps after each window."""
+    starts = _window_starts(len(values), window, horizon, step, name)
+    X = _as_2d(values)[starts[:, np.newaxis] + np.arange(window)]
+    columns = _target_columns(values, target)
+    if all_steps:
+        y = columns[starts[:, np.newaxis] + window + np.arange(horizon)].reshape(len(X), -1)
+    else:
+        y = columns[starts + window - 1 + horizon]
+    return X, y, len(values) - starts - window
+
+
+def _cut_all(named, window, horizon, step, target, all_steps):
+    """``(X, y)`` of the series, windows ordered by their end counted from their series'."""
+    if not isinstance(all_steps, (bool, np.bool_)):
+        raise TypeError(f"all_steps must be a bool; got {all_steps!r}.")
+    parts = [_cut(values, name, window, horizon, step, target, all_steps) for name, values in named]
+    X, y, ends = (np.concatenate(arrays) for arrays in zip(*parts, strict=True))
+    order = np.argsort(-ends, kind="stable")
+    return X[order], y[order]
+
+
+def make_windows(series, window, *, horizon=1, step=1, target=None, all_steps=False):
+    """Cut a time series, or several, into windows and the values that follow them.
 
     Window ``i`` covers time steps ``i * step`` to ``i * step + window - 1``; its target is
-    the value ``horizon`` steps after its last step. Only windows that have a target are
-    returned: one long series becomes a many-to-one forecasting problem.
+    the value ``horizon`` steps after its last step, or with ``all_steps=True`` the values
+    1 to ``horizon`` steps after it. Only windows with every target are returned.
 
     Parameters
     ----------
-    series : array-like of shape (n_timesteps,) or (n_timesteps, n_features)
-        A univariate or multivariate time series.
+    series : array-like of shape (n_timesteps,) or (n_timesteps, n_features), or list
+        A time series, or a list of NumPy arrays: series of any lengths with the same
+        features, for one model over all (a nested list of numbers is one series).
     window : int
         Number of time steps per window, at least 1.
     horizon : int, default=1
-        Steps from a window's last step to its target, at least 1 (1: the next value).
+        Steps from a window's last step to its (last) target, at least 1.
     step : int, default=1
         Distance between the starts of consecutive windows, at least 1.
     target : int, sequence of int or None, default=None
         Feature column(s) to forecast. None forecasts the whole series.
+    all_steps : bool, default=False
+        Targets for every step 1 to ``horizon`` (multi-horizon forecasting).
 
     Returns
     -------
     X : ndarray of shape (n_windows, window, n_features)
         The windows (``n_features`` is 1 for a 1-D series), a copy of the data.
-    y : ndarray of shape (n_windows,) or (n_windows, n_targets)
-        The target of each window: 1-D for a 1-D series or an int ``target``, otherwise
-        one column per feature (or per entry of ``target``).
+    y : ndarray of shape (n_windows,) or (n_windows, n_columns)
+        1-D for a 1-D series or an int ``target``, else one column per target. With
+        ``all_steps``, ``horizon`` columns for one target, else ``horizon * n_targets``
+        step-major: column ``s * n_targets + j`` is target ``j``, ``s + 1`` steps ahead.
 
     Raises
     ------
-    TypeError
-        If ``window``, ``horizon`` or ``step`` is not an int, or the series is sparse.
-    ValueError
-        If one of them is below 1, the series has fewer than ``window + horizon`` time
-        steps, or ``target`` is not a valid column index.
-
-    See Also
-    --------
-    SlidingWindow : The ``X`` part as a transformer, for pipelines.
+    TypeError, ValueError
+        For parameters of the wrong type or below 1, a series shorter than ``window +
+        horizon``, listed series with different features, a bad ``target`` or sparse input.
 
     Notes
     -----
-    ``n_windows = (n_timesteps - window - horizon) // step + 1``. To forecast beyond the
-    end of the series, predict from the last ``window`` values,
-    ``series[-window:][np.newaxis]`` (reshaped to 3-D for a 1-D series).
+    ``n_windows = (n_timesteps - window - horizon) // step + 1`` per series. A list's
+    windows are ordered by their last step counted back from their series' end, ties in
+    list order, so that the latest are the latest of every series, as the chronological
+    hold-out of :class:`~rnnlearn.RNNForecaster` needs (:class:`SlidingWindow` cuts ``X``).
 
     Examples
     --------
     >>> import numpy as np
     >>> from rnnlearn.preprocessing import make_windows
-    >>> X, y = make_windows(np.arange(6.0), window=3)
+    >>> X, y = make_windows(np.arange(5.0), window=3)
     >>> print(X[:, :, 0], y)
     [[0. 1. 2.]
-     [1. 2. 3.]
-     [2. 3. 4.]] [3. 4. 5.]
+     [1. 2. 3.]] [3. 4.]
+    >>> print(make_windows(np.arange(6.0), window=2, horizon=3, all_steps=True)[1])
+    [[2. 3. 4.]
+     [3. 4. 5.]]
+    >>> print(make_windows([np.arange(4.0), np.arange(10.0, 14.0)], window=2)[1])
+    [ 2. 12.  3. 13.]
     """
-    values = check_series("series", series)
-    starts = _window_starts(len(values), window, horizon, step)
-    X = _as_2d(values)[starts[:, np.newaxis] + np.arange(window)]
-    return X, _target_columns(values, target)[starts + window - 1 + horizon]
+    return _cut_all(_series_list(series), window, horizon, step, target, all_steps)
 
 
 class SlidingWindow(TransformerMixin, BaseEstimator):

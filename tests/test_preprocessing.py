@@ -348,6 +348,97 @@ def test_make_windows_errors(series, kwargs, message):
         make_windows(series, **kwargs)
 
 
+@settings(deadline=None, max_examples=50)
+@given(
+    n_timesteps=st.integers(2, 30),
+    window=st.integers(1, 10),
+    horizon=st.integers(1, 5),
+    step=st.integers(1, 4),
+)
+def test_make_windows_all_steps_gives_every_step_up_to_the_horizon(
+    n_timesteps, window, horizon, step
+):
+    series = np.arange(n_timesteps, dtype=float) ** 2
+    if n_timesteps < window + horizon:
+        with pytest.raises(ValueError, match="time steps"):
+            make_windows(series, window, horizon=horizon, step=step, all_steps=True)
+        return
+    X, y = make_windows(series, window, horizon=horizon, step=step, all_steps=True)
+    X_last, y_last = make_windows(series, window, horizon=horizon, step=step)
+    assert y.shape == (len(X), horizon)
+    assert_array_equal(X, X_last)
+    assert_array_equal(y[:, -1], y_last)
+    for i in range(len(X)):
+        start = i * step
+        assert_array_equal(y[i], series[start + window : start + window + horizon])
+
+
+def test_make_windows_all_steps_of_several_targets_are_step_major():
+    series = np.arange(30).reshape(10, 3)  # value 3 * t + feature
+    _, y = make_windows(series, window=4, horizon=2, all_steps=True)
+    assert y.shape == (5, 6)
+    assert_array_equal(y[0], [12, 13, 14, 15, 16, 17])  # steps 4 and 5, features 0, 1, 2
+    _, y = make_windows(series, window=4, horizon=3, target=[2, 0], all_steps=True)
+    assert_array_equal(y[1], [17, 15, 20, 18, 23, 21])  # steps 5, 6, 7; features 2, 0
+    _, y = make_windows(series, window=4, horizon=3, target=1, all_steps=True)
+    assert_array_equal(y[1], [16, 19, 22])
+    _, y = make_windows(series[:, :1], window=4, horizon=3, all_steps=True)
+    assert y.shape == (4, 3)
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    lengths=st.lists(st.integers(5, 20), min_size=1, max_size=4),
+    window=st.integers(1, 3),
+    horizon=st.integers(1, 2),
+    all_steps=st.booleans(),
+)
+def test_make_windows_of_a_list_are_every_series_windows_aligned_at_their_ends(
+    lengths, window, horizon, all_steps
+):
+    rng = np.random.default_rng(len(lengths))
+    series = [rng.normal(size=(n, 2)) for n in lengths]
+    X, y = make_windows(series, window, horizon=horizon, all_steps=all_steps, target=1)
+    parts = [
+        make_windows(s, window, horizon=horizon, all_steps=all_steps, target=1) for s in series
+    ]
+    assert len(X) == sum(len(part[0]) for part in parts)
+    # Position of every window counted back from its series' end, in list order per series.
+    ends = np.concatenate(
+        [n - window - np.arange(len(p[0])) for n, p in zip(lengths, parts, strict=True)]
+    )
+    order = np.argsort(-ends, kind="stable")
+    assert_array_equal(X, np.concatenate([part[0] for part in parts])[order])
+    assert_array_equal(y, np.concatenate([part[1] for part in parts])[order])
+    assert np.all(np.diff(ends[order]) <= 0)  # the latest windows come last
+
+
+def test_make_windows_of_a_list_interleaves_series_by_their_ends():
+    X, y = make_windows((np.arange(5.0), np.arange(10.0, 13.0)), window=2)
+    assert_array_equal(X[:, :, 0], [[0, 1], [1, 2], [2, 3], [10, 11]])
+    assert_array_equal(y, [2, 3, 4, 12])  # both series end with their last windows
+    X, y = make_windows([np.arange(10.0, 13.0), np.arange(5.0)], window=2)
+    assert_array_equal(y, [2, 3, 12, 4])
+    X, _ = make_windows([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]], window=2)  # one series
+    assert X.shape == (1, 2, 2)
+
+
+@pytest.mark.parametrize(
+    ("series", "kwargs", "error", "message"),
+    [
+        ([np.ones(9), np.ones(4)], {}, ValueError, "series\\[1\\] has 4 time steps"),
+        ([np.ones(9), np.ones((9, 2))], {}, ValueError, "same number of features"),
+        ([np.ones((9, 2)), np.ones((9, 3))], {}, ValueError, "same number of features"),
+        ([np.ones(9), np.array([1.0, np.nan] * 5)], {}, ValueError, "series\\[1\\]"),
+        (np.ones(9), {"all_steps": 1}, TypeError, "all_steps must be a bool"),
+        (np.ones(9), {"horizon": 7, "all_steps": True}, ValueError, "at least 10"),
+    ],
+)
+def test_make_windows_list_and_all_steps_errors(series, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        make_windows(series, **{"window": 3, **kwargs})
+
+
 def test_sliding_window_transform_matches_make_windows():
     series = np.random.default_rng(0).normal(size=(40, 3))
     windows = SlidingWindow(window=6, horizon=2, step=3).fit(series).transform(series)
