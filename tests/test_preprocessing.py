@@ -426,10 +426,10 @@ def test_make_windows_of_a_list_interleaves_series_by_their_ends():
 @pytest.mark.parametrize(
     ("series", "kwargs", "error", "message"),
     [
-        ([np.ones(9), np.ones(4)], {}, ValueError, "series\\[1\\] has 4 time steps"),
+        ([np.ones(9), np.ones(3)], {}, ValueError, "series\\[1\\] has 3 time steps"),
         ([np.ones(9), np.ones((9, 2))], {}, ValueError, "same number of features"),
         ([np.ones((9, 2)), np.ones((9, 3))], {}, ValueError, "same number of features"),
-        ([np.ones(9), np.array([1.0, np.nan] * 5)], {}, ValueError, "series\\[1\\]"),
+        ([np.ones(9), np.ones((9, 2, 2))], {}, ValueError, "series\\[1\\] must have shape"),
         (np.ones(9), {"all_steps": 1}, TypeError, "all_steps must be a bool"),
         (np.ones(9), {"horizon": 7, "all_steps": True}, ValueError, "at least 10"),
     ],
