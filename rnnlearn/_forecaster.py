@@ -11,7 +11,13 @@ from sklearn.linear_model import RidgeCV
 from sklearn.utils.validation import check_is_fitted
 
 from ._regressor import RNNRegressor
-from ._validation import Flag, check_sample_weight, check_sequences, check_targets
+from ._validation import (
+    Flag,
+    check_number,
+    check_sample_weight,
+    check_sequences,
+    check_targets,
+)
 
 RIDGE_ALPHAS = np.logspace(-3, 3, 13)
 """Penalties among which the linear path's ridge regression picks by leave-one-out error."""
@@ -49,6 +55,13 @@ def _last_steps(X_relative, lengths, n_lags):
     steps = lengths[:, None] - n_lags + np.arange(n_lags)
     lagged = X_relative[np.arange(len(X_relative))[:, None], np.maximum(steps, 0)]
     return np.where(steps[..., None] >= 0, lagged, 0.0)
+
+
+def _roll(X, lengths, values, features):
+    """Windows one step on: the oldest step dropped, ``values`` (of ``features``) the newest."""
+    rolled = np.concatenate([X[:, 1:], np.zeros_like(X[:, :1])], axis=1)
+    rolled[np.arange(len(X))[:, None], (lengths - 1)[:, None], features] = values
+    return rolled
 
 
 def _fit_linear(Z, Y, weights):
@@ -96,6 +109,13 @@ class RNNForecaster(RNNRegressor):
     hold-out leaves (so the held-out windows are new to it, as future ones will be);
     the fitted model's linear path is the one fitted on all windows. With fewer than
     :data:`MIN_HELD_OUT` (10) windows to hold out, training uses every window instead.
+    **Many steps ahead.** Fitted on the targets 1 to ``h`` steps after each window
+    (``make_windows(..., all_steps=True)``), the forecaster is *direct*: :meth:`predict`
+    returns the ``h`` steps, each column relative to the level of the feature it
+    forecasts, with one ridge regression per column in the linear path and ``h`` outputs
+    in the network. :meth:`predict_recursive` instead rolls a one-step model forward,
+    feeding its forecasts back into the windows.
+
     The network starts from the regressor's random initialisation: an output layer
     started at zero learns too slowly for this early stopping (on the co2 series of the
     benchmark no epoch then beat epoch 0, MASE 0.251 against 0.243).
@@ -117,9 +137,11 @@ class RNNForecaster(RNNRegressor):
         Add the linear path (see above).
     target_features : int, list of int or None, default=None
         The input feature each target column forecasts. ``None``: feature 0 when the
-        windows have one feature; feature ``j`` for target ``j`` when ``y`` has one
-        column per feature (``make_windows`` without ``target``); otherwise it must be
-        given (``make_windows(..., target=t)`` forecasts feature ``t``).
+        windows have one feature (so ``horizon`` columns of ``make_windows(...,
+        all_steps=True)`` just work); feature ``j % n_features`` for target ``j`` when
+        ``y`` has one column per feature, or per feature and step (``make_windows``
+        without ``target``); otherwise it must be given (``make_windows(..., target=t)``
+        forecasts feature ``t``; with ``all_steps=True``, pass ``[t] * horizon``).
     output_mode : {'last'}, default='last'
         One forecast per window; no other mode is supported.
     pooling : {'auto', 'last', 'mean', 'max'}, default='auto'
@@ -238,6 +260,10 @@ class RNNForecaster(RNNRegressor):
     >>> model = RNNForecaster(max_iter=20, random_state=0).fit(X[:200], y[:200])
     >>> bool(np.abs(model.predict(X[200:]) - y[200:]).mean() < 1.0)
     True
+    >>> X, y = make_windows(series, 24, horizon=12, all_steps=True)  # y: (265, 12)
+    >>> direct = RNNForecaster(max_iter=5, random_state=0).fit(X[:200], y[:200])
+    >>> direct.predict(X[200:]).shape
+    (65, 12)
     """
 
     def __init__(
@@ -364,8 +390,8 @@ class RNNForecaster(RNNRegressor):
     def _target_features_for(self, n_features, n_outputs):
         """The feature each of ``n_outputs`` targets forecasts (resolving ``None``)."""
         features = _check_target_features(self.target_features, "target_features")
-        if features is None and (n_features == 1 or n_outputs == n_features):
-            features = (0,) * n_outputs if n_features == 1 else tuple(range(n_outputs))
+        if features is None and n_outputs % n_features == 0:
+            features = tuple(np.arange(n_outputs) % n_features)
         elif features is None:
             raise ValueError(
                 f"y has {n_outputs} column(s) and X has {n_features} features: say which "
@@ -519,7 +545,7 @@ class RNNForecaster(RNNRegressor):
     # ------------------------------------------------------------------ prediction
 
     def predict(self, X):
-        """Forecast the value after each window.
+        """Forecast each target column after each window (every step of a direct model).
 
         Parameters
         ----------
@@ -534,6 +560,73 @@ class RNNForecaster(RNNRegressor):
         network_input, offset = self._transform(X)
         values = super().predict(network_input)
         return values + offset.reshape(values.shape).astype(values.dtype)
+
+    def predict_recursive(self, X, n_steps):
+        """Forecast ``n_steps`` ahead by rolling a one-step model forward (recursive).
+
+        Each step forecasts the next value of every feature, drops each window's oldest
+        step and appends the forecasts as its newest (a window keeps its length), so the
+        model must forecast one step ahead (fitted on ``make_windows(series, window)``)
+        and every feature of the windows once (``target_features_`` a permutation of the
+        features): past covariates have to be forecast too. The first step is
+        :meth:`predict`. For a model fitted on targets 1 to ``h`` steps ahead
+        (``make_windows(..., all_steps=True)``), :meth:`predict` is the direct forecast.
+
+        Parameters
+        ----------
+        X : array-like or list
+            Windows, as for :meth:`fit`; any length.
+        n_steps : int
+            Steps to forecast, at least 1.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_steps * n_outputs)
+            Step-major, as ``make_windows(..., all_steps=True)`` lays out targets: column
+            ``s * n_outputs + j`` is output ``j``, ``s + 1`` steps ahead; in the input's
+            floating type.
+
+        Raises
+        ------
+        ValueError
+            If the outputs do not forecast every feature of the windows exactly once.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from rnnlearn import RNNForecaster
+        >>> from rnnlearn.preprocessing import make_windows
+        >>> series = 0.5 * np.arange(200.0) + 5 * np.sin(np.arange(200) * np.pi / 6)
+        >>> X, y = make_windows(series, 24)
+        >>> model = RNNForecaster(max_iter=5, random_state=0).fit(X[:150], y[:150])
+        >>> model.predict_recursive(X[-1:], 12).shape
+        (1, 12)
+        """
+        n_steps = check_number("n_steps", n_steps, Integral, low=1)
+        features = self._recursive_features()
+        X, lengths, dtype = self._windows(X, fitted=True)
+        forecasts = []
+        for _ in range(n_steps):
+            windows = X.astype(dtype)
+            if np.any(lengths < X.shape[1]):
+                windows = [window[:n] for window, n in zip(windows, lengths, strict=True)]
+            forecasts.append(self.predict(windows).reshape(len(X), -1))
+            X = _roll(X, lengths, forecasts[-1], features)
+        return np.concatenate(forecasts, axis=1)
+
+    def _recursive_features(self):
+        """``target_features_``, checked to forecast every feature once (else raise)."""
+        check_is_fitted(self, "n_iter_")
+        features = self.target_features_
+        if not np.array_equal(np.sort(features), np.arange(self.n_features_in_)):
+            raise ValueError(
+                f"predict_recursive feeds each forecast back into the window, so the model "
+                f"must forecast every feature of X once; its target_features_ are "
+                f"{features.tolist()} for {self.n_features_in_} feature(s). Fit it on "
+                f"make_windows(series, window) without target, or forecast directly "
+                f"(make_windows(..., all_steps=True) and predict)."
+            )
+        return features
 
     def hidden_states(self, X):
         """States of every layer at every step, for the network's (relative) windows.

@@ -1,0 +1,188 @@
+"""Forecasting many steps ahead: direct (one output per step) and recursive (rolled forward)."""
+
+# SPDX-License-Identifier: BSD-3-Clause
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.linear_model import RidgeCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from rnnlearn import RNNForecaster, persistence
+from rnnlearn.optimizers import Adam
+from rnnlearn.preprocessing import make_windows
+
+FAST = dict(hidden_layer_sizes=(8,), max_iter=15, random_state=0)
+DESTRUCTIVE = Adam(learning_rate=50.0)  # every trained epoch is worse than epoch 0
+HORIZON = 6
+
+
+def _series(n=320, seed=0):
+    """A trend with a 12-step season and noise, on a grid of 1/64 (exact in float64)."""
+    t = np.arange(n, dtype=float)
+    noise = np.random.RandomState(seed).normal(scale=0.5, size=n)
+    return np.round((0.4 * t + 6 * np.sin(2 * np.pi * t / 12) + noise) * 64) / 64
+
+
+def _fit(model, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(X, y)
+
+
+def _direct(series=None, window=24, horizon=HORIZON, **params):
+    """A direct forecaster fitted on the first 200 windows, and the windows and targets."""
+    series = _series() if series is None else series
+    X, y = make_windows(series, window, horizon=horizon, all_steps=True)
+    return _fit(RNNForecaster(**{**FAST, **params}), X[:200], y[:200]), X, y
+
+
+def _bivariate(n=200):
+    return np.column_stack([_series(n), _series(n, seed=2) / 4])
+
+
+# ------------------------------------------------------------------ direct
+
+
+def test_direct_forecaster_outputs_every_step_relative_to_the_level():
+    model, X, y = _direct()
+    assert y.shape == (len(X), HORIZON)
+    np.testing.assert_array_equal(model.target_features_, [0] * HORIZON)
+    assert model.linear_coef_.shape == (24, 1, HORIZON) and model.n_outputs_ == HORIZON
+    forecast = model.predict(X[200:])
+    assert forecast.shape == (len(X) - 200, HORIZON)
+    np.testing.assert_allclose(model.predict(X[200:] + 1e3), forecast + 1e3, atol=1e-8)
+    scale = np.mean(np.abs(np.diff(_series()[:224], 12)))  # seasonal naive, in sample
+    mase = np.abs(forecast - y[200:]).mean(axis=0) / scale
+    assert np.all(mase < 0.6), mase  # the noise alone is about 0.3
+
+
+def test_direct_epoch_zero_is_one_ridge_per_step():
+    model, X, y = _direct(optimizer=DESTRUCTIVE)
+    assert not model.coefs_[-1]["W"].any()  # no epoch beat the linear path
+    flat = lambda W: (W - W[:, -1:]).reshape(len(W), -1)  # noqa: E731
+    ridge = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
+    for step in (0, HORIZON - 1):
+        ridge.fit(flat(X[:200]), y[:200, step] - X[:200, -1, 0])
+        expected = X[200:, -1, 0] + ridge.predict(flat(X[200:]))
+        np.testing.assert_allclose(model.predict(X[200:])[:, step], expected, rtol=1e-9, atol=1e-6)
+
+
+def test_direct_multivariate_default_target_features_are_step_major():
+    series = _bivariate()
+    X, y = make_windows(series, 12, horizon=3, all_steps=True)
+    model = _fit(RNNForecaster(**FAST), X, y)
+    np.testing.assert_array_equal(model.target_features_, [0, 1, 0, 1, 0, 1])
+    assert model.predict(X).shape == (len(X), 6)
+    X1, y1 = make_windows(series, 12, horizon=3, target=1, all_steps=True)
+    with pytest.raises(ValueError, match="target_features"):
+        _fit(RNNForecaster(**FAST), X1, y1)  # 3 columns, 2 features: say which
+    model = _fit(RNNForecaster(target_features=[1] * 3, **FAST), X1, y1)
+    shift = np.array([0.0, 50.0])  # moves feature 1 only
+    np.testing.assert_allclose(model.predict(X1 + shift), model.predict(X1) + 50.0, atol=1e-8)
+
+
+def test_direct_round_trips_save_load_and_skops(tmp_path):
+    skops_io = pytest.importorskip("skops.io")
+    model, X, _ = _direct()
+    windows = [X[200], X[201, 5:]]
+    persistence.save(model, tmp_path / "model.npz")
+    loaded = persistence.load(tmp_path / "model.npz")
+    np.testing.assert_array_equal(loaded.predict(windows), model.predict(windows))
+    restored = skops_io.loads(skops_io.dumps(model), trusted=list(persistence.SKOPS_TRUSTED_TYPES))
+    np.testing.assert_array_equal(restored.predict(X[200:]), model.predict(X[200:]))
+
+
+@pytest.mark.parametrize("multivariate", [False, True])
+def test_direct_exports_to_onnx_and_torch_forecast_as_predict(multivariate):
+    series = _bivariate(260) if multivariate else _series(260)
+    model, X, _ = _direct(series, window=12, horizon=4)
+    X_test = X[200:].astype(np.float32)
+    expected = model.predict(X_test)
+    assert expected.shape == (len(X_test), 8 if multivariate else 4)
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from rnnlearn.onnx import to_onnx
+
+    session = onnxruntime.InferenceSession(to_onnx(model).SerializeToString())
+    np.testing.assert_allclose(session.run(None, {"X": X_test})[0], expected, rtol=1e-5, atol=1e-3)
+    torch = pytest.importorskip("torch")
+    from rnnlearn.interop import to_torch
+
+    with torch.no_grad():
+        forecasts = to_torch(model)(torch.from_numpy(X_test)).numpy()
+    np.testing.assert_allclose(forecasts, expected, rtol=1e-5, atol=1e-3)
+
+
+def test_global_model_over_series_of_different_lengths():
+    series = [_series(n, seed=k) + 1000 * k for k, n in enumerate((150, 220, 300))]
+    X, y = make_windows(series, 24, horizon=HORIZON, all_steps=True)
+    model = _fit(RNNForecaster(**FAST), X, y)
+    # The chronological hold-out (the latest 20 %) holds the end of every series.
+    held_out = X[-round(0.2 * len(X)) :]
+    assert {int(window[0, 0] // 1000) for window in held_out} == {0, 1, 2}
+    for values in series:
+        forecast = model.predict(values[-24 - HORIZON : -HORIZON][np.newaxis])
+        assert np.abs(forecast[0] - values[-HORIZON:]).mean() < 3.0
+
+
+# ------------------------------------------------------------------ recursive
+
+
+def test_recursive_feeds_each_forecast_back_into_the_window():
+    X, y = make_windows(_series(), 24)
+    model = _fit(RNNForecaster(**FAST), X[:200], y[:200])
+    rolled = model.predict_recursive(X[200:], 3)
+    assert rolled.shape == (len(X) - 200, 3)
+    np.testing.assert_array_equal(rolled[:, 0], model.predict(X[200:]))
+    window = np.concatenate([X[200:, 1:, 0], rolled[:, :1]], axis=1)[..., np.newaxis]
+    np.testing.assert_allclose(rolled[:, 1], model.predict(window), rtol=1e-12)
+    truth = make_windows(_series(), 24, horizon=3, all_steps=True)[1][200:]
+    scale = np.mean(np.abs(np.diff(_series()[:224], 12)))
+    assert np.abs(rolled[: len(truth)] - truth).mean() / scale < 0.6
+
+
+@settings(deadline=None, max_examples=10)
+@given(lengths=st.lists(st.integers(6, 12), min_size=1, max_size=5), n_steps=st.integers(1, 4))
+def test_recursive_windows_of_any_length_and_several_features(lengths, n_steps):
+    series = _bivariate()
+    X, y = make_windows(series, 12)
+    model = _fit(RNNForecaster(target_features=[1, 0], **FAST), X, y[:, ::-1])
+    windows = [series[100 - n : 100] for n in lengths]
+    rolled = model.predict_recursive(windows, n_steps)
+    assert rolled.shape == (len(lengths), 2 * n_steps)
+    np.testing.assert_array_equal(rolled[:, :2], model.predict(windows))
+    if n_steps > 1:  # the second step reads the first step's forecasts as its newest values
+        newest = np.empty((len(lengths), 2))
+        newest[:, [1, 0]] = rolled[:, :2]
+        second = [np.vstack([w[1:], row]) for w, row in zip(windows, newest, strict=True)]
+        np.testing.assert_allclose(rolled[:, 2:4], model.predict(second), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("direct", "every feature of X once"),
+        ("one of two features", "every feature of X once"),
+        ("n_steps=0", "n_steps"),
+        ("unfitted", "not fitted"),
+    ],
+)
+def test_recursive_refuses_what_it_cannot_roll(case, match):
+    if case == "direct":
+        model, X, _ = _direct()
+    elif case == "one of two features":
+        X, y = make_windows(_bivariate(), 12, target=1)
+        model = _fit(RNNForecaster(target_features=1, **FAST), X, y)
+    else:
+        X, y = make_windows(_series(), 24)
+        model = RNNForecaster(**FAST) if case == "unfitted" else _fit(RNNForecaster(**FAST), X, y)
+    before = model.predict(X) if case != "unfitted" else None
+    with pytest.raises(Exception, match=match):
+        model.predict_recursive(X, 0 if case == "n_steps=0" else 3)
+    if before is not None:
+        np.testing.assert_array_equal(model.predict(X), before)
