@@ -248,19 +248,23 @@ def rnnlearn_model(task, setting, seed, data, n_epochs, max_iter=None):
 
 
 def fit_torch(task, X_train, y_train, X_test, n_epochs, seed):
-    """Predictions of PyTorch's LSTM (64 hidden, Adam 1e-3, batch 16) on packed batches."""
+    """Predictions of PyTorch's LSTM (64 hidden, Adam 1e-3, batch 16) on packed batches.
+
+    Regression targets may have several columns (one output each, standardised each).
+    """
     import torch
     from torch import nn
 
     torch.manual_seed(seed)
     torch.set_num_threads(_openmp_threads())
     classes = np.unique(y_train) if task == "classification" else None
-    n_out = len(classes) if task == "classification" else 1
     if task == "classification":
+        n_out = len(classes)
         target = torch.from_numpy(np.searchsorted(classes, y_train))
     else:
-        center, scale = y_train.mean(), y_train.std()
-        target = torch.from_numpy(((y_train - center) / scale).astype(np.float32))[:, None]
+        columns = np.reshape(y_train, (len(y_train), -1))
+        n_out, center, scale = columns.shape[1], columns.mean(axis=0), columns.std(axis=0)
+        target = torch.from_numpy(((columns - center) / scale).astype(np.float32))
     lstm, head = nn.LSTM(_n_features(X_train), 64, batch_first=True), nn.Linear(64, n_out)
     parameters = [*lstm.parameters(), *head.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=1e-3)
@@ -286,7 +290,7 @@ def fit_torch(task, X_train, y_train, X_test, n_epochs, seed):
         out = forward(list(X_test)).numpy()
     if task == "classification":
         return classes[out.argmax(axis=1)]
-    return out[:, 0] * scale + center
+    return (out * scale + center).reshape((len(out), *np.shape(y_train)[1:]))
 
 
 def _openmp_threads():
