@@ -36,7 +36,9 @@ Where new features plug in:
   changes (files saved before the entry existed load with the value its estimator's
   ``_encoding_defaults`` gives); a property here (as :attr:`Model.squeeze_output`,
   :attr:`Model.target_kind`, :attr:`Model.target_scaling`) names it for exporters, which
-  read it or refuse what they cannot express.
+  read it or refuse what they cannot express. A head with several raw outputs per target
+  (:attr:`Model.quantiles`) is the loss's: its levels are the loss's hyperparameters,
+  saved with it, so the encoding holds only the target scaling they share.
 - **A new export format** is its own module that reads :func:`read_model` (and the
   public ``coefs_``); if it maps cells or activations, its table goes to
   ``_export_tables`` beside PyTorch's and ONNX's. An import builds its estimator with
@@ -49,7 +51,10 @@ Where new features plug in:
 import copy
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from ._training import DivergenceGuard, TrainingState
+from .losses import Loss
 
 
 @dataclass(frozen=True)
@@ -103,13 +108,36 @@ class Model:
         mean = self.encoding.get("_y_mean")
         return None if mean is None else (mean, self.encoding["_y_scale"])
 
+    @property
+    def n_targets(self):
+        """Targets per emitted step: the network's outputs over the loss's outputs per
+        target (``n_outputs_``)."""
+        return self.network.n_outputs // self.loss.outputs_per_target
+
+    @property
+    def quantiles(self):
+        """A quantile regressor's levels (its :class:`~rnnlearn.losses.Pinball` loss's), as
+        an array; else ``None``. Its raw outputs are grouped by target, one per level, and
+        its quantiles are ``loss.link(raw) * scale + mean`` per target."""
+        levels = getattr(self.loss, "quantiles", None)
+        return None if levels is None else np.asarray(levels, dtype=float)
+
+    @property
+    def folds_scaling(self):
+        """Whether :meth:`folded_head` folds a target scaling into the output layer: only
+        a scaled regressor whose loss has the identity link and one output per target."""
+        loss = self.loss
+        point_head = type(loss).link is Loss.link and loss.outputs_per_target == 1
+        return self.target_scaling is not None and point_head
+
     def folded_head(self, W, b):
         """The output layer ``(W, b)`` with the target scaling folded in (``W * scale``,
         ``b * scale + mean``), so that its raw output is the prediction; in ``W``'s dtype.
 
-        Only for an identity link (a regressor's); without scaling, ``(W, b)`` unchanged.
+        Unchanged unless :attr:`folds_scaling` (a quantile head's raw outputs go through
+        its link before the scaling applies).
         """
-        if self.target_scaling is None:
+        if not self.folds_scaling:
             return W, b
         mean, scale = self.target_scaling
         return (W * scale).astype(W.dtype), (b * scale + mean).astype(b.dtype)
@@ -117,7 +145,7 @@ class Model:
     def unfolded_head(self, W, b):
         """The inverse of :meth:`folded_head`: the output layer that predicts through the
         target scaling as a layer ``(W, b)`` without it does."""
-        if self.target_scaling is None:
+        if not self.folds_scaling:
             return W, b
         mean, scale = self.target_scaling
         return (W / scale).astype(W.dtype), ((b - mean) / scale).astype(b.dtype)
@@ -194,7 +222,7 @@ def fitted_attributes(model, state):
         "optimizer_": model.optimizer,
         "loss_function_": model.loss,
         "n_features_in_": model.network.n_features,
-        "n_outputs_": model.network.n_outputs,
+        "n_outputs_": model.n_targets,
         "history_": history,
         "loss_curve_": losses,
         "loss_": losses[-1],

@@ -9,6 +9,7 @@ from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 
 from ._base import BaseRNN
+from ._heads import check_head, check_same_head, quantile_values
 from ._training import emitted_step_weights
 from ._validation import Component, Flag, check_dtype, check_representable, check_targets
 from .losses import LOSSES, Loss
@@ -313,10 +314,57 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         """
         X_tm, lengths, dtype = self._check_X(X)
         raw = self._raw_output(X_tm, lengths).astype(dtype, copy=False)
-        values = self._unscale(self.loss_function_.link(raw))
+        values = self._unscale(self.loss_function_.point(raw))
         if self._squeeze_output:
             values = values[..., 0]
         return self._format_output(values, lengths)
+
+    def predict_quantiles(self, X):
+        """Predict the quantiles of a model fitted with a quantile loss.
+
+        Parameters
+        ----------
+        X : array-like or list
+            Sequences, as for :meth:`fit`; any length.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_quantiles) or (n_samples, n_targets, n_quantiles)
+            The quantiles at the loss's levels (``loss_function_.quantiles``), increasing
+            along the last axis; the target axis only for a model fitted on 2-D ``y``.
+            :meth:`predict` is the 0.5 column.
+
+        Raises
+        ------
+        ValueError
+            If the model was not fitted with :class:`~rnnlearn.losses.Pinball`
+            (``loss='quantile'``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from rnnlearn import RNNRegressor
+        >>> from rnnlearn.losses import Pinball
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.uniform(-1, 1, size=(100, 5, 1))
+        >>> y = X.sum(axis=(1, 2)) + rng.normal(scale=0.3, size=100)
+        >>> model = RNNRegressor((8,), loss=Pinball((0.1, 0.5, 0.9)), max_iter=5,
+        ...                      random_state=0).fit(X, y)
+        >>> q = model.predict_quantiles(X)
+        >>> q.shape, bool(np.all(np.diff(q, axis=-1) > 0))
+        ((100, 3), True)
+        """
+        network_input, offset = self._transform(X)
+        X_tm, lengths, dtype = self._check_X(network_input)
+        raw = self._raw_output(X_tm, lengths).astype(dtype, copy=False)[0]
+        scaling = None if self._y_mean is None else (self._y_mean, self._y_scale)
+        return quantile_values(self.loss_function_, raw, scaling, offset, self._squeeze_output)
+
+    def _transform(self, X):
+        """``(network_input, offset)``: what the network reads of ``X`` and what is added to
+        its predictions (``None``: nothing); a subclass that transforms its input
+        (:class:`~rnnlearn.RNNForecaster`) overrides it."""
+        return X, None
 
     # The mixin's score would come first in the MRO; ours also scores sequence outputs.
     score = BaseRNN.score
@@ -334,6 +382,19 @@ class RNNRegressor(RegressorMixin, BaseRNN):
 
     def _make_loss(self, loss, encoding):
         return loss
+
+    def _check_combinations(self):
+        super()._check_combinations()
+        check_head(self.loss, self.output_mode)
+
+    def _network_for(self, hyper, X_shape, Y_shape):
+        """As :meth:`BaseRNN._network_for`, with the loss's outputs for each target."""
+        n_outputs = Y_shape[2] * hyper.loss.outputs_per_target
+        return super()._network_for(hyper, X_shape, (*Y_shape[:2], n_outputs))
+
+    def _check_resumable(self, network, dtype):
+        super()._check_resumable(network, dtype)
+        check_same_head(self._parameter_constraints["loss"](self.loss, "loss"), self.loss_function_)
 
     def _prepare(self, X, y, sample_weight, *, incremental, classes):
         """As :meth:`BaseRNN._prepare`, with the sample weights handed to
@@ -395,4 +456,4 @@ class RNNRegressor(RegressorMixin, BaseRNN):
 
     def _score_raw(self, raw, Y, weights, loss):
         rows = weights > 0
-        return r2_score(Y[rows], loss.link(raw)[rows], sample_weight=weights[rows])
+        return r2_score(Y[rows], loss.point(raw)[rows], sample_weight=weights[rows])

@@ -77,7 +77,8 @@ def to_torch_state_dict(estimator):
     bidirectional layer, then ``head.weight`` ``(n_outputs, n_hidden_last)`` (twice as wide
     for a bidirectional network) and ``head.bias``. A regressor's target scaling
     (``normalize_y``) is folded into the head (``W * scale``, ``b * scale + mean``), so the
-    module's output is the prediction itself.
+    module's output is the prediction itself; a quantile regressor's is not (see
+    :func:`to_torch`).
 
     An :class:`~rnnlearn.RNNForecaster`'s has its window encoding too: ``window.relative``
     (bool, 0-d), ``window.target_features`` (int64), ``window.linear_coef`` ``(k,
@@ -223,7 +224,11 @@ def to_torch(estimator):
     drops the last axis, so its output equals ``predict``. A
     classifier's output are logits: ``predict_proba`` is their softmax for multiclass
     targets and their sigmoid for binary (the probability of ``classes_[1]``) and
-    multilabel targets.
+    multilabel targets. A quantile regressor's (loss :class:`~rnnlearn.losses.Pinball`)
+    are its raw outputs too, ``(n_samples, n_targets * n_quantiles)`` grouped by target,
+    without its target scaling (which applies after the link, so cannot fold into the
+    head): ``loss_function_.link(raw)`` gives the quantiles on the standardised scale,
+    and :func:`rnnlearn.onnx.to_onnx` exports the quantiles themselves.
 
     An :class:`~rnnlearn.RNNForecaster`'s module takes the raw windows and returns its
     forecasts, ``predict``'s ``level + linear + network``: the level (the last valid
@@ -250,15 +255,29 @@ def to_torch(estimator):
     ImportError
         If ``torch`` is not installed.
     ValueError
-        If the cell has no PyTorch counterpart (see :func:`check_convertible`).
+        If the cell has no PyTorch counterpart (see :func:`check_convertible`), or for an
+        RNNForecaster with a quantile loss.
     """
     state = to_torch_state_dict(estimator)  # refuses what PyTorch lacks, torch or not
+    model = _check_module_outputs(read_model(estimator))
     import torch
 
-    module = _empty_module(read_model(estimator))
+    module = _empty_module(model)
     module.to(torch.from_numpy(state["head.bias"]).dtype)
     module.load_state_dict({name: torch.from_numpy(value) for name, value in state.items()})
     return module.eval()
+
+
+def _check_module_outputs(model):
+    """``model``, unless it is a forecaster with a quantile loss, whose module would add
+    the level and linear path to raw outputs that are not yet quantiles."""
+    if model.quantiles is not None and _is_forecaster(model.encoding):
+        raise ValueError(
+            "to_torch cannot export an RNNForecaster with a quantile loss: its module adds "
+            "the level and linear path to raw outputs, which are not yet quantiles. Export "
+            "it with rnnlearn.onnx.to_onnx, whose graph computes its quantiles."
+        )
+    return model
 
 
 def _empty_module(model):
@@ -281,7 +300,7 @@ def _empty_module(model):
         n_steps_out=network.n_steps_out,
         pooling=network.pooling,
         bidirectional=network.bidirectional,
-        squeeze_output=model.squeeze_output,
+        squeeze_output=model.squeeze_output and model.loss.outputs_per_target == 1,
         **options,
     )
 

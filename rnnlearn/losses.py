@@ -3,6 +3,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from numbers import Real
 
 import numpy as np
@@ -21,13 +22,20 @@ class Loss(ConstrainedHyperparameters, BaseEstimator, ABC):
     value is a weighted mean over the rows of ``raw`` (samples, or samples and steps), so
     padded steps are ignored by giving them weight 0.
 
+    A loss may predict more than a point per target (quantiles, a distribution): it then
+    has :attr:`outputs_per_target` raw outputs per target, grouped by target, and
+    :meth:`point` reads the point prediction (the median, the mean) from them.
+
     Attributes
     ----------
     classification : bool
         Whether the loss scores class probabilities (the classifier's) rather than values.
+    outputs_per_target : int
+        Raw outputs per target (1 for a point prediction).
     """
 
     classification = False
+    outputs_per_target = 1
 
     def link(self, raw):
         """Map raw network outputs to predictions.
@@ -43,6 +51,21 @@ class Loss(ConstrainedHyperparameters, BaseEstimator, ABC):
             Predictions (for classification losses, probabilities).
         """
         return raw
+
+    def point(self, raw):
+        """Point predictions of the targets from raw outputs.
+
+        Parameters
+        ----------
+        raw : ndarray of shape (..., n_targets * outputs_per_target)
+            Raw output.
+
+        Returns
+        -------
+        ndarray of shape (..., n_targets)
+            ``link(raw)`` for a point loss; the median or the mean of a distribution.
+        """
+        return self.link(raw)
 
     @abstractmethod
     def pointwise(self, y, raw):
@@ -235,10 +258,125 @@ class LogLoss(Loss):
         return loss, self.link(raw) - y
 
 
+def check_quantiles(value, name):
+    """Quantile levels as a tuple of floats: increasing, in ``(0, 1)``, 0.5 among them.
+
+    Parameters
+    ----------
+    value : sequence of float
+        The levels.
+    name : str
+        The parameter's name, for messages.
+
+    Returns
+    -------
+    tuple of float
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a sequence of real numbers.
+    ValueError
+        If it is empty, a level is outside ``(0, 1)``, the levels are not increasing
+        (unsorted or repeated) or 0.5 is not among them.
+    """
+    numbers = isinstance(value, Sequence | np.ndarray) and not isinstance(value, str)
+    if not numbers or not all(isinstance(q, Real) and not isinstance(q, bool) for q in value):
+        raise TypeError(f"{name} must be a sequence of floats in (0, 1); got {value!r}.")
+    levels = tuple(float(q) for q in value)
+    if not levels or not all(0 < q < 1 for q in levels):
+        raise ValueError(f"{name} must be levels strictly between 0 and 1; got {value!r}.")
+    if any(low >= high for low, high in zip(levels[:-1], levels[1:], strict=True)):
+        raise ValueError(f"{name} must be increasing, without repeats; got {value!r}.")
+    if 0.5 not in levels:
+        raise ValueError(
+            f"{name} must include 0.5, the median that predict returns; got {value!r}."
+        )
+    return levels
+
+
+class Pinball(Loss):
+    """Pinball (quantile) loss over several quantile levels, with a non-crossing link.
+
+    For each target the network has one raw output per level, ``r_1, ..., r_m``; the
+    link makes them quantiles that never cross: ``q_1 = r_1`` and ``q_k = q_{k-1} +
+    softplus(r_k)``. The loss is the mean over targets and levels of the pinball loss
+    ``max(tau * (y - q), (tau - 1) * (y - q))``, whose minimiser over a sample is its
+    ``tau``-quantile; its (sub)gradient flows through the link.
+
+    Parameters
+    ----------
+    quantiles : sequence of float, default=(0.05, 0.5, 0.95)
+        The levels, increasing, in ``(0, 1)``, without repeats; 0.5 must be among them,
+        since an estimator's ``predict`` returns the median.
+
+    Attributes
+    ----------
+    outputs_per_target : int
+        The number of levels.
+
+    See Also
+    --------
+    sklearn.metrics.mean_pinball_loss : The loss of one level, as a metric.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnlearn.losses import Pinball
+    >>> loss = Pinball(quantiles=(0.1, 0.5, 0.9))
+    >>> loss.link(np.array([[0.0, 0.0, 0.0]])).round(3)  # increments softplus(0)
+    array([[0.   , 0.693, 1.386]])
+    >>> round(loss.loss(np.array([[1.0]]), np.array([[1.0, -50.0, -50.0]])), 4)
+    0.0
+    """
+
+    _parameter_constraints = {"quantiles": check_quantiles}
+
+    def __init__(self, quantiles=(0.05, 0.5, 0.95)):
+        self.quantiles = quantiles
+
+    @property
+    def outputs_per_target(self):
+        """The number of levels: raw outputs per target."""
+        return len(self.quantiles)
+
+    def _grouped(self, raw):
+        """``raw`` as ``(..., n_targets, n_levels)``."""
+        return raw.reshape(*raw.shape[:-1], -1, len(self.quantiles))
+
+    def link(self, raw):
+        """Quantiles ``(..., n_targets * n_levels)``, grouped by target, each group
+        increasing: the first raw output plus cumulative softplus of the others."""
+        r = self._grouped(raw)
+        q = np.empty_like(r)
+        q[..., 0] = r[..., 0]
+        q[..., 1:] = r[..., :1] + np.cumsum(np.logaddexp(0, r[..., 1:]), axis=-1)
+        return q.reshape(raw.shape)
+
+    def point(self, raw):
+        """The median (level 0.5) of each target, ``(..., n_targets)``."""
+        median = list(self.quantiles).index(0.5)
+        return self._grouped(self.link(raw))[..., median]
+
+    def pointwise(self, y, raw):
+        """Per-row mean pinball loss; see :meth:`Loss.pointwise`."""
+        r = self._grouped(raw)
+        tau = np.asarray(self.quantiles, dtype=raw.dtype)
+        residual = y[..., None] - self._grouped(self.link(raw))
+        loss = np.maximum(tau * residual, (tau - 1) * residual).mean(axis=(-2, -1))
+        d_q = ((residual < 0).astype(raw.dtype) - tau) / (r.shape[-2] * r.shape[-1])
+        d_r = np.empty_like(r)
+        d_r[..., 0] = d_q.sum(axis=-1)
+        later = np.cumsum(d_q[..., :0:-1], axis=-1)[..., ::-1]  # sum of d_q[k:] for k >= 1
+        d_r[..., 1:] = logistic(r[..., 1:]) * later
+        return loss, d_r.reshape(raw.shape)
+
+
 LOSSES = {
     "squared_error": SquaredError,
     "absolute_error": AbsoluteError,
     "huber": Huber,
     "log_loss": LogLoss,
+    "quantile": Pinball,
 }
 """Loss name -> class, for the estimators' ``loss`` string aliases."""

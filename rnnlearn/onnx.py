@@ -70,6 +70,9 @@ def to_onnx(estimator, *, lengths=False):
     ``(batch, n_steps[, n])`` for ``'after'``; ``n`` counts outputs, classes or labels (none
     for a regressor fitted on one target per sequence or step). With ``lengths``, padded
     ``'sequence'`` steps come out as a raw output of zero would (regression: 0): drop them.
+    A quantile regressor (loss :class:`~rnnlearn.losses.Pinball`) has ``predictions``, the
+    median (``predict``), and ``quantiles`` (``predict_quantiles``), ``(batch[, n],
+    n_quantiles)``.
 
     An :class:`~rnnlearn.RNNForecaster`'s graph computes its whole forecast, the level and
     the linear path included, in float32, where ``predict`` computes those two in
@@ -126,7 +129,12 @@ def to_onnx(estimator, *, lengths=False):
     scalers, estimator, model = _check_exportable(estimator, lengths)
     graph = _GraphBuilder()  # imports onnx
     raw = _graph_output(graph, model, estimator.coefs_, scalers, lengths)
-    (_classifier_outputs if model.target_kind else _regressor_outputs)(graph, model, raw)
+    if model.target_kind:
+        _classifier_outputs(graph, model, raw)
+    elif model.quantiles is not None:
+        _quantile_outputs(graph, model, raw)
+    else:
+        _regressor_outputs(graph, model, raw)
     return graph.model(f"{type(estimator).__name__} exported by rnnlearn.onnx.to_onnx")
 
 
@@ -146,6 +154,42 @@ def _regressor_outputs(graph, model, raw):
     if width is None:
         raw = graph.op("Squeeze", raw, graph.constant([-1]))
     graph.output(raw, "predictions", np.float32, _output_shape(model, width))
+
+
+def _quantile_outputs(graph, model, quantiles):
+    """``predictions`` (the median) and ``quantiles`` from a quantile regressor's
+    quantiles ``(batch, n_targets, n_quantiles)``."""
+    median = int(np.flatnonzero(model.quantiles == 0.5)[0])
+    predictions = graph.op("Gather", quantiles, graph.constant(median), axis=2)
+    width = model.n_targets
+    if model.squeeze_output:
+        quantiles = graph.op("Squeeze", quantiles, graph.constant([1]))
+        predictions = graph.op("Squeeze", predictions, graph.constant([1]))
+        width = None
+    graph.output(predictions, "predictions", np.float32, _output_shape(model, width))
+    shape = _output_shape(model, width) + [len(model.quantiles)]
+    graph.output(quantiles, "quantiles", np.float32, shape)
+
+
+def _quantile_link(graph, model, raw):
+    """A quantile regressor's quantiles ``(batch, n_targets, n_quantiles)`` from its raw
+    outputs, as :meth:`~rnnlearn.losses.Pinball.link` and the target scaling make them."""
+    n_quantiles = len(model.quantiles)
+    raw = graph.op("Reshape", raw, graph.constant([0, model.n_targets, n_quantiles]))
+    if n_quantiles > 1:
+        lowest = graph.op(
+            "Slice", raw, graph.constant([0]), graph.constant([1]), graph.constant([2])
+        )
+        steps = graph.op(
+            "Slice", raw, graph.constant([1]), graph.constant([n_quantiles]), graph.constant([2])
+        )
+        rises = graph.op("CumSum", graph.op("Softplus", steps), graph.constant(2))
+        raw = graph.op("Concat", lowest, graph.op("Add", lowest, rises), axis=2)
+    if model.target_scaling is not None:
+        mean, scale = model.target_scaling
+        raw = graph.op("Mul", raw, graph.constant(scale[:, None]))
+        raw = graph.op("Add", raw, graph.constant(mean[:, None]))
+    return raw
 
 
 def _split_pipeline(estimator):
@@ -193,7 +237,7 @@ def _check_exportable(estimator, lengths):
     if model.target_kind not in (None, "multilabel"):
         _label_array(model.classes)  # raises for labels ONNX cannot hold
     loss = model.loss
-    if not loss.classification and type(loss).link is not Loss.link:
+    if model.quantiles is None and not loss.classification and type(loss).link is not Loss.link:
         raise ValueError(
             f"The loss {loss!r} has its own output link, which ONNX export cannot "
             f"translate; only losses with the identity link export."
@@ -204,14 +248,20 @@ def _check_exportable(estimator, lengths):
 
 
 def _graph_output(graph, model, coefs, scalers, lengths):
-    """The graph's inputs and its raw output (see :func:`_raw_output`), for an
-    :class:`~rnnlearn.RNNForecaster` with its level and linear path added (see
-    :func:`_window_inputs`): its whole forecast, the level in float32."""
+    """The graph's inputs and its raw output (see :func:`_raw_output`), a quantile
+    regressor's as quantiles (see :func:`_quantile_link`), for an
+    :class:`~rnnlearn.RNNForecaster` with its level and linear path added to each target
+    (see :func:`_window_inputs`): its whole forecast, the level in float32."""
     X, valid_lengths = _inputs(graph, model, scalers, lengths)
-    if "linear_coef_" not in model.encoding:
-        return _raw_output(graph, model, coefs, X, valid_lengths)
-    X, offset = _window_inputs(graph, model, X, valid_lengths)
-    return graph.op("Add", _raw_output(graph, model, coefs, X, valid_lengths), offset)
+    offset = None
+    if "linear_coef_" in model.encoding:
+        X, offset = _window_inputs(graph, model, X, valid_lengths)
+    raw = _raw_output(graph, model, coefs, X, valid_lengths)
+    if model.quantiles is not None:
+        raw = _quantile_link(graph, model, raw)
+        if offset is not None:  # the same for every quantile of a target
+            offset = graph.op("Unsqueeze", offset, graph.constant([2]))
+    return raw if offset is None else graph.op("Add", raw, offset)
 
 
 def _window_inputs(graph, model, X, lengths):
@@ -269,7 +319,7 @@ def _steps_before_end(graph, X, lengths, shifts, n_features):
 
 def _raw_output(graph, model, coefs, X, lengths):
     """The network's raw output in the graph, batch-first as the estimator returns it (a
-    regressor's with its target scaling folded into the head: its predictions).
+    point regressor's with its target scaling folded into the head: its predictions).
 
     ``coefs`` are the estimator's ``coefs_``. Everything runs time-major (the recurrent
     operators' layout); the step axis of sequence and 'after' outputs moves to second
@@ -305,7 +355,7 @@ def _raw_output(graph, model, coefs, X, lengths):
         H = _pool(graph, network.pooling, H, valid, lengths)
     elif output_mode == "after":
         H = _after_steps(graph, H, network.n_steps_out, lengths)
-    W, b = model.folded_head(head["W"], head["b"])  # a regressor's outputs: predictions
+    W, b = model.folded_head(head["W"], head["b"])  # a point regressor's: predictions
     raw = graph.op("Add", graph.op("MatMul", H, graph.constant(W)), graph.constant(b))
     if output_mode == "sequence" and valid is not None:
         raw = graph.op("Where", valid, raw, graph.constant(np.float32(0)))

@@ -714,15 +714,22 @@ def _fitted_estimators(obj):
 
 
 def _check_target_scaling(estimator, model):
-    """Raise unless the model's target scaling is what ``normalize_y`` says: finite
-    ``(mean, scale)`` arrays of shape ``(n_outputs,)`` with positive scales, or none."""
+    """Raise unless the model's loss is valid with the network's outputs (a whole number
+    of targets) and its target scaling is what ``normalize_y`` says: finite ``(mean,
+    scale)`` arrays of shape ``(n_targets,)`` with positive scales, or none."""
+    model.loss.validate_hyperparameters(prefix="loss_function_.")
+    if model.network.n_outputs % model.loss.outputs_per_target:
+        raise ValueError(
+            f"the loss {model.loss!r} needs a multiple of {model.loss.outputs_per_target} "
+            f"outputs; the network has {model.network.n_outputs}."
+        )
     scaled = bool(estimator.get_params().get("normalize_y", False))
     scaling = model.target_scaling
     if not scaled:
         if scaling is not None:
             raise ValueError("the model has a target scaling, but normalize_y is False.")
         return
-    shape = (model.network.n_outputs,)
+    shape = (model.n_targets,)
     if scaling is None or not all(
         isinstance(v, np.ndarray) and v.shape == shape and np.all(np.isfinite(v)) for v in scaling
     ):

@@ -6,7 +6,7 @@ from _gradcheck import max_relative_error, numerical_gradient
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 
-from rnnlearn.losses import LOSSES, AbsoluteError, Huber, LogLoss, SquaredError
+from rnnlearn.losses import LOSSES, AbsoluteError, Huber, LogLoss, Pinball, SquaredError
 
 ALL_LOSSES = [
     SquaredError(),
@@ -258,4 +258,5 @@ def test_losses_table_names_classes():
         "absolute_error": AbsoluteError,
         "huber": Huber,
         "log_loss": LogLoss,
+        "quantile": Pinball,
     } == LOSSES
