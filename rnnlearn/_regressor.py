@@ -65,19 +65,26 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         state after reading the whole sequence (at its first step), PyTorch's ``h_n``;
         mean and max pooling pool the concatenated states. ``output_mode='after'`` is
         refused: after the input ends there is nothing to read backward.
-    loss : {'squared_error', 'absolute_error', 'huber'} or Loss, default='squared_error'
+    loss : {'squared_error', 'absolute_error', 'huber', 'quantile'} or Loss, \
+            default='squared_error'
         Training loss, on an identity output: ``'squared_error'`` is half the mean
         squared error, ``'absolute_error'`` the mean absolute error and ``'huber'``
-        :class:`~rnnlearn.losses.Huber` with ``delta=1.0``. A
-        :class:`~rnnlearn.losses.Loss` object is cloned, so its parameters can be
-        searched as ``loss__<name>``.
+        :class:`~rnnlearn.losses.Huber` with ``delta=1.0``. ``'quantile'`` is
+        :class:`~rnnlearn.losses.Pinball` at the levels ``(0.05, 0.5, 0.95)``: the
+        network then has one output per target and level, :meth:`predict_quantiles`
+        returns the quantiles (which never cross) and :meth:`predict` the median; it
+        needs ``output_mode='last'``. A :class:`~rnnlearn.losses.Loss` object is
+        cloned, so its parameters can be searched as ``loss__<name>`` (such as
+        ``loss__quantiles``).
     normalize_y : bool, default=True
         Standardise each output column of ``y`` for training, as scikit-learn's
         ``GaussianProcessRegressor(normalize_y=True)`` does: :meth:`fit` subtracts the
         column's mean and divides by its standard deviation, both weighted by
         ``sample_weight`` and taken over every valid step for sequence outputs (a
         constant column is only centred), the network learns the standardised targets,
-        and :meth:`predict` maps its outputs back (``link(raw) * scale + mean``). So
+        and :meth:`predict` maps its outputs back (``link(raw) * scale + mean``, for
+        every quantile of a target with a quantile loss: a positive scale keeps their
+        order). So
         targets of size 1e6 or 1e-6 train as targets of size 1 do. ``partial_fit`` and a
         ``warm_start`` fit keep the fitted scaling; saved models keep it; ONNX and
         PyTorch exports fold it into the output layer. ``loss_``, ``loss_curve_``,
@@ -175,7 +182,8 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     n_features_in_ : int
         Features per time step seen in :meth:`fit`.
     n_outputs_ : int
-        Outputs per emitted step.
+        Targets per emitted step (with a quantile loss, the network has
+        ``n_outputs_ * len(quantiles)`` outputs).
     n_iter_ : int
         Epochs run, over all fits that continued this model.
     loss_ : float
@@ -310,7 +318,8 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         ndarray or list of ndarray
             ``(n_samples[, n_outputs])`` for ``'last'``; ``(n_samples, n_steps[,
             n_outputs])`` otherwise, or a list of ``(n_timesteps_i[, n_outputs])`` arrays
-            for variable-length synced sequences.
+            for variable-length synced sequences. With a quantile loss, the median
+            (the 0.5 column of :meth:`predict_quantiles`).
         """
         X_tm, lengths, dtype = self._check_X(X)
         raw = self._raw_output(X_tm, lengths).astype(dtype, copy=False)

@@ -258,7 +258,7 @@ class LogLoss(Loss):
         return loss, self.link(raw) - y
 
 
-def check_quantiles(value, name):
+def _check_quantiles(value, name):
     """Quantile levels as a tuple of floats: increasing, in ``(0, 1)``, 0.5 among them.
 
     Parameters
@@ -330,7 +330,7 @@ class Pinball(Loss):
     0.0
     """
 
-    _parameter_constraints = {"quantiles": check_quantiles}
+    _parameter_constraints = {"quantiles": _check_quantiles}
 
     def __init__(self, quantiles=(0.05, 0.5, 0.95)):
         self.quantiles = quantiles

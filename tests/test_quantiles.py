@@ -375,5 +375,6 @@ def test_to_torch_returns_raw_outputs_and_from_torch_reads_them_back():
     # The quantiles are the link's, mapped to the targets' scale target by target.
     scale, mean = model._y_scale[:, None], model._y_mean[:, None]
     assert_allclose(standardised * scale + mean, quantiles, rtol=1e-12)
-    imported = _quiet(from_torch, to_torch(model), RNNRegressor(**model.get_params(deep=False)), X, y)
+    template = RNNRegressor(**model.get_params(deep=False))
+    imported = _quiet(from_torch, to_torch(model), template, X, y)
     assert_allclose(imported.predict_quantiles(X), quantiles, rtol=1e-12)
