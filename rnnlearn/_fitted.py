@@ -37,8 +37,8 @@ Where new features plug in:
   ``_encoding_defaults`` gives); a property here (as :attr:`Model.squeeze_output`,
   :attr:`Model.target_kind`, :attr:`Model.target_scaling`) names it for exporters, which
   read it or refuse what they cannot express. A head with several raw outputs per target
-  (:attr:`Model.quantiles`) is the loss's: its levels are the loss's hyperparameters,
-  saved with it, so the encoding holds only the target scaling they share.
+  (:attr:`Model.quantiles`, :attr:`Model.gaussian`) is the loss's: its levels are the
+  loss's hyperparameters, saved with it, so the encoding holds only the target scaling.
 - **A new export format** is its own module that reads :func:`read_model` (and the
   public ``coefs_``); if it maps cells or activations, its table goes to
   ``_export_tables`` beside PyTorch's and ONNX's. An import builds its estimator with
@@ -54,7 +54,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ._training import DivergenceGuard, TrainingState
-from .losses import Loss
+from .losses import GaussianNLL, Loss
 
 
 @dataclass(frozen=True)
@@ -123,19 +123,31 @@ class Model:
         return None if levels is None else np.asarray(levels, dtype=float)
 
     @property
+    def gaussian(self):
+        """Whether the model predicts a normal distribution (its loss is
+        :class:`~rnnlearn.losses.GaussianNLL`): raw outputs ``(mean, r)`` per target, the
+        mean ``mean * scale + shift`` and the standard deviation ``(softplus(r) +
+        min_std) * scale`` with the target scaling ``(shift, scale)``."""
+        return isinstance(self.loss, GaussianNLL)
+
+    @property
+    def point_head(self):
+        """Whether the raw outputs are the predictions up to the target scaling: a loss
+        with the identity link and one output per target (no quantiles, no distribution)."""
+        return type(self.loss).link is Loss.link and self.loss.outputs_per_target == 1
+
+    @property
     def folds_scaling(self):
         """Whether :meth:`folded_head` folds a target scaling into the output layer: only
-        a scaled regressor whose loss has the identity link and one output per target."""
-        loss = self.loss
-        point_head = type(loss).link is Loss.link and loss.outputs_per_target == 1
-        return self.target_scaling is not None and point_head
+        a scaled regressor with a :attr:`point_head`."""
+        return self.target_scaling is not None and self.point_head
 
     def folded_head(self, W, b):
         """The output layer ``(W, b)`` with the target scaling folded in (``W * scale``,
         ``b * scale + mean``), so that its raw output is the prediction; in ``W``'s dtype.
 
-        Unchanged unless :attr:`folds_scaling` (a quantile head's raw outputs go through
-        its link before the scaling applies).
+        Unchanged unless :attr:`folds_scaling` (the raw outputs of quantiles or a
+        distribution go through the loss's link before the scaling applies).
         """
         if not self.folds_scaling:
             return W, b

@@ -1,13 +1,15 @@
-"""Output heads with several raw outputs per target (quantiles): checks and predictions.
+"""Output heads with several raw outputs per target (quantiles, a normal distribution):
+checks and predictions.
 
 A loss owns its number of outputs per target (:attr:`Loss.outputs_per_target`), its link
 and its point prediction; :class:`~rnnlearn.RNNRegressor` sizes its network from it and
-reads the quantiles through :func:`quantile_values`.
+reads the quantiles through :func:`quantile_values` and the standard deviations through
+:func:`std_values`.
 """
 
 # SPDX-License-Identifier: BSD-3-Clause
 
-from .losses import LOSSES, Pinball
+from .losses import LOSSES, GaussianNLL, Pinball
 
 
 def _resolved(loss):
@@ -74,3 +76,28 @@ def quantile_values(loss, raw, scaling, offset, squeeze):
         values = values + offset[..., None]
     values = values.astype(raw.dtype, copy=False)
     return values[:, 0] if squeeze else values
+
+
+def std_values(loss, raw, scale, squeeze):
+    """The standard deviations ``(n_samples[, n_targets])`` of raw outputs.
+
+    Parameters
+    ----------
+    loss : Loss
+        The fitted loss; refused unless a :class:`~rnnlearn.losses.GaussianNLL`.
+    raw : ndarray of shape (n_samples, n_targets * 2)
+        Raw outputs.
+    scale : ndarray of shape (n_targets,) or None
+        The target scaling's scale of each target (``normalize_y``), or ``None``.
+    squeeze : bool
+        Whether to drop the target axis (a model fitted on 1-D targets).
+    """
+    if not isinstance(loss, GaussianNLL):
+        raise ValueError(
+            f"return_std=True needs a model fitted with a Gaussian loss "
+            f"(loss='gaussian_nll' or GaussianNLL()); this one was fitted with {loss!r}."
+        )
+    std = loss.std(raw)
+    if scale is not None:
+        std = (std * scale).astype(raw.dtype, copy=False)
+    return std[:, 0] if squeeze else std

@@ -9,7 +9,7 @@ from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 
 from ._base import BaseRNN
-from ._heads import check_head, check_same_head, quantile_values
+from ._heads import check_head, check_same_head, quantile_values, std_values
 from ._training import emitted_step_weights
 from ._validation import Component, Flag, check_dtype, check_representable, check_targets
 from .losses import LOSSES, Loss
@@ -65,17 +65,20 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         state after reading the whole sequence (at its first step), PyTorch's ``h_n``;
         mean and max pooling pool the concatenated states. ``output_mode='after'`` is
         refused: after the input ends there is nothing to read backward.
-    loss : {'squared_error', 'absolute_error', 'huber', 'quantile'} or Loss, \
-            default='squared_error'
-        Training loss, on an identity output: ``'squared_error'`` is half the mean
+    loss : str or Loss, default='squared_error'
+        Training loss: ``'squared_error'``, ``'absolute_error'``, ``'huber'``,
+        ``'quantile'``, ``'gaussian_nll'`` or a :class:`~rnnlearn.losses.Loss`. The first
+        three are on an identity output: ``'squared_error'`` is half the mean
         squared error, ``'absolute_error'`` the mean absolute error and ``'huber'``
         :class:`~rnnlearn.losses.Huber` with ``delta=1.0``. ``'quantile'`` is
         :class:`~rnnlearn.losses.Pinball` at the levels ``(0.05, 0.5, 0.95)``: the
         network then has one output per target and level, :meth:`predict_quantiles`
-        returns the quantiles (which never cross) and :meth:`predict` the median; it
-        needs ``output_mode='last'``. A :class:`~rnnlearn.losses.Loss` object is
-        cloned, so its parameters can be searched as ``loss__<name>`` (such as
-        ``loss__quantiles``).
+        returns the quantiles (which never cross) and :meth:`predict` the median.
+        ``'gaussian_nll'`` is :class:`~rnnlearn.losses.GaussianNLL`: a normal
+        distribution per target, whose mean :meth:`predict` returns, and its standard
+        deviation with ``return_std=True``. Both need ``output_mode='last'``. A loss
+        object is cloned, so its parameters can be searched as ``loss__<name>`` (such
+        as ``loss__quantiles``).
     normalize_y : bool, default=True
         Standardise each output column of ``y`` for training, as scikit-learn's
         ``GaussianProcessRegressor(normalize_y=True)`` does: :meth:`fit` subtracts the
@@ -83,8 +86,8 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         ``sample_weight`` and taken over every valid step for sequence outputs (a
         constant column is only centred), the network learns the standardised targets,
         and :meth:`predict` maps its outputs back (``link(raw) * scale + mean``, for
-        every quantile of a target with a quantile loss: a positive scale keeps their
-        order). So
+        every quantile of a target with a quantile loss, a positive scale that keeps
+        their order; a Gaussian loss's standard deviation is multiplied by it). So
         targets of size 1e6 or 1e-6 train as targets of size 1 do. ``partial_fit`` and a
         ``warm_start`` fit keep the fitted scaling; saved models keep it; ONNX and
         PyTorch exports fold it into the output layer. ``loss_``, ``loss_curve_``,
@@ -305,28 +308,56 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
-    def predict(self, X):
+    def predict(self, X, return_std=False):
         """Predict targets.
 
         Parameters
         ----------
         X : array-like or list
             Sequences, as for :meth:`fit`; any length.
+        return_std : bool, default=False
+            Also return the standard deviation of the predictive distribution, as
+            scikit-learn's ``GaussianProcessRegressor`` and ``BayesianRidge`` do; only
+            for a model fitted with :class:`~rnnlearn.losses.GaussianNLL`
+            (``loss='gaussian_nll'``).
 
         Returns
         -------
-        ndarray or list of ndarray
+        y_pred : ndarray or list of ndarray
             ``(n_samples[, n_outputs])`` for ``'last'``; ``(n_samples, n_steps[,
             n_outputs])`` otherwise, or a list of ``(n_timesteps_i[, n_outputs])`` arrays
             for variable-length synced sequences. With a quantile loss, the median
-            (the 0.5 column of :meth:`predict_quantiles`).
+            (the 0.5 column of :meth:`predict_quantiles`); with a Gaussian one, the mean.
+        y_std : ndarray of shape (n_samples[, n_outputs])
+            The standard deviations, returned with ``return_std=True``.
+
+        Raises
+        ------
+        ValueError
+            For ``return_std=True`` with a model fitted with another loss.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from rnnlearn import RNNRegressor
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.uniform(-1, 1, size=(100, 5, 1))
+        >>> y = X.sum(axis=(1, 2)) + rng.normal(scale=0.3, size=100)
+        >>> model = RNNRegressor((8,), loss="gaussian_nll", max_iter=5, random_state=0)
+        >>> mean, std = model.fit(X, y).predict(X, return_std=True)
+        >>> mean.shape, std.shape, bool(np.all(std > 0))
+        ((100,), (100,), True)
         """
         X_tm, lengths, dtype = self._check_X(X)
         raw = self._raw_output(X_tm, lengths).astype(dtype, copy=False)
         values = self._unscale(self.loss_function_.point(raw))
         if self._squeeze_output:
             values = values[..., 0]
-        return self._format_output(values, lengths)
+        predictions = self._format_output(values, lengths)
+        if not return_std:
+            return predictions
+        std = std_values(self.loss_function_, raw[0], self._y_scale, self._squeeze_output)
+        return predictions, std
 
     def predict_quantiles(self, X):
         """Predict the quantiles of a model fitted with a quantile loss.

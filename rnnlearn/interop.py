@@ -75,10 +75,9 @@ def to_torch_state_dict(estimator):
     each recurrent layer ``k`` (bottom first, one ``nn.RNN`` / ``nn.GRU`` / ``nn.LSTM`` of
     one layer each), the same names ending in ``_reverse`` for the backward direction of a
     bidirectional layer, then ``head.weight`` ``(n_outputs, n_hidden_last)`` (twice as wide
-    for a bidirectional network) and ``head.bias``. A regressor's target scaling
-    (``normalize_y``) is folded into the head (``W * scale``, ``b * scale + mean``), so the
-    module's output is the prediction itself; a quantile regressor's is not (see
-    :func:`to_torch`).
+    for a bidirectional network) and ``head.bias``. A point regressor's target scaling
+    (``normalize_y``) is folded into the head (``W * scale``, ``b * scale + mean``): the
+    module's output is its prediction (quantile and Gaussian heads: see :func:`to_torch`).
 
     An :class:`~rnnlearn.RNNForecaster`'s has its window encoding too: ``window.relative``
     (bool, 0-d), ``window.target_features`` (int64), ``window.linear_coef`` ``(k,
@@ -228,7 +227,10 @@ def to_torch(estimator):
     are its raw outputs too, ``(n_samples, n_targets * n_quantiles)`` grouped by target,
     without its target scaling (which applies after the link, so cannot fold into the
     head): ``loss_function_.link(raw)`` gives the quantiles on the standardised scale,
-    and :func:`rnnlearn.onnx.to_onnx` exports the quantiles themselves.
+    and :func:`rnnlearn.onnx.to_onnx` exports the quantiles themselves. So are a
+    Gaussian regressor's (:class:`~rnnlearn.losses.GaussianNLL`), ``(n_samples,
+    n_targets * 2)``: ``link(raw)`` gives each target's standardised mean and standard
+    deviation.
 
     An :class:`~rnnlearn.RNNForecaster`'s module takes the raw windows and returns its
     forecasts, ``predict``'s ``level + linear + network``: the level (the last valid
@@ -256,7 +258,7 @@ def to_torch(estimator):
         If ``torch`` is not installed.
     ValueError
         If the cell has no PyTorch counterpart (see :func:`check_convertible`), or for an
-        RNNForecaster with a quantile loss.
+        RNNForecaster with a quantile or Gaussian loss.
     """
     state = to_torch_state_dict(estimator)  # refuses what PyTorch lacks, torch or not
     model = _check_module_outputs(read_model(estimator))
@@ -269,13 +271,13 @@ def to_torch(estimator):
 
 
 def _check_module_outputs(model):
-    """``model``, unless it is a forecaster with a quantile loss, whose module would add
-    the level and linear path to raw outputs that are not yet quantiles."""
-    if model.quantiles is not None and _is_forecaster(model.encoding):
+    """``model``, unless it is a forecaster with quantiles or a distribution, whose module
+    would add the level and linear path to raw outputs that are not yet predictions."""
+    if not model.point_head and _is_forecaster(model.encoding):
         raise ValueError(
-            "to_torch cannot export an RNNForecaster with a quantile loss: its module adds "
-            "the level and linear path to raw outputs, which are not yet quantiles. Export "
-            "it with rnnlearn.onnx.to_onnx, whose graph computes its quantiles."
+            f"to_torch cannot export an RNNForecaster with the loss {model.loss!r}: its "
+            f"module adds the level and linear path to raw outputs, which are not yet "
+            f"predictions. Export it with rnnlearn.onnx.to_onnx, whose graph computes them."
         )
     return model
 
@@ -300,7 +302,7 @@ def _empty_module(model):
         n_steps_out=network.n_steps_out,
         pooling=network.pooling,
         bidirectional=network.bidirectional,
-        squeeze_output=model.squeeze_output and model.loss.outputs_per_target == 1,
+        squeeze_output=model.squeeze_output and model.point_head,
         **options,
     )
 

@@ -372,11 +372,80 @@ class Pinball(Loss):
         return loss, d_r.reshape(raw.shape)
 
 
+class GaussianNLL(Loss):
+    """Gaussian negative log-likelihood: a mean and a standard deviation per target.
+
+    For each target the network has two raw outputs, ``(m, r)``; the link makes them the
+    mean ``m`` and the standard deviation ``softplus(r) + min_std`` of a normal
+    distribution. The loss is the mean over targets of ``log(std) + (y - mean)**2 / (2 *
+    std**2) + log(2 * pi) / 2``, the negative log-likelihood of ``y``; its gradient flows
+    through the link. Minimised over a sample, the mean is the conditional mean and the
+    standard deviation the spread of the noise around it, which may change from sample to
+    sample (heteroscedastic noise).
+
+    Parameters
+    ----------
+    min_std : float, default=1e-3
+        The smallest standard deviation (on the scale the network learns, the
+        standardised one with ``normalize_y=True``), which keeps the loss bounded below
+        when a target is fitted exactly.
+
+    Attributes
+    ----------
+    outputs_per_target : int
+        2: the mean and the standard deviation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnlearn.losses import GaussianNLL
+    >>> loss = GaussianNLL()
+    >>> loss.link(np.array([[1.5, 0.0]])).round(4)  # mean, softplus(0) + 0.001
+    array([[1.5   , 0.6941]])
+    >>> round(loss.loss(np.array([[1.5]]), np.array([[1.5, 50.0]])), 4)  # log(50) + 0.9189
+    4.831
+    """
+
+    outputs_per_target = 2
+    _parameter_constraints = {"min_std": Interval(Real, 0, open_ends="low")}
+
+    def __init__(self, min_std=1e-3):
+        self.min_std = min_std
+
+    def link(self, raw):
+        """Means and standard deviations ``(..., n_targets * 2)``, grouped by target."""
+        r = raw.reshape(*raw.shape[:-1], -1, 2)
+        values = np.empty_like(r)
+        values[..., 0] = r[..., 0]
+        values[..., 1] = np.logaddexp(0, r[..., 1]) + self.min_std
+        return values.reshape(raw.shape)
+
+    def point(self, raw):
+        """The mean of each target, ``(..., n_targets)``."""
+        return raw[..., 0::2]
+
+    def std(self, raw):
+        """The standard deviation of each target, ``(..., n_targets)``."""
+        return self.link(raw)[..., 1::2]
+
+    def pointwise(self, y, raw):
+        """Per-row mean negative log-likelihood; see :meth:`Loss.pointwise`."""
+        mean, std = self.point(raw), self.std(raw)
+        z = (y - mean) / std
+        loss = np.log(std) + 0.5 * z * z + 0.5 * np.log(2 * np.pi)
+        n_targets = mean.shape[-1]
+        gradient = np.empty_like(raw)
+        gradient[..., 0::2] = -z / std / n_targets
+        gradient[..., 1::2] = (1 - z * z) / std * logistic(raw[..., 1::2]) / n_targets
+        return loss.mean(axis=-1).astype(raw.dtype, copy=False), gradient
+
+
 LOSSES = {
     "squared_error": SquaredError,
     "absolute_error": AbsoluteError,
     "huber": Huber,
     "log_loss": LogLoss,
     "quantile": Pinball,
+    "gaussian_nll": GaussianNLL,
 }
 """Loss name -> class, for the estimators' ``loss`` string aliases."""

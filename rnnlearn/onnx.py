@@ -26,6 +26,15 @@ Design, in brief:
   fixed-length data thus feeds one array, and one with mixed lengths cannot forget them.
 - **float32**: onnxruntime (1.32) implements ``RNN``, ``GRU`` and ``LSTM`` for float only,
   so the model computes in float32 whatever the estimator's ``dtype``.
+- **A forecaster in float32**: an :class:`~rnnlearn.RNNForecaster`'s graph computes its
+  level and linear path in float32, where ``predict`` computes those two in float64: the
+  forecasts agree with ``predict`` to float32 round-off of the series' values, not of
+  their changes. On the CO2 series of the benchmark (values 313 to 374, windows of 52
+  steps) the largest relative difference was 1.1e-7 (4e-5 in absolute terms, a
+  ten-thousandth of the model's own mean absolute error, 0.30); the same series shifted to
+  around 1e6 kept the relative difference (9e-8) but lost 0.09 in absolute terms, a third
+  of that error. For a series whose level is large against its changes, subtract a
+  constant before fitting, or serve a float64 module of :func:`rnnlearn.interop.to_torch`.
 - **Opset 21, IR version 10**: ``onnx>=1.16`` and ``onnxruntime>=1.18`` read them.
   onnxruntime also refuses the operators' batch-first ``layout=1``, so the graph
   transposes ``X`` to time-major once.
@@ -44,7 +53,6 @@ from ._fitted import read_model
 from ._network import DIRECTIONS
 from .cells import GRUCell, LSTMCell, VanillaCell
 from .interop import _torch_layer
-from .losses import Loss
 from .preprocessing import SequenceScaler
 
 ONNX_OPSET = 21
@@ -72,18 +80,12 @@ def to_onnx(estimator, *, lengths=False):
     ``'sequence'`` steps come out as a raw output of zero would (regression: 0): drop them.
     A quantile regressor (loss :class:`~rnnlearn.losses.Pinball`) has ``predictions``, the
     median (``predict``), and ``quantiles`` (``predict_quantiles``), ``(batch[, n],
-    n_quantiles)``.
+    n_quantiles)``; a Gaussian one (:class:`~rnnlearn.losses.GaussianNLL`) has
+    ``predictions``, the mean, and ``std`` (``predict(X, return_std=True)``).
 
     An :class:`~rnnlearn.RNNForecaster`'s graph computes its whole forecast, the level and
-    the linear path included, in float32, where ``predict`` computes those two in
-    float64: the forecasts agree with ``predict`` to float32 round-off of the series'
-    values, not of their changes. On the CO2 series of the benchmark (values 313 to 374,
-    windows of 52 steps) the largest relative difference was 1.1e-7 (4e-5 in absolute
-    terms, a ten-thousandth of the model's own mean absolute error, 0.30); the same
-    series shifted to around 1e6 kept the relative difference (9e-8) but lost 0.09 in
-    absolute terms, a third of that error. For a series whose level is large against its
-    changes, subtract a constant before fitting, or serve a float64 module of
-    :func:`rnnlearn.interop.to_torch`.
+    the linear path included, in float32 (see "A forecaster in float32" in
+    :mod:`rnnlearn.onnx`).
 
     Parameters
     ----------
@@ -107,7 +109,8 @@ def to_onnx(estimator, *, lengths=False):
         Before importing ``onnx``, for what has no ONNX counterpart: a cell but
         ``VanillaCell``, ``GRUCell`` and ``LSTMCell``; an activation but ``'tanh'``,
         ``'logistic'``, ``'relu'`` and ``'identity'`` (such as ``'gompertz'``); a regression
-        loss with a link of its own; a pipeline step but a ``SequenceScaler``.
+        loss with a link of its own (but ``Pinball`` and ``GaussianNLL``); a pipeline step
+        but a ``SequenceScaler``.
     TypeError
         If ``estimator`` is not one of the above, or ``lengths`` is not a bool.
     sklearn.exceptions.NotFittedError
@@ -129,12 +132,8 @@ def to_onnx(estimator, *, lengths=False):
     scalers, estimator, model = _check_exportable(estimator, lengths)
     graph = _GraphBuilder()  # imports onnx
     raw = _graph_output(graph, model, estimator.coefs_, scalers, lengths)
-    if model.target_kind:
-        _classifier_outputs(graph, model, raw)
-    elif model.quantiles is not None:
-        _quantile_outputs(graph, model, raw)
-    else:
-        _regressor_outputs(graph, model, raw)
+    outputs = _regressor_outputs if model.point_head else _head_outputs
+    (_classifier_outputs if model.target_kind else outputs)(graph, model, raw)
     return graph.model(f"{type(estimator).__name__} exported by rnnlearn.onnx.to_onnx")
 
 
@@ -156,39 +155,51 @@ def _regressor_outputs(graph, model, raw):
     graph.output(raw, "predictions", np.float32, _output_shape(model, width))
 
 
-def _quantile_outputs(graph, model, quantiles):
-    """``predictions`` (the median) and ``quantiles`` from a quantile regressor's
-    quantiles ``(batch, n_targets, n_quantiles)``."""
-    median = int(np.flatnonzero(model.quantiles == 0.5)[0])
-    predictions = graph.op("Gather", quantiles, graph.constant(median), axis=2)
+def _head_outputs(graph, model, values):
+    """``predictions`` and ``quantiles`` (a quantile regressor's) or ``std`` (a Gaussian
+    regressor's) from the values ``(batch, n_targets, k)`` of :func:`_head_values`."""
+    if model.quantiles is None:  # Gaussian: the mean, then the standard deviation
+        point, name, tail = 0, "std", []
+        extra = graph.op("Gather", values, graph.constant(1), axis=2)
+    else:
+        point, name = int(np.flatnonzero(model.quantiles == 0.5)[0]), "quantiles"
+        extra, tail = values, [len(model.quantiles)]
+    predictions = graph.op("Gather", values, graph.constant(point), axis=2)
     width = model.n_targets
     if model.squeeze_output:
-        quantiles = graph.op("Squeeze", quantiles, graph.constant([1]))
         predictions = graph.op("Squeeze", predictions, graph.constant([1]))
+        extra = graph.op("Squeeze", extra, graph.constant([1]))
         width = None
     graph.output(predictions, "predictions", np.float32, _output_shape(model, width))
-    shape = _output_shape(model, width) + [len(model.quantiles)]
-    graph.output(quantiles, "quantiles", np.float32, shape)
+    graph.output(extra, name, np.float32, _output_shape(model, width) + tail)
 
 
-def _quantile_link(graph, model, raw):
-    """A quantile regressor's quantiles ``(batch, n_targets, n_quantiles)`` from its raw
-    outputs, as :meth:`~rnnlearn.losses.Pinball.link` and the target scaling make them."""
-    n_quantiles = len(model.quantiles)
-    raw = graph.op("Reshape", raw, graph.constant([0, model.n_targets, n_quantiles]))
-    if n_quantiles > 1:
-        lowest = graph.op(
+def _head_values(graph, model, raw, offset):
+    """A quantile or Gaussian regressor's values ``(batch, n_targets, k)`` from its raw
+    outputs: the quantiles, or the mean and the standard deviation, as the loss's link and
+    the target scaling make them, plus a forecaster's ``offset`` ``(batch, n_targets)``
+    (or ``None``) to every quantile or to the mean."""
+    k = model.loss.outputs_per_target
+    raw = graph.op("Reshape", raw, graph.constant([0, model.n_targets, k]))
+    shifted = np.ones(k) if model.quantiles is not None else np.array([1.0, 0.0])
+    if k > 1:
+        first = graph.op(
             "Slice", raw, graph.constant([0]), graph.constant([1]), graph.constant([2])
         )
-        steps = graph.op(
-            "Slice", raw, graph.constant([1]), graph.constant([n_quantiles]), graph.constant([2])
-        )
-        rises = graph.op("CumSum", graph.op("Softplus", steps), graph.constant(2))
-        raw = graph.op("Concat", lowest, graph.op("Add", lowest, rises), axis=2)
+        rest = graph.op("Slice", raw, graph.constant([1]), graph.constant([k]), graph.constant([2]))
+        rest = graph.op("Softplus", rest)
+        if model.gaussian:  # the standard deviation
+            rest = graph.op("Add", rest, graph.constant(np.float32(model.loss.min_std)))
+        else:  # each quantile above the first
+            rest = graph.op("Add", first, graph.op("CumSum", rest, graph.constant(2)))
+        raw = graph.op("Concat", first, rest, axis=2)
     if model.target_scaling is not None:
         mean, scale = model.target_scaling
         raw = graph.op("Mul", raw, graph.constant(scale[:, None]))
-        raw = graph.op("Add", raw, graph.constant(mean[:, None]))
+        raw = graph.op("Add", raw, graph.constant(mean[:, None] * shifted))
+    if offset is not None:
+        offset = graph.op("Unsqueeze", offset, graph.constant([2]))
+        raw = graph.op("Add", raw, graph.op("Mul", offset, graph.constant(shifted)))
     return raw
 
 
@@ -237,10 +248,11 @@ def _check_exportable(estimator, lengths):
     if model.target_kind not in (None, "multilabel"):
         _label_array(model.classes)  # raises for labels ONNX cannot hold
     loss = model.loss
-    if model.quantiles is None and not loss.classification and type(loss).link is not Loss.link:
+    exported = loss.classification or model.point_head or model.quantiles is not None
+    if not (exported or model.gaussian):
         raise ValueError(
             f"The loss {loss!r} has its own output link, which ONNX export cannot "
-            f"translate; only losses with the identity link export."
+            f"translate; only losses with the identity link, Pinball and GaussianNLL export."
         )
     if not isinstance(lengths, bool):
         raise TypeError(f"lengths must be a bool; got {lengths!r}.")
@@ -248,8 +260,8 @@ def _check_exportable(estimator, lengths):
 
 
 def _graph_output(graph, model, coefs, scalers, lengths):
-    """The graph's inputs and its raw output (see :func:`_raw_output`), a quantile
-    regressor's as quantiles (see :func:`_quantile_link`), for an
+    """The graph's inputs and its raw output (see :func:`_raw_output`), a quantile or
+    Gaussian regressor's as its values (see :func:`_head_values`), for an
     :class:`~rnnlearn.RNNForecaster` with its level and linear path added to each target
     (see :func:`_window_inputs`): its whole forecast, the level in float32."""
     X, valid_lengths = _inputs(graph, model, scalers, lengths)
@@ -257,10 +269,8 @@ def _graph_output(graph, model, coefs, scalers, lengths):
     if "linear_coef_" in model.encoding:
         X, offset = _window_inputs(graph, model, X, valid_lengths)
     raw = _raw_output(graph, model, coefs, X, valid_lengths)
-    if model.quantiles is not None:
-        raw = _quantile_link(graph, model, raw)
-        if offset is not None:  # the same for every quantile of a target
-            offset = graph.op("Unsqueeze", offset, graph.constant([2]))
+    if not model.point_head and not model.target_kind:
+        return _head_values(graph, model, raw, offset)
     return raw if offset is None else graph.op("Add", raw, offset)
 
 

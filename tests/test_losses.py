@@ -6,7 +6,15 @@ from _gradcheck import max_relative_error, numerical_gradient
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 
-from rnnlearn.losses import LOSSES, AbsoluteError, Huber, LogLoss, Pinball, SquaredError
+from rnnlearn.losses import (
+    LOSSES,
+    AbsoluteError,
+    GaussianNLL,
+    Huber,
+    LogLoss,
+    Pinball,
+    SquaredError,
+)
 
 ALL_LOSSES = [
     SquaredError(),
@@ -259,4 +267,5 @@ def test_losses_table_names_classes():
         "huber": Huber,
         "log_loss": LogLoss,
         "quantile": Pinball,
+        "gaussian_nll": GaussianNLL,
     } == LOSSES

@@ -20,7 +20,7 @@ from rnnlearn import GRUCell, LSTMCell, RNNClassifier, RNNForecaster, RNNRegress
 from rnnlearn._fitted import read_model
 from rnnlearn._network import Network
 from rnnlearn.callbacks import PrintProgress
-from rnnlearn.losses import AbsoluteError, Huber, LogLoss, Pinball, SquaredError
+from rnnlearn.losses import AbsoluteError, GaussianNLL, Huber, LogLoss, Pinball, SquaredError
 from rnnlearn.optimizers import SGD, Adagrad, Adam, RMSprop
 from rnnlearn.persistence import SKOPS_TRUSTED_TYPES, load, load_skops, save, save_skops
 from rnnlearn.preprocessing import SequenceScaler, SlidingWindow, make_windows
@@ -146,6 +146,7 @@ def test_trusted_types_are_exactly_rnnlearns_as_skops_names_them():
         Huber,
         LogLoss,
         Pinball,
+        GaussianNLL,
         Network,
         SequenceScaler,
         SlidingWindow,
