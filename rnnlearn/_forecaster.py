@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 
 from dataclasses import replace
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import RegressorMixin
@@ -241,6 +241,9 @@ class RNNForecaster(RNNRegressor):
         Its intercept.
     target_features_ : ndarray of int of shape (n_outputs,)
         The feature each output forecasts.
+    calibration_residuals_ : ndarray of shape (n_held_out, n_outputs) or None
+        Absolute errors on the held-out windows of the first fit, sorted per column, for
+        :meth:`predict_interval`; ``None`` without a hold-out.
 
     The other attributes are :class:`RNNRegressor`'s; they describe the network.
 
@@ -336,7 +339,12 @@ class RNNForecaster(RNNRegressor):
         "_input_mean",
         "_input_scale",
     )
-    _encoding_attributes = (*RNNRegressor._encoding_attributes, *_window_attributes)
+    _encoding_attributes = (
+        *RNNRegressor._encoding_attributes,
+        *_window_attributes,
+        "calibration_residuals_",
+    )
+    _encoding_defaults = {**RNNRegressor._encoding_defaults, "calibration_residuals_": None}
     _parameter_constraints = {
         **RNNRegressor._parameter_constraints,
         "relative": Flag(),
@@ -502,9 +510,10 @@ class RNNForecaster(RNNRegressor):
             )
         weights = check_sample_weight(sample_weight, len(X), np.float64)
         if resume:
-            encoding = {name: getattr(self, name) for name in self._window_attributes}
+            names = (*self._window_attributes, "calibration_residuals_")
+            encoding = {name: getattr(self, name) for name in names}
         else:
-            encoding = self._fit_windows(X, lengths, Y, weights)
+            encoding = {**self._fit_windows(X, lengths, Y, weights), "calibration_residuals_": None}
         network_input, offset = self._apply(encoding, X, lengths, dtype)
         if not resume:
             offset = self._training_offset(encoding, X, lengths, Y, weights, offset)
@@ -534,7 +543,28 @@ class RNNForecaster(RNNRegressor):
             mean, scale = setup.model.target_scaling
             head["b"][...] = -mean / scale
         policy.score_start(setup, state, silent, self._score_raw)
+        starts_over = not state.history
         super()._train(setup, state, policy, n_epochs, dispatch)
+        if starts_over and setup.validation is not None:
+            encoding = {
+                **setup.model.encoding,
+                "calibration_residuals_": self._calibrate(setup, state),
+            }
+            self._commit(replace(setup.model, encoding=encoding), state)
+
+    @staticmethod
+    def _calibrate(setup, state):
+        """Sorted absolute errors of the fitted forecasts of the held-out windows, per column.
+
+        The network's weights are the restored ones, the linear path the one fitted before
+        the hold-out (see :meth:`_training_offset`); in the targets' units.
+        """
+        held = setup.validation
+        raw = setup.model.network.predict(state.params, held.X, held.lengths)
+        errors = (held.y[0] - setup.model.loss.point(raw)[0])[held.weights[0] > 0]
+        if setup.model.target_scaling is not None:
+            errors = errors * setup.model.target_scaling[1]
+        return np.sort(np.abs(errors.astype(np.float64)), axis=0)
 
     def _degenerate(self, raw, Y, weights, loss):
         # The network corrects level + linear; with either on, no correction is a valid fit.
@@ -560,6 +590,63 @@ class RNNForecaster(RNNRegressor):
         network_input, offset = self._transform(X)
         values = super().predict(network_input)
         return values + offset.reshape(values.shape).astype(values.dtype)
+
+    def predict_interval(self, X, coverage=0.9):
+        """Split-conformal prediction intervals around :meth:`predict`, per output column.
+
+        The half-width of column ``j`` is the ``ceil((n + 1) * coverage)``-th smallest
+        absolute error of the ``n`` held-out windows of the first :meth:`fit` (the latest
+        ``validation_fraction``, which the network was not trained on, forecast with a
+        linear path fitted before them): ``calibration_residuals_``. If future errors are
+        exchangeable with those, each column's interval covers its target with
+        probability at least ``coverage``. Windows of a series are not exchangeable
+        (their errors are correlated, the series drifts), so this holds only roughly: the
+        hold-out is the latest data, the nearest to the future (see the user guide).
+
+        Parameters
+        ----------
+        X : array-like or list
+            Windows, as for :meth:`fit`.
+        coverage : float, default=0.9
+            Probability, in ``(0, 1)``, that each interval covers its target.
+
+        Returns
+        -------
+        lower, upper : ndarray of the shape of :meth:`predict`'s
+            The interval's ends.
+
+        Raises
+        ------
+        ValueError
+            If the fit held no windows out (``early_stopping=False``, or fewer than
+            :data:`MIN_HELD_OUT`), or too few for ``coverage`` (at least
+            ``coverage / (1 - coverage)``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from rnnlearn import RNNForecaster
+        >>> from rnnlearn.preprocessing import make_windows
+        >>> rng = np.random.RandomState(0)
+        >>> X, y = make_windows(np.sin(np.arange(600) / 4) + 0.1 * rng.normal(size=600), 12)
+        >>> model = RNNForecaster(max_iter=5, random_state=0).fit(X[:400], y[:400])
+        >>> lower, upper = model.predict_interval(X[400:], coverage=0.9)
+        >>> bool(0.8 < np.mean((lower <= y[400:]) & (y[400:] <= upper)) < 1.0)
+        True
+        """
+        coverage = check_number("coverage", coverage, Real, 0, 1, open_ends="low high")
+        check_is_fitted(self, "n_iter_")
+        residuals = self.calibration_residuals_
+        n_held = 0 if residuals is None else len(residuals)
+        rank = int(np.ceil((n_held + 1) * coverage))
+        if rank > n_held:
+            raise ValueError(
+                f"coverage={coverage} needs at least {rank} held-out windows to calibrate "
+                f"on; the fit held out {n_held} (see early_stopping, validation_fraction)."
+            )
+        forecast = self.predict(X)
+        half_width = residuals[rank - 1].reshape(forecast.shape[1:]).astype(forecast.dtype)
+        return forecast - half_width, forecast + half_width
 
     def predict_recursive(self, X, n_steps):
         """Forecast ``n_steps`` ahead by rolling a one-step model forward (recursive).

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 from sklearn.pipeline import make_pipeline
@@ -286,3 +287,89 @@ def test_pytorch_export_forecasts_as_predict():
     with torch.no_grad():
         forecasts = to_torch(model)(torch.from_numpy(X_test.astype(np.float32))).numpy()
     np.testing.assert_allclose(forecasts, model.predict(X_test), rtol=1e-5)
+
+
+# ------------------------------------------------------------------ conformal intervals
+
+
+def _noisy_windows(horizon=1, seed=0):
+    """Windows of a trend and season with standard normal noise, 3000 steps (known noise)."""
+    t = np.arange(3000.0)
+    noise = np.random.RandomState(seed).normal(size=3000)
+    series = 0.05 * t + 6 * np.sin(2 * np.pi * t / 12) + noise
+    return make_windows(series, 24, horizon=horizon, all_steps=horizon > 1)
+
+
+@pytest.mark.parametrize("coverage, z", [(0.8, 1.2816), (0.95, 1.96)])
+def test_conformal_intervals_cover_fresh_data_at_their_level(coverage, z):
+    X, y = _noisy_windows()
+    model = _fit(RNNForecaster(**FAST), X[:1500], y[:1500])
+    assert model.calibration_residuals_.shape == (300, 1)  # the latest 20 %
+    lower, upper = model.predict_interval(X[1600:], coverage=coverage)
+    assert lower.shape == upper.shape == y[1600:].shape
+    covered = np.mean((lower <= y[1600:]) & (y[1600:] <= upper))
+    assert abs(covered - coverage) < 0.03, covered
+    # About z times the noise's standard deviation (1) wide: calibrated, not merely wide.
+    assert 1.0 < np.mean(upper - lower) / (2 * z) < 1.2
+    np.testing.assert_allclose((lower + upper) / 2, model.predict(X[1600:]), atol=1e-9)
+
+
+def test_conformal_intervals_of_a_direct_model_cover_every_step():
+    X, Y = _noisy_windows(horizon=3)
+    model = _fit(RNNForecaster(**FAST), X[:1500], Y[:1500])
+    lower, upper = model.predict_interval(X[1600:], coverage=0.9)
+    assert lower.shape == Y[1600:].shape
+    covered = np.mean((lower <= Y[1600:]) & (Y[1600:] <= upper), axis=0)
+    assert np.all(np.abs(covered - 0.9) < 0.03), covered
+
+
+def test_calibration_residuals_are_the_held_out_errors_of_the_earlier_linear_path():
+    X_train, y_train, _, _ = _windows()
+    model = _fit(RNNForecaster(optimizer=DESTRUCTIVE, **FAST), X_train, y_train)
+    assert not model.coefs_[-1]["W"].any()  # epoch 0: the forecast is the linear path
+    errors = y_train[160:] - _ridge_path(X_train[:160], y_train[:160], X_train[160:])
+    np.testing.assert_allclose(
+        model.calibration_residuals_[:, 0], np.sort(np.abs(errors)), rtol=1e-6, atol=1e-6
+    )
+    # 40 held out: the half-width is the ceil(41 * 0.9) = 37th smallest error ...
+    lower, upper = model.predict_interval(X_train[:5], coverage=0.9)
+    np.testing.assert_allclose(upper - lower, 2 * np.sort(np.abs(errors))[36], rtol=1e-6)
+    lower, upper = model.predict_interval(X_train[:5], coverage=0.975)
+    np.testing.assert_allclose(upper - lower, 2 * np.abs(errors).max(), rtol=1e-6)
+    with pytest.raises(ValueError, match="needs at least 41 held-out windows"):
+        model.predict_interval(X_train[:5], coverage=0.98)  # ... and above 40 / 41 none is
+
+
+def test_calibration_survives_saving_and_resuming(tmp_path):
+    X_train, y_train, X_test, _ = _windows()
+    model = _fit(RNNForecaster(**FAST), X_train, y_train)
+    residuals = model.calibration_residuals_.copy()
+    persistence.save(model, tmp_path / "model.npz")
+    loaded = persistence.load(tmp_path / "model.npz")
+    restored = skops_io.loads(skops_io.dumps(model), trusted=list(persistence.SKOPS_TRUSTED_TYPES))
+    for other in (loaded, restored):
+        for ends, expected in zip(
+            other.predict_interval(X_test, 0.8), model.predict_interval(X_test, 0.8), strict=True
+        ):
+            np.testing.assert_array_equal(ends, expected)
+    model.partial_fit(X_train[:50], y_train[:50])  # the calibration is the first fit's
+    _fit(model.set_params(warm_start=True), X_train, y_train)
+    np.testing.assert_array_equal(model.calibration_residuals_, residuals)
+
+
+@pytest.mark.parametrize(
+    "coverage, params, error, match",
+    [
+        (0.0, {}, ValueError, "coverage"),
+        (1.0, {}, ValueError, "coverage"),
+        ("0.9", {}, TypeError, "coverage"),
+        (0.9, {"early_stopping": False}, ValueError, "held out 0"),
+    ],
+)
+def test_predict_interval_refuses_bad_coverage_and_no_hold_out(coverage, params, error, match):
+    X_train, y_train, X_test, _ = _windows()
+    model = _fit(RNNForecaster(**FAST, **params), X_train, y_train)
+    with pytest.raises(error, match=match):
+        model.predict_interval(X_test, coverage=coverage)
+    with pytest.raises(NotFittedError):
+        RNNForecaster().predict_interval(X_test)
