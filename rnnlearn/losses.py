@@ -67,6 +67,24 @@ class Loss(ConstrainedHyperparameters, BaseEstimator, ABC):
         """
         return self.link(raw)
 
+    def raw_for_point(self, values):
+        """Raw outputs whose point predictions (:meth:`point`) are ``values``.
+
+        For example an output layer with zero weights and these as its bias predicts
+        ``values`` whatever its input.
+
+        Parameters
+        ----------
+        values : ndarray of shape (n_targets,)
+            Point predictions, on the scale the network learns.
+
+        Returns
+        -------
+        ndarray of shape (n_targets * outputs_per_target,)
+            ``values`` for a point loss; see the subclasses for the others.
+        """
+        return np.asarray(values, dtype=float)
+
     @abstractmethod
     def pointwise(self, y, raw):
         """Per-row loss and its gradient with respect to ``raw``.
@@ -358,6 +376,14 @@ class Pinball(Loss):
         median = list(self.quantiles).index(0.5)
         return self._grouped(self.link(raw))[..., median]
 
+    def raw_for_point(self, values):
+        """Raw outputs with median ``values`` and every other raw output 0 (quantiles
+        ``log(2)`` apart)."""
+        raw = np.zeros((len(values), len(self.quantiles)))
+        median = list(self.quantiles).index(0.5)
+        raw[:, 0] = np.asarray(values, dtype=float) - median * np.log(2)
+        return raw.reshape(-1)
+
     def pointwise(self, y, raw):
         """Per-row mean pinball loss; see :meth:`Loss.pointwise`."""
         r = self._grouped(raw)
@@ -427,6 +453,13 @@ class GaussianNLL(Loss):
     def std(self, raw):
         """The standard deviation of each target, ``(..., n_targets)``."""
         return self.link(raw)[..., 1::2]
+
+    def raw_for_point(self, values):
+        """Raw outputs with mean ``values`` and standard deviation ``softplus(0) +
+        min_std``."""
+        raw = np.zeros((len(values), 2))
+        raw[:, 0] = values
+        return raw.reshape(-1)
 
     def pointwise(self, y, raw):
         """Per-row mean negative log-likelihood; see :meth:`Loss.pointwise`."""

@@ -15,7 +15,7 @@ from test_network import PADDED_LENGTHS, _gradient_errors, _setup
 
 from rnnlearn import RNNForecaster, RNNRegressor
 from rnnlearn.cells import GRUCell, LSTMCell
-from rnnlearn.losses import Pinball, SquaredError
+from rnnlearn.losses import GaussianNLL, Pinball, SquaredError
 from rnnlearn.persistence import load, save
 from rnnlearn.preprocessing import make_windows
 
@@ -378,3 +378,13 @@ def test_to_torch_returns_raw_outputs_and_from_torch_reads_them_back():
     template = RNNRegressor(**model.get_params(deep=False))
     imported = _quiet(from_torch, to_torch(model), template, X, y)
     assert_allclose(imported.predict_quantiles(X), quantiles, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "loss", [SquaredError(), Pinball(LEVELS), Pinball((0.5, 0.7)), GaussianNLL()], ids=repr
+)
+def test_raw_for_point_predicts_the_values(loss):
+    values = np.array([-1.5, 0.0, 2.5])
+    raw = loss.raw_for_point(values)
+    assert raw.shape == (3 * loss.outputs_per_target,)
+    assert_allclose(loss.point(raw[None]), values[None], rtol=1e-12, atol=1e-12)
