@@ -199,14 +199,15 @@ def test_string_alias_takes_the_default_levels():
     assert model.coefs_[-1]["W"].shape == (4, 3)
 
 
+@pytest.fixture(scope="module")
+def two_target_model():
+    return _fitted(2)[0]
+
+
 @settings(max_examples=25, deadline=None)
 @given(X=arrays(np.float64, (7, 3, 2), elements=st.floats(-100, 100)))
-def test_fitted_quantiles_are_ordered_on_any_input(X):
-    model = _FITTED_FOR_HYPOTHESIS
-    assert np.all(np.diff(model.predict_quantiles(X), axis=-1) >= 0)
-
-
-_FITTED_FOR_HYPOTHESIS = _fitted(2)[0]
+def test_fitted_quantiles_are_ordered_on_any_input(two_target_model, X):
+    assert np.all(np.diff(two_target_model.predict_quantiles(X), axis=-1) >= 0)
 
 
 def test_normalize_y_scales_every_quantile_of_a_target():
