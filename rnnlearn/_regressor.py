@@ -185,8 +185,8 @@ class RNNRegressor(RegressorMixin, BaseRNN):
     n_features_in_ : int
         Features per time step seen in :meth:`fit`.
     n_outputs_ : int
-        Targets per emitted step (with a quantile loss, the network has
-        ``n_outputs_ * len(quantiles)`` outputs).
+        Targets per emitted step (the network has ``loss_function_.outputs_per_target``
+        outputs per target: one per level with a quantile loss, two with a Gaussian one).
     n_iter_ : int
         Epochs run, over all fits that continued this model.
     loss_ : float
