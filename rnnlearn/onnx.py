@@ -3,6 +3,24 @@
 :func:`to_onnx` imports ``onnx`` when called (install it, with ``onnxruntime`` to run the
 models, by ``pip install rnnlearn[onnx]``); ``import rnnlearn`` never imports ``onnx``.
 
+Inputs and outputs of an exported model:
+
+- ``X``, batch-first float32 ``(batch, time, n_features)``, both axes dynamic; with
+  ``lengths=True`` also ``lengths``, int64 ``(batch,)`` from 1 to ``time``, the valid steps
+  of each sequence of a right-padded ``X`` (padding never affects the outputs).
+- Outputs equal the estimator's, batch-first: a regressor's ``predictions``
+  (``predict``), a classifier's ``label`` (``predict``; ``classes_`` as int64, string, bool
+  or float64, multilabel indicators as int64) and ``probabilities`` (``predict_proba``),
+  of shape ``(batch[, n])`` for ``output_mode='last'``, ``(batch, time[, n])`` for
+  ``'sequence'``, ``(batch, n_steps[, n])`` for ``'after'``; ``n`` counts outputs, classes
+  or labels (none for a regressor fitted on one target per sequence or step). With
+  ``lengths``, padded ``'sequence'`` steps come out as a raw output of zero would
+  (regression: 0): drop them.
+- A quantile regressor (loss :class:`~rnnlearn.losses.Pinball`) has ``predictions``, the
+  median (``predict``), and ``quantiles`` (``predict_quantiles``), ``(batch[, n],
+  n_quantiles)``; a Gaussian one (:class:`~rnnlearn.losses.GaussianNLL`) has
+  ``predictions``, the mean, and ``std`` (``predict(X, return_std=True)``).
+
 Design, in brief:
 
 - **Our own graph builder, not skl2onnx converters.** Our inputs are 3-D sequences,
@@ -68,24 +86,11 @@ ONNX_GATE_ORDER = {VanillaCell: (0,), GRUCell: (1, 0, 2), LSTMCell: (0, 3, 1, 2)
 def to_onnx(estimator, *, lengths=False):
     """An ONNX model of a fitted estimator, or of a pipeline ending with one.
 
-    Inputs: ``X``, batch-first float32 ``(batch, time, n_features)``, both axes dynamic;
-    with ``lengths=True`` also ``lengths``, int64 ``(batch,)`` from 1 to ``time``, the valid
-    steps of each sequence of a right-padded ``X`` (padding never affects the outputs).
-    Outputs equal the estimator's, batch-first: a regressor's ``predictions`` (``predict``),
-    a classifier's ``label`` (``predict``; ``classes_`` as int64, string, bool or float64,
-    multilabel indicators as int64) and ``probabilities`` (``predict_proba``), of shape
-    ``(batch[, n])`` for ``output_mode='last'``, ``(batch, time[, n])`` for ``'sequence'``,
-    ``(batch, n_steps[, n])`` for ``'after'``; ``n`` counts outputs, classes or labels (none
-    for a regressor fitted on one target per sequence or step). With ``lengths``, padded
-    ``'sequence'`` steps come out as a raw output of zero would (regression: 0): drop them.
-    A quantile regressor (loss :class:`~rnnlearn.losses.Pinball`) has ``predictions``, the
-    median (``predict``), and ``quantiles`` (``predict_quantiles``), ``(batch[, n],
-    n_quantiles)``; a Gaussian one (:class:`~rnnlearn.losses.GaussianNLL`) has
-    ``predictions``, the mean, and ``std`` (``predict(X, return_std=True)``).
-
-    An :class:`~rnnlearn.RNNForecaster`'s graph computes its whole forecast, the level and
-    the linear path included, in float32 (see "A forecaster in float32" in
-    :mod:`rnnlearn.onnx`).
+    The model's inputs are ``X`` (and ``lengths``) and its outputs equal the estimator's
+    (``predictions``; ``label`` and ``probabilities``; ``quantiles`` or ``std``), as
+    "Inputs and outputs" in :mod:`rnnlearn.onnx` details. An
+    :class:`~rnnlearn.RNNForecaster`'s graph computes its whole forecast, the level and
+    the linear path included, in float32 (see "A forecaster in float32" there).
 
     Parameters
     ----------
