@@ -114,7 +114,8 @@ class RNNForecaster(RNNRegressor):
     returns the ``h`` steps, each column relative to the level of the feature it
     forecasts, with one ridge regression per column in the linear path and ``h`` outputs
     in the network. :meth:`predict_recursive` instead rolls a one-step model forward,
-    feeding its forecasts back into the windows.
+    feeding its forecasts back into the windows. :meth:`predict_interval` gives
+    split-conformal intervals calibrated on the held-out windows' errors.
 
     The network starts from the regressor's random initialisation: an output layer
     started at zero learns too slowly for this early stopping (on the co2 series of the
