@@ -155,12 +155,17 @@ class RNNForecaster(RNNRegressor):
         own weights, and concatenate both directions' states (``2 * n_hidden`` values
         per step); with ``pooling='last'`` the output layer reads the forward state at
         the last step and the backward one at the first.
-    loss : {'squared_error', 'absolute_error', 'huber'} or Loss, default='squared_error'
+    loss : {'squared_error', 'absolute_error', 'huber', 'quantile', 'gaussian_nll'} or \
+Loss, default='squared_error'
         The network's training loss on what the level and the linear path leave: half
-        the mean squared error, the mean absolute error, or
-        :class:`~rnnlearn.losses.Huber` with ``delta=1.0``; a
-        :class:`~rnnlearn.losses.Loss` object is cloned, searchable as
-        ``loss__<name>``. The linear path is always fitted by least squares (ridge).
+        the mean squared error, the mean absolute error,
+        :class:`~rnnlearn.losses.Huber` with ``delta=1.0``, the pinball loss of
+        :class:`~rnnlearn.losses.Pinball` (quantiles 0.05, 0.5 and 0.95: see
+        :meth:`predict_quantiles`, which adds the level and the linear path to every
+        quantile) or :class:`~rnnlearn.losses.GaussianNLL` (``predict(X,
+        return_std=True)``); a :class:`~rnnlearn.losses.Loss` object is cloned,
+        searchable as ``loss__<name>``. :meth:`predict` is the median or the mean. The
+        linear path is always fitted by least squares (ridge).
     normalize_y : bool, default=True
         Standardise each column of the network's targets (the values after the windows
         less ``level + linear``) with their mean and standard deviation, weighted by
@@ -540,9 +545,9 @@ class RNNForecaster(RNNRegressor):
         silent = state.params.copy()
         head = setup.model.network.unpack(silent)[-1]
         head["W"][...] = 0
-        if setup.model.target_scaling is not None:
-            mean, scale = setup.model.target_scaling
-            head["b"][...] = -mean / scale
+        scaling = setup.model.target_scaling
+        nothing = np.zeros(setup.model.n_targets) if scaling is None else -scaling[0] / scaling[1]
+        head["b"][...] = setup.model.loss.raw_for_point(nothing)
         policy.score_start(setup, state, silent, self._score_raw)
         starts_over = not state.history
         super()._train(setup, state, policy, n_epochs, dispatch)
@@ -575,22 +580,36 @@ class RNNForecaster(RNNRegressor):
 
     # ------------------------------------------------------------------ prediction
 
-    def predict(self, X):
+    def predict(self, X, return_std=False):
         """Forecast each target column after each window (every step of a direct model).
 
         Parameters
         ----------
         X : array-like or list
             Windows, as for :meth:`fit`; any length.
+        return_std : bool, default=False
+            Also return the standard deviation of each forecast; only for a model fitted
+            with :class:`~rnnlearn.losses.GaussianNLL` (``loss='gaussian_nll'``).
 
         Returns
         -------
-        ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            ``level + linear + network``, in the input's floating type.
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            ``level + linear + network``, in the input's floating type; the network's
+            part is the median of a quantile loss, the mean of a Gaussian one.
+        y_std : ndarray of the shape of ``y_pred``
+            The network's standard deviations (the level and the linear path are fixed,
+            so shift the mean only), returned with ``return_std=True``.
+
+        Raises
+        ------
+        ValueError
+            For ``return_std=True`` with a model fitted with another loss.
         """
         network_input, offset = self._transform(X)
-        values = super().predict(network_input)
-        return values + offset.reshape(values.shape).astype(values.dtype)
+        values = super().predict(network_input, return_std=return_std)
+        mean = values[0] if return_std else values
+        mean = mean + offset.reshape(mean.shape).astype(mean.dtype)
+        return (mean, values[1]) if return_std else mean
 
     def predict_interval(self, X, coverage=0.9):
         """Split-conformal prediction intervals around :meth:`predict`, per output column.
@@ -602,7 +621,9 @@ class RNNForecaster(RNNRegressor):
         exchangeable with those, each column's interval covers its target with
         probability at least ``coverage``. Windows of a series are not exchangeable
         (their errors are correlated, the series drifts), so this holds only roughly: the
-        hold-out is the latest data, the nearest to the future (see the user guide).
+        hold-out is the latest data, the nearest to the future (see the user guide). A
+        quantile or Gaussian model's interval is around its median or mean, from those
+        forecasts' errors (its quantiles and standard deviations are not calibrated).
 
         Parameters
         ----------
@@ -653,8 +674,10 @@ class RNNForecaster(RNNRegressor):
         """Forecast ``n_steps`` ahead by rolling a one-step model forward (recursive).
 
         Each step forecasts the next value of every feature, drops each window's oldest
-        step and appends the forecasts as its newest (a window keeps its length), so the
-        model must forecast one step ahead (fitted on ``make_windows(series, window)``)
+        step and appends the forecasts as its newest (a window keeps its length); a
+        quantile or Gaussian model rolls its point forecast (the median, the mean), so the
+        quantiles and standard deviations of later steps are not available. The model
+        must forecast one step ahead (fitted on ``make_windows(series, window)``)
         and every feature of the windows once (``target_features_`` a permutation of the
         features): past covariates have to be forecast too. The first step is
         :meth:`predict`. For a model fitted on targets 1 to ``h`` steps ahead

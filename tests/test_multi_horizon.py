@@ -13,6 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from rnnlearn import RNNForecaster, persistence
+from rnnlearn.losses import Pinball
 from rnnlearn.optimizers import Adam
 from rnnlearn.preprocessing import make_windows
 
@@ -186,3 +187,94 @@ def test_recursive_refuses_what_it_cannot_roll(case, match):
         model.predict_recursive(X, 0 if case == "n_steps=0" else 3)
     if before is not None:
         np.testing.assert_array_equal(model.predict(X), before)
+
+
+# ------------------------------------------------------------------ quantile and Gaussian heads
+
+HEADS = ["quantile", "gaussian_nll"]
+
+
+@pytest.mark.parametrize("loss", HEADS)
+@pytest.mark.parametrize("horizon", [1, HORIZON])
+def test_heads_epoch_zero_is_the_level_and_linear_path(loss, horizon):
+    """The silent head predicts nothing on the targets' scale for every loss (it used to
+    set the raw bias to -mean / scale, which crashed with several targets)."""
+    model, X, _ = _direct(horizon=horizon, loss=loss, optimizer=DESTRUCTIVE)
+    assert not model.coefs_[-1]["W"].any()  # no epoch beat epoch 0
+    point, _, _ = _direct(horizon=horizon, optimizer=DESTRUCTIVE)
+    np.testing.assert_allclose(model.predict(X[200:]), point.predict(X[200:]), atol=1e-4)
+
+
+def test_direct_quantiles_are_ordered_and_shift_with_the_level():
+    model, X, y = _direct(loss=Pinball(quantiles=(0.1, 0.5, 0.9)))
+    quantiles = model.predict_quantiles(X[200:])
+    assert quantiles.shape == (len(X) - 200, HORIZON, 3)
+    assert np.all(np.diff(quantiles, axis=-1) > 0)
+    np.testing.assert_array_equal(quantiles[..., 1], model.predict(X[200:]))
+    shifted = model.predict_quantiles(X[200:] + 1e3)  # every quantile gets the level
+    np.testing.assert_allclose(shifted, quantiles + 1e3, atol=1e-6)
+    assert np.abs(quantiles[..., 1] - y[200:]).mean() < 2.0
+
+
+def test_direct_gaussian_std_is_beside_the_mean_and_ignores_the_level():
+    model, X, y = _direct(loss="gaussian_nll")
+    mean, std = model.predict(X[200:], return_std=True)
+    assert mean.shape == std.shape == (len(X) - 200, HORIZON) and np.all(std > 0)
+    np.testing.assert_array_equal(mean, model.predict(X[200:]))
+    mean_shifted, std_shifted = model.predict(X[200:] + 1e3, return_std=True)
+    np.testing.assert_allclose(mean_shifted, mean + 1e3, atol=1e-6)
+    np.testing.assert_allclose(std_shifted, std, rtol=1e-6)
+    point, _, _ = _direct()
+    with pytest.raises(ValueError, match="return_std=True needs a model fitted with"):
+        point.predict(X[200:], return_std=True)
+
+
+@pytest.mark.parametrize("loss", HEADS)
+def test_heads_intervals_surround_the_point_forecast(loss):
+    model, X, _ = _direct(loss=loss)
+    lower, upper = model.predict_interval(X[200:], coverage=0.8)
+    np.testing.assert_allclose((lower + upper) / 2, model.predict(X[200:]), atol=1e-6)
+    assert np.all(upper > lower)
+
+
+@pytest.mark.parametrize("loss", HEADS)
+def test_heads_recursive_rolls_the_point_forecast(loss):
+    X, y = make_windows(_series(), 24)
+    model = _fit(RNNForecaster(loss=loss, **FAST), X[:200], y[:200])
+    rolled = model.predict_recursive(X[200:], 3)
+    np.testing.assert_array_equal(rolled[:, 0], model.predict(X[200:]))
+    second = np.concatenate([X[200:, 1:], rolled[:, :1, None]], axis=1)
+    np.testing.assert_allclose(rolled[:, 1], model.predict(second), rtol=1e-6)
+
+
+@pytest.mark.parametrize("loss", HEADS)
+def test_heads_of_a_direct_model_save_load_and_export_to_onnx(loss, tmp_path):
+    skops_io = pytest.importorskip("skops.io")
+    model, X, _ = _direct(_bivariate(260), window=12, horizon=3, loss=loss)
+    X_test = X[200:].astype(np.float32)
+    values = (
+        model.predict(X_test, return_std=True)
+        if loss == "gaussian_nll"
+        else (model.predict(X_test), model.predict_quantiles(X_test))
+    )
+    persistence.save(model, tmp_path / "model.npz")
+    loaded = persistence.load(tmp_path / "model.npz")
+    restored = skops_io.loads(skops_io.dumps(model), trusted=list(persistence.SKOPS_TRUSTED_TYPES))
+    for other in (loaded, restored):
+        np.testing.assert_array_equal(other.predict(X_test), values[0])
+        for ends, expected in zip(
+            other.predict_interval(X_test), model.predict_interval(X_test), strict=True
+        ):
+            np.testing.assert_array_equal(ends, expected)
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from rnnlearn.onnx import to_onnx
+
+    session = onnxruntime.InferenceSession(to_onnx(model).SerializeToString())
+    outputs = session.run(None, {"X": X_test})
+    assert [o.name for o in session.get_outputs()] == [
+        "predictions",
+        "std" if loss == "gaussian_nll" else "quantiles",
+    ]
+    for output, expected in zip(outputs, values, strict=True):
+        np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-3)
