@@ -40,12 +40,14 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         sequence). ``'after'``: ``n_steps`` labels starting at the last input step, fed
         zeros after it (the R package's ``seq_to_seq_unsync``); ``n_steps`` comes from
         ``y``.
-    pooling : {'auto', 'last', 'mean', 'max'}, default='auto'
+    pooling : {'auto', 'last', 'mean', 'max', 'concat'}, default='auto'
         What the output layer reads of each sequence with ``output_mode='last'`` (another
         mode needs ``'auto'`` or ``'last'``): the top layer's state at its last valid
         step, or the mean or elementwise max of the top layer's states over its valid
         steps, padding excluded (Keras' ``GlobalAveragePooling1D`` /
-        ``GlobalMaxPooling1D`` after a recurrent layer). ``'auto'`` is ``'max'`` with
+        ``GlobalMaxPooling1D`` after a recurrent layer), or ``'concat'``, the last
+        state, the mean and the max side by side (ULMFiT's concat pooling; the output
+        layer is three times as wide). ``'auto'`` is ``'max'`` with
         ``output_mode='last'``, which classifies long series best, and ``'last'`` with
         the other modes (the regressor's ``'auto'`` reads the last state).
     bidirectional : bool, default=False
@@ -56,7 +58,8 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         merge_mode="concat")``. With ``output_mode='last'`` and ``pooling='last'`` the
         output layer reads the forward state at the last valid step and the backward
         state after reading the whole sequence (at its first step), PyTorch's ``h_n``;
-        mean and max pooling pool the concatenated states. ``output_mode='after'`` is
+        mean and max pooling pool the concatenated states, and ``'concat'`` reads
+        both. ``output_mode='after'`` is
         refused: after the input ends there is nothing to read backward.
     optimizer : {'adam', 'sgd', 'adagrad', 'rmsprop'} or Optimizer, default='adam'
         Update rule. A name takes the optimizer's defaults (``'adam'``: Adam at a

@@ -145,10 +145,11 @@ class RNNForecaster(RNNRegressor):
         forecasts feature ``t``; with ``all_steps=True``, pass ``[t] * horizon``).
     output_mode : {'last'}, default='last'
         One forecast per window; no other mode is supported.
-    pooling : {'auto', 'last', 'mean', 'max'}, default='auto'
+    pooling : {'auto', 'last', 'mean', 'max', 'concat'}, default='auto'
         What the network's output layer reads of each window: the top layer's state at
         its last valid step, or the mean or elementwise max of the top layer's states
-        over its valid steps. ``'auto'`` is ``'last'``, which forecasts best (the latest
+        over its valid steps, or ``'concat'``, the three side by side (ULMFiT's concat
+        pooling). ``'auto'`` is ``'last'``, which forecasts best (the latest
         state matters most one step ahead).
     bidirectional : bool, default=False
         Run each recurrent layer also backward over each window's valid steps, with its

@@ -14,13 +14,13 @@ PREDICT_CHUNK_BYTES = 32 * 2**20
 """Default bound on one layer's gate buffer per chunk of :meth:`Network.predict`."""
 
 
-def _mean_weights(H, valid):
+def _mean_weights(H, valid, last):
     """Weights ``1 / length`` on each sequence's valid steps: the mean over time."""
     counts = valid.sum(axis=0, keepdims=True)
     return (valid / counts).astype(H.dtype)
 
 
-def _max_weights(H, valid):
+def _max_weights(H, valid, last):
     """One-hot weights on each unit's largest valid state (the first of ties)."""
     top = np.argmax(np.where(valid, H, -np.inf), axis=0)[None]
     weights = np.zeros_like(H)
@@ -28,9 +28,23 @@ def _max_weights(H, valid):
     return weights
 
 
-POOLINGS = {"mean": _mean_weights, "max": _max_weights}
-"""Pooling name -> ``weights(H, valid)``: the pooled head input is ``sum(weights * H)`` over
-time, so its gradient is ``weights * d_pooled``. ``'last'`` (no pooling) is not listed."""
+def _concat_weights(H, valid, last):
+    """The last state's one-hot weights, the mean's and the max's side by side (ULMFiT's
+    concat pooling): three blocks of ``H``'s width."""
+    last_weights = np.zeros_like(H)
+    last_weights[last] = 1
+    mean_weights = np.broadcast_to(_mean_weights(H, valid, last), H.shape)
+    return np.concatenate([last_weights, mean_weights, _max_weights(H, valid, last)], axis=-1)
+
+
+POOLINGS = {"mean": _mean_weights, "max": _max_weights, "concat": _concat_weights}
+"""Pooling name -> ``weights(H, valid, last)``, ``last`` indexing the states that ``'last'``
+reads: the pooled head input is ``sum(weights * H)`` over time, block by block of ``H``'s
+width (one block of width 1 or ``H``'s, or three for ``'concat'``), so its gradient is
+``weights * d_pooled`` summed over the blocks. ``'last'`` (no pooling) is not listed."""
+
+POOLED_BLOCKS = {"concat": 3}
+"""Pooling name -> how many times the top layer's width the head reads (1 if not listed)."""
 
 DIRECTIONS = ("", "_reverse")
 """Suffix of each direction's parameter names in a layer, forward first (PyTorch's names)."""
@@ -60,10 +74,10 @@ class NetworkCache(NamedTuple):
     ----------
     layers : tuple of LayerCache
         One per recurrent layer, bottom first.
-    head_input : ndarray of shape (n_emitted_steps, n_samples, n_outputs_last)
+    head_input : ndarray of shape (n_emitted_steps, n_samples, head_width)
         What the head read, after dropout: the top layer's states, all of them for synced
         output, else the ``n_steps_out`` states from each sequence's last input step on,
-        or their pooling over time.
+        or their pooling over time (see :attr:`Network.head_width`).
     emitted : tuple of ndarray or None
         Index ``(steps, samples)`` of ``head_input`` in the top layer's states (``(steps,
         samples, units)`` for a bidirectional last state), or ``None`` when every step is
@@ -75,7 +89,7 @@ class NetworkCache(NamedTuple):
     valid_input : ndarray of bool of shape (n_timesteps, n_samples, 1) or None
         Valid input steps, when padding was replaced by zeros (``n_steps_out > 1`` with
         ``lengths``); the input gradient is zero elsewhere.
-    pool_weights : ndarray of shape (n_steps, n_samples, 1 or n_outputs_last) or None
+    pool_weights : ndarray of shape (n_steps, n_samples, 1 or head_width) or None
         With pooling, the weight of each top state in ``head_input`` (see :data:`POOLINGS`).
     dropout_masks : tuple of ndarray or None
         The masks :meth:`Network.forward` was given.
@@ -122,10 +136,12 @@ class Network:
         ``None`` emits one output per input step (synced sequence to sequence). An integer
         ``k`` emits ``k`` outputs starting at each sequence's last input step, feeding zero
         inputs after it (the R package's ``seq_to_seq_unsync``); ``k = 1`` is many-to-one.
-    pooling : {'last', 'mean', 'max'}, default='last'
+    pooling : {'last', 'mean', 'max', 'concat'}, default='last'
         What the head reads when ``n_steps_out=1``: the top layer's state at each
         sequence's last valid step, or the mean or elementwise max of its states over the
-        valid steps (Keras' ``GlobalAveragePooling1D`` / ``GlobalMaxPooling1D``).
+        valid steps (Keras' ``GlobalAveragePooling1D`` / ``GlobalMaxPooling1D``), or
+        ``'concat'``: ``[last, mean, max]`` side by side, three times the top layer's
+        width (ULMFiT's concat pooling).
     dropout : float, default=0.0
         Rate of the inverted dropout on each recurrent layer's output (the input of the
         layer above, or of the head) in training; see :meth:`dropout_masks`.
@@ -190,7 +206,7 @@ class Network:
                 }
             )
             n_inputs = n_hidden * self.n_directions
-        shapes.append({"W": (n_inputs, n_outputs), "b": (n_outputs,)})
+        shapes.append({"W": (self.head_width, n_outputs), "b": (n_outputs,)})
         self.layout, offset = [], 0
         for layer in shapes:
             entry = {}
@@ -256,6 +272,18 @@ class Network:
         return 2 if self.bidirectional else 1
 
     @property
+    def head_width(self):
+        """Width of the head's input: the top layer's output width, three times it with
+        ``pooling='concat'``.
+
+        Returns
+        -------
+        int
+        """
+        top = self.hidden_layer_sizes[-1] * self.n_directions
+        return top * POOLED_BLOCKS.get(self.pooling, 1)
+
+    @property
     def gate_widths(self):
         """Width ``n_gates * n_hidden`` of each recurrent layer's fused gates, bottom first.
 
@@ -275,9 +303,10 @@ class Network:
         -------
         tuple of int
             The output width of each recurrent layer, bottom first (twice its hidden
-            units when bidirectional).
+            units when bidirectional), the top one's being :attr:`head_width`.
         """
-        return tuple(n_hidden * self.n_directions for n_hidden in self.hidden_layer_sizes)
+        below = self.hidden_layer_sizes[:-1]
+        return (*(n_hidden * self.n_directions for n_hidden in below), self.head_width)
 
     def dropout_masks(self, rng, n_samples, dtype=np.float64):
         """Draw one training step's inverted-dropout masks, or ``None`` without dropout.
@@ -524,15 +553,16 @@ class Network:
         ``emitted`` indexes the rows read (``None`` for all of them, or when pooling) and
         ``pool_weights`` weighs each state in the pooled input (``None`` without pooling).
         """
+        emitted = self._emitted_rows(lengths, n_timesteps, H.shape[1])
         if self.pooling == "last":
-            emitted = self._emitted_rows(lengths, n_timesteps, H.shape[1])
             return (H if emitted is None else H[emitted]), emitted, None
         if lengths is None:
             valid = np.ones(H.shape[:2] + (1,), dtype=bool)
         else:
             valid = step_mask(lengths, n_timesteps)[:, :, None]
-        weights = POOLINGS[self.pooling](H, valid)
-        return np.sum(weights * H, axis=0, keepdims=True), None, weights
+        weights = POOLINGS[self.pooling](H, valid, emitted)
+        pooled = np.sum(_blocks(weights, H.shape[-1]) * H[:, :, None], axis=0, keepdims=True)
+        return pooled.reshape(pooled.shape[:2] + (-1,)), None, weights
 
     @single_threaded_blas()
     def backward(self, params, cache, d_raw, input_gradient=False):
@@ -598,7 +628,9 @@ class Network:
         if cache.dropout_masks is not None:
             d_head_input = d_head_input * cache.dropout_masks[-1]
         if cache.pool_weights is not None:
-            return cache.pool_weights * d_head_input
+            width = cache.top_shape[-1]
+            blocks = _blocks(cache.pool_weights, width) * _blocks(d_head_input, width)
+            return np.sum(blocks, axis=2)
         if cache.emitted is None:
             return d_head_input
         dH = np.zeros(cache.top_shape, dtype=dtype)
@@ -717,6 +749,11 @@ def reverse_index(lengths, n_timesteps, n_samples):
 def _reverse(A, index):
     """Time-major ``A`` with its steps permuted by ``index`` (see :func:`reverse_index`)."""
     return A[index, np.arange(A.shape[1])]
+
+
+def _blocks(A, width):
+    """``A`` with its last axis cut into blocks of ``width`` (one block if narrower)."""
+    return A.reshape(A.shape[:-1] + (-1, min(width, A.shape[-1])))
 
 
 def _size(shape):

@@ -45,12 +45,14 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         ``'sequence'``: one prediction per input step (synced sequence to sequence).
         ``'after'``: ``n_steps`` predictions starting at the last input step, fed zeros
         after it (the R package's ``seq_to_seq_unsync``); ``n_steps`` comes from ``y``.
-    pooling : {'auto', 'last', 'mean', 'max'}, default='auto'
+    pooling : {'auto', 'last', 'mean', 'max', 'concat'}, default='auto'
         What the output layer reads of each sequence with ``output_mode='last'`` (another
         mode needs ``'auto'`` or ``'last'``): the top layer's state at its last valid
         step, or the mean or elementwise max of the top layer's states over its valid
         steps, padding excluded (Keras' ``GlobalAveragePooling1D`` /
-        ``GlobalMaxPooling1D`` after a recurrent layer). ``'auto'`` is ``'max'``, which
+        ``GlobalMaxPooling1D`` after a recurrent layer), or ``'concat'``, the last
+        state, the mean and the max side by side (ULMFiT's concat pooling; the output
+        layer is three times as wide). ``'auto'`` is ``'max'``, which
         regresses best from whole series (see the user guide's "Default settings");
         for forecasting windows, where the latest state matters most, use
         :class:`~rnnlearn.RNNForecaster` (whose ``'auto'`` is ``'last'``) or
@@ -63,7 +65,8 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         merge_mode="concat")``. With ``output_mode='last'`` and ``pooling='last'`` the
         output layer reads the forward state at the last valid step and the backward
         state after reading the whole sequence (at its first step), PyTorch's ``h_n``;
-        mean and max pooling pool the concatenated states. ``output_mode='after'`` is
+        mean and max pooling pool the concatenated states, and ``'concat'`` reads
+        both. ``output_mode='after'`` is
         refused: after the input ends there is nothing to read backward.
     loss : str or Loss, default='squared_error'
         Training loss: ``'squared_error'``, ``'absolute_error'``, ``'huber'``,

@@ -39,8 +39,9 @@ class RecurrentModule(_Module):
     n_steps_out : int or None
         ``None`` for one output per input step, else the outputs from each sequence's
         last step on (``1``: one per sequence).
-    pooling : {'last', 'mean', 'max'}
-        What the head reads when ``n_steps_out == 1``.
+    pooling : {'last', 'mean', 'max', 'concat'}
+        What the head reads when ``n_steps_out == 1`` (``'concat'``: ``[last, mean, max]``,
+        three times the top layer's width).
     bidirectional : bool
         Whether each layer also runs backward within each sequence's valid steps
         (``bidirectional=True`` layers on packed sequences); ``'last'`` then reads the
@@ -72,7 +73,8 @@ class RecurrentModule(_Module):
                 strict=True,
             )
         )
-        self.head = nn.Linear(width * hidden_layer_sizes[-1], n_outputs)
+        blocks = 3 if pooling == "concat" else 1
+        self.head = nn.Linear(blocks * width * hidden_layer_sizes[-1], n_outputs)
         self.bidirectional = bidirectional
         self.n_steps_out = n_steps_out
         self.pooling = pooling
@@ -128,12 +130,14 @@ class RecurrentModule(_Module):
         """What the head reads of the top states ``H`` (batch-first)."""
         if self.n_steps_out is None:
             return H
-        if self.pooling == "mean":
-            weights = valid[..., None].to(H.dtype) / lengths[:, None, None]
-            return (H * weights).sum(dim=1)
-        if self.pooling == "max":
-            return H.masked_fill(~valid[..., None], -torch.inf).amax(dim=1)
-        return self._read_last(H, lengths)
+        if self.pooling == "concat":
+            last = self._read_last(H, lengths)
+            return torch.cat(
+                [last, _pool(H, "mean", lengths, valid), _pool(H, "max", lengths, valid)], dim=-1
+            )
+        if self.pooling == "last":
+            return self._read_last(H, lengths)
+        return _pool(H, self.pooling, lengths, valid)
 
     def _read_last(self, H, lengths):
         """The top states from each sequence's last valid step on (``n_steps_out`` of
@@ -249,6 +253,14 @@ class WindowEncoding(_Module):
         offset = level[:, self.target_features] + self.linear_intercept
         offset = offset + torch.einsum("nkf,kft->nt", lagged, self.linear_coef)
         return (relative - self.input_mean) / self.input_scale, offset
+
+
+def _pool(H, pooling, lengths, valid):
+    """The mean or max of the batch-first states ``H`` over each sequence's valid steps."""
+    if pooling == "mean":
+        weights = valid[..., None].to(H.dtype) / lengths[:, None, None]
+        return (H * weights).sum(dim=1)
+    return H.masked_fill(~valid[..., None], -torch.inf).amax(dim=1)
 
 
 def _valid_steps(X, lengths):

@@ -362,12 +362,13 @@ def _raw_output(graph, model, coefs, X, lengths):
         sequence_lens = graph.op("Cast", sequence_lens, to=graph.int32)
     if extra:  # zero inputs after each sequence, which runs ``extra`` steps longer
         H = graph.op("Pad", H, graph.constant([0, 0, 0, extra, 0, 0]))
-    read_final = output_mode == "last" and network.pooling == "last"
+    top_states = output_mode != "last" or network.pooling != "last"
     for k, layer in enumerate(layers):
-        final = read_final and k == len(layers) - 1
-        H = _recurrent_layer(graph, network, layer, H, sequence_lens, final=final)
+        Y, Y_h = _recurrent_layer(graph, network, layer, H, sequence_lens)
+        if top_states or k < len(layers) - 1:
+            H = _layer_states(graph, network, Y)
     if output_mode == "last":
-        H = _pool(graph, network.pooling, H, valid, lengths)
+        H = _pool(graph, network, H, Y_h, valid, lengths)
     elif output_mode == "after":
         H = _after_steps(graph, H, network.n_steps_out, lengths)
     W, b = model.folded_head(head["W"], head["b"])  # a point regressor's: predictions
@@ -379,9 +380,9 @@ def _raw_output(graph, model, coefs, X, lengths):
     return raw
 
 
-def _recurrent_layer(graph, network, layer, H, sequence_lens, *, final):
-    """One layer's operator over time-major ``H``: its states ``(time, batch, width)``, or
-    with ``final`` its final states ``(batch, width)`` (forward then backward)."""
+def _recurrent_layer(graph, network, layer, H, sequence_lens):
+    """One layer's operator over time-major ``H``: its outputs ``Y`` (every step's states)
+    and ``Y_h`` (the final states), as ONNX lays them out."""
     cell = network.cell
     weights = _onnx_weights(layer, type(cell), DIRECTIONS[: network.n_directions])
     activation, parameters = ONNX_ACTIVATIONS[cell.activation]
@@ -401,16 +402,25 @@ def _recurrent_layer(graph, network, layer, H, sequence_lens, *, final):
     inputs = [H, *(graph.constant(value) for value in weights)]
     if sequence_lens is not None:
         inputs.append(sequence_lens)
-    Y, Y_h = graph.op(ONNX_LAYERS[type(cell)], *inputs, n_outputs=2, **attributes)
-    if final:  # Y_h: (directions, batch, hidden)
-        if not network.bidirectional:
-            return graph.op("Squeeze", Y_h, graph.constant([0]))
-        Y_h = graph.op("Transpose", Y_h, perm=[1, 0, 2])
-        return graph.op("Reshape", Y_h, graph.constant([0, -1]))
-    if not network.bidirectional:  # Y: (time, directions, batch, hidden)
+    return graph.op(ONNX_LAYERS[type(cell)], *inputs, n_outputs=2, **attributes)
+
+
+def _layer_states(graph, network, Y):
+    """A layer's states ``(time, batch, width)`` from its operator's ``Y``, ``(time,
+    directions, batch, hidden)``: forward then backward at each step."""
+    if not network.bidirectional:
         return graph.op("Squeeze", Y, graph.constant([1]))
     Y = graph.op("Transpose", Y, perm=[0, 2, 1, 3])
     return graph.op("Reshape", Y, graph.constant([0, 0, -1]))
+
+
+def _final_states(graph, network, Y_h):
+    """A layer's final states ``(batch, width)`` from its operator's ``Y_h``,
+    ``(directions, batch, hidden)``: forward then backward."""
+    if not network.bidirectional:
+        return graph.op("Squeeze", Y_h, graph.constant([0]))
+    Y_h = graph.op("Transpose", Y_h, perm=[1, 0, 2])
+    return graph.op("Reshape", Y_h, graph.constant([0, -1]))
 
 
 def _onnx_weights(layer, kind, suffixes):
@@ -433,11 +443,21 @@ def _gate_blocks(array, order):
     return blocks[list(order)].reshape(array.shape).astype(np.float32)
 
 
-def _pool(graph, pooling, H, valid, lengths):
-    """What the head reads of one output per sequence: ``H`` if already the final
-    states, else the mean or max of the states ``H`` over the valid steps."""
-    if pooling == "last":
-        return H
+def _pool(graph, network, H, Y_h, valid, lengths):
+    """What the head reads of one output per sequence: the top layer's final states (from
+    its operator's ``Y_h``), the mean or max of its states ``H`` over the valid steps, or
+    ``[final, mean, max]``."""
+    if network.pooling == "concat":
+        parts = [_final_states(graph, network, Y_h)]
+        parts += [_reduce(graph, pooling, H, valid, lengths) for pooling in ("mean", "max")]
+        return graph.op("Concat", *parts, axis=-1)
+    if network.pooling == "last":
+        return _final_states(graph, network, Y_h)
+    return _reduce(graph, network.pooling, H, valid, lengths)
+
+
+def _reduce(graph, pooling, H, valid, lengths):
+    """The mean or max of the time-major states ``H`` over the valid steps."""
     axes = graph.constant([0])
     if pooling == "max":
         if valid is not None:

@@ -31,6 +31,7 @@ OUTPUTS = {
     "last": (1, "last"),
     "mean": (1, "mean"),
     "max": (1, "max"),
+    "concat": (1, "concat"),
 }
 GRADCHECK_CASES = [
     pytest.param(cell, *OUTPUTS[output], LENGTHS[padding], id=f"{name}-{output}-{padding}")

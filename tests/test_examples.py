@@ -205,7 +205,8 @@ def test_forecast_fan_bands_are_nested_and_cover_the_held_out_co2(run_example, m
     assert np.all(forecast < high80) and np.all(high80 < high95)
     quantiles = example["quantiles"]
     assert quantiles.shape == (94, 12, 5)
-    assert np.all(np.diff(quantiles, axis=-1) > 0)
+    assert np.all(np.diff(quantiles, axis=-1) >= 0)
+    assert np.all(quantiles[..., 4] > quantiles[..., 0])
     assert np.array_equal(
         quantiles[..., 2], example["quantile_forecaster"].predict(example["X_test"])
     )

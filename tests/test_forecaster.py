@@ -254,7 +254,9 @@ def test_the_linear_path_weighs_windows_by_sample_weight():
 
 
 @pytest.mark.parametrize(
-    "params", [{}, {"relative": False}, {"linear_path": False}], ids=["default", "raw", "no-linear"]
+    "params",
+    [{}, {"relative": False}, {"linear_path": False}, {"pooling": "concat"}],
+    ids=["default", "raw", "no-linear", "concat"],
 )
 def test_onnx_export_equals_predict(params):
     onnxruntime = pytest.importorskip("onnxruntime")

@@ -27,6 +27,7 @@ MODES = [
     ("last", "last"),
     ("last", "mean"),
     ("last", "max"),
+    ("last", "concat"),
     ("sequence", "last"),
     ("after", "last"),
 ]

@@ -138,9 +138,9 @@ def _projection_objective(network, n_steps_out, rng):
 
 def _fixed_masks(network, n_samples, rng, rate=0.4):
     """Dropout masks drawn once (with some zeros and some ``1 / (1 - rate)``)."""
-    return Network(
-        network.cell, N_FEATURES, network.hidden_layer_sizes, 1, dropout=rate
-    ).dropout_masks(rng, n_samples)
+    return Network(network.cell, **{**network.architecture, "dropout": rate}).dropout_masks(
+        rng, n_samples
+    )
 
 
 POOLING_CASES = [
@@ -170,6 +170,7 @@ DROPOUT_CASES = [
         ("unsynced3", "unsynced3", "last"),
         ("mean", "many_to_one", "mean"),
         ("max", "many_to_one", "max"),
+        ("concat", "many_to_one", "concat"),
     )
     for padding in LENGTHS
 ]
@@ -314,14 +315,19 @@ def test_network_pooled_padded_batch_equals_sequences_one_by_one(
 
 @pytest.mark.parametrize("pooling", list(POOLINGS))
 def test_network_pooling_by_hand(pooling):
-    """The head reads the mean or max of the top states over each sequence's valid steps."""
+    """The head reads the mean or max of the top states over each sequence's valid steps,
+    or ``[last, mean, max]`` of them."""
     network, params, X, state0, _ = _setup(LSTMCell(), 1, pooling=pooling)
     raw, cache = network.forward(params, X, PADDED_LENGTHS, state0)
     h_top = network.hidden_states(cache)[-1]["h"]
     head = network.unpack(params)[-1]
-    reduce = {"mean": np.mean, "max": np.max}[pooling]
+    reduce = {
+        "mean": lambda h: np.mean(h, axis=0),
+        "max": lambda h: np.max(h, axis=0),
+        "concat": lambda h: np.concatenate([h[-1], np.mean(h, axis=0), np.max(h, axis=0)]),
+    }[pooling]
     for b, length in enumerate(PADDED_LENGTHS):
-        expected = reduce(h_top[:length, b], axis=0) @ head["W"] + head["b"]
+        expected = reduce(h_top[:length, b]) @ head["W"] + head["b"]
         assert_allclose(raw[0, b], expected, rtol=1e-13)
     from_zero_state = network.forward(params, X, PADDED_LENGTHS)[0]
     assert_allclose(network.predict(params, X, PADDED_LENGTHS), from_zero_state, rtol=1e-12)
@@ -329,9 +335,9 @@ def test_network_pooling_by_hand(pooling):
 
 def test_network_max_pooling_routes_ties_to_the_first_step():
     H = np.array([[[1.0, 2.0]], [[1.0, 5.0]], [[0.5, 5.0]]])  # (3 steps, 1 sample, 2 units)
-    weights = POOLINGS["max"](H, np.ones((3, 1, 1), dtype=bool))
+    weights = POOLINGS["max"](H, np.ones((3, 1, 1), dtype=bool), None)
     assert_array_equal(weights[:, 0], [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
-    padded = POOLINGS["max"](H, np.array([[[True]], [[False]], [[False]]]))
+    padded = POOLINGS["max"](H, np.array([[[True]], [[False]], [[False]]]), None)
     assert_array_equal(padded[:, 0], [[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]])
 
 

@@ -43,11 +43,13 @@ MODES = [
     ("last", "last", False),
     ("last", "mean", False),
     ("last", "max", False),
+    ("last", "concat", False),
     ("sequence", "last", False),
     ("after", "last", False),
     ("last", "last", True),
     ("last", "mean", True),
     ("last", "max", True),
+    ("last", "concat", True),
     ("sequence", "last", True),
 ]
 LENGTHS = np.array([6, 3, 5, 2, 6, 1, 4, 6, 3, 2])  # of make_data()'s 10 samples
@@ -300,6 +302,7 @@ def classifier_targets(kind, output_mode, y):
         ("multiclass-str", "last", "mean", True, GRUCell()),
         ("multiclass-int", "last", "last", False, VanillaCell()),
         ("multilabel", "last", "last", True, LSTMCell()),
+        ("multiclass-int", "last", "concat", True, LSTMCell()),
         ("binary-str", "sequence", "last", True, GRUCell()),
         ("multiclass-int", "sequence", "last", False, LSTMCell()),
         ("multiclass-str", "after", "last", False, LSTMCell()),

@@ -14,7 +14,7 @@ pytestmark = [
     pytest.mark.usefixtures("single_blas_thread"),
 ]
 
-POOLINGS = ["last", "mean", "max"]
+POOLINGS = ["last", "mean", "max", "concat"]
 ESTIMATORS = {"regressor": RNNRegressor, "classifier": RNNClassifier}
 
 
@@ -119,7 +119,7 @@ def test_warm_start_refuses_another_pooling():
 
 
 @pytest.mark.parametrize("kind", ESTIMATORS)
-@pytest.mark.parametrize("pooling", ["mean", "max"])
+@pytest.mark.parametrize("pooling", ["mean", "max", "concat"])
 def test_round_trip_keeps_pooling_and_dropout(kind, pooling, tmp_path):
     X, y = _small_data(kind)
     original = _make(kind, pooling=pooling, dropout=0.3, hidden_layer_sizes=(3, 2)).fit(X, y)

@@ -88,7 +88,7 @@ def configurations(draw):
     """An estimator kind, its labels and a valid set of hyperparameters."""
     kind = draw(st.sampled_from(["regressor", "classifier"]))
     output_mode = draw(st.sampled_from(["last", "sequence", "after"]))
-    poolings = ["last", "mean", "max"] if output_mode == "last" else ["last"]
+    poolings = ["last", "mean", "max", "concat"] if output_mode == "last" else ["last"]
     params = {
         "cell": draw(st.sampled_from(CELLS)),
         "optimizer": draw(st.sampled_from(OPTIMIZERS)),
