@@ -76,9 +76,8 @@ def to_torch_state_dict(estimator):
     one layer each), the same names ending in ``_reverse`` for the backward direction of a
     bidirectional layer, then ``head.weight`` ``(n_outputs, n_hidden_last)`` (twice as wide
     for a bidirectional network, three times with ``pooling='concat'``) and ``head.bias``.
-    A point regressor's target scaling (``normalize_y``) is folded into the head (``W *
-    scale``, ``b * scale + mean``): the module's output is its prediction (quantile and
-    Gaussian heads: see :func:`to_torch`).
+    A point regressor's ``normalize_y`` scaling is folded into the head (``W * scale``, ``b
+    * scale + mean``): the output is its prediction (other heads: see :func:`to_torch`).
 
     An :class:`~rnnlearn.RNNForecaster`'s has its window encoding too: ``window.relative``
     (bool, 0-d), ``window.target_features`` (int64), ``window.linear_coef`` ``(k,
