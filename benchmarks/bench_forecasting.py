@@ -30,7 +30,7 @@ Contenders:
   own 90 % intervals; comparisons only, skipped without statsmodels;
 - ``torch``: PyTorch's LSTM of ``bench_real_data`` with ``h`` outputs (no interval);
 - ``direct``: ``RNNForecaster()`` fitted on the ``h`` targets, intervals from its
-  ``predict_interval`` where it has one;
+  ``predict_interval``;
 - ``recursive``: ``RNNForecaster()`` fitted one step ahead and rolled forward
   (univariate series only).
 
@@ -141,15 +141,12 @@ def fit_statsmodels(name, data, horizon, kind):
 
 def fit_rnnlearn(data, kind, horizon, seed):
     """``RNNForecaster()`` direct or rolled forward: ``(point, lower, upper)``."""
-    target = {} if data["target"] is None else {"target_features": data["target"]}
     if kind == "direct":
+        target = {} if data["target"] is None else {"target_features": [data["target"]] * horizon}
         model = RNNForecaster(random_state=seed, **target).fit(data["X_train"], data["Y_train"])
-        point = model.predict(data["X_test"])
-        if hasattr(model, "predict_interval"):
-            interval = model.predict_interval(data["X_test"], coverage=COVERAGE)
-            return point, interval[..., 0], interval[..., 1]
-        return point, None, None
-    model = RNNForecaster(random_state=seed, **target).fit(data["X_train"], data["Y_train"][:, 0])
+        lower, upper = model.predict_interval(data["X_test"], coverage=COVERAGE)
+        return model.predict(data["X_test"]), lower, upper
+    model = RNNForecaster(random_state=seed).fit(data["X_train"], data["Y_train"][:, 0])
     return model.predict_recursive(data["X_test"], horizon), None, None
 
 

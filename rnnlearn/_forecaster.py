@@ -64,6 +64,33 @@ def _roll(X, lengths, values, features):
     return rolled
 
 
+def _change_scale(X, lengths, features):
+    """Standard deviation of the one-step changes of ``features`` over each window's valid
+    steps, ``(n_samples, len(features))`` (0 for a window of one step, or a straight line).
+    """
+    valid = (np.arange(1, X.shape[1]) < lengths[:, None])[..., None]
+    n_changes = np.maximum(lengths - 1, 1)[:, None]
+    changes = np.where(valid, np.diff(X[:, :, features], axis=1), 0.0)
+    mean = changes.sum(axis=1) / n_changes
+    spread = np.where(valid, changes - mean[:, None], 0.0)
+    return np.sqrt((spread**2).sum(axis=1) / n_changes)
+
+
+def _floored(scales, reference):
+    """Window scales, at least 1e-3 of the held-out windows' mean scale (``reference``)
+    of each column; all 1 (absolute errors) where that mean is 0 or not known."""
+    if reference is None:
+        return np.ones_like(scales)
+    floor = 1e-3 * reference.mean(axis=0)
+    return np.where(floor > 0, np.maximum(scales, floor), 1.0)
+
+
+def _steps_ahead(target_features):
+    """Steps a model forecasts: its outputs per feature forecast (``h`` for a direct model
+    of ``h`` steps, 1 for a one-step one)."""
+    return len(target_features) // len(np.unique(target_features))
+
+
 def _fit_linear(Z, Y, weights):
     """Ridge (penalty by leave-one-out) of ``Y`` on standardised columns of ``Z``.
 
@@ -115,7 +142,8 @@ class RNNForecaster(RNNRegressor):
     forecasts, with one ridge regression per column in the linear path and ``h`` outputs
     in the network. :meth:`predict_recursive` instead rolls a one-step model forward,
     feeding its forecasts back into the windows. :meth:`predict_interval` gives
-    split-conformal intervals calibrated on the held-out windows' errors.
+    split-conformal intervals calibrated on the held-out windows' errors, scaled by how
+    irregularly each window moves.
 
     The network starts from the regressor's random initialisation: an output layer
     started at zero learns too slowly for this early stopping (on the co2 series of the
@@ -248,9 +276,13 @@ Loss, default='squared_error'
         Its intercept.
     target_features_ : ndarray of int of shape (n_outputs,)
         The feature each output forecasts.
-    calibration_residuals_ : ndarray of shape (n_held_out, n_outputs) or None
-        Absolute errors on the held-out windows of the first fit, sorted per column, for
+    calibration_residuals_ : ndarray of shape (n_calibration, n_outputs) or None
+        Absolute errors on the held-out windows of the first fit (but the first ``h - 1``
+        of a model forecasting ``h`` steps), sorted per column, for
         :meth:`predict_interval`; ``None`` without a hold-out.
+    calibration_scales_ : ndarray of shape (n_calibration, n_outputs) or None
+        The scale of the window of each of those errors: the standard deviation of the
+        one-step changes of the feature the column forecasts over the window.
 
     The other attributes are :class:`RNNRegressor`'s; they describe the network.
 
@@ -346,12 +378,16 @@ Loss, default='squared_error'
         "_input_mean",
         "_input_scale",
     )
+    _calibration_attributes = ("calibration_residuals_", "calibration_scales_")
     _encoding_attributes = (
         *RNNRegressor._encoding_attributes,
         *_window_attributes,
-        "calibration_residuals_",
+        *_calibration_attributes,
     )
-    _encoding_defaults = {**RNNRegressor._encoding_defaults, "calibration_residuals_": None}
+    _encoding_defaults = {
+        **RNNRegressor._encoding_defaults,
+        **dict.fromkeys(_calibration_attributes),
+    }
     _parameter_constraints = {
         **RNNRegressor._parameter_constraints,
         "relative": Flag(),
@@ -517,10 +553,11 @@ Loss, default='squared_error'
             )
         weights = check_sample_weight(sample_weight, len(X), np.float64)
         if resume:
-            names = (*self._window_attributes, "calibration_residuals_")
+            names = (*self._window_attributes, *self._calibration_attributes)
             encoding = {name: getattr(self, name) for name in names}
         else:
-            encoding = {**self._fit_windows(X, lengths, Y, weights), "calibration_residuals_": None}
+            calibration = dict.fromkeys(self._calibration_attributes)
+            encoding = {**self._fit_windows(X, lengths, Y, weights), **calibration}
         network_input, offset = self._apply(encoding, X, lengths, dtype)
         if not resume:
             offset = self._training_offset(encoding, X, lengths, Y, weights, offset)
@@ -553,25 +590,33 @@ Loss, default='squared_error'
         starts_over = not state.history
         super()._train(setup, state, policy, n_epochs, dispatch)
         if starts_over and setup.validation is not None:
-            encoding = {
-                **setup.model.encoding,
-                "calibration_residuals_": self._calibrate(setup, state),
-            }
+            encoding = {**setup.model.encoding, **self._calibrate(setup, state)}
             self._commit(replace(setup.model, encoding=encoding), state)
 
     @staticmethod
     def _calibrate(setup, state):
-        """Sorted absolute errors of the fitted forecasts of the held-out windows, per column.
+        """The calibration's encoding entries: the absolute errors of the fitted forecasts
+        of the held-out windows, sorted per column, and the scale (:func:`_change_scale`)
+        of the window of each.
 
         The network's weights are the restored ones, the linear path the one fitted before
-        the hold-out (see :meth:`_training_offset`); in the targets' units.
+        the hold-out (see :meth:`_training_offset`); in the targets' units. The first
+        ``h - 1`` held-out windows of a model forecasting ``h`` steps are left out: their
+        targets were targets of the last training windows too.
         """
-        held = setup.validation
+        held, encoding = setup.validation, setup.model.encoding
         raw = setup.model.network.predict(state.params, held.X, held.lengths)
-        errors = (held.y[0] - setup.model.loss.point(raw)[0])[held.weights[0] > 0]
+        errors = np.abs(held.y[0] - setup.model.loss.point(raw)[0]).astype(np.float64)
         if setup.model.target_scaling is not None:
             errors = errors * setup.model.target_scaling[1]
-        return np.sort(np.abs(errors.astype(np.float64)), axis=0)
+        windows = held.X.transpose(1, 0, 2).astype(np.float64) * encoding["_input_scale"]
+        lengths = np.full(len(errors), len(held.X)) if held.lengths is None else held.lengths
+        scales = _change_scale(windows, lengths, encoding["target_features_"])
+        keep = held.weights[0] > 0
+        keep[: _steps_ahead(encoding["target_features_"]) - 1] = False
+        order = np.argsort(errors[keep], axis=0, kind="stable")
+        residuals, scales = (np.take_along_axis(v[keep], order, axis=0) for v in (errors, scales))
+        return {"calibration_residuals_": residuals, "calibration_scales_": scales}
 
     def _degenerate(self, raw, Y, weights, loss):
         # The network corrects level + linear; with either on, no correction is a valid fit.
@@ -615,23 +660,26 @@ Loss, default='squared_error'
     def predict_interval(self, X, coverage=0.9):
         """Split-conformal prediction intervals around :meth:`predict`, per output column.
 
-        The half-width of column ``j`` is the ``ceil((n + 1) * coverage)``-th smallest
-        absolute error of the ``n`` held-out windows of the first :meth:`fit` (the latest
-        ``validation_fraction``, which the network was not trained on, forecast with a
-        linear path fitted before them): ``calibration_residuals_``. If future errors are
-        exchangeable with those, each column's interval covers its target with
-        probability at least ``coverage``. Windows of a series are not exchangeable
-        (their errors are correlated, the series drifts), so this holds only roughly: the
-        hold-out is the latest data, the nearest to the future (see the user guide). A
-        quantile or Gaussian model's interval is around its median or mean, from those
-        forecasts' errors (its quantiles and standard deviations are not calibrated).
+        A window's half-width in column ``j`` is its *scale* (the standard deviation of
+        the one-step changes over the window of the feature the column forecasts, at
+        least 1e-3 of the calibration windows' mean) times the ``ceil((n + 1) *
+        coverage)``-th smallest *score*, absolute error over scale, of the ``n``
+        calibration windows (``calibration_residuals_ / calibration_scales_``): the
+        windows the first :meth:`fit` held out (the latest ``validation_fraction``, not
+        trained on, forecast with a linear path fitted before them) but the first ``h -
+        1`` of an ``h``-step model, whose targets were training targets too. If future
+        scores are exchangeable with those, each interval covers its target with
+        probability at least ``coverage``; it is wider where the series moves more
+        irregularly (a steady trend does not widen it). A series' windows are not quite
+        exchangeable (see the user guide). A quantile or Gaussian model's interval is
+        around its median or mean.
 
         Parameters
         ----------
         X : array-like or list
             Windows, as for :meth:`fit`.
         coverage : float, default=0.9
-            Probability, in ``(0, 1)``, that each interval covers its target.
+            Probability, in ``(0, 1)``, that an interval covers its target.
 
         Returns
         -------
@@ -641,9 +689,8 @@ Loss, default='squared_error'
         Raises
         ------
         ValueError
-            If the fit held no windows out (``early_stopping=False``, or fewer than
-            :data:`MIN_HELD_OUT`), or too few for ``coverage`` (at least
-            ``coverage / (1 - coverage)``).
+            If the fit calibrated on too few windows for ``coverage`` (it needs at least
+            ``coverage / (1 - coverage)``; none without a hold-out).
 
         Examples
         --------
@@ -659,17 +706,26 @@ Loss, default='squared_error'
         """
         coverage = check_number("coverage", coverage, Real, 0, 1, open_ends="low high")
         check_is_fitted(self, "n_iter_")
-        residuals = self.calibration_residuals_
-        n_held = 0 if residuals is None else len(residuals)
+        n_held = 0 if self.calibration_residuals_ is None else len(self.calibration_residuals_)
         rank = int(np.ceil((n_held + 1) * coverage))
         if rank > n_held:
             raise ValueError(
                 f"coverage={coverage} needs at least {rank} held-out windows to calibrate "
-                f"on; the fit held out {n_held} (see early_stopping, validation_fraction)."
+                f"on; the fit held out {n_held} (but the first h - 1 of an h-step model; "
+                f"see early_stopping, validation_fraction)."
             )
         forecast = self.predict(X)
-        half_width = residuals[rank - 1].reshape(forecast.shape[1:]).astype(forecast.dtype)
+        half_width = self._half_widths(X, rank).reshape(forecast.shape).astype(forecast.dtype)
         return forecast - half_width, forecast + half_width
+
+    def _half_widths(self, X, rank):
+        """``(n_samples, n_outputs)``: each window's scale times the ``rank``-th smallest
+        calibration score of each column (see :meth:`predict_interval`)."""
+        windows, lengths, _ = self._windows(X, fitted=True)
+        reference = self.calibration_scales_
+        scores = np.sort(self.calibration_residuals_ / _floored(reference, reference), axis=0)
+        scales = _floored(_change_scale(windows, lengths, self.target_features_), reference)
+        return scores[rank - 1] * scales
 
     def predict_recursive(self, X, n_steps):
         """Forecast ``n_steps`` ahead by rolling a one-step model forward (recursive).

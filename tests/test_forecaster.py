@@ -319,6 +319,8 @@ def test_conformal_intervals_cover_fresh_data_at_their_level(coverage, z):
 def test_conformal_intervals_of_a_direct_model_cover_every_step():
     X, Y = _noisy_windows(horizon=3)
     model = _fit(RNNForecaster(**FAST), X[:1500], Y[:1500])
+    # The first 2 held-out windows' targets were targets of the last training windows.
+    assert model.calibration_residuals_.shape == model.calibration_scales_.shape == (298, 3)
     lower, upper = model.predict_interval(X[1600:], coverage=0.9)
     assert lower.shape == Y[1600:].shape
     covered = np.mean((lower <= Y[1600:]) & (Y[1600:] <= upper), axis=0)
@@ -333,19 +335,71 @@ def test_calibration_residuals_are_the_held_out_errors_of_the_earlier_linear_pat
     np.testing.assert_allclose(
         model.calibration_residuals_[:, 0], np.sort(np.abs(errors)), rtol=1e-6, atol=1e-6
     )
-    # 40 held out: the half-width is the ceil(41 * 0.9) = 37th smallest error ...
+    # Each error's window scale: the standard deviation of the window's one-step changes.
+    scale = lambda W: np.std(np.diff(W[:, :, 0], axis=1), axis=1)  # noqa: E731
+    scores = np.abs(errors) / scale(X_train[160:])
+    np.testing.assert_allclose(
+        np.sort(model.calibration_residuals_ / model.calibration_scales_, axis=0)[:, 0],
+        np.sort(scores),
+        rtol=1e-5,
+    )
+    # 40 held out: the half-width is the ceil(41 * 0.9) = 37th smallest score, times the
+    # window's scale ...
     lower, upper = model.predict_interval(X_train[:5], coverage=0.9)
-    np.testing.assert_allclose(upper - lower, 2 * np.sort(np.abs(errors))[36], rtol=1e-6)
+    expected = 2 * np.sort(scores)[36] * scale(X_train[:5])
+    np.testing.assert_allclose(upper - lower, expected, rtol=1e-5)
     lower, upper = model.predict_interval(X_train[:5], coverage=0.975)
-    np.testing.assert_allclose(upper - lower, 2 * np.abs(errors).max(), rtol=1e-6)
+    np.testing.assert_allclose(upper - lower, 2 * scores.max() * scale(X_train[:5]), rtol=1e-5)
     with pytest.raises(ValueError, match="needs at least 41 held-out windows"):
         model.predict_interval(X_train[:5], coverage=0.98)  # ... and above 40 / 41 none is
+
+
+def test_interval_widths_follow_how_irregularly_each_window_moves():
+    """Noise of standard deviation 0.5 and 2 in turns of 150 steps: the intervals of the
+    windows of the noisier stretches are wider (with one width for all they were not)."""
+    t = np.arange(3000.0)
+    noise_std = np.where(t // 150 % 2 == 0, 0.5, 2.0)
+    noise = noise_std * np.random.RandomState(0).normal(size=3000)
+    X, y = make_windows(0.05 * t + 6 * np.sin(2 * np.pi * t / 12) + noise, 24)
+    model = _fit(RNNForecaster(**FAST), X[:1500], y[:1500])
+    lower, upper = model.predict_interval(X[1600:], coverage=0.9)
+    start = np.arange(1600, len(X))  # each window's first step; its target is 24 later
+    inside = start // 150 == (start + 24) // 150
+    noisy, calm = inside & (noise_std[start] > 1), inside & (noise_std[start] < 1)
+    assert np.mean(upper - lower, where=noisy) > 1.3 * np.mean(upper - lower, where=calm)
+    assert 0.85 < np.mean((lower <= y[1600:]) & (y[1600:] <= upper)) < 0.95
+
+
+@pytest.mark.parametrize("slope", [-3.0, 0.5, 40.0])
+def test_a_steady_trend_does_not_widen_the_intervals(slope):
+    X_train, y_train, X_test, _ = _windows()
+    model = _fit(RNNForecaster(**FAST), X_train, y_train)
+    lower, upper = model.predict_interval(X_test, coverage=0.8)
+    ramp = slope * np.arange(X_test.shape[1])[:, None]
+    lower_ramp, upper_ramp = model.predict_interval(X_test + ramp, coverage=0.8)
+    np.testing.assert_allclose(upper_ramp - lower_ramp, upper - lower, rtol=1e-6, atol=1e-9)
+
+
+def test_windows_that_do_not_move_get_the_floored_scale():
+    X_train, y_train, _, _ = _windows()
+    model = _fit(RNNForecaster(**FAST), X_train, y_train)
+    flat = np.full((2, 24, 1), 5.0)  # no change: scale 0, floored
+    lower, upper = model.predict_interval(flat, coverage=0.9)
+    scores = np.sort(model.calibration_residuals_ / model.calibration_scales_, axis=0)
+    floor = 1e-3 * model.calibration_scales_.mean()
+    np.testing.assert_allclose(upper - lower, 2 * scores[36, 0] * floor, rtol=1e-6)
+    assert np.all(upper > lower)
+    # A model saved before the window scales had one width for all windows.
+    model.calibration_scales_ = None
+    lower, upper = model.predict_interval(flat, coverage=0.9)
+    np.testing.assert_allclose(upper - lower, 2 * model.calibration_residuals_[36, 0], rtol=1e-6)
 
 
 def test_calibration_survives_saving_and_resuming(tmp_path):
     X_train, y_train, X_test, _ = _windows()
     model = _fit(RNNForecaster(**FAST), X_train, y_train)
     residuals = model.calibration_residuals_.copy()
+    scales = model.calibration_scales_.copy()
     persistence.save(model, tmp_path / "model.npz")
     loaded = persistence.load(tmp_path / "model.npz")
     restored = skops_io.loads(skops_io.dumps(model), trusted=list(persistence.SKOPS_TRUSTED_TYPES))
@@ -357,6 +411,7 @@ def test_calibration_survives_saving_and_resuming(tmp_path):
     model.partial_fit(X_train[:50], y_train[:50])  # the calibration is the first fit's
     _fit(model.set_params(warm_start=True), X_train, y_train)
     np.testing.assert_array_equal(model.calibration_residuals_, residuals)
+    np.testing.assert_array_equal(model.calibration_scales_, scales)
 
 
 @pytest.mark.parametrize(
