@@ -20,8 +20,8 @@ all held-out origins and steps, the bands covered 82.6 % and 94.9 % of the truth
 forecast's MASE, averaged over the 12 steps, was 0.39, against 1.41 for the seasonal
 naive forecast (above 1 because the rise quickened after the training years); the full
 settings give the same as the fast ones (early stopping ends the fits before 30 epochs).
-A second panel draws the fans of a quantile forecaster, ``loss=Pinball(quantiles=(0.025, 0.1, 0.5, 0.9, 0.975))``, whose
-quantiles are fitted to the training windows, not calibrated: its median is as good
+A second panel draws the fans of a quantile forecaster,
+``loss=Pinball(quantiles=(0.025, 0.1, 0.5, 0.9, 0.975))``, whose quantiles are fitted to the training windows, not calibrated: its median is as good
 (MASE 0.38), but its bands are too narrow, and covered 37 % and 66 % instead of 80 % and
 95 %. The "Forecasting many steps ahead" part of the :doc:`user guide </user-guide>`
 explains both. The data come from ``../shared/data/forecasting`` beside the repository,
