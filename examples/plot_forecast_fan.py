@@ -14,19 +14,20 @@ series is held out in time: 94 forecast origins whose 12 months all lie in it.
 
 Around the forecast, :meth:`~rnnlearn.RNNForecaster.predict_interval` gives 80 % and 95 %
 split-conformal intervals, calibrated on the errors of the windows that the fit held out
-for early stopping. The figure draws them as fans over the last three held-out years,
-with the seasonal naive forecast (the window's last 12 months again) for reference. Over
-all held-out origins and steps, the bands covered 82.6 % and 94.9 % of the truth and the
-forecast's MASE, averaged over the 12 steps, was 0.39, against 1.41 for the seasonal
-naive forecast (above 1 because the rise quickened after the training years); the full
-settings give the same as the fast ones (early stopping ends the fits before 30 epochs).
-A second panel draws the fans of a quantile forecaster,
-``loss=Pinball(quantiles=(0.025, 0.1, 0.5, 0.9, 0.975))``, whose quantiles are fitted to the training windows, not calibrated: its median is as good
-(MASE 0.38), but its bands are too narrow, and covered 37 % and 66 % instead of 80 % and
-95 %. The "Forecasting many steps ahead" part of the :doc:`user guide </user-guide>`
-explains both. The data come from ``../shared/data/forecasting`` beside the repository,
-or from the ``forecasting`` folder of the folder named by the environment variable
-``RNNLEARN_DATA``.
+for early stopping. The figure draws them as fans over the last three held-out years, with
+the seasonal naive forecast (the window's last 12 months again) for reference. Over all
+held-out origins and steps, the bands covered 82.6 % and 94.9 % of the truth and the
+forecast's MASE, averaged over the 12 steps, was 0.39, against 1.41 for the seasonal naive
+forecast (above 1 because the rise quickened after the training years); the full settings
+give the same as the fast ones (early stopping ends the fits before 30 epochs). A second
+panel draws the fans of a quantile forecaster,
+``loss=Pinball(quantiles=(0.025, 0.1, 0.5, 0.9, 0.975))``, whose quantiles are fitted to
+the training windows, not calibrated: its median is as good (MASE 0.38), but its bands are
+too narrow, and covered 37 % and 66 % instead of 80 % and 95 %. The "Forecasting many
+steps ahead" part of the :doc:`user guide </user-guide>` explains both.
+
+The data come from ``../shared/data/forecasting`` beside the repository, or from the
+``forecasting`` folder of the folder named by the environment variable ``RNNLEARN_DATA``.
 """
 
 # %%
