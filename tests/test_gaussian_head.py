@@ -1,6 +1,7 @@
-"""The Gaussian head: GaussianNLL, predict(X, return_std=True), and everywhere it goes."""
+"""The Gaussian head: GaussianNLL, predict(X, return_std=True), and what only it does.
 
-import warnings
+What every head does (weights, resuming, files, ONNX, PyTorch) is in ``test_heads.py``.
+"""
 
 import numpy as np
 import pytest
@@ -11,37 +12,12 @@ from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import norm
 from sklearn.base import clone
+from test_heads import EXACT, _data, _fitted, _noisy, _quiet
 from test_network import PADDED_LENGTHS, _gradient_errors, _setup
 
-from rnnlearn import RNNForecaster, RNNRegressor
+from rnnlearn import RNNRegressor
 from rnnlearn.cells import GRUCell, LSTMCell
 from rnnlearn.losses import GaussianNLL, Pinball
-from rnnlearn.persistence import load, save
-from rnnlearn.preprocessing import make_windows
-
-EXACT = dict(hidden_layer_sizes=(4,), max_iter=3, batch_size=8, random_state=0, dropout=0.0)
-EXACT.update(tol=0.0, n_iter_no_change=1000, loss=GaussianNLL())
-
-
-def _data(n=40, n_targets=None, seed=0):
-    rng = np.random.RandomState(seed)
-    X = rng.normal(size=(n, 5, 2))
-    y = X.sum(axis=(1, 2)) + rng.normal(scale=0.3, size=n)
-    if n_targets:
-        y = np.column_stack([y * (k + 1) + 10 * k for k in range(n_targets)])
-    return X, y
-
-
-def _quiet(function, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return function(*args, **kwargs)
-
-
-def _fitted(n_targets=None, **params):
-    X, y = _data(n_targets=n_targets)
-    return _quiet(RNNRegressor(**dict(EXACT, **params)).fit, X, y), X, y
-
 
 # --- the loss ----------------------------------------------------------------------------
 
@@ -101,7 +77,7 @@ def test_std_is_positive_and_finite(raw, dtype):
 
 @pytest.mark.parametrize("min_std", [0.0, -1.0, np.nan, "small"])
 def test_bad_min_std_raises_before_anything_changes(min_std):
-    model, X, y = _fitted()
+    model, X, y = _fitted(GaussianNLL())
     before = model.predict(X, return_std=True)
     model.set_params(loss=GaussianNLL(min_std=min_std))
     with pytest.raises((ValueError, TypeError), match="loss__min_std"):
@@ -109,16 +85,12 @@ def test_bad_min_std_raises_before_anything_changes(min_std):
     assert_array_equal(model.predict(X, return_std=True), before)
 
 
-def test_other_output_modes_and_losses_are_refused_clearly():
+def test_other_losses_are_refused_clearly():
     X, y = _data()
-    with pytest.raises(ValueError, match="output_mode='last'"):
-        RNNRegressor(loss="gaussian_nll", output_mode="sequence").fit(
-            X, np.repeat(y[:, None], 5, 1)
-        )
     model = _quiet(RNNRegressor(**dict(EXACT, loss="squared_error")).fit, X, y)
     with pytest.raises(ValueError, match="Gaussian loss"):
         model.predict(X, return_std=True)
-    gaussian, X, y = _fitted()
+    gaussian, X, y = _fitted(GaussianNLL())
     before = gaussian.predict(X, return_std=True)
     gaussian.set_params(loss=Pinball((0.25, 0.5)), warm_start=True)  # 2 outputs as well
     with pytest.raises(ValueError, match="refit with warm_start=False"):
@@ -131,7 +103,7 @@ def test_other_output_modes_and_losses_are_refused_clearly():
 
 @pytest.mark.parametrize("n_targets", [None, 2])
 def test_shapes_and_mean(n_targets):
-    model, X, y = _fitted(n_targets)
+    model, X, y = _fitted(GaussianNLL(), n_targets)
     mean, std = model.predict(X, return_std=True)
     assert mean.shape == std.shape == np.shape(y)
     assert_array_equal(mean, model.predict(X))
@@ -142,47 +114,12 @@ def test_shapes_and_mean(n_targets):
 
 
 def test_normalize_y_scales_the_std_and_shifts_only_the_mean():
-    model, X, y = _fitted(2)
+    model, X, y = _fitted(GaussianNLL(), 2)
     shifted = _quiet(clone(model).fit, X, y * [1e6, 1e-3] + [5.0, -7.0])
     mean, std = model.predict(X, return_std=True)
     new_mean, new_std = shifted.predict(X, return_std=True)
     assert_allclose(new_mean, mean * [1e6, 1e-3] + [5.0, -7.0], rtol=1e-4)
     assert_allclose(new_std, std * [1e6, 1e-3], rtol=1e-4)
-
-
-def test_sample_weight_equals_duplicated_rows():
-    X, y = _data(n=24)
-    params = dict(EXACT, dtype="float64", batch_size=64, shuffle=False)
-    weights = np.where(np.arange(24) % 3 == 0, 2.0, 1.0)
-    rows = np.repeat(np.arange(24), weights.astype(int))
-    weighted = _quiet(RNNRegressor(**params).fit, X, y, sample_weight=weights)
-    duplicated = _quiet(RNNRegressor(**params).fit, X[rows], y[rows])
-    plain = _quiet(RNNRegressor(**params).fit, X, y)
-    result = np.array(weighted.predict(X, return_std=True))
-    assert_allclose(result, np.array(duplicated.predict(X, return_std=True)), rtol=1e-8)
-    assert not np.allclose(result, np.array(plain.predict(X, return_std=True)))
-
-
-def test_warm_start_and_partial_fit_resume_exactly():
-    X, y = _data()
-    once = _quiet(RNNRegressor(**dict(EXACT, max_iter=5)).fit, X, y)
-    warm = _quiet(RNNRegressor(**dict(EXACT, max_iter=2)).fit, X, y)
-    _quiet(warm.set_params(warm_start=True, max_iter=3).fit, X, y)
-    partial = RNNRegressor(**EXACT)
-    for _ in range(5):
-        _quiet(partial.partial_fit, X, y)
-    for model in (warm, partial):
-        assert_array_equal(model.predict(X, return_std=True), once.predict(X, return_std=True))
-        assert model.loss_curve_ == once.loss_curve_
-
-
-def _noisy(n, seed):
-    """Sums of random windows plus Gaussian noise of sd 0.6 where the last value is
-    positive and 0.2 elsewhere."""
-    rng = np.random.RandomState(seed)
-    X = rng.uniform(-1, 1, size=(n, 6, 1))
-    sd = np.where(X[:, -1, 0] > 0, 0.6, 0.2)
-    return X, X.sum(axis=(1, 2)) + rng.normal(size=n) * sd, sd
 
 
 def test_the_std_tracks_the_true_heteroscedastic_noise():
@@ -206,84 +143,3 @@ def test_the_std_tracks_the_true_heteroscedastic_noise():
     assert np.corrcoef(std, sd)[0, 1] > 0.7
     coverage = np.mean(np.abs(y_new - mean) < norm.ppf(0.9) * std)
     assert abs(coverage - 0.8) <= 0.05, coverage
-
-
-# --- everywhere a model goes -------------------------------------------------------------
-
-
-@pytest.mark.parametrize("n_targets", [None, 2])
-def test_npz_round_trip(n_targets, tmp_path):
-    model, X, y = _fitted(n_targets)
-    save(model, tmp_path / "model.npz")
-    loaded = load(tmp_path / "model.npz")
-    assert_array_equal(loaded.predict(X, return_std=True), model.predict(X, return_std=True))
-    _quiet(loaded.partial_fit, X, y)
-    _quiet(model.partial_fit, X, y)
-    assert_array_equal(loaded.predict(X, return_std=True), model.predict(X, return_std=True))
-
-
-def test_skops_round_trip(tmp_path):
-    pytest.importorskip("skops")
-    from rnnlearn.persistence import load_skops, save_skops
-
-    model, X, _ = _fitted(2)
-    save_skops(model, tmp_path / "model.skops")
-    loaded = load_skops(tmp_path / "model.skops")
-    assert_array_equal(loaded.predict(X, return_std=True), model.predict(X, return_std=True))
-
-
-def _onnx_outputs(model, X, lengths=None):
-    onnxruntime = pytest.importorskip("onnxruntime")
-    from rnnlearn.onnx import to_onnx
-
-    onnx_model = to_onnx(model, lengths=lengths is not None)
-    session = onnxruntime.InferenceSession(onnx_model.SerializeToString())
-    feed = {"X": X.astype(np.float32)}
-    if lengths is not None:
-        feed["lengths"] = lengths
-    names = [output.name for output in session.get_outputs()]
-    return dict(zip(names, session.run(None, feed), strict=True))
-
-
-@pytest.mark.parametrize("n_targets", [None, 2])
-def test_onnx_exports_the_mean_and_the_std(n_targets):
-    model, X, _ = _fitted(n_targets)
-    outputs = _onnx_outputs(model, X)
-    assert list(outputs) == ["predictions", "std"]
-    mean, std = model.predict(X, return_std=True)
-    assert_allclose(outputs["predictions"], mean, rtol=1e-5, atol=1e-5)
-    assert_allclose(outputs["std"], std, rtol=1e-5, atol=1e-6)
-    lengths = np.array([5, 3] * (len(X) // 2))
-    sequences = [x[:n] for x, n in zip(X, lengths, strict=True)]
-    outputs = _onnx_outputs(model, X, lengths)
-    assert_allclose(outputs["std"], model.predict(sequences, return_std=True)[1], atol=1e-5)
-
-
-def test_a_forecasters_level_moves_the_mean_not_the_std():
-    series = np.cumsum(np.random.RandomState(0).normal(size=200)) + 50
-    X, y = make_windows(series, 8)
-    model = _quiet(RNNForecaster(loss=GaussianNLL(), max_iter=3, random_state=0).fit, X, y)
-    outputs = _onnx_outputs(model, X)
-    assert_allclose(outputs["predictions"], model.predict(X), rtol=1e-5)
-    shifted = _onnx_outputs(model, X + 1000.0)
-    assert_allclose(shifted["std"], outputs["std"], rtol=1e-4)
-    assert_allclose(shifted["predictions"], outputs["predictions"] + 1000.0, rtol=1e-5)
-    from rnnlearn.interop import to_torch
-
-    with pytest.raises(ValueError, match="to_onnx"):
-        to_torch(model)
-
-
-def test_to_torch_returns_raw_outputs_and_from_torch_reads_them_back():
-    torch = pytest.importorskip("torch")
-    from rnnlearn.interop import from_torch, to_torch
-
-    model, X, y = _fitted(2, dtype="float64")
-    raw = to_torch(model)(torch.from_numpy(X)).detach().numpy()
-    assert raw.shape == (len(X), 4)
-    mean, std = model.predict(X, return_std=True)
-    assert_allclose(model.loss_function_.std(raw) * model._y_scale, std, rtol=1e-12)
-    assert_allclose(raw[:, 0::2] * model._y_scale + model._y_mean, mean, rtol=1e-12)
-    template = RNNRegressor(**model.get_params(deep=False))
-    imported = _quiet(from_torch, to_torch(model), template, X, y)
-    assert_allclose(imported.predict(X, return_std=True), (mean, std), rtol=1e-12)
