@@ -47,6 +47,22 @@ def check_same_head(loss, fitted):
         )
 
 
+_ASKED_AS = {
+    Pinball: "a quantile loss (loss='quantile' or Pinball(quantiles=...))",
+    GaussianNLL: "a Gaussian loss (loss='gaussian_nll' or GaussianNLL())",
+}
+"""How a user asks for each head's loss, for the error of a model fitted with another."""
+
+
+def _require(loss, kind, needed_by):
+    """Refuse ``needed_by`` (a method or option) unless the fitted ``loss`` is a ``kind``."""
+    if not isinstance(loss, kind):
+        raise ValueError(
+            f"{needed_by} needs a model fitted with {_ASKED_AS[kind]}; this one was fitted "
+            f"with {loss!r}."
+        )
+
+
 def quantile_values(loss, raw, scaling, offset, squeeze):
     """The quantiles ``(n_samples[, n_targets], n_quantiles)`` of raw outputs.
 
@@ -63,11 +79,7 @@ def quantile_values(loss, raw, scaling, offset, squeeze):
     squeeze : bool
         Whether to drop the target axis (a model fitted on 1-D targets).
     """
-    if not isinstance(loss, Pinball):
-        raise ValueError(
-            f"predict_quantiles needs a model fitted with a quantile loss "
-            f"(loss='quantile' or Pinball(quantiles=...)); this one was fitted with {loss!r}."
-        )
+    _require(loss, Pinball, "predict_quantiles")
     values = loss.link(raw).reshape(len(raw), -1, loss.outputs_per_target)
     if scaling is not None:
         mean, scale = scaling
@@ -92,11 +104,7 @@ def std_values(loss, raw, scale, squeeze):
     squeeze : bool
         Whether to drop the target axis (a model fitted on 1-D targets).
     """
-    if not isinstance(loss, GaussianNLL):
-        raise ValueError(
-            f"return_std=True needs a model fitted with a Gaussian loss "
-            f"(loss='gaussian_nll' or GaussianNLL()); this one was fitted with {loss!r}."
-        )
+    _require(loss, GaussianNLL, "return_std=True")
     std = loss.std(raw)
     if scale is not None:
         std = (std * scale).astype(raw.dtype, copy=False)
