@@ -48,7 +48,7 @@ import warnings
 from importlib.util import find_spec
 
 import numpy as np
-from bench_real_data import DATA, SERIES, fit_torch, read_series
+from bench_real_data import DATA, SERIES, fit_torch, holdout, read_series
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import RidgeCV
 from threadpoolctl import threadpool_limits
@@ -71,10 +71,8 @@ def load(name, horizon):
     window, season = SERIES[name]["window"], SERIES[name]["season"]
     X, Y = make_windows(values, window, horizon=horizon, target=target, all_steps=True)
     first = np.arange(len(Y)) + window  # time step of each window's first target
-    n_train = len(values) - round(0.2 * len(values))
+    n_train, series, scale = holdout(values, target, season)
     train, test = first + horizon <= n_train, first >= n_train
-    series = values if target is None else values[:, target]
-    history = series[:n_train]
     return dict(
         X_train=X[train],
         Y_train=Y[train],
@@ -83,7 +81,7 @@ def load(name, horizon):
         origins=first[test] - 1,
         series=series,
         season=season,
-        scale=np.mean(np.abs(history[season:] - history[:-season])),
+        scale=scale,
         target=target,
         n_train=n_train,
     )

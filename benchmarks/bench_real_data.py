@@ -148,6 +148,15 @@ def read_series(name, folder):
     return (values[:, 0], None) if len(kept) == 1 else (values, target)
 
 
+def holdout(values, target, season):
+    """``(n_train, series, scale)``: the steps before the last 20 % of ``values``, the
+    target column and MASE's denominator (the mean absolute seasonal change before them)."""
+    n_train = len(values) - round(0.2 * len(values))
+    series = values if target is None else values[:, target]
+    history = series[:n_train]
+    return n_train, series, np.mean(np.abs(history[season:] - history[:-season]))
+
+
 def load_windows(name, folder):
     """The windows of a series, split so that the last 20 % of its values are the test targets.
 
@@ -158,17 +167,15 @@ def load_windows(name, folder):
     window, season = SERIES[name]["window"], SERIES[name]["season"]
     X, y = make_windows(values, window, target=target)
     position = np.arange(len(y)) + window  # the time step of each window's target
-    n_train = len(values) - round(0.2 * len(values))
+    n_train, series, scale = holdout(values, target, season)
     train, test = position < n_train, position >= n_train
-    series = values if target is None else values[:, target]
-    history = series[:n_train]
     return dict(
         X_train=X[train],
         y_train=y[train],
         X_test=X[test],
         y_test=y[test],
         naive=series[position[test] - season],
-        scale=np.mean(np.abs(history[season:] - history[:-season])),
+        scale=scale,
         series=series,
         target=target,
     )
