@@ -5,15 +5,22 @@ What every head does (weights, resuming, files, ONNX, PyTorch) is in ``test_head
 
 import numpy as np
 import pytest
-from _gradcheck import max_relative_error, numerical_gradient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import norm
 from sklearn.base import clone
-from test_heads import EXACT, _data, _fitted, _noisy, _quiet
-from test_network import PADDED_LENGTHS, _gradient_errors, _setup
+from test_heads import (
+    EXACT,
+    _calibrated,
+    _data,
+    _fitted,
+    _loss_gradient_error,
+    _network_gradient_errors,
+    _quiet,
+)
+from test_network import _setup
 
 from rnnlearn import RNNRegressor
 from rnnlearn.cells import GRUCell, LSTMCell
@@ -28,11 +35,7 @@ def test_gaussian_gradient_matches_finite_differences(n_targets, gradcheck_error
     rng = np.random.RandomState(4)
     raw = rng.normal(size=(2, 4, 2 * n_targets))
     y = rng.normal(scale=2.0, size=(2, 4, n_targets))
-    weights = rng.uniform(0, 2, size=(2, 4))
-    weights[1, 2:] = 0.0
-    analytic = loss.loss_gradient(y, raw, weights)[1]
-    numeric = numerical_gradient(lambda: loss.loss_gradient(y, raw, weights)[0], raw)
-    error = max_relative_error(analytic, numeric)
+    error = _loss_gradient_error(loss, y, raw, rng)
     gradcheck_errors[f"gaussian[{n_targets}]"] = error
     assert error <= 1e-6
 
@@ -40,14 +43,9 @@ def test_gaussian_gradient_matches_finite_differences(n_targets, gradcheck_error
 @pytest.mark.parametrize("cell", [GRUCell(), LSTMCell()], ids=repr)
 def test_gaussian_gradient_through_the_network(cell, gradcheck_errors, request):
     loss = GaussianNLL()
-    network, params, X, state0, rng = _setup(cell, 1, n_outputs=4, seed=2)
-    y = rng.normal(size=(1, 3, 2))
-    weights = np.broadcast_to(np.array([0.5, 2.0, 1.5]), (1, 3))
-
-    def objective(raw):
-        return loss.loss_gradient(y, raw, weights)
-
-    errors = _gradient_errors(network, params, X, PADDED_LENGTHS, state0, objective, False)
+    setup = _setup(cell, 1, n_outputs=4, seed=2)
+    y = setup[-1].normal(size=(1, 3, 2))
+    errors = _network_gradient_errors(loss, y, setup)
     gradcheck_errors[request.node.name] = max(errors.values())
     assert max(errors.values()) <= 1e-6, errors
 
@@ -123,19 +121,7 @@ def test_normalize_y_scales_the_std_and_shifts_only_the_mean():
 
 
 def test_the_std_tracks_the_true_heteroscedastic_noise():
-    X, y, _ = _noisy(1000, 0)
-    model = RNNRegressor(
-        (16,),
-        loss="gaussian_nll",
-        pooling="last",
-        dropout=0.0,
-        batch_size=64,
-        learning_rate_schedule="constant",
-        max_iter=100,
-        random_state=0,
-    )
-    _quiet(model.fit, X, y)
-    X_new, y_new, sd = _noisy(2000, 1)
+    model, X_new, y_new, sd = _calibrated("gaussian_nll")
     mean, std = model.predict(X_new, return_std=True)
     for true in (0.2, 0.6):
         part = sd == true

@@ -3,7 +3,7 @@
 Each head is a row of ``HEADS``: its loss and how to read what it predicts beyond
 :meth:`predict` (the quantiles of :class:`~rnnlearn.losses.Pinball`, the standard deviation
 of :class:`~rnnlearn.losses.GaussianNLL`). The properties below run for every row; what only
-one head does (its gradient, link, value formula, calibration) stays in
+one head does (its gradient checks, link, value formula, calibration) stays in
 ``test_quantiles.py`` and ``test_gaussian_head.py``, which share the helpers of this module.
 """
 
@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from _gradcheck import max_relative_error, numerical_gradient
 from numpy.testing import assert_allclose, assert_array_equal
+from test_network import PADDED_LENGTHS, _gradient_errors
 
 from rnnlearn import RNNForecaster, RNNRegressor
 from rnnlearn.losses import GaussianNLL, Loss, Pinball, SquaredError
@@ -62,6 +64,24 @@ def _noisy(n, seed):
     return X, X.sum(axis=(1, 2)) + rng.normal(size=n) * sd, sd
 
 
+def _calibrated(loss):
+    """``(model, X, y, sd)``: a model fitted with ``loss`` on 1000 :func:`_noisy` windows,
+    and 2000 fresh ones with their targets and the true noise's sd."""
+    X, y, _ = _noisy(1000, 0)
+    model = RNNRegressor(
+        (16,),
+        loss=loss,
+        pooling="last",
+        dropout=0.0,
+        batch_size=64,
+        learning_rate_schedule="constant",
+        max_iter=100,
+        random_state=0,
+    )
+    _quiet(model.fit, X, y)
+    return (model, *_noisy(2000, 1))
+
+
 def _onnx_outputs(model, X, lengths=None):
     onnxruntime = pytest.importorskip("onnxruntime")
     from rnnlearn.onnx import to_onnx
@@ -73,6 +93,30 @@ def _onnx_outputs(model, X, lengths=None):
         feed["lengths"] = lengths
     names = [output.name for output in session.get_outputs()]
     return dict(zip(names, session.run(None, feed), strict=True))
+
+
+def _loss_gradient_error(loss, y, raw, rng):
+    """The largest relative error of ``loss``'s gradient with respect to ``raw``
+    ``(n_steps, n_samples, n_outputs)`` against finite differences, under random sample
+    weights of which some are 0."""
+    weights = rng.uniform(0, 2, size=raw.shape[:2])
+    weights[1, 2:] = 0.0
+    analytic = loss.loss_gradient(y, raw, weights)[1]
+    numeric = numerical_gradient(lambda: loss.loss_gradient(y, raw, weights)[0], raw)
+    return max_relative_error(analytic, numeric)
+
+
+def _network_gradient_errors(loss, y, setup):
+    """The relative errors, block by block, of the gradients of ``loss`` through the
+    network of ``setup`` (what ``test_network._setup`` returns) against finite
+    differences, under fixed unequal sample weights."""
+    network, params, X, state0, _ = setup
+    weights = np.broadcast_to(np.array([0.5, 2.0, 1.5]), y.shape[:2])
+
+    def objective(raw):
+        return loss.loss_gradient(y, raw, weights)
+
+    return _gradient_errors(network, params, X, PADDED_LENGTHS, state0, objective, False)
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,24 @@ What every head does (weights, resuming, files, ONNX, PyTorch) is in ``test_head
 
 import numpy as np
 import pytest
-from _gradcheck import max_relative_error, numerical_gradient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.metrics import mean_pinball_loss
-from test_heads import EXACT, LEVELS, _data, _fitted, _forecaster, _noisy, _quiet
-from test_network import PADDED_LENGTHS, _gradient_errors, _setup
+from test_heads import (
+    EXACT,
+    LEVELS,
+    _calibrated,
+    _data,
+    _fitted,
+    _forecaster,
+    _loss_gradient_error,
+    _network_gradient_errors,
+    _quiet,
+)
+from test_network import PADDED_LENGTHS, _setup
 
 from rnnlearn import RNNRegressor
 from rnnlearn.cells import GRUCell, LSTMCell
@@ -45,11 +54,7 @@ def test_pinball_gradient_matches_finite_differences(levels, n_targets, gradchec
     raw = rng.normal(size=(2, 4, n_targets * len(levels)))
     y = _kink_free_targets(loss, raw, rng)
     assert np.abs(y[..., None] - loss.link(raw).reshape(*y.shape, -1)).min() > 1e-3
-    weights = rng.uniform(0, 2, size=(2, 4))
-    weights[1, 2:] = 0.0
-    analytic = loss.loss_gradient(y, raw, weights)[1]
-    numeric = numerical_gradient(lambda: loss.loss_gradient(y, raw, weights)[0], raw)
-    error = max_relative_error(analytic, numeric)
+    error = _loss_gradient_error(loss, y, raw, rng)
     gradcheck_errors[f"pinball[{levels}, {n_targets}]"] = error
     assert error <= 1e-6
 
@@ -57,15 +62,10 @@ def test_pinball_gradient_matches_finite_differences(levels, n_targets, gradchec
 @pytest.mark.parametrize("cell", [GRUCell(), LSTMCell()], ids=repr)
 def test_pinball_gradient_through_the_network(cell, gradcheck_errors, request):
     loss = Pinball(LEVELS)
-    network, params, X, state0, rng = _setup(cell, 1, n_outputs=6, seed=2)
+    setup = network, params, X, state0, rng = _setup(cell, 1, n_outputs=6, seed=2)
     raw, _ = network.forward(params, X, PADDED_LENGTHS, state0)
     y = _kink_free_targets(loss, raw, rng)
-    weights = np.broadcast_to(np.array([0.5, 2.0, 1.5]), raw.shape[:2])
-
-    def objective(raw):
-        return loss.loss_gradient(y, raw, weights)
-
-    errors = _gradient_errors(network, params, X, PADDED_LENGTHS, state0, objective, False)
+    errors = _network_gradient_errors(loss, y, setup)
     gradcheck_errors[request.node.name] = max(errors.values())
     assert max(errors.values()) <= 1e-6, errors
 
@@ -192,19 +192,7 @@ def test_normalize_y_scales_every_quantile_of_a_target():
 
 
 def test_the_80_percent_band_covers_80_percent_of_fresh_data_and_follows_the_noise():
-    X, y, _ = _noisy(1000, 0)
-    model = RNNRegressor(
-        (16,),
-        loss=Pinball(LEVELS),
-        pooling="last",
-        dropout=0.0,
-        batch_size=64,
-        learning_rate_schedule="constant",
-        max_iter=100,
-        random_state=0,
-    )
-    _quiet(model.fit, X, y)
-    X_new, y_new, sd = _noisy(2000, 1)
+    model, X_new, y_new, sd = _calibrated(Pinball(LEVELS))
     low, _, high = model.predict_quantiles(X_new).T
     coverage = np.mean((y_new > low) & (y_new < high))
     assert abs(coverage - 0.8) <= 0.05, coverage
