@@ -10,6 +10,7 @@ from sklearn.base import RegressorMixin
 from sklearn.linear_model import RidgeCV
 from sklearn.utils.validation import check_is_fitted
 
+from ._heads import quantile_values
 from ._regressor import RNNRegressor
 from ._validation import (
     Flag,
@@ -18,6 +19,7 @@ from ._validation import (
     check_sequences,
     check_targets,
 )
+from .losses import Pinball
 
 RIDGE_ALPHAS = np.logspace(-3, 3, 13)
 """Penalties among which the linear path's ridge regression picks by leave-one-out error."""
@@ -283,6 +285,13 @@ Loss, default='squared_error'
     calibration_scales_ : ndarray of shape (n_calibration, n_outputs) or None
         The scale of the window of each of those errors: the standard deviation of the
         one-step changes of the feature the column forecasts over the window.
+    calibration_quantile_errors_ : ndarray of shape (n_calibration, n_outputs, \
+n_quantiles) or None
+        For a model fitted with :class:`~rnnlearn.losses.Pinball`: the quantiles it
+        forecast for those windows less their targets, rows in the order of
+        ``calibration_residuals_`` (per column), for the conformalised quantile
+        regression of :meth:`predict_interval`; ``None`` for other losses or without a
+        hold-out.
 
     The other attributes are :class:`RNNRegressor`'s; they describe the network.
 
@@ -378,7 +387,11 @@ Loss, default='squared_error'
         "_input_mean",
         "_input_scale",
     )
-    _calibration_attributes = ("calibration_residuals_", "calibration_scales_")
+    _calibration_attributes = (
+        "calibration_residuals_",
+        "calibration_scales_",
+        "calibration_quantile_errors_",
+    )
     _encoding_attributes = (
         *RNNRegressor._encoding_attributes,
         *_window_attributes,
@@ -596,8 +609,8 @@ Loss, default='squared_error'
     @staticmethod
     def _calibrate(setup, state):
         """The calibration's encoding entries: the absolute errors of the fitted forecasts
-        of the held-out windows, sorted per column, and the scale (:func:`_change_scale`)
-        of the window of each.
+        of the held-out windows, sorted per column, the scale (:func:`_change_scale`) of
+        the window of each and, for a quantile loss, its quantiles less its target.
 
         The network's weights are the restored ones, the linear path the one fitted before
         the hold-out (see :meth:`_training_offset`); in the targets' units. The first
@@ -606,9 +619,14 @@ Loss, default='squared_error'
         """
         held, encoding = setup.validation, setup.model.encoding
         raw = setup.model.network.predict(state.params, held.X, held.lengths)
-        errors = np.abs(held.y[0] - setup.model.loss.point(raw)[0]).astype(np.float64)
+        loss, unit = setup.model.loss, 1.0
         if setup.model.target_scaling is not None:
-            errors = errors * setup.model.target_scaling[1]
+            unit = setup.model.target_scaling[1]
+        errors = np.abs(held.y[0] - loss.point(raw)[0]).astype(np.float64) * unit
+        quantile_errors = None
+        if isinstance(loss, Pinball):
+            quantiles = quantile_values(loss, raw[0], None, None, squeeze=False)
+            quantile_errors = (quantiles - held.y[0][..., None]) * np.asarray(unit)[:, None]
         windows = held.X.transpose(1, 0, 2).astype(np.float64) * encoding["_input_scale"]
         lengths = np.full(len(errors), len(held.X)) if held.lengths is None else held.lengths
         scales = _change_scale(windows, lengths, encoding["target_features_"])
@@ -616,7 +634,15 @@ Loss, default='squared_error'
         keep[: _steps_ahead(encoding["target_features_"]) - 1] = False
         order = np.argsort(errors[keep], axis=0, kind="stable")
         residuals, scales = (np.take_along_axis(v[keep], order, axis=0) for v in (errors, scales))
-        return {"calibration_residuals_": residuals, "calibration_scales_": scales}
+        if quantile_errors is not None:
+            quantile_errors = np.take_along_axis(
+                quantile_errors[keep].astype(np.float64), order[..., None], axis=0
+            )
+        return {
+            "calibration_residuals_": residuals,
+            "calibration_scales_": scales,
+            "calibration_quantile_errors_": quantile_errors,
+        }
 
     def _degenerate(self, raw, Y, weights, loss):
         # The network corrects level + linear; with either on, no correction is a valid fit.
@@ -658,21 +684,26 @@ Loss, default='squared_error'
         return (mean, values[1]) if return_std else mean
 
     def predict_interval(self, X, coverage=0.9):
-        """Split-conformal prediction intervals around :meth:`predict`, per output column.
+        """Conformal prediction intervals, per output column: split-conformal around
+        :meth:`predict`, or conformalised quantiles for a quantile model.
 
-        A window's half-width in column ``j`` is its *scale* (the standard deviation of
-        the one-step changes over the window of the feature the column forecasts, at
-        least 1e-3 of the calibration windows' mean) times the ``ceil((n + 1) *
-        coverage)``-th smallest *score*, absolute error over scale, of the ``n``
-        calibration windows (``calibration_residuals_ / calibration_scales_``): the
-        windows the first :meth:`fit` held out (the latest ``validation_fraction``, not
-        trained on, forecast with a linear path fitted before them) but the first ``h -
-        1`` of an ``h``-step model, whose targets were training targets too. If future
-        scores are exchangeable with those, each interval covers its target with
-        probability at least ``coverage``; it is wider where the series moves more
-        irregularly (a steady trend does not widen it). A series' windows are not quite
-        exchangeable (see the user guide). A quantile or Gaussian model's interval is
-        around its median or mean.
+        Each window has a *scale*: the standard deviation of the one-step changes over
+        the window of the feature the column forecasts (at least 1e-3 of the calibration
+        windows' mean). The ``n`` calibration windows are those the first :meth:`fit`
+        held out (the latest ``validation_fraction``, not trained on, forecast with a
+        linear path fitted before them) but the first ``h - 1`` of an ``h``-step model,
+        whose targets were training targets too; a calibration window's *score* is its
+        error over its scale, and ``Q`` the ``ceil((n + 1) * coverage)``-th smallest
+        score of the column. A model fitted with :class:`~rnnlearn.losses.Pinball` whose
+        levels include ``(1 - coverage) / 2`` and ``(1 + coverage) / 2`` (within 1e-9)
+        gives ``[q_lo - Q s, q_hi + Q s]`` around those quantiles (conformalised quantile
+        regression), scored by ``max(q_lo - y, y - q_hi)``: the band keeps the fitted
+        quantiles' shape and is widened (or narrowed, for a negative ``Q``) by what they
+        missed on the calibration windows. Any other model gives ``predict ± Q s``,
+        scored by the absolute error (around the median or mean of a quantile or
+        Gaussian model). If future scores are exchangeable with the calibration ones,
+        each interval covers its target with probability at least ``coverage``; a
+        series' windows are not quite exchangeable (see the user guide).
 
         Parameters
         ----------
@@ -705,6 +736,13 @@ Loss, default='squared_error'
         True
         """
         coverage = check_number("coverage", coverage, Real, 0, 1, open_ends="low high")
+        rank = self._calibration_rank(coverage)
+        lower, upper, errors = self._bands(X, coverage)
+        margin = self._half_widths(X, rank, errors).reshape(lower.shape).astype(lower.dtype)
+        return lower - margin, upper + margin
+
+    def _calibration_rank(self, coverage):
+        """The rank of the calibration score ``coverage`` needs (raise if there is none)."""
         check_is_fitted(self, "n_iter_")
         n_held = 0 if self.calibration_residuals_ is None else len(self.calibration_residuals_)
         rank = int(np.ceil((n_held + 1) * coverage))
@@ -714,16 +752,30 @@ Loss, default='squared_error'
                 f"on; the fit held out {n_held} (but the first h - 1 of an h-step model; "
                 f"see early_stopping, validation_fraction)."
             )
-        forecast = self.predict(X)
-        half_width = self._half_widths(X, rank).reshape(forecast.shape).astype(forecast.dtype)
-        return forecast - half_width, forecast + half_width
+        return rank
 
-    def _half_widths(self, X, rank):
+    def _bands(self, X, coverage):
+        """``(lower, upper, errors)``: the band that calibration widens and the errors of
+        the calibration windows that score it. The quantiles at ``(1 -+ coverage) / 2``
+        (within 1e-9) and how far each target fell outside them, ``max(q_lo - y, y -
+        q_hi)``; or :meth:`predict` twice and its absolute errors."""
+        levels = np.asarray(getattr(self.loss_function_, "quantiles", ()), dtype=np.float64)
+        pair = [np.flatnonzero(np.abs(levels - (1 + s * coverage) / 2) <= 1e-9) for s in (-1, 1)]
+        if self.calibration_quantile_errors_ is None or min(map(len, pair)) == 0:
+            forecast = self.predict(X)
+            return forecast, forecast, self.calibration_residuals_
+        pair = [pair[0][0], pair[1][0]]
+        quantiles = self.predict_quantiles(X)[..., pair]
+        ends = self.calibration_quantile_errors_[..., pair]
+        return quantiles[..., 0], quantiles[..., 1], np.maximum(ends[..., 0], -ends[..., 1])
+
+    def _half_widths(self, X, rank, errors):
         """``(n_samples, n_outputs)``: each window's scale times the ``rank``-th smallest
-        calibration score of each column (see :meth:`predict_interval`)."""
+        calibration score, ``errors`` over its window's scale, of each column (see
+        :meth:`predict_interval`)."""
         windows, lengths, _ = self._windows(X, fitted=True)
         reference = self.calibration_scales_
-        scores = np.sort(self.calibration_residuals_ / _floored(reference, reference), axis=0)
+        scores = np.sort(errors / _floored(reference, reference), axis=0)
         scales = _floored(_change_scale(windows, lengths, self.target_features_), reference)
         return scores[rank - 1] * scales
 

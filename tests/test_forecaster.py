@@ -12,6 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from rnnlearn import RNNForecaster, RNNRegressor, persistence
+from rnnlearn.losses import Pinball
 from rnnlearn.optimizers import Adam
 from rnnlearn.preprocessing import make_windows
 
@@ -430,3 +431,107 @@ def test_predict_interval_refuses_bad_coverage_and_no_hold_out(coverage, params,
         model.predict_interval(X_test, coverage=coverage)
     with pytest.raises(NotFittedError):
         RNNForecaster().predict_interval(X_test)
+
+
+# ------------------------------------------------------------------ conformalised quantiles
+
+LEVELS = (0.025, 0.1, 0.5, 0.9, 0.975)  # the 80 % and 95 % pairs and the median
+PAIRS = {0.8: (1, 3), 0.95: (0, 4)}  # coverage: the indices of its levels in LEVELS
+
+
+def _heteroscedastic_windows(seed, horizon=1):
+    """A trend and season whose noise is 5 times larger in the rising half of each season
+    (standard deviation 1.5 against 0.3), 3000 steps."""
+    t = np.arange(3000.0)
+    noise_std = np.where(np.sin(2 * np.pi * t / 12) > 0, 1.5, 0.3)
+    noise = noise_std * np.random.RandomState(seed).normal(size=3000)
+    series = 0.05 * t + 6 * np.sin(2 * np.pi * t / 12) + noise
+    return make_windows(series, 24, horizon=horizon, all_steps=horizon > 1)
+
+
+def test_conformalised_quantiles_cover_fresh_data_where_the_fitted_ones_undercover():
+    """Means over 4 seeds, fresh data (measured: 80 % 0.795 and 95 % 0.957 against the
+    fitted quantiles' 0.696 and 0.858); every interval ordered, the 80 % inside the 95 %."""
+    fitted, calibrated = {0.8: [], 0.95: []}, {0.8: [], 0.95: []}
+    for seed in range(4):
+        X, y = _heteroscedastic_windows(seed)
+        model = _fit(RNNForecaster(loss=Pinball(quantiles=LEVELS), **FAST), X[:1500], y[:1500])
+        y_test, quantiles = y[1600:], model.predict_quantiles(X[1600:])
+        bands = {c: model.predict_interval(X[1600:], coverage=c) for c in (0.8, 0.95)}
+        for c, (low, high) in bands.items():
+            q_low, q_high = (quantiles[:, k] for k in PAIRS[c])
+            fitted[c].append(np.mean((q_low <= y_test) & (y_test <= q_high)))
+            calibrated[c].append(np.mean((low <= y_test) & (y_test <= high)))
+        (low80, high80), (low95, high95) = bands[0.8], bands[0.95]
+        assert np.all(low95 <= low80) and np.all(low80 < high80) and np.all(high80 <= high95)
+    for c in (0.8, 0.95):
+        assert abs(np.mean(calibrated[c]) - c) < 0.03, calibrated[c]
+        assert np.mean(fitted[c]) < c - 0.05, fitted[c]
+
+
+def _window_scale(X):
+    """The standard deviation of each window's one-step changes (none here is floored)."""
+    return np.std(np.diff(X[:, :, 0], axis=1), axis=1)
+
+
+def test_conformalised_quantiles_widen_the_fitted_pair_by_their_scored_misses():
+    X_train, y_train, X_test, _ = _windows()
+    model = _fit(RNNForecaster(loss=Pinball(quantiles=LEVELS), **FAST), X_train, y_train)
+    errors = model.calibration_quantile_errors_  # quantiles less targets, (40, 1, 5)
+    assert errors.shape == (40, 1, 5) and np.all(np.diff(errors, axis=-1) >= 0)
+    # the rows follow calibration_residuals_: the median's absolute errors, sorted
+    np.testing.assert_allclose(np.abs(errors[:, 0, 2]), model.calibration_residuals_[:, 0])
+    quantiles = model.predict_quantiles(X_test)
+    for coverage, rank in ((0.8, 33), (0.95, 39), (0.95 + 1e-12, 39)):  # ceil(41 * coverage)
+        low, high = PAIRS[round(coverage, 2)]
+        misses = np.maximum(errors[:, 0, low], -errors[:, 0, high])
+        q = np.sort(misses / model.calibration_scales_[:, 0])[rank - 1]
+        lower, upper = model.predict_interval(X_test, coverage=coverage)
+        np.testing.assert_allclose(lower, quantiles[:, low] - q * _window_scale(X_test), rtol=1e-6)
+        np.testing.assert_allclose(upper, quantiles[:, high] + q * _window_scale(X_test), rtol=1e-6)
+    # Without the pair of levels (0.05 and 0.95 for 90 %): split-conformal around the median.
+    lower, upper = model.predict_interval(X_test, coverage=0.9)
+    np.testing.assert_allclose((lower + upper) / 2, model.predict(X_test), rtol=1e-6)
+    scores = np.sort(model.calibration_residuals_[:, 0] / model.calibration_scales_[:, 0])
+    np.testing.assert_allclose(upper - lower, 2 * scores[36] * _window_scale(X_test), rtol=1e-5)
+    point = _fit(RNNForecaster(**FAST), X_train, y_train)
+    assert point.calibration_quantile_errors_ is None
+
+
+def test_conformalised_quantiles_of_a_direct_model_are_per_step():
+    X, Y = _heteroscedastic_windows(0, horizon=3)
+    model = _fit(RNNForecaster(loss=Pinball(quantiles=LEVELS), **FAST), X[:600], Y[:600])
+    assert model.calibration_quantile_errors_.shape == (118, 3, 5)  # 120 held out, 2 left out
+    lower, upper = model.predict_interval(X[600:], coverage=0.8)
+    quantiles = model.predict_quantiles(X[600:])  # (n, 3, 5)
+    assert lower.shape == upper.shape == Y[600:].shape
+    assert np.all(lower < upper)
+    # each step its own score: the margins differ from step to step
+    margins = (quantiles[..., 1] - lower) / _window_scale(X[600:])[:, None]
+    np.testing.assert_allclose(margins, margins[:1].repeat(len(margins), axis=0), rtol=1e-5)
+    assert len(np.unique(margins[0].round(6))) == 3
+
+
+def test_conformalised_quantiles_survive_saving_and_old_files_fall_back(tmp_path):
+    X_train, y_train, X_test, _ = _windows()
+    model = _fit(RNNForecaster(loss=Pinball(quantiles=LEVELS), **FAST), X_train, y_train)
+    expected = model.predict_interval(X_test, 0.8)
+    persistence.save(model, tmp_path / "model.npz")
+    loaded = persistence.load(tmp_path / "model.npz")
+    restored = skops_io.loads(skops_io.dumps(model), trusted=list(persistence.SKOPS_TRUSTED_TYPES))
+    for other in (loaded, restored):
+        np.testing.assert_array_equal(
+            other.calibration_quantile_errors_, model.calibration_quantile_errors_
+        )
+        for ends, wanted in zip(other.predict_interval(X_test, 0.8), expected, strict=True):
+            np.testing.assert_array_equal(ends, wanted)
+    # A file from before the quantile calibration loads without it: split-conformal intervals.
+    with np.load(tmp_path / "model.npz") as arrays:
+        kept = {k: v for k, v in arrays.items() if k != "encoding__calibration_quantile_errors_"}
+        assert len(kept) == len(arrays.files) - 1
+    np.savez(tmp_path / "old.npz", **kept)
+    old = persistence.load(tmp_path / "old.npz")
+    assert old.calibration_quantile_errors_ is None
+    lower, upper = old.predict_interval(X_test, 0.8)
+    np.testing.assert_allclose((lower + upper) / 2, model.predict(X_test), rtol=1e-6)
+    assert not np.allclose(lower, expected[0])
