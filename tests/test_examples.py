@@ -182,8 +182,8 @@ def test_forecaster_beats_the_seasonal_naive_forecast_and_ridge(run_example, mon
 
 def test_forecast_fan_bands_are_nested_and_cover_the_held_out_co2(run_example, monkeypatch, capsys):
     """Fast mode, seed 0, measured: MASE 0.391 (seasonal naive 1.414, deterministic); the
-    80 % and 95 % conformal bands covered 0.826 and 0.949, the quantile bands 0.373 and
-    0.662."""
+    80 % and 95 % conformal bands covered 0.826 and 0.949, the fitted quantiles' bands 0.373
+    and 0.662 and the calibrated ones (conformalised quantile regression) 0.824 and 0.948."""
     path = str(EXAMPLES / "plot_forecast_fan.py")
     folder = run_settings("plot_forecast_fan", monkeypatch, __file__=path)["data_folder"]
     if not (folder / "forecasting" / "co2.csv").exists():
@@ -211,7 +211,7 @@ def test_forecast_fan_bands_are_nested_and_cover_the_held_out_co2(run_example, m
         quantiles[..., 2], example["quantile_forecaster"].predict(example["X_test"])
     )
     # coverage: printed, recomputed, in [0, 1], near nominal for the conformal bands
-    for name in ("covered", "quantile_covered"):
+    for name in ("covered", "fitted_covered", "quantile_covered"):
         covered = example[name]
         assert list(covered) == [0.8, 0.95]
         assert 0 <= covered[0.8] <= covered[0.95] <= 1
@@ -220,6 +220,20 @@ def test_forecast_fan_bands_are_nested_and_cover_the_held_out_co2(run_example, m
     for c, share in covered.items():
         assert f"{c:.0%} conformal band covers {share:.3f}" in printed
     assert 0.72 <= covered[0.8] <= 0.88 and 0.88 <= covered[0.95] <= 0.99
+    # the quantile forecaster's bands: its fitted pairs of levels, then calibrated (nested
+    # around the median); the fitted ones undercover, the calibrated ones are near nominal
+    fitted, calibrated = example["fitted_covered"], example["quantile_covered"]
+    (q_low80, q_high80), (q_low95, q_high95) = example["quantile_bands"].values()
+    assert np.all(q_low95 < q_low80) and np.all(q_low80 < quantiles[..., 2])
+    assert np.all(quantiles[..., 2] < q_high80) and np.all(q_high80 < q_high95)
+    assert np.all(q_low80 < quantiles[..., 1]) and np.all(quantiles[..., 3] < q_high80)
+    assert calibrated[0.95] == np.mean((q_low95 <= truth) & (truth <= q_high95))
+    assert fitted[0.8] == np.mean((quantiles[..., 1] <= truth) & (truth <= quantiles[..., 3]))
+    for c in (0.8, 0.95):
+        assert f"{c:.0%} fitted quantile band covers {fitted[c]:.3f}" in printed
+        assert f"{c:.0%} calibrated quantile band covers {calibrated[c]:.3f}" in printed
+        assert fitted[c] < c - 0.1
+    assert 0.72 <= calibrated[0.8] <= 0.88 and 0.88 <= calibrated[0.95] <= 0.99
     # MASE: the forecast and the quantiles' median well below the seasonal naive forecast
     scores = example["scores"]
     assert scores["seasonal naive"] == pytest.approx(1.414, abs=0.001)
@@ -229,7 +243,7 @@ def test_forecast_fan_bands_are_nested_and_cover_the_held_out_co2(run_example, m
     # the figure: per panel the truth, then per fan two bands, the middle and the naive
     origins = example["origins"]
     assert list(origins) == [60, 72, 84]
-    middles = {"conformal": forecast, "quantile": quantiles[..., 2]}
+    middles = {"conformal": forecast, "calibrated quantile": quantiles[..., 2]}
     for ax, (name, middle) in zip(example["figure"].axes, middles.items(), strict=True):
         assert name in ax.get_title()
         assert len(ax.lines) == 1 + 2 * len(origins) and len(ax.collections) == 2 * len(origins)
@@ -239,6 +253,9 @@ def test_forecast_fan_bands_are_nested_and_cover_the_held_out_co2(run_example, m
     band80 = example["figure"].axes[0].collections[-2].get_paths()[0].vertices[:, 1]
     assert np.isclose(band80.min(), low80[origins[-1]].min())
     assert np.isclose(band80.max(), high80[origins[-1]].max())
+    band80 = example["figure"].axes[1].collections[-2].get_paths()[0].vertices[:, 1]
+    assert np.isclose(band80.min(), q_low80[origins[-1]].min())  # the calibrated band
+    assert np.isclose(band80.max(), q_high80[origins[-1]].max())
 
 
 def test_grid_search_searches_cells_optimizers_and_learning_rates(run_example):
