@@ -145,7 +145,7 @@ class RNNForecaster(RNNRegressor):
     in the network. :meth:`predict_recursive` instead rolls a one-step model forward,
     feeding its forecasts back into the windows. :meth:`predict_interval` gives
     split-conformal intervals calibrated on the held-out windows' errors, scaled by how
-    irregularly each window moves.
+    irregularly each window moves (conformalised quantiles for a quantile loss).
 
     The network starts from the regressor's random initialisation: an output layer
     started at zero learns too slowly for this early stopping (on the co2 series of the
