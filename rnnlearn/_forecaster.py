@@ -687,23 +687,23 @@ n_quantiles) or None
         """Conformal prediction intervals, per output column: split-conformal around
         :meth:`predict`, or conformalised quantiles for a quantile model.
 
-        Each window has a *scale*: the standard deviation of the one-step changes over
-        the window of the feature the column forecasts (at least 1e-3 of the calibration
-        windows' mean). The ``n`` calibration windows are those the first :meth:`fit`
-        held out (the latest ``validation_fraction``, not trained on, forecast with a
-        linear path fitted before them) but the first ``h - 1`` of an ``h``-step model,
-        whose targets were training targets too; a calibration window's *score* is its
-        error over its scale, and ``Q`` the ``ceil((n + 1) * coverage)``-th smallest
-        score of the column. A model fitted with :class:`~rnnlearn.losses.Pinball` whose
-        levels include ``(1 - coverage) / 2`` and ``(1 + coverage) / 2`` (within 1e-9)
-        gives ``[q_lo - Q s, q_hi + Q s]`` around those quantiles (conformalised quantile
-        regression), scored by ``max(q_lo - y, y - q_hi)``: the band keeps the fitted
-        quantiles' shape and is widened (or narrowed, for a negative ``Q``) by what they
-        missed on the calibration windows. Any other model gives ``predict ± Q s``,
-        scored by the absolute error (around the median or mean of a quantile or
-        Gaussian model). If future scores are exchangeable with the calibration ones,
-        each interval covers its target with probability at least ``coverage``; a
-        series' windows are not quite exchangeable (see the user guide).
+        Each window has a *scale*: the standard deviation of the one-step changes over the
+        window of the feature the column forecasts (at least 1e-3 of the calibration
+        windows' mean). The ``n`` calibration windows are those the first :meth:`fit` held
+        out (the latest ``validation_fraction``, not trained on, forecast with a linear path
+        fitted before them) but the first ``h - 1`` of an ``h``-step model, whose targets
+        were training targets too; a calibration window's *score* is its error over its
+        scale, and ``Q`` the ``ceil((n + 1) * coverage)``-th smallest score of the column. A
+        model fitted with :class:`~rnnlearn.losses.Pinball` whose levels include ``(1 -
+        coverage) / 2`` and ``(1 + coverage) / 2`` (within 1e-9) gives ``[q_lo - Q s, q_hi +
+        Q s]`` around those quantiles (conformalised quantile regression), scored by
+        ``max(q_lo - y, y - q_hi)``: the band keeps the fitted quantiles' shape and is
+        widened (or narrowed, for a negative ``Q``, never past its middle) by what they
+        missed on the calibration windows. Any other model gives ``predict ± Q s``, scored
+        by the absolute error (around the median or mean of a quantile or Gaussian model).
+        If future scores are exchangeable with the calibration ones, each interval covers
+        its target with probability at least ``coverage``; a series' windows are not quite
+        exchangeable (see the user guide).
 
         Parameters
         ----------
@@ -739,7 +739,9 @@ n_quantiles) or None
         rank = self._calibration_rank(coverage)
         lower, upper, errors = self._bands(X, coverage)
         margin = self._half_widths(X, rank, errors).reshape(lower.shape).astype(lower.dtype)
-        return lower - margin, upper + margin
+        lower, upper = lower - margin, upper + margin
+        middle = (lower + upper) / 2  # where a narrowed band would cross, its ends meet
+        return np.minimum(lower, middle), np.maximum(upper, middle)
 
     def _calibration_rank(self, coverage):
         """The rank of the calibration score ``coverage`` needs (raise if there is none)."""

@@ -498,6 +498,22 @@ def test_conformalised_quantiles_widen_the_fitted_pair_by_their_scored_misses():
     assert point.calibration_quantile_errors_ is None
 
 
+def test_conformalised_quantiles_narrowed_past_each_other_meet_in_the_middle():
+    """Calibration targets deep inside the fitted band give a negative ``Q``; a band
+    narrowed by more than its half-width ends as one point, its middle, never crossed."""
+    X_train, y_train, X_test, _ = _windows()
+    model = _fit(RNNForecaster(loss=Pinball(quantiles=LEVELS), **FAST), X_train, y_train)
+    low, high = PAIRS[0.8]
+    quantiles = model.predict_quantiles(X_test)
+    model.calibration_quantile_errors_ = np.zeros_like(model.calibration_quantile_errors_)
+    model.calibration_quantile_errors_[..., low] = -1e6  # q_lo far below every target
+    model.calibration_quantile_errors_[..., high] = 1e6  # q_hi far above
+    lower, upper = model.predict_interval(X_test, coverage=0.8)
+    middle = (quantiles[:, low] + quantiles[:, high]) / 2
+    np.testing.assert_allclose(lower, middle, rtol=1e-6)
+    np.testing.assert_allclose(upper, middle, rtol=1e-6)
+
+
 def test_conformalised_quantiles_of_a_direct_model_are_per_step():
     X, Y = _heteroscedastic_windows(0, horizon=3)
     model = _fit(RNNForecaster(loss=Pinball(quantiles=LEVELS), **FAST), X[:600], Y[:600])
