@@ -542,7 +542,10 @@ n_quantiles) or None
     def _transform(self, X):
         """``(network_input, offset)`` of windows for the fitted model (see :meth:`_apply`)."""
         check_is_fitted(self, "n_iter_")
-        X, lengths, dtype = self._windows(X, fitted=True)
+        return self._encoded(*self._windows(X, fitted=True))
+
+    def _encoded(self, X, lengths, dtype):
+        """:meth:`_apply` with the fitted encoding, on windows :meth:`_windows` checked."""
         encoding = {name: getattr(self, name) for name in self._window_attributes}
         return self._apply(encoding, X, lengths, dtype)
 
@@ -677,7 +680,10 @@ n_quantiles) or None
         ValueError
             For ``return_std=True`` with a model fitted with another loss.
         """
-        network_input, offset = self._transform(X)
+        return self._forecast(*self._transform(X), return_std=return_std)
+
+    def _forecast(self, network_input, offset, return_std=False):
+        """:meth:`predict` of encoded windows: the network's forecast plus the offset."""
         values = super().predict(network_input, return_std=return_std)
         mean = values[0] if return_std else values
         mean = mean + offset.reshape(mean.shape).astype(mean.dtype)
@@ -828,11 +834,8 @@ n_quantiles) or None
         features = self._recursive_features()
         X, lengths, dtype = self._windows(X, fitted=True)
         forecasts = []
-        for _ in range(n_steps):
-            windows = X.astype(dtype)
-            if np.any(lengths < X.shape[1]):
-                windows = [window[:n] for window, n in zip(windows, lengths, strict=True)]
-            forecasts.append(self.predict(windows).reshape(len(X), -1))
+        for _ in range(n_steps):  # the windows are checked once, then encoded each step
+            forecasts.append(self._forecast(*self._encoded(X, lengths, dtype)).reshape(len(X), -1))
             X = _roll(X, lengths, forecasts[-1], features)
         return np.concatenate(forecasts, axis=1)
 
