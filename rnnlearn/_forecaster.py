@@ -217,8 +217,10 @@ Loss, default='squared_error'
         above the first and on the network's output layer's input (none on the windows
         themselves); each training window keeps or drops each unit for all its steps.
         Only during training: :meth:`predict` never drops.
-    batch_size : int, default=16
+    batch_size : int, default=32
         Windows per minibatch, at least 1 (capped at the number of training windows).
+        On the user guide's forecasting series, 32 forecast several steps ahead better
+        than 16 (sunspots, US GDP) or as well, and one step ahead as well.
     max_iter : int, default=200
         Maximum number of epochs (passes over the training windows) the network trains
         in one :meth:`fit`; with ``warm_start=True``, of each further call. The level and
@@ -333,7 +335,7 @@ n_quantiles) or None
         optimizer="adam",
         alpha=0.0,
         dropout=0.2,
-        batch_size=16,
+        batch_size=32,
         max_iter=200,
         tol=1e-4,
         n_iter_no_change=10,
