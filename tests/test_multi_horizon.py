@@ -131,6 +131,48 @@ def test_global_model_over_series_of_different_lengths():
         assert np.abs(forecast[0] - values[-HORIZON:]).mean() < 3.0
 
 
+# ------------------------------------------------------------------ known-future covariates
+
+
+def _promotions(n=300, horizon=7):
+    """Daily sales with a weekly season that jump by 5 on promotion days, the plan of which
+    (0 or 1 per day) is known ``horizon`` days past the sales; and that plan."""
+    rng = np.random.RandomState(0)
+    plan = (rng.uniform(size=n + horizon) < 0.15).astype(float)
+    expected = 20 + 3 * np.sin(2 * np.pi * np.arange(n + horizon) / 7) + 5 * plan
+    return expected[:n] + 0.3 * rng.normal(size=n), plan, expected
+
+
+@settings(deadline=None, max_examples=25)
+@given(horizon=st.integers(1, 6), extra=st.integers(0, 6), n=st.integers(20, 40))
+def test_known_future_covariate_led_by_the_horizon_lines_up_with_the_targets(horizon, extra, n):
+    window = horizon + extra
+    sales, plan = np.arange(n, dtype=float), 1000.0 + np.arange(n + horizon)  # value: its day
+    stacked = np.column_stack([sales, plan[horizon : n + horizon]])
+    X, Y = make_windows(stacked, window, horizon=horizon, target=0, all_steps=True)
+    assert Y.shape == (n - window - horizon + 1, horizon)
+    # The last rows of each window hold the plan of exactly the days it forecasts ...
+    np.testing.assert_array_equal(X[:, -horizon:, 1] - 1000, Y)
+    # ... and none of the sales of those days.
+    assert np.all(X[:, :, 0].max(axis=1) < Y.min(axis=1))
+
+
+def test_known_future_covariate_led_by_the_horizon_forecasts_the_promotions():
+    horizon, window = 7, 21
+    sales, plan, expected = _promotions(horizon=horizon)
+    n, errors = len(sales), {}
+    for lead in (None, 0, horizon):  # no plan, the plan as a past covariate, the plan led
+        stacked = sales if lead is None else np.column_stack([sales, plan[lead : n + lead]])
+        X, Y = make_windows(stacked, window, horizon=horizon, target=0, all_steps=True)
+        model = _fit(RNNForecaster(target_features=[0] * horizon, **FAST), X[:200], Y[:200])
+        errors[lead] = np.abs(model.predict(X[200:]) - Y[200:]).mean()
+    assert errors[horizon] <= errors[None] / 2 and errors[horizon] <= errors[0] / 2
+    assert errors[horizon] < 0.4  # 0.31; the noise's own MAE is 0.24, led by h - 1 0.45
+    # The last window ends with the sales' end and holds the plan of the next week.
+    next_week = model.predict(stacked[-window:][np.newaxis])[0]
+    assert np.abs(next_week - expected[n:]).mean() < 0.6
+
+
 # ------------------------------------------------------------------ recursive
 
 
