@@ -709,6 +709,8 @@ n_quantiles) or None
         widened (or narrowed, for a negative ``Q``, never past its middle) by what they
         missed on the calibration windows. Any other model gives ``predict ± Q s``, scored
         by the absolute error (around the median or mean of a quantile or Gaussian model).
+        A quantile model's band also holds the calibrated band of each pair of its levels
+        of lower coverage, so that those bands nest (the pairs are calibrated apart).
         If future scores are exchangeable with the calibration ones, each interval covers
         its target with probability at least ``coverage``; a series' windows are not quite
         exchangeable (see the user guide).
@@ -744,12 +746,29 @@ n_quantiles) or None
         True
         """
         coverage = check_number("coverage", coverage, Real, 0, 1, open_ends="low high")
+        lower, upper = self._interval(X, coverage)
+        for inner in self._paired_coverages(below=coverage):
+            inner_lower, inner_upper = self._interval(X, inner)
+            lower, upper = np.minimum(lower, inner_lower), np.maximum(upper, inner_upper)
+        return lower, upper
+
+    def _interval(self, X, coverage):
+        """The calibrated band of one ``coverage``, before any nesting."""
         rank = self._calibration_rank(coverage)
         lower, upper, errors = self._bands(X, coverage)
         margin = self._half_widths(X, rank, errors).reshape(lower.shape).astype(lower.dtype)
         lower, upper = lower - margin, upper + margin
         middle = (lower + upper) / 2  # where a narrowed band would cross, its ends meet
         return np.minimum(lower, middle), np.maximum(upper, middle)
+
+    def _paired_coverages(self, below):
+        """The coverages ``c < below`` of a quantile model calibrated with its levels
+        ``(1 -+ c) / 2`` (within 1e-9) as a pair; none for any other model."""
+        if self.calibration_quantile_errors_ is None:
+            return []
+        levels = np.asarray(self.loss_function_.quantiles, dtype=np.float64)
+        paired = [q for q in levels[levels < 0.5] if np.any(np.abs(levels - (1 - q)) <= 1e-9)]
+        return [1 - 2 * q for q in paired if 1 - 2 * q < below - 1e-9]
 
     def _calibration_rank(self, coverage):
         """The rank of the calibration score ``coverage`` needs (raise if there is none)."""

@@ -181,9 +181,9 @@ def test_forecaster_beats_the_seasonal_naive_forecast_and_ridge(run_example, mon
 
 
 def test_forecast_fan_bands_are_nested_and_cover_the_held_out_co2(run_example, monkeypatch, capsys):
-    """Fast mode, seed 0, measured: MASE 0.391 (seasonal naive 1.414, deterministic); the
-    80 % and 95 % conformal bands covered 0.826 and 0.949, the fitted quantiles' bands 0.373
-    and 0.662 and the calibrated ones (conformalised quantile regression) 0.824 and 0.948."""
+    """Fast mode, seed 0, measured: MASE 0.390 (seasonal naive 1.414, deterministic); the
+    80 % and 95 % conformal bands covered 0.829 and 0.949, the fitted quantiles' bands 0.467
+    and 0.775 and the calibrated ones (conformalised quantile regression) 0.806 and 0.932."""
     path = str(EXAMPLES / "plot_forecast_fan.py")
     folder = run_settings("plot_forecast_fan", monkeypatch, __file__=path)["data_folder"]
     if not (folder / "forecasting" / "co2.csv").exists():
@@ -224,8 +224,10 @@ def test_forecast_fan_bands_are_nested_and_cover_the_held_out_co2(run_example, m
     # around the median); the fitted ones undercover, the calibrated ones are near nominal
     fitted, calibrated = example["fitted_covered"], example["quantile_covered"]
     (q_low80, q_high80), (q_low95, q_high95) = example["quantile_bands"].values()
-    assert np.all(q_low95 < q_low80) and np.all(q_low80 < quantiles[..., 2])
-    assert np.all(quantiles[..., 2] < q_high80) and np.all(q_high80 < q_high95)
+    # the pairs are calibrated apart; the 95 % band holds the 80 % one (equal where the
+    # 80 % band's calibration alone would have reached further)
+    assert np.all(q_low95 <= q_low80) and np.all(q_low80 < quantiles[..., 2])
+    assert np.all(quantiles[..., 2] < q_high80) and np.all(q_high80 <= q_high95)
     assert np.all(q_low80 < quantiles[..., 1]) and np.all(quantiles[..., 3] < q_high80)
     assert calibrated[0.95] == np.mean((q_low95 <= truth) & (truth <= q_high95))
     assert fitted[0.8] == np.mean((quantiles[..., 1] <= truth) & (truth <= quantiles[..., 3]))

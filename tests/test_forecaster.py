@@ -498,6 +498,26 @@ def test_conformalised_quantiles_widen_the_fitted_pair_by_their_scored_misses():
     assert point.calibration_quantile_errors_ is None
 
 
+def test_conformalised_pairs_nest_a_wider_band_holds_each_narrower_one():
+    """The pairs are calibrated apart: where the 80 % pair missed far more on the
+    calibration windows than the 95 % pair, its band alone would reach past the 95 % one;
+    the 95 % band then holds it, and the 80 % band ignores the 95 % pair."""
+    X_train, y_train, X_test, _ = _windows()
+    model = _fit(RNNForecaster(loss=Pinball(quantiles=LEVELS), **FAST), X_train, y_train)
+    quantiles, scale = model.predict_quantiles(X_test), _window_scale(X_test)
+    errors = np.zeros_like(model.calibration_quantile_errors_)
+    errors[..., 1], errors[..., 3] = 5.0, -5.0  # every target 5 outside the 80 % pair
+    model.calibration_quantile_errors_ = errors  # and exactly on the 95 % pair's ends
+    misses = np.sort(5.0 / model.calibration_scales_[:, 0])
+    lower80, upper80 = model.predict_interval(X_test, coverage=0.8)
+    np.testing.assert_allclose(lower80, quantiles[:, 1] - misses[32] * scale, rtol=1e-6)
+    np.testing.assert_allclose(upper80, quantiles[:, 3] + misses[32] * scale, rtol=1e-6)
+    lower95, upper95 = model.predict_interval(X_test, coverage=0.95)
+    np.testing.assert_array_equal(lower95, np.minimum(lower80, quantiles[:, 0]))
+    np.testing.assert_array_equal(upper95, np.maximum(upper80, quantiles[:, 4]))
+    assert np.any(lower80 < quantiles[:, 0])  # the 80 % pair's band did reach past
+
+
 def test_conformalised_quantiles_narrowed_past_each_other_meet_in_the_middle():
     """Calibration targets deep inside the fitted band give a negative ``Q``; a band
     narrowed by more than its half-width ends as one point, its middle, never crossed."""
