@@ -20,7 +20,7 @@ path (ridge on the window) in closed form and trains a GRU on what that path lea
 and it keeps the epoch that forecasts the latest training windows best, where epoch 0 is
 the linear path alone, so the network only adds what helps. Its MASE here is about 0.15,
 level with ridge's 0.152 and well below the seasonal naive forecast's 0.373; over three
-seeds in the benchmark of the "Default settings" section it is 0.147 ± 0.003 (the fast run
+seeds in the benchmark of the "Default settings" section it is 0.147 ± 0.002 (the fast run
 caps training at 30 epochs, which changes nothing here, as the fit stops sooner). The
 "Regression and forecasting" part of the :doc:`user guide </user-guide>` explains each
 piece. The data come
