@@ -10,7 +10,10 @@ Reading a fitted estimator:
 
 - :func:`read_model`: its :class:`Model` (network, optimizer, loss, output mode, target
   encoding), what an export format reads;
-- :func:`read_fitted`: its ``(Model, TrainingState)``, what saving reads.
+- :func:`read_fitted`: its ``(Model, TrainingState)``, what saving reads;
+- :func:`calibration_rank` and :func:`paired_coverages`: what a forecaster's
+  ``predict_interval`` reads of its calibration for a coverage, which an exporter of its
+  intervals fixes at export time.
 
 Writing one:
 
@@ -302,6 +305,32 @@ def read_fitted(estimator):
         samples_seen=estimator.t_,
     )
     return model, state
+
+
+def calibration_rank(estimator, coverage):
+    """The rank of the calibration score that a forecaster's ``predict_interval(X,
+    coverage)`` reads (its ``ValueError`` if the fit calibrated on too few windows).
+
+    Parameters
+    ----------
+    estimator : RNNForecaster
+        A fitted forecaster.
+    coverage : float
+        In ``(0, 1)``, checked.
+
+    Returns
+    -------
+    int
+        From 1 to the number of calibration windows.
+    """
+    return estimator._calibration_rank(coverage)
+
+
+def paired_coverages(estimator, below):
+    """The coverages under ``below`` whose calibrated bands a forecaster's
+    ``predict_interval(X, below)`` holds, so that bands nest: those of the pairs of levels
+    of a quantile forecaster calibrated on them; none for any other model."""
+    return estimator._paired_coverages(below)
 
 
 def resumed_state(estimator, optimizer):

@@ -20,6 +20,9 @@ Inputs and outputs of an exported model:
   median (``predict``), and ``quantiles`` (``predict_quantiles``), ``(batch[, n],
   n_quantiles)``; a Gaussian one (:class:`~rnnlearn.losses.GaussianNLL`) has
   ``predictions``, the mean, and ``std`` (``predict(X, return_std=True)``).
+- An :class:`~rnnlearn.RNNForecaster` exported with ``coverages`` also has ``lower`` and
+  ``upper``, ``(batch[, n], n_coverages)``: the ends of ``predict_interval(X, coverage)``
+  for each coverage, in the order given.
 
 Design, in brief:
 
@@ -53,12 +56,24 @@ Design, in brief:
   around 1e6 kept the relative difference (9e-8) but lost 0.09 in absolute terms, a third
   of that error. For a series whose level is large against its changes, subtract a
   constant before fitting, or serve a float64 module of :func:`rnnlearn.interop.to_torch`.
+- **Intervals: the calibration as constants, each window's scale in the graph.** The
+  conformal quantile ``Q`` of each column of ``predict_interval(X, coverage)`` depends on
+  the calibration windows alone, so :func:`to_onnx` computes it for each coverage (with
+  which quantiles a conformalised band widens, and the bands of lower coverage it holds)
+  and the graph computes the rest: each window's scale (the standard deviation of its
+  one-step changes over its valid steps, floored), ``[lower - Q s, upper + Q s]`` clamped
+  at its middle, and the envelope of the nested bands, in float32. A deployed service
+  thus serves the coverages chosen at export; another needs a new export.
 - **Opset 21, IR version 10**: ``onnx>=1.16`` and ``onnxruntime>=1.18`` read them.
   onnxruntime also refuses the operators' batch-first ``layout=1``, so the graph
   transposes ``X`` to time-major once.
 """
 
 # SPDX-License-Identifier: BSD-3-Clause
+
+import itertools
+from numbers import Real
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.pipeline import Pipeline
@@ -67,8 +82,10 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import BaseRNN
 from ._export_tables import ONNX_ACTIVATIONS
 from ._export_tables import RECURRENT_LAYERS as ONNX_LAYERS
-from ._fitted import read_model
+from ._fitted import calibration_rank, paired_coverages, read_model
+from ._forecaster import _floored
 from ._network import DIRECTIONS
+from ._validation import check_number
 from .cells import GRUCell, LSTMCell, VanillaCell
 from .interop import _torch_layer
 from .preprocessing import SequenceScaler
@@ -83,14 +100,13 @@ ONNX_GATE_ORDER = {VanillaCell: (0,), GRUCell: (1, 0, 2), LSTMCell: (0, 3, 1, 2)
 """rnnlearn cell class -> rnnlearn's (PyTorch's) gate blocks in ONNX's order."""
 
 
-def to_onnx(estimator, *, lengths=False):
+def to_onnx(estimator, *, lengths=False, coverages=()):
     """An ONNX model of a fitted estimator, or of a pipeline ending with one.
 
     The model's inputs are ``X`` (and ``lengths``) and its outputs equal the estimator's
-    (``predictions``; ``label`` and ``probabilities``; ``quantiles`` or ``std``), as
-    "Inputs and outputs" in :mod:`rnnlearn.onnx` details. An
-    :class:`~rnnlearn.RNNForecaster`'s graph computes its whole forecast, the level and
-    the linear path included, in float32 (see "A forecaster in float32" there).
+    (``predictions``; ``label`` and ``probabilities``; ``quantiles`` or ``std``; ``lower``
+    and ``upper``), as "Inputs and outputs" in :mod:`rnnlearn.onnx` details. An
+    :class:`~rnnlearn.RNNForecaster`'s graph computes its whole forecast in float32.
 
     Parameters
     ----------
@@ -99,6 +115,9 @@ def to_onnx(estimator, *, lengths=False):
         ``SequenceScaler`` steps (or ``'passthrough'``) followed by one.
     lengths : bool, default=False
         Whether the model takes the input ``lengths``.
+    coverages : sequence of float, default=()
+        A forecaster's: the outputs ``lower`` and ``upper`` hold the interval of
+        ``predict_interval(X, coverage)`` for each, its calibration fixed at export time.
 
     Returns
     -------
@@ -115,9 +134,11 @@ def to_onnx(estimator, *, lengths=False):
         ``VanillaCell``, ``GRUCell`` and ``LSTMCell``; an activation but ``'tanh'``,
         ``'logistic'``, ``'relu'`` and ``'identity'`` (such as ``'gompertz'``); a regression
         loss with a link of its own (but ``Pinball`` and ``GaussianNLL``); a pipeline step
-        but a ``SequenceScaler``.
+        but a ``SequenceScaler``. For a coverage outside ``(0, 1)``, or above what the
+        forecaster calibrated on enough windows for (as ``predict_interval`` raises).
     TypeError
-        If ``estimator`` is not one of the above, or ``lengths`` is not a bool.
+        If ``estimator`` is not one of the above, ``lengths`` is not a bool, or
+        ``coverages`` is not a sequence of floats or is given for another estimator.
     sklearn.exceptions.NotFittedError
         If the estimator or a scaler is not fitted.
 
@@ -135,10 +156,19 @@ def to_onnx(estimator, *, lengths=False):
     ((20,), True)
     """
     scalers, estimator, model = _check_exportable(estimator, lengths)
+    intervals = _check_coverages(estimator, model, coverages)
+    return _graph(scalers, estimator, model, lengths, intervals)
+
+
+def _graph(scalers, estimator, model, lengths, intervals):
+    """The checked ``ModelProto`` of what :func:`to_onnx` checked: its graph, built."""
     graph = _GraphBuilder()  # imports onnx
-    raw = _graph_output(graph, model, estimator.coefs_, scalers, lengths)
+    X, valid_lengths = _inputs(graph, model, scalers, lengths)
+    raw = _graph_output(graph, model, estimator.coefs_, X, valid_lengths)
     outputs = _regressor_outputs if model.point_head else _head_outputs
     (_classifier_outputs if model.target_kind else outputs)(graph, model, raw)
+    if intervals is not None:
+        _interval_outputs(graph, model, intervals, raw, X, valid_lengths)
     return graph.model(f"{type(estimator).__name__} exported by rnnlearn.onnx.to_onnx")
 
 
@@ -164,12 +194,11 @@ def _head_outputs(graph, model, values):
     """``predictions`` and ``quantiles`` (a quantile regressor's) or ``std`` (a Gaussian
     regressor's) from the values ``(batch, n_targets, k)`` of :func:`_head_values`."""
     if model.quantiles is None:  # Gaussian: the mean, then the standard deviation
-        point, name, tail = 0, "std", []
+        name, tail = "std", []
         extra = graph.op("Gather", values, graph.constant(1), axis=2)
     else:
-        point, name = int(np.flatnonzero(model.quantiles == 0.5)[0]), "quantiles"
-        extra, tail = values, [len(model.quantiles)]
-    predictions = graph.op("Gather", values, graph.constant(point), axis=2)
+        name, extra, tail = "quantiles", values, [len(model.quantiles)]
+    predictions = graph.op("Gather", values, graph.constant(_point_index(model)), axis=2)
     width = model.n_targets
     if model.squeeze_output:
         predictions = graph.op("Squeeze", predictions, graph.constant([1]))
@@ -206,6 +235,152 @@ def _head_values(graph, model, raw, offset):
         offset = graph.op("Unsqueeze", offset, graph.constant([2]))
         raw = graph.op("Add", raw, graph.op("Mul", offset, graph.constant(shifted)))
     return raw
+
+
+def _point_index(model):
+    """Which of a quantile or Gaussian regressor's values is ``predict``'s: the median, the
+    mean (the first value of a point regressor's one)."""
+    return 0 if model.quantiles is None else int(np.flatnonzero(model.quantiles == 0.5)[0])
+
+
+class _Intervals(NamedTuple):
+    """What :func:`_interval_outputs` computes, fixed at export time."""
+
+    lower: np.ndarray
+    """``(n_bands,)``: which value (see :func:`_head_values`) each band's lower end widens."""
+    upper: np.ndarray
+    """``(n_bands,)``: which value each band's upper end widens."""
+    half_widths: np.ndarray
+    """``(n_targets, n_bands)``: the conformal quantile ``Q`` of each column and band (a
+    window's half-width is ``Q`` times its scale)."""
+    nests: np.ndarray
+    """``(n_bands, n_coverages)``: the bands that each coverage's interval holds (its own,
+    and a quantile forecaster's of the pairs of levels of lower coverage)."""
+    floor: np.ndarray
+    """``(n_targets,)``: the floor of a window's scale, as ``max(scale * kept, floor)``."""
+    kept: np.ndarray
+    """``(n_targets,)``: 1 where the scales are floored, 0 where they are all 1."""
+
+
+def _check_coverages(estimator, model, coverages):
+    """The :class:`_Intervals` of ``predict_interval(X, coverage)`` for each of
+    ``coverages`` (``None`` for none), before anything is built; raises what
+    :func:`to_onnx` documents."""
+    if np.ndim(coverages) != 1:
+        raise TypeError(f"coverages must be a sequence of floats; got {coverages!r}.")
+    if len(coverages) == 0:
+        return None
+    if "calibration_residuals_" not in model.encoding:
+        raise TypeError(
+            f"coverages are the intervals of RNNForecaster.predict_interval; "
+            f"{type(estimator).__name__} has none."
+        )
+    coverages = [check_number("coverage", c, Real, 0, 1, open_ends="low high") for c in coverages]
+    held = {c: [c, *paired_coverages(estimator, below=c)] for c in coverages}
+    bands = list(dict.fromkeys(itertools.chain(*held.values())))  # the asked ones first
+    lower, upper, half_widths = zip(*(_band(estimator, model, c) for c in bands), strict=True)
+    reference = model.encoding["calibration_scales_"]
+    n_targets = model.n_targets
+    # _floored itself says how it floors: a column it keeps the scales of keeps infinity.
+    floor = _floored(np.zeros((1, n_targets)), reference)[0]
+    kept = _floored(np.full((1, n_targets), np.inf), reference)[0] == np.inf
+    return _Intervals(
+        lower=np.array(lower),
+        upper=np.array(upper),
+        half_widths=np.stack(half_widths, axis=1),
+        nests=np.array([[band in held[c] for c in coverages] for band in bands]),
+        floor=floor,
+        kept=kept.astype(np.float64),
+    )
+
+
+def _band(estimator, model, coverage):
+    """``(lower, upper, Q)`` of the calibrated band of one ``coverage``, before nesting, as
+    ``predict_interval`` computes it: the values the band widens (the quantiles at ``(1 -+
+    coverage) / 2`` of a quantile forecaster calibrated on them, else ``predict``'s twice)
+    and the conformal quantile ``Q`` of the scores of each column."""
+    rank = calibration_rank(estimator, coverage)  # raises for too few calibration windows
+    encoding, point = model.encoding, _point_index(model)
+    lower, upper, errors = point, point, encoding["calibration_residuals_"]
+    quantile_errors = encoding["calibration_quantile_errors_"]
+    if quantile_errors is not None:
+        levels = model.quantiles
+        pair = [np.flatnonzero(np.abs(levels - (1 + s * coverage) / 2) <= 1e-9) for s in (-1, 1)]
+        if min(map(len, pair)):
+            lower, upper = pair[0][0], pair[1][0]
+            errors = np.maximum(quantile_errors[..., lower], -quantile_errors[..., upper])
+    reference = encoding["calibration_scales_"]
+    scores = np.sort(errors / _floored(reference, reference), axis=0)
+    return lower, upper, np.asarray(scores[rank - 1], dtype=np.float64)
+
+
+def _interval_outputs(graph, model, intervals, values, X, lengths):
+    """``lower`` and ``upper``, ``(batch[, n_targets], n_coverages)``, from the forecasts'
+    ``values`` (a point regressor's predictions, or see :func:`_head_values`) and the
+    windows ``X`` (and their ``lengths``): ``predict_interval``'s for each coverage."""
+    if model.point_head:
+        values = graph.op("Unsqueeze", values, graph.constant([2]))
+    scale = _window_scale(graph, model, intervals, X, lengths)  # (batch, n_targets, 1)
+    margin = graph.op("Mul", scale, graph.constant(intervals.half_widths))
+    lower = graph.op("Gather", values, graph.constant(intervals.lower), axis=2)
+    upper = graph.op("Gather", values, graph.constant(intervals.upper), axis=2)
+    lower, upper = graph.op("Sub", lower, margin), graph.op("Add", upper, margin)
+    middle = graph.op("Div", graph.op("Add", lower, upper), graph.constant(np.float32(2)))
+    lower, upper = graph.op("Min", lower, middle), graph.op("Max", upper, middle)
+    nests = graph.constant(intervals.nests, np.bool_)
+    ends = {}
+    for name, end, reduce, limit in (
+        ("lower", lower, "ReduceMin", np.inf),
+        ("upper", upper, "ReduceMax", -np.inf),
+    ):
+        bands = graph.op("Unsqueeze", end, graph.constant([3]))  # (batch, n_targets, band, 1)
+        bands = graph.op("Where", nests, bands, graph.constant(np.float32(limit)))
+        ends[name] = graph.op(reduce, bands, graph.constant([2]), keepdims=0)
+    width = model.n_targets
+    if model.squeeze_output:
+        ends = {name: graph.op("Squeeze", end, graph.constant([1])) for name, end in ends.items()}
+        width = None
+    shape = _output_shape(model, width) + [intervals.nests.shape[1]]
+    for name, end in ends.items():
+        graph.output(end, name, np.float32, shape)
+
+
+def _window_scale(graph, model, intervals, X, lengths):
+    """``(batch, n_targets, 1)``: the standard deviation of the one-step changes of each
+    target's feature over each window's valid steps, floored as ``predict_interval``
+    floors it (see :class:`_Intervals`)."""
+    values = graph.op("Gather", X, graph.constant(model.encoding["target_features_"]), axis=2)
+    end = graph.constant([np.iinfo(np.int64).max])
+    changes = graph.op(
+        "Sub",
+        graph.op("Slice", values, graph.constant([1]), end, graph.constant([1])),
+        graph.op("Slice", values, graph.constant([0]), graph.constant([-1]), graph.constant([1])),
+    )
+    if lengths is None:
+        lengths = _full_lengths(graph, X)
+    n_timesteps = graph.op("Squeeze", graph.op("Shape", X, start=1, end=2))
+    steps = graph.op("Range", graph.constant(1), n_timesteps, graph.constant(1))
+    valid = graph.op(  # (batch, time - 1, 1): True on each valid step's change
+        "Unsqueeze",
+        graph.op(
+            "Less",
+            graph.op("Unsqueeze", steps, graph.constant([0])),
+            graph.op("Unsqueeze", lengths, graph.constant([1])),
+        ),
+        graph.constant([2]),
+    )
+    n_changes = graph.op("Max", graph.op("Sub", lengths, graph.constant(1)), graph.constant(1))
+    n_changes = graph.op("Cast", n_changes, to=graph.float32)
+    n_changes = graph.op("Unsqueeze", n_changes, graph.constant([1, 2]))
+    zero = graph.constant(np.float32(0))
+    changes = graph.op("Where", valid, changes, zero)
+    mean = graph.op("Div", graph.op("ReduceSum", changes, graph.constant([1])), n_changes)
+    spread = graph.op("Where", valid, graph.op("Sub", changes, mean), zero)
+    spread = graph.op("ReduceSum", graph.op("Mul", spread, spread), graph.constant([1]))
+    scale = graph.op("Sqrt", graph.op("Div", spread, n_changes))  # (batch, 1, n_targets)
+    scale = graph.op("Mul", scale, graph.constant(intervals.kept))
+    scale = graph.op("Max", scale, graph.constant(intervals.floor))
+    return graph.op("Transpose", scale, perm=[0, 2, 1])
 
 
 def _split_pipeline(estimator):
@@ -264,12 +439,12 @@ def _check_exportable(estimator, lengths):
     return scalers, estimator, model
 
 
-def _graph_output(graph, model, coefs, scalers, lengths):
-    """The graph's inputs and its raw output (see :func:`_raw_output`), a quantile or
-    Gaussian regressor's as its values (see :func:`_head_values`), for an
-    :class:`~rnnlearn.RNNForecaster` with its level and linear path added to each target
-    (see :func:`_window_inputs`): its whole forecast, the level in float32."""
-    X, valid_lengths = _inputs(graph, model, scalers, lengths)
+def _graph_output(graph, model, coefs, X, valid_lengths):
+    """The raw output (see :func:`_raw_output`) of the graph's inputs ``X`` and
+    ``valid_lengths``, a quantile or Gaussian regressor's as its values (see
+    :func:`_head_values`), for an :class:`~rnnlearn.RNNForecaster` with its level and
+    linear path added to each target (see :func:`_window_inputs`): its whole forecast,
+    the level in float32."""
     offset = None
     if "linear_coef_" in model.encoding:
         X, offset = _window_inputs(graph, model, X, valid_lengths)
@@ -290,10 +465,8 @@ def _window_inputs(graph, model, X, lengths):
     encoding = model.encoding
     coef = encoding["linear_coef_"]
     n_lags, n_features, n_outputs = coef.shape
-    if lengths is None:  # every window as long as X
-        lengths = graph.op(
-            "Expand", graph.op("Shape", X, start=1, end=2), graph.op("Shape", X, start=0, end=1)
-        )
+    if lengths is None:
+        lengths = _full_lengths(graph, X)
     offset = graph.constant(encoding["linear_intercept_"])
     if encoding["relative_"]:
         level = _steps_before_end(graph, X, lengths, [-1], n_features)  # (batch, 1, features)
@@ -308,6 +481,13 @@ def _window_inputs(graph, model, X, lengths):
         offset = graph.op("Add", offset, linear)
     X = graph.op("Sub", X, graph.constant(encoding["_input_mean"]))
     return graph.op("Div", X, graph.constant(encoding["_input_scale"])), offset
+
+
+def _full_lengths(graph, X):
+    """``(batch,)``: every sequence as long as ``X``."""
+    return graph.op(
+        "Expand", graph.op("Shape", X, start=1, end=2), graph.op("Shape", X, start=0, end=1)
+    )
 
 
 def _steps_before_end(graph, X, lengths, shifts, n_features):

@@ -1,6 +1,8 @@
 """Tests of rnnlearn.onnx: exported models compute in onnxruntime what predict does."""
 
+import copy
 import functools
+import re
 import subprocess
 import sys
 
@@ -13,10 +15,10 @@ from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from rnnlearn import GRUCell, LSTMCell, RNNClassifier, RNNRegressor, VanillaCell
-from rnnlearn.losses import SquaredError
+from rnnlearn import GRUCell, LSTMCell, RNNClassifier, RNNForecaster, RNNRegressor, VanillaCell
+from rnnlearn.losses import Pinball, SquaredError
 from rnnlearn.onnx import ONNX_IR_VERSION, ONNX_OPSET, to_onnx
-from rnnlearn.preprocessing import SequenceScaler
+from rnnlearn.preprocessing import SequenceScaler, make_windows
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
@@ -97,11 +99,12 @@ def fitted(cell, output_mode="last", pooling="last", bidirectional=False, **para
     return model.fit(X, y)
 
 
-def session(model, lengths=False):
-    """An onnxruntime session of ``to_onnx(model, lengths=lengths)``, its shapes checked."""
+def session(model, lengths=False, coverages=()):
+    """An onnxruntime session of ``to_onnx(model, lengths=lengths, coverages=coverages)``,
+    its shapes checked."""
     onnx = pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
-    proto = to_onnx(model, lengths=lengths)
+    proto = to_onnx(model, lengths=lengths, coverages=coverages)
     onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
@@ -406,3 +409,127 @@ def test_target_scaling_is_folded_into_the_exported_head(output_mode, normalize_
     sequence = output_mode == "sequence"
     expected = [v / size for v in expected] if sequence else expected / size
     assert_valid_steps_close(out / size, expected, LENGTHS, sequence)
+
+
+# ------------------------------------------------------------------ forecast intervals
+
+LEVELS = (0.025, 0.1, 0.5, 0.9, 0.975)  # the 95 % and 80 % pairs and the median
+COVERAGES = (0.8, 0.95, 0.9, 0.5)  # CQR pairs (nested), then bands around the median
+WINDOW = 24
+
+
+@functools.cache
+def forecaster(head, n_steps, dtype="float32"):
+    """A forecaster with ``head`` (point, quantile or Gaussian) of ``n_steps`` steps,
+    calibrated on 100 windows, and float32 windows that follow its training ones (a flat
+    one last, whose scale is the floor)."""
+    t = np.arange(700)
+    rng = np.random.RandomState(0)
+    series = 0.05 * t + 6 * np.sin(2 * np.pi * t / 12) + rng.normal(size=700)
+    X, y = make_windows(series, WINDOW, horizon=n_steps, all_steps=n_steps > 1)
+    loss = {"point": "squared_error", "quantile": Pinball(quantiles=LEVELS)}.get(head, head)
+    model = RNNForecaster(6, loss=loss, max_iter=3, random_state=0, dtype=dtype)
+    model.fit(X[:500], y[:500])
+    flat = np.full((1, WINDOW, 1), 30.0)
+    return model, np.concatenate([X[500:], flat]).astype(np.float32)
+
+
+def assert_intervals_match(model, X, coverages=COVERAGES, lengths=None):
+    """The exported ``lower`` and ``upper`` of windows ``X`` (cut to ``lengths``) equal
+    ``predict_interval``'s for each coverage, within float32 round-off."""
+    windows = X
+    if lengths is not None:
+        X, windows = padded(X, lengths, value=1e4)  # the padding must not count
+    outputs = run(session(model, lengths is not None, coverages), X, lengths)
+    expected_shape = (len(X), *model.predict(windows).shape[1:], len(coverages))
+    assert outputs["lower"].shape == outputs["upper"].shape == expected_shape
+    for k, coverage in enumerate(coverages):
+        lower, upper = model.predict_interval(windows, coverage)
+        np.testing.assert_allclose(outputs["lower"][..., k], lower, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(outputs["upper"][..., k], upper, rtol=1e-5, atol=1e-5)
+    return outputs
+
+
+@pytest.mark.parametrize("head", ["point", "quantile", "gaussian_nll"])
+@pytest.mark.parametrize("n_steps", [1, 3])
+@pytest.mark.parametrize("with_lengths", [False, True])
+def test_intervals_match_predict_interval(head, n_steps, with_lengths):
+    model, X = forecaster(head, n_steps)
+    lengths = None
+    if with_lengths:  # windows of 2 to 24 steps, and the flat one of 1
+        lengths = np.r_[np.random.RandomState(1).randint(2, WINDOW + 1, len(X) - 1), 1]
+    outputs = assert_intervals_match(model, X, lengths=lengths)
+    names = ["predictions", *{"quantile": ["quantiles"], "gaussian_nll": ["std"]}.get(head, [])]
+    assert list(outputs) == [*names, "lower", "upper"]
+    assert np.all(outputs["lower"] < outputs["upper"])
+
+
+def test_intervals_of_a_float64_model():
+    model, X = forecaster("quantile", 3, dtype="float64")
+    assert_intervals_match(model, X)
+
+
+def test_quantile_bands_nest_and_narrowed_bands_meet_at_their_middle():
+    """With the 80 % pair's misses made larger, the 95 % interval holds the 80 % band (the
+    nesting); with every pair's targets deep inside, each band narrows to its middle (and
+    the 95 % interval spans the two bands' middles)."""
+    model, X = forecaster("quantile", 1)
+    wide = copy.deepcopy(model)
+    wide.calibration_quantile_errors_ = model.calibration_quantile_errors_.copy()
+    wide.calibration_quantile_errors_[..., 1] += 3.0  # the 0.1 quantile 3 higher: 80 % wider
+    outputs = assert_intervals_match(wide, X, coverages=(0.95, 0.8))
+    assert np.all(outputs["lower"][:, 0] <= outputs["lower"][:, 1])
+    assert np.all(outputs["upper"][:, 0] >= outputs["upper"][:, 1])
+    assert np.mean(outputs["lower"][:, 0] == outputs["lower"][:, 1]) > 0.9  # the 80 % band's
+    narrow = copy.deepcopy(model)
+    inside = 50.0 * np.sign(np.array(LEVELS) - 0.5)  # each lower level far below, upper above
+    narrow.calibration_quantile_errors_ = np.zeros_like(model.calibration_quantile_errors_) + inside
+    outputs = assert_intervals_match(narrow, X, coverages=(0.8, 0.95))
+    ends = outputs["lower"][:-1, 0], outputs["upper"][:-1, 0]  # the flat window barely moves
+    np.testing.assert_allclose(*ends, rtol=1e-6)
+    assert np.all(outputs["lower"][:, 1] <= outputs["upper"][:, 1])  # the two middles
+
+
+def test_intervals_without_calibration_scales_use_absolute_errors():
+    """A model whose ``calibration_scales_`` are unknown scores absolute errors: every
+    window's interval is as wide, the flat one's too."""
+    model, X = forecaster("point", 1)
+    model = copy.deepcopy(model)
+    model.calibration_scales_ = None
+    outputs = assert_intervals_match(model, X, coverages=(0.9,))
+    widths = outputs["upper"] - outputs["lower"]
+    np.testing.assert_allclose(widths, np.broadcast_to(widths[0], widths.shape), rtol=1e-4)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    lengths=st.lists(st.integers(1, WINDOW), min_size=1, max_size=6),
+    start=st.integers(0, 150),
+    coverage=st.floats(0.05, 0.95),
+)
+def test_random_lengths_and_coverages_match_predict_interval(lengths, start, coverage):
+    model, X = forecaster("quantile", 3)
+    X = X[start : start + len(lengths)]
+    assert_intervals_match(model, X, coverages=(coverage,), lengths=np.array(lengths[: len(X)]))
+
+
+def test_bad_coverages_raise_before_importing_onnx(monkeypatch):
+    model, X = forecaster("point", 1)
+    with pytest.raises(ValueError) as raised:
+        model.predict_interval(X, coverage=0.995)  # needs 200 calibration windows
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(ValueError, match=re.escape(str(raised.value))):
+        to_onnx(model, coverages=(0.9, 0.995))
+    for coverage in (0.0, 1.0, 1.5, np.nan):
+        with pytest.raises(ValueError, match="coverage must be in \\(0, 1\\)"):
+            to_onnx(model, coverages=(0.8, coverage))
+    with pytest.raises(TypeError, match="coverage must be"):
+        to_onnx(model, coverages=["0.9"])
+    with pytest.raises(TypeError, match="sequence of floats; got 0.9"):
+        to_onnx(model, coverages=0.9)
+    with pytest.raises(TypeError, match="RNNRegressor has none"):
+        to_onnx(fitted(GRUCell()), coverages=(0.9,))
+    uncalibrated = RNNForecaster(4, early_stopping=False, max_iter=1, random_state=0)
+    uncalibrated.fit(X[:50], X[:50, -1, 0] + 1)
+    with pytest.raises(ValueError, match="the fit held out 0"):
+        to_onnx(uncalibrated, coverages=(0.9,))
