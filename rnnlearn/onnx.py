@@ -281,7 +281,8 @@ def _check_coverages(estimator, model, coverages):
     lower, upper, half_widths = zip(*(_band(estimator, model, c) for c in bands), strict=True)
     reference = model.encoding["calibration_scales_"]
     n_targets = model.n_targets
-    # _floored itself says how it floors: a column it keeps the scales of keeps infinity.
+    # Read off _floored itself: it maps 0 to each column's floor (or 1), and keeps an
+    # infinite scale where it floors (rather than sets every scale to 1).
     floor = _floored(np.zeros((1, n_targets)), reference)[0]
     kept = _floored(np.full((1, n_targets), np.inf), reference)[0] == np.inf
     return _Intervals(
