@@ -11,7 +11,7 @@ Reading a fitted estimator:
 - :func:`read_model`: its :class:`Model` (network, optimizer, loss, output mode, target
   encoding), what an export format reads;
 - :func:`read_fitted`: its ``(Model, TrainingState)``, what saving reads;
-- :func:`calibration_rank` and :func:`paired_coverages`: what a forecaster's
+- :func:`calibrated_band` and :func:`paired_coverages`: what a forecaster's
   ``predict_interval`` reads of its calibration for a coverage, which an exporter of its
   intervals fixes at export time.
 
@@ -307,9 +307,10 @@ def read_fitted(estimator):
     return model, state
 
 
-def calibration_rank(estimator, coverage):
-    """The rank of the calibration score that a forecaster's ``predict_interval(X,
-    coverage)`` reads (its ``ValueError`` if the fit calibrated on too few windows).
+def calibrated_band(estimator, coverage):
+    """What a forecaster's calibration fixes of the band of ``predict_interval(X,
+    coverage)`` before nesting (its ``ValueError`` if the fit calibrated on too few
+    windows).
 
     Parameters
     ----------
@@ -320,10 +321,14 @@ def calibration_rank(estimator, coverage):
 
     Returns
     -------
-    int
-        From 1 to the number of calibration windows.
+    pair : tuple of int or None
+        The indices of the quantile levels at the band's ends (conformalised quantiles), or
+        ``None`` for ``predict`` at both ends.
+    half_width : ndarray of shape (n_outputs,)
+        The conformal quantile ``Q`` of each column: a window's half-width is ``Q`` times
+        its floored scale.
     """
-    return estimator._calibration_rank(coverage)
+    return estimator._calibrated_band(coverage)
 
 
 def paired_coverages(estimator, below):

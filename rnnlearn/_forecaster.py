@@ -754,12 +754,41 @@ n_quantiles) or None
 
     def _interval(self, X, coverage):
         """The calibrated band of one ``coverage``, before any nesting."""
-        rank = self._calibration_rank(coverage)
-        lower, upper, errors = self._bands(X, coverage)
-        margin = self._half_widths(X, rank, errors).reshape(lower.shape).astype(lower.dtype)
+        pair, half_width = self._calibrated_band(coverage)
+        if pair is None:
+            lower = upper = self.predict(X)
+        else:
+            quantiles = self.predict_quantiles(X)[..., list(pair)]
+            lower, upper = quantiles[..., 0], quantiles[..., 1]
+        windows, lengths, _ = self._windows(X, fitted=True)
+        scales = _change_scale(windows, lengths, self.target_features_)
+        margin = half_width * _floored(scales, self.calibration_scales_)
+        margin = margin.reshape(lower.shape).astype(lower.dtype)
         lower, upper = lower - margin, upper + margin
         middle = (lower + upper) / 2  # where a narrowed band would cross, its ends meet
         return np.minimum(lower, middle), np.maximum(upper, middle)
+
+    def _calibrated_band(self, coverage):
+        """``(pair, Q)``: what calibration fixes of the band of one ``coverage``.
+
+        ``pair`` is the indices of the quantile levels ``(1 -+ coverage) / 2`` (within
+        1e-9) of a quantile model calibrated on them, the band's ends, scored by how far
+        each calibration target fell outside them, ``max(q_lo - y, y - q_hi)``; ``None``
+        for :meth:`predict` at both ends, scored by its absolute errors. ``Q``,
+        ``(n_outputs,)``, is the ``rank``-th smallest score over the window's floored scale
+        of each column (see :meth:`predict_interval`); a window's half-width is ``Q`` times
+        its own floored scale.
+        """
+        rank = self._calibration_rank(coverage)
+        levels = np.asarray(getattr(self.loss_function_, "quantiles", ()), dtype=np.float64)
+        ends = [np.flatnonzero(np.abs(levels - (1 + s * coverage) / 2) <= 1e-9) for s in (-1, 1)]
+        pair, errors = None, self.calibration_residuals_
+        if self.calibration_quantile_errors_ is not None and min(map(len, ends)):
+            pair = (int(ends[0][0]), int(ends[1][0]))
+            misses = self.calibration_quantile_errors_[..., list(pair)]
+            errors = np.maximum(misses[..., 0], -misses[..., 1])
+        reference = self.calibration_scales_
+        return pair, np.sort(errors / _floored(reference, reference), axis=0)[rank - 1]
 
     def _paired_coverages(self, below):
         """The coverages ``c < below`` of a quantile model calibrated with its levels
@@ -782,31 +811,6 @@ n_quantiles) or None
                 f"see early_stopping, validation_fraction)."
             )
         return rank
-
-    def _bands(self, X, coverage):
-        """``(lower, upper, errors)``: the band that calibration widens and the errors of
-        the calibration windows that score it. The quantiles at ``(1 -+ coverage) / 2``
-        (within 1e-9) and how far each target fell outside them, ``max(q_lo - y, y -
-        q_hi)``; or :meth:`predict` twice and its absolute errors."""
-        levels = np.asarray(getattr(self.loss_function_, "quantiles", ()), dtype=np.float64)
-        pair = [np.flatnonzero(np.abs(levels - (1 + s * coverage) / 2) <= 1e-9) for s in (-1, 1)]
-        if self.calibration_quantile_errors_ is None or min(map(len, pair)) == 0:
-            forecast = self.predict(X)
-            return forecast, forecast, self.calibration_residuals_
-        pair = [pair[0][0], pair[1][0]]
-        quantiles = self.predict_quantiles(X)[..., pair]
-        ends = self.calibration_quantile_errors_[..., pair]
-        return quantiles[..., 0], quantiles[..., 1], np.maximum(ends[..., 0], -ends[..., 1])
-
-    def _half_widths(self, X, rank, errors):
-        """``(n_samples, n_outputs)``: each window's scale times the ``rank``-th smallest
-        calibration score, ``errors`` over its window's scale, of each column (see
-        :meth:`predict_interval`)."""
-        windows, lengths, _ = self._windows(X, fitted=True)
-        reference = self.calibration_scales_
-        scores = np.sort(errors / _floored(reference, reference), axis=0)
-        scales = _floored(_change_scale(windows, lengths, self.target_features_), reference)
-        return scores[rank - 1] * scales
 
     def predict_recursive(self, X, n_steps):
         """Forecast ``n_steps`` ahead by rolling a one-step model forward (recursive).

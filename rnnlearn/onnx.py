@@ -82,7 +82,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import BaseRNN
 from ._export_tables import ONNX_ACTIVATIONS
 from ._export_tables import RECURRENT_LAYERS as ONNX_LAYERS
-from ._fitted import calibration_rank, paired_coverages, read_model
+from ._fitted import calibrated_band, paired_coverages, read_model
 from ._forecaster import _floored
 from ._network import DIRECTIONS
 from ._validation import check_number
@@ -297,22 +297,12 @@ def _check_coverages(estimator, model, coverages):
 
 def _band(estimator, model, coverage):
     """``(lower, upper, Q)`` of the calibrated band of one ``coverage``, before nesting, as
-    ``predict_interval`` computes it: the values the band widens (the quantiles at ``(1 -+
-    coverage) / 2`` of a quantile forecaster calibrated on them, else ``predict``'s twice)
-    and the conformal quantile ``Q`` of the scores of each column."""
-    rank = calibration_rank(estimator, coverage)  # raises for too few calibration windows
-    encoding, point = model.encoding, _point_index(model)
-    lower, upper, errors = point, point, encoding["calibration_residuals_"]
-    quantile_errors = encoding["calibration_quantile_errors_"]
-    if quantile_errors is not None:
-        levels = model.quantiles
-        pair = [np.flatnonzero(np.abs(levels - (1 + s * coverage) / 2) <= 1e-9) for s in (-1, 1)]
-        if min(map(len, pair)):
-            lower, upper = pair[0][0], pair[1][0]
-            errors = np.maximum(quantile_errors[..., lower], -quantile_errors[..., upper])
-    reference = encoding["calibration_scales_"]
-    scores = np.sort(errors / _floored(reference, reference), axis=0)
-    return lower, upper, np.asarray(scores[rank - 1], dtype=np.float64)
+    ``predict_interval`` computes it: the values the band widens (see
+    :func:`_head_values`; ``predict``'s twice, or a pair of quantiles) and the conformal
+    quantile ``Q`` of each column."""
+    pair, half_width = calibrated_band(estimator, coverage)  # raises for too few windows
+    lower, upper = (_point_index(model),) * 2 if pair is None else pair
+    return lower, upper, np.asarray(half_width, dtype=np.float64)
 
 
 def _interval_outputs(graph, model, intervals, values, X, lengths):
