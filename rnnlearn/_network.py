@@ -222,6 +222,7 @@ class Network:
         that a copy or a saved file holds the architecture only."""
         state = self.__dict__.copy()
         state.pop("_views", None)
+        state.pop("_product_widths", None)
         return state
 
     ARCHITECTURE = (
@@ -501,28 +502,31 @@ class Network:
         rows and twice the kernels' ``MIN_WORK_PER_THREAD`` multiply-adds (OpenBLAS's own
         threshold is the same). Below that every product runs on one thread either way.
         """
-        limit = 2 * _kernels.MIN_WORK_PER_THREAD
-        n_steps = n_timesteps + (self.n_steps_out or 1) - 1
-        n_inputs, rows = self.n_features, n_steps * n_samples
-        for n_hidden, width in zip(self.hidden_layer_sizes, self.gate_widths, strict=True):
-            step = n_samples * n_hidden * width  # one step's recurrent product
-            recurrence = n_steps * step if n_samples > 1 else step
-            if max(rows * n_inputs * width, recurrence) >= limit:
-                return single_threaded_blas()
-            n_inputs = n_hidden * self.n_directions
-        head = rows * self.head_width * self.n_outputs
-        return single_threaded_blas() if head >= limit else nullcontext()
+        widths = getattr(self, "_product_widths", None)  # never pickled
+        if widths is None:
+            n_inputs = (self.n_features, *self.dropout_widths[:-1])  # each layer's input
+            pairs = [(n_inputs, self.gate_widths), (self.hidden_layer_sizes, self.gate_widths)]
+            widths = [max(a * b for a, b in zip(*pair, strict=True)) for pair in pairs]
+            widths = self._product_widths = (*widths, self.head_width * self.n_outputs)
+        projection, recurrence, head = widths  # multiply-adds per row of each product
+        rows = (n_timesteps + (self.n_steps_out or 1) - 1) * n_samples
+        work = max(rows * max(projection, head), (rows if n_samples > 1 else 1) * recurrence)
+        return single_threaded_blas() if work >= 2 * _kernels.MIN_WORK_PER_THREAD else nullcontext()
 
     def _inference_weights(self, params):
-        """:meth:`unpack` of ``params``, kept for the next prediction with the same array.
+        """``(layers, head)``: views into ``params``, each layer's as the list of its
+        directions' (see :func:`_directions`), kept for the next prediction with the same
+        array.
 
         Views follow in-place changes of ``params``; another array (a refit, a load, a
         copy) gets new views. The cache holds ``params``, so its identity cannot be reused.
         """
         views = getattr(self, "_views", None)  # set by the first prediction; never pickled
         if views is None or views[0] is not params:
-            views = self._views = (params, self.unpack(params))
-        return views[1]
+            *layers, head = self.unpack(params)
+            layers = [_directions(layer, self.n_directions) for layer in layers]
+            views = self._views = (params, layers, head)
+        return views[1:]
 
     def _run(self, params, X, lengths, state0, *, training, dropout_masks=None):
         """The forward pass; with ``training``, also the cache that backward needs."""
@@ -537,7 +541,11 @@ class Network:
             X = np.concatenate([X, np.zeros((extra,) + X.shape[1:], dtype=X.dtype)])
         mask = _step_mask(lengths, n_timesteps, extra, X.dtype)
         rev = reverse_index(lengths, n_timesteps, n_samples) if self.bidirectional else None
-        *layers, head = self.unpack(params) if training else self._inference_weights(params)
+        if training:
+            *layers, head = self.unpack(params)
+            layers = [_directions(layer, self.n_directions) for layer in layers]
+        else:
+            layers, head = self._inference_weights(params)
         layer_caches, inputs = [], X
         for k, layer in enumerate(layers):
             if k > 0 and dropout_masks is not None:
@@ -571,14 +579,15 @@ class Network:
         )
         return raw, cache
 
-    def _run_layer(self, layer, inputs, states0, mask, rev, training):
+    def _run_layer(self, directions, inputs, states0, mask, rev, training):
         """One layer in each direction: its output ``H`` and the cells' caches (or ``None``).
 
-        The reverse direction reads its input permuted by ``rev`` and its states are put
-        back in original time, so ``H`` is ``[forward, backward]`` at every step.
+        ``directions`` holds each direction's parameters (see :func:`_directions`). The
+        reverse direction reads its input permuted by ``rev`` and its states are put back
+        in original time, so ``H`` is ``[forward, backward]`` at every step.
         """
         n_samples, outputs, caches = inputs.shape[1], [], []
-        for d, direction in enumerate(_directions(layer, self.n_directions)):
+        for d, direction in enumerate(directions):
             XW = _matmul(
                 inputs.reshape(-1, inputs.shape[-1]), direction["W_x"], bias=direction["b"]
             )
