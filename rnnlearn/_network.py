@@ -485,7 +485,8 @@ class Network:
             chunk_lengths = lengths[rows]
             steps = int(chunk_lengths.max(initial=0))
             X_chunk = X[:steps, rows if order is None else order[rows]]
-            part = self._run(params, X_chunk, chunk_lengths, None, training=False)[0]
+            part_lengths = None if order is None else chunk_lengths  # None: all equal
+            part = self._run(params, X_chunk, part_lengths, None, training=False)[0]
             raw[: part.shape[0], rows] = part
         if order is not None:
             if self.n_steps_out is None:
