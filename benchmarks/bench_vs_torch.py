@@ -39,7 +39,12 @@ weights copied into PyTorch. Each framework then predicts the same NumPy array o
 ``torch.from_numpy`` + ``nn.RNN``/``nn.GRU``/``nn.LSTM`` + head in ``inference_mode`` (the
 conversion is timed, as a user pays it). 200 calls per framework and size (20 with
 ``--quick``), after 10 untimed ones, in blocks that alternate between the frameworks; the
-median seconds per call and the ratio rnnlearn/PyTorch (target: <= 1) are reported.
+median seconds per call and the ratio rnnlearn/PyTorch (target: <= 1) are reported. ONNX
+Runtime is a reference beside them: the estimator exported with ``rnnlearn.onnx.to_onnx``,
+run by one ``InferenceSession`` on one thread (``intra_op_num_threads`` and
+``inter_op_num_threads`` 1, at every ``--threads``), timed in the same alternating blocks,
+with the ratio rnnlearn/ONNX Runtime (skipped, with a line saying so, when ``onnx`` or
+``onnxruntime`` is missing).
 
 Variable length. 256 sequences drawn with a fixed seed from ``PLAID_TRAIN.ts`` (lengths 100
 to 1344, 1 channel, 11 classes; read with ``rnnlearn.datasets.load_ts`` from ``--data``,
@@ -287,6 +292,43 @@ class RnnlearnRunner:
 
     def status(self):
         return self.estimator.history_[-1]["status"]
+
+
+# --------------------------------------------------------------------------- ONNX Runtime
+
+
+def import_onnxruntime():
+    """Return the ``onnxruntime`` module, or ``None`` when it or ``onnx`` is missing."""
+    try:
+        import onnx  # noqa: F401  (rnnlearn.onnx.to_onnx needs it)
+        import onnxruntime
+    except ImportError:
+        return None
+    return onnxruntime
+
+
+class OnnxRunner:
+    """ONNX Runtime's side of the latency cases: the estimator exported with
+    :func:`rnnlearn.onnx.to_onnx`, run in one session on one thread (intra- and inter-op)."""
+
+    name = "onnx"
+
+    def __init__(self, onnxruntime, estimator):
+        from rnnlearn.onnx import to_onnx
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(
+            to_onnx(estimator).SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+
+    def predict(self, X):
+        """The exported ``predictions`` of the float32 array ``X``."""
+        return self.session.run(["predictions"], {"X": X})[0]
+
+    def output(self, X):
+        return np.asarray(self.predict(X), dtype=np.float64).reshape(len(X), -1)
 
 
 # --------------------------------------------------------------------------- PyTorch
@@ -556,12 +598,13 @@ def time_calls(function, X, n_calls):
     return seconds
 
 
-def measure_latency(cell, n_calls, n_blocks, use_torch):
+def measure_latency(cell, n_calls, n_blocks, use_torch, onnxruntime=None):
     """Median seconds per ``predict`` call on 1 and on 32 sequences; a result dict.
 
-    The model is fitted one epoch on the sine task; PyTorch gets its weights. rnnlearn calls
-    its public ``predict``, PyTorch ``from_numpy`` + forward + head in ``inference_mode``
-    (``TorchRunner.predict``), both on the same NumPy array every call. The calls come in
+    The model is fitted one epoch on the sine task; PyTorch gets its weights and ONNX
+    Runtime (if given; one thread) runs its export. rnnlearn calls its public ``predict``,
+    PyTorch ``from_numpy`` + forward + head in ``inference_mode`` (``TorchRunner.predict``),
+    ONNX Runtime ``session.run``, all on the same NumPy array every call. The calls come in
     ``n_blocks`` blocks per framework, the frameworks alternating block by block.
     """
     case = Case("sine", cell, *LATENCY_FIT)
@@ -571,10 +614,12 @@ def measure_latency(cell, n_calls, n_blocks, use_torch):
     result = {"case": f"latency-{cell}", **asdict(case), "calls": n_calls}
     if use_torch:
         runners.append(TorchRunner(case, X, y))
-        runners[1].load(runners[0].coefs())
-        result["max_abs_output_diff_at_copy"] = float(
-            np.max(np.abs(runners[0].output(X) - runners[1].output(X)))
-        )
+        runners[-1].load(runners[0].coefs())
+    if onnxruntime is not None:
+        runners.append(OnnxRunner(onnxruntime, runners[0].estimator))
+    for runner in runners[1:]:  # the same model on every side
+        key = "onnx_max_abs_output_diff" if runner.name == "onnx" else "max_abs_output_diff_at_copy"
+        result[key] = float(np.max(np.abs(runners[0].output(X) - runner.output(X))))
     for size in LATENCY_BATCHES:
         batch = X[:size]
         calls = {runner.name: [] for runner in runners}
@@ -584,9 +629,9 @@ def measure_latency(cell, n_calls, n_blocks, use_torch):
         for name, seconds in calls.items():
             result[f"{name}_latency_{size}_calls_s"] = seconds
             result[f"{name}_latency_{size}_s"] = statistics.median(seconds)
-        result[f"latency_{size}_ratio"] = ratio(
-            result[f"rnnlearn_latency_{size}_s"], result.get(f"torch_latency_{size}_s")
-        )
+        rl = result[f"rnnlearn_latency_{size}_s"]
+        result[f"latency_{size}_ratio"] = ratio(rl, result.get(f"torch_latency_{size}_s"))
+        result[f"latency_{size}_onnx_ratio"] = ratio(rl, result.get(f"onnx_latency_{size}_s"))
     return result
 
 
@@ -903,6 +948,9 @@ def run_ratios(run):
     }
     for size in LATENCY_BATCHES:
         ratios[f"latency_{size}"] = values(run.get("latency", []), f"latency_{size}_ratio")
+        ratios[f"latency_{size}_onnx"] = values(
+            run.get("latency", []), f"latency_{size}_onnx_ratio"
+        )
     return ratios
 
 
@@ -916,6 +964,18 @@ def target_checks(run):
         ("inference ratio >= 1.0 on every case", ratios["inference"], min, lambda v: v >= 1.0),
         ("peak memory ratio <= 1.5", ratios["memory"], max, lambda v: v <= 1.5),
         ("latency ratio <= 1.0 (1 and 32 sequences)", latency, max, lambda v: v <= 1.0),
+        (
+            "latency on 1 sequence <= ONNX Runtime's (issue 20)",
+            ratios["latency_1_onnx"],
+            max,
+            lambda v: v <= 1.0,
+        ),
+        (
+            "latency on 32 sequences <= 0.8 of PyTorch's (issue 20)",
+            ratios["latency_32"],
+            max,
+            lambda v: v <= 0.8,
+        ),
         ("variable-length training ratio <= 1.0", ratios["varlen_time"], max, lambda v: v <= 1.0),
         (
             "variable-length inference ratio <= 1.0",
@@ -941,28 +1001,38 @@ def print_targets(run):
 
 
 def print_latency(results):
-    header = f"{'case':<18}{'sequences':>10}{'ms/call rl':>12}{'torch':>9}{'ratio':>7}"
+    header = (
+        f"{'case':<18}{'sequences':>10}{'ms/call rl':>12}{'torch':>9}{'ratio':>7}"
+        f"{'onnxrt':>9}{'ratio':>7}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
         for size in LATENCY_BATCHES:
-            rl, pt = r[f"rnnlearn_latency_{size}_s"], r.get(f"torch_latency_{size}_s")
-            print(
-                f"{r['case']:<18}{size:>10}{_fmt(1e3 * rl, '12.3f')}"
-                f"{_fmt(None if pt is None else 1e3 * pt, '9.3f')}"
-                f"{_fmt(r.get(f'latency_{size}_ratio'), '7.2f')}"
-            )
-    diffs = [
-        r["max_abs_output_diff_at_copy"] for r in results if "max_abs_output_diff_at_copy" in r
-    ]
-    if diffs:
-        print(
-            f"same model: with rnnlearn's weights copied, max |output difference| {max(diffs):.1e}"
-        )
+            cells = [
+                (1e3 * r[f"rnnlearn_latency_{size}_s"], "12.3f"),
+                (_milliseconds(r.get(f"torch_latency_{size}_s")), "9.3f"),
+                (r.get(f"latency_{size}_ratio"), "7.2f"),
+                (_milliseconds(r.get(f"onnx_latency_{size}_s")), "9.3f"),
+                (r.get(f"latency_{size}_onnx_ratio"), "7.2f"),
+            ]
+            print(f"{r['case']:<18}{size:>10}" + "".join(_fmt(v, spec) for v, spec in cells))
+    for key, label in (
+        ("max_abs_output_diff_at_copy", "with rnnlearn's weights copied into PyTorch"),
+        ("onnx_max_abs_output_diff", "exported to ONNX"),
+    ):
+        diffs = [r[key] for r in results if key in r]
+        if diffs:
+            print(f"same model {label}: max |output difference| {max(diffs):.1e}")
     print(
-        "median of the calls; ratio rnnlearn/PyTorch (< 1: rnnlearn faster); PyTorch's time "
-        "includes from_numpy."
+        "median of the calls; ratios rnnlearn/PyTorch and rnnlearn/ONNX Runtime (< 1: rnnlearn "
+        "faster); PyTorch's time includes from_numpy; ONNX Runtime on 1 thread (intra- and "
+        "inter-op) at every thread count."
     )
+
+
+def _milliseconds(seconds):
+    return None if seconds is None else 1e3 * seconds
 
 
 def print_variable_length(results):
@@ -1000,10 +1070,11 @@ def print_variable_length(results):
 
 def print_summary(runs):
     """The ratios rnnlearn/PyTorch at each thread count, one line per count."""
-    print("\nsummary: ratios rnnlearn/PyTorch at each thread count")
+    print("\nsummary: ratios rnnlearn/PyTorch (and rnnlearn/ONNX Runtime) at each thread count")
     header = (
         f"{'threads':>7}{'epoch median':>14}{'epoch max':>11}{'infer/s min':>13}"
         + "".join(f"{f'latency {size} seq':>16}" for size in LATENCY_BATCHES)
+        + f"{'1 seq / onnxrt':>16}"
         + f"{'varlen epoch':>14}{'varlen predict':>16}"
     )
     print(header)
@@ -1016,6 +1087,7 @@ def print_summary(runs):
             (max(times, default=None), "11.2f"),
             (min(ratios["inference"], default=None), "13.2f"),
             *((max(ratios[f"latency_{size}"], default=None), "16.2f") for size in LATENCY_BATCHES),
+            (max(ratios["latency_1_onnx"], default=None), "16.2f"),
             (max(ratios["varlen_time"], default=None), "14.2f"),
             (max(ratios["varlen_predict"], default=None), "16.2f"),
         ]
@@ -1120,14 +1192,14 @@ def run_training_cases(args, threads, use_torch):
     return results
 
 
-def run_latency(args, use_torch):
+def run_latency(args, use_torch, onnxruntime):
     """The latency cases selected by ``--cases``, printed; their result dicts."""
     cells = [c for c in CELLS if selected(args.cases, f"latency-{c}", "latency", c)]
     results = []
     for cell in cells:
         print(f"  latency-{cell}", file=sys.stderr)
         n_blocks = LATENCY_BLOCKS[1 if args.quick else 0]
-        results.append(measure_latency(cell, args.latency_calls, n_blocks, use_torch))
+        results.append(measure_latency(cell, args.latency_calls, n_blocks, use_torch, onnxruntime))
     if results:
         n, T, H, _ = LATENCY_FIT
         print(
@@ -1168,8 +1240,9 @@ def run_scaling(args, threads, use_torch):
     return rows
 
 
-def run_at(threads, args, torch, plaid):
-    """Every selected measurement with ``threads`` threads for both frameworks."""
+def run_at(threads, args, torch, plaid, onnxruntime):
+    """Every selected measurement with ``threads`` threads for both frameworks (ONNX
+    Runtime, in the latency cases, on one thread)."""
     use_torch = torch is not None
     with threadpool_limits(threads):
         if use_torch:
@@ -1179,7 +1252,7 @@ def run_at(threads, args, torch, plaid):
         print(f"\n===== {threads} thread(s)" + ("" if load is None else f", load {load[0]:.2f}"))
         if not args.scaling_only:
             run["cases"] = run_training_cases(args, threads, use_torch)
-            run["latency"] = run_latency(args, use_torch)
+            run["latency"] = run_latency(args, use_torch, onnxruntime)
             run["variable_length"] = run_variable_length(args, use_torch, plaid)
             print_targets(run)
         if args.scaling or args.scaling_only:
@@ -1228,6 +1301,10 @@ def main(argv=None):
     torch = None if args.no_torch else import_torch()
     if torch is None and not args.no_torch:
         print("PyTorch is not installed: printing rnnlearn's figures only.\n")
+    onnxruntime = None if args.no_torch else import_onnxruntime()
+    latency = any(selected(args.cases, f"latency-{c}", "latency", c) for c in CELLS)
+    if onnxruntime is None and not args.no_torch and latency:
+        print("onnx or onnxruntime is not installed: the latency table has no ONNX Runtime row.\n")
     n_plaid = (PLAID[1] if args.quick else PLAID[0])[0]
     plaid = None if args.scaling_only else load_plaid(args.data, n_plaid)
     if plaid is None and not args.scaling_only:
@@ -1235,7 +1312,7 @@ def main(argv=None):
     env = environment(args.threads, torch)
     print_environment(env)
     out = {"environment": env, "settings": vars(args) | {"memory_worker": None}}
-    out["runs"] = [run_at(threads, args, torch, plaid) for threads in args.threads]
+    out["runs"] = [run_at(threads, args, torch, plaid, onnxruntime) for threads in args.threads]
     if not args.scaling_only:
         print_summary(out["runs"])
     env["load_average_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None

@@ -27,9 +27,9 @@ from ._validation import (
     Options,
     check_callback_list,
     check_dtype,
+    check_fitted_sequences,
     check_layer_sizes,
     check_params,
-    check_representable,
     check_sequences,
     check_verbosity,
 )
@@ -407,20 +407,12 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         return views
 
     def _check_X(self, X):
-        """Validate ``X`` for a fitted model: ``(X_time_major, lengths, input_dtype)``.
-
-        ``X_time_major`` is in the network's dtype; ``input_dtype``, what predictions come
-        back in, is float32 for float32 input and float64 for any other.
-        """
-        check_is_fitted(self, "n_iter_")
-        X, lengths = check_sequences(X)
-        if X.shape[2] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[2]} features per time step, but {type(self).__name__} is "
-                f"expecting {self.n_features_in_} features as input."
-            )
-        X_tm = check_representable("X", X.transpose(1, 0, 2), self._params.dtype)
-        return X_tm, lengths, X.dtype
+        """Validate ``X`` for a fitted model: ``(X_time_major, lengths, input_dtype)``; see
+        :func:`._validation.check_fitted_sequences`."""
+        if not hasattr(self, "n_iter_"):  # check_is_fitted, without its cost when fitted
+            check_is_fitted(self, "n_iter_")
+        n_features, dtype = self.n_features_in_, self._params.dtype
+        return check_fitted_sequences(X, n_features, dtype, type(self).__name__)
 
     def _raw_output(self, X_tm, lengths):
         """Raw outputs ``(n_steps, n_samples, n_outputs)`` (see :meth:`Network.predict`)."""
@@ -432,9 +424,9 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         Many-to-one drops the step axis; synced sequences of different lengths come back
         as a list of arrays trimmed to each length; otherwise batch-first arrays.
         """
-        values = np.moveaxis(values, 0, 1)
         if self._output_mode == "last":
-            return values[:, 0]
+            return values[0]
+        values = values.swapaxes(0, 1)
         if self._output_mode == "sequence" and lengths is not None:
             return [v[:n] for v, n in zip(values, lengths, strict=True)]
         return values

@@ -2,6 +2,7 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+from contextlib import nullcontext
 from typing import NamedTuple
 
 import numpy as np
@@ -216,6 +217,14 @@ class Network:
             self.layout.append(entry)
         self.n_params = offset
 
+    def __getstate__(self):
+        """The network without its cache of weight views (see :meth:`_inference_weights`), so
+        that a copy or a saved file holds the architecture only."""
+        state = self.__dict__.copy()
+        state.pop("_views", None)
+        state.pop("_product_widths", None)
+        return state
+
     ARCHITECTURE = (
         "n_features",
         "hidden_layer_sizes",
@@ -429,7 +438,6 @@ class Network:
         """
         return self._run(params, X, lengths, state0, training=True, dropout_masks=dropout_masks)
 
-    @single_threaded_blas()
     def predict(self, params, X, lengths=None, max_chunk_bytes=PREDICT_CHUNK_BYTES):
         """Compute the raw outputs as :meth:`forward` does, keeping nothing for backward.
 
@@ -437,7 +445,10 @@ class Network:
         go through in chunks of similar length: sorted by length, longest first, each chunk
         cut to its own longest sequence, and as many in a chunk as keep one layer's input
         projection within ``max_chunk_bytes``. So a batch of mixed lengths costs about its
-        valid steps, and memory stays bounded for long sequences and large batches.
+        valid steps, and memory stays bounded for long sequences and large batches. A batch
+        of equal lengths that fits one chunk goes through in one pass, without sorting or
+        masks. The pass holds BLAS at one thread (:func:`single_threaded_blas`) only when
+        one of its products is big enough to split over threads (see :meth:`_blas_hold`).
 
         Parameters
         ----------
@@ -452,13 +463,21 @@ class Network:
             As :meth:`forward`'s; for synced output, padded steps are zero.
         """
         n_timesteps, n_samples, _ = X.shape
+        per_sample = n_timesteps * max(self.gate_widths) * params.dtype.itemsize
+        chunk = max(16, max_chunk_bytes // max(per_sample, 1))
+        with self._blas_hold(n_timesteps, min(chunk, n_samples)):
+            if lengths is None and n_samples <= chunk:
+                return self._run(params, X, None, None, training=False)[0]
+            return self._predict_chunks(params, X, lengths, chunk)
+
+    def _predict_chunks(self, params, X, lengths, chunk):
+        """:meth:`predict` in chunks of ``chunk`` sequences, sorted by length, longest first."""
+        n_timesteps, n_samples, _ = X.shape
         if lengths is None:
             order, lengths = None, np.full(n_samples, n_timesteps)
         else:
             order = np.argsort(-np.asarray(lengths), kind="stable")
             lengths = np.asarray(lengths)[order]
-        per_sample = n_timesteps * max(self.gate_widths) * params.dtype.itemsize
-        chunk = max(16, max_chunk_bytes // max(per_sample, 1))
         n_steps = n_timesteps if self.n_steps_out is None else self.n_steps_out
         raw = np.zeros((n_steps, n_samples, self.n_outputs), dtype=params.dtype)
         for start in range(0, n_samples, chunk):
@@ -466,13 +485,49 @@ class Network:
             chunk_lengths = lengths[rows]
             steps = int(chunk_lengths.max(initial=0))
             X_chunk = X[:steps, rows if order is None else order[rows]]
-            part = self._run(params, X_chunk, chunk_lengths, None, training=False)[0]
+            part_lengths = None if order is None else chunk_lengths  # None: all equal
+            part = self._run(params, X_chunk, part_lengths, None, training=False)[0]
             raw[: part.shape[0], rows] = part
         if order is not None:
             if self.n_steps_out is None:
                 raw[~step_mask(lengths, n_timesteps)] = 0
             raw[:, order] = raw.copy()
         return raw
+
+    def _blas_hold(self, n_timesteps, n_samples):
+        """:func:`single_threaded_blas` for a prediction pass, or no hold for a small one.
+
+        The hold (threadpoolctl's controllers set to one thread and back) costs more than
+        a one-sequence prediction's Python. It only matters when a kernel may split a
+        product over threads or the BLAS may thread one call: a product of at least two
+        rows and twice the kernels' ``MIN_WORK_PER_THREAD`` multiply-adds (OpenBLAS's own
+        threshold is the same). Below that every product runs on one thread either way.
+        """
+        widths = getattr(self, "_product_widths", None)  # never pickled
+        if widths is None:
+            n_inputs = (self.n_features, *self.dropout_widths[:-1])  # each layer's input
+            pairs = [(n_inputs, self.gate_widths), (self.hidden_layer_sizes, self.gate_widths)]
+            widths = [max(a * b for a, b in zip(*pair, strict=True)) for pair in pairs]
+            widths = self._product_widths = (*widths, self.head_width * self.n_outputs)
+        projection, recurrence, head = widths  # multiply-adds per row of each product
+        rows = (n_timesteps + (self.n_steps_out or 1) - 1) * n_samples
+        work = max(rows * max(projection, head), (rows if n_samples > 1 else 1) * recurrence)
+        return single_threaded_blas() if work >= 2 * _kernels.MIN_WORK_PER_THREAD else nullcontext()
+
+    def _inference_weights(self, params):
+        """``(layers, head)``: views into ``params``, each layer's as the list of its
+        directions' (see :func:`_directions`), kept for the next prediction with the same
+        array.
+
+        Views follow in-place changes of ``params``; another array (a refit, a load, a
+        copy) gets new views. The cache holds ``params``, so its identity cannot be reused.
+        """
+        views = getattr(self, "_views", None)  # set by the first prediction; never pickled
+        if views is None or views[0] is not params:
+            *layers, head = self.unpack(params)
+            layers = [_directions(layer, self.n_directions) for layer in layers]
+            views = self._views = (params, layers, head)
+        return views[1:]
 
     def _run(self, params, X, lengths, state0, *, training, dropout_masks=None):
         """The forward pass; with ``training``, also the cache that backward needs."""
@@ -487,7 +542,11 @@ class Network:
             X = np.concatenate([X, np.zeros((extra,) + X.shape[1:], dtype=X.dtype)])
         mask = _step_mask(lengths, n_timesteps, extra, X.dtype)
         rev = reverse_index(lengths, n_timesteps, n_samples) if self.bidirectional else None
-        *layers, head = self.unpack(params)
+        if training:
+            *layers, head = self.unpack(params)
+            layers = [_directions(layer, self.n_directions) for layer in layers]
+        else:
+            layers, head = self._inference_weights(params)
         layer_caches, inputs = [], X
         for k, layer in enumerate(layers):
             if k > 0 and dropout_masks is not None:
@@ -498,7 +557,10 @@ class Network:
             if training:
                 layer_caches.append(LayerCache(inputs, cell_caches))
             inputs = H
-        head_input, emitted, pool_weights = self._read_top(inputs, lengths, n_timesteps)
+        if not training:
+            head_input = self._read_head(inputs, lengths, n_timesteps)
+        else:
+            head_input, emitted, pool_weights = self._read_top(inputs, lengths, n_timesteps)
         if dropout_masks is not None:
             head_input = head_input * dropout_masks[-1]
         raw = _matmul(head_input.reshape(-1, head_input.shape[-1]), head["W"], bias=head["b"])
@@ -518,14 +580,15 @@ class Network:
         )
         return raw, cache
 
-    def _run_layer(self, layer, inputs, states0, mask, rev, training):
+    def _run_layer(self, directions, inputs, states0, mask, rev, training):
         """One layer in each direction: its output ``H`` and the cells' caches (or ``None``).
 
-        The reverse direction reads its input permuted by ``rev`` and its states are put
-        back in original time, so ``H`` is ``[forward, backward]`` at every step.
+        ``directions`` holds each direction's parameters (see :func:`_directions`). The
+        reverse direction reads its input permuted by ``rev`` and its states are put back
+        in original time, so ``H`` is ``[forward, backward]`` at every step.
         """
         n_samples, outputs, caches = inputs.shape[1], [], []
-        for d, direction in enumerate(_directions(layer, self.n_directions)):
+        for d, direction in enumerate(directions):
             XW = _matmul(
                 inputs.reshape(-1, inputs.shape[-1]), direction["W_x"], bias=direction["b"]
             )
@@ -563,6 +626,18 @@ class Network:
         weights = POOLINGS[self.pooling](H, valid, emitted)
         pooled = np.sum(_blocks(weights, H.shape[-1]) * H[:, :, None], axis=0, keepdims=True)
         return pooled.reshape(pooled.shape[:2] + (-1,)), None, weights
+
+    def _read_head(self, H, lengths, n_timesteps):
+        """What the head reads of the top states ``H`` in prediction: :meth:`_read_top`'s
+        ``head_input``, by a slice (equal lengths) or a maximum (max pooling) where those
+        give the same values, without the index and weights that backward needs."""
+        if self.pooling == "max":
+            if lengths is not None:
+                H = np.where(step_mask(lengths, n_timesteps)[:, :, None], H, -np.inf)
+            return H.max(axis=0, keepdims=True)
+        if self.pooling == "last" and lengths is None and not self.bidirectional:
+            return H if self.n_steps_out is None else H[n_timesteps - 1 :]
+        return self._read_top(H, lengths, n_timesteps)[0]
 
     @single_threaded_blas()
     def backward(self, params, cache, d_raw, input_gradient=False):
@@ -788,6 +863,9 @@ def step_mask(lengths, n_timesteps):
 
 def _kernel_array(array, dtype=None):
     """``array`` as the kernels take it (see :func:`~rnnlearn.cells._base.kernel_array`)."""
+    flags = array.flags
+    if (dtype is None or array.dtype == dtype) and flags.c_contiguous and flags.writeable:
+        return array  # already so: spares np.require's cost, which prediction pays per call
     return kernel_array(array, array.dtype if dtype is None else dtype)
 
 

@@ -394,6 +394,81 @@ def check_sequences(X, *, dtype=(np.float64, np.float32)):
     return X, None
 
 
+def check_fitted_sequences(X, n_features, dtype, estimator):
+    """Validate sequences for a fitted model: ``(X_time_major, lengths, input_dtype)``.
+
+    A ready float array (see :func:`ready_time_major`) goes straight through; anything else
+    gets :func:`check_sequences`, the feature count and :func:`check_representable`.
+
+    Parameters
+    ----------
+    X : array-like or list of array-like
+        Sequences, as :func:`check_sequences` takes them.
+    n_features : int
+        Features per step the model was fitted with.
+    dtype : numpy.dtype
+        The model's floating type.
+    estimator : str
+        The estimator's class name, for the message of a wrong feature count.
+
+    Returns
+    -------
+    X_time_major : ndarray of shape (n_timesteps, n_samples, n_features)
+        C-contiguous, in ``dtype``, right-padded.
+    lengths : ndarray of int of shape (n_samples,) or None
+        As :func:`check_sequences` returns them.
+    input_dtype : numpy.dtype
+        What predictions come back in: float32 for float32 input, float64 for any other.
+    """
+    X_tm = ready_time_major(X, n_features, dtype)
+    if X_tm is not None:
+        return X_tm, None, X.dtype
+    X, lengths = check_sequences(X)
+    if X.shape[2] != n_features:
+        raise ValueError(
+            f"X has {X.shape[2]} features per time step, but {estimator} is expecting "
+            f"{n_features} features as input."
+        )
+    return check_representable("X", X.transpose(1, 0, 2), dtype), lengths, X.dtype
+
+
+def ready_time_major(X, n_features, dtype):
+    """``X`` time-major in ``dtype`` if it is a ready array of sequences, else ``None``.
+
+    The fast path of prediction: an ``ndarray`` (not a subclass) of native float32 or
+    float64, ``(n_samples, n_timesteps[, n_features])`` with no empty axis, ``n_features``
+    features and finite values passes :func:`check_sequences` unchanged, so only
+    :func:`check_representable` remains (which refuses float64 values too large for
+    ``dtype``). For anything else the caller runs the full checks, which raise their
+    usual errors.
+
+    Parameters
+    ----------
+    X : object
+        What the user passed.
+    n_features : int
+        Features per step the model reads.
+    dtype : numpy.dtype
+        The model's floating type.
+
+    Returns
+    -------
+    ndarray of shape (n_timesteps, n_samples, n_features) or None
+        C-contiguous, in ``dtype``; ``None`` when ``X`` needs the full checks.
+    """
+    if type(X) is not np.ndarray or X.dtype not in DTYPES.values() or X.ndim not in (2, 3):
+        return None
+    if X.ndim == 2:
+        X = X[:, :, None]
+    if 0 in X.shape or X.shape[2] != n_features:
+        return None
+    if not (math.isfinite(X.min()) and math.isfinite(X.max())):  # NaN propagates; no overflow
+        return None
+    if X.dtype != dtype:
+        return check_representable("X", X.transpose(1, 0, 2), dtype)
+    return np.ascontiguousarray(X.transpose(1, 0, 2))
+
+
 def _as_sequence(x, index, dtype):
     """One sequence of a list as a 2-D ``(n_timesteps, n_features)`` array."""
     check_dense(f"X[{index}]", x)
