@@ -19,6 +19,7 @@ from numpy.testing import assert_array_equal
 from threadpoolctl import threadpool_limits
 
 from rnnlearn import RNNClassifier, RNNForecaster, RNNRegressor
+from rnnlearn._fitted import prepare_run
 from rnnlearn.cells import VanillaCell
 from rnnlearn.optimizers import SGD
 from rnnlearn.preprocessing import make_windows
@@ -173,6 +174,32 @@ def test_fits_are_bit_identical_to_the_recorded_ones(fits, name):
     for key in keys:
         assert fits[key].dtype == recorded[key].dtype, key
         assert_array_equal(fits[key], recorded[key], err_msg=key, strict=True)
+
+
+def test_training_set_is_the_input_itself_and_uniform_weights_are_not_stored():
+    X, y = _addition(50)
+    model = RNNClassifier(hidden_layer_sizes=(4,), output_mode="sequence", random_state=0)
+    data = prepare_run(model, X, y)[0].data
+    assert data.X is X and data.weights is None and data.y.dtype == np.float32
+    batch_X, _, batch_y, weights = data.batch(np.array([3, 1]))
+    assert_array_equal(batch_X, X[[3, 1]].transpose(1, 0, 2))
+    assert batch_X.flags.c_contiguous and batch_y.flags.c_contiguous
+    assert_array_equal(weights, np.ones((8, 2), np.float32))
+
+
+@pytest.mark.parametrize("target", [False, True])
+def test_values_beyond_float32_are_refused_exactly_at_its_range(target):
+    """Only the extremes are converted, yet the bound is float32's rounding of them: the
+    largest float64 that rounds to float32's largest passes, the next one is refused."""
+    halfway = float(np.finfo(np.float32).max) + 2.0**103  # half a float32 step above
+    largest = np.nextafter(halfway, 0)
+    X, y = np.ones((4, 3, 1)), np.ones(4)
+    (y if target else X[1:2, 1:2])[...] = largest
+    model = RNNRegressor(normalize_y=False, dtype="float32")
+    prepare_run(model, X, y)
+    (y if target else X[1:2, 1:2])[...] = halfway  # rounds to infinity
+    with pytest.raises(ValueError, match=f"{'y' if target else 'X'} has values too large"):
+        prepare_run(model, X, y)
 
 
 def test_partial_fit_epoch_needs_little_beyond_its_input():
