@@ -115,9 +115,9 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
     def _encode_targets(self, y, n_samples, lengths, sequence, *, fitted, classes=None):
         """Validate ``y``; return ``(Y, step_weights, encoding)``.
 
-        ``Y`` is ``(n_samples, n_steps, n_outputs)`` encoded for the loss, ``step_weights``
-        ``(n_samples, n_steps)`` (class weights, or ones) and ``encoding`` the fitted
-        attributes the encoding defines (named in ``_encoding_attributes``).
+        ``Y`` is ``(n_samples, n_steps, n_outputs)`` encoded for the loss (any float dtype),
+        ``step_weights`` ``(n_samples, n_steps)`` (class weights, or ``None`` for ones) and
+        ``encoding`` the fitted attributes the encoding defines (``_encoding_attributes``).
         """
 
     @abstractmethod
@@ -291,10 +291,10 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
             state = start_state(params, hyper.optimizer.init(params), rng)
         dtype = state.params.dtype
         weights = emitted_step_weights(
-            step_weights, sample_weight, lengths, X.shape[1], self.output_mode, dtype
+            step_weights, sample_weight, lengths, X.shape[:2], self.output_mode, dtype
         )
         synced = self.output_mode == "sequence"
-        data = TrainingData.from_batch_first(X, lengths, Y, weights, dtype, synced)
+        data = TrainingData.checked(X, lengths, Y, weights, dtype, synced)
         validation = None
         if self.early_stopping and not incremental:
             data, validation = self._split_validation(data, Y, encoding, state.rng)
@@ -454,7 +454,7 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         sequence = self._output_mode != "last"
         Y = self._encode_targets(y, X_tm.shape[1], lengths, sequence, fitted=True)[0]
         weights = emitted_step_weights(
-            np.ones(Y.shape[:2]), sample_weight, lengths, len(X_tm), self._output_mode, np.float64
+            np.ones(Y.shape[:2]), sample_weight, lengths, Y.shape[:2], self._output_mode, np.float64
         )
         raw = self._raw_output(X_tm, lengths)
         return self._score_raw(raw, Y.transpose(1, 0, 2), weights.T, self.loss_function_)

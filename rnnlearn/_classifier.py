@@ -340,7 +340,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
 
     def _encode_targets(self, y, n_samples, lengths, sequence, *, fitted, classes=None):
         Y, _ = check_targets(y, n_samples, lengths, sequence=sequence, numeric=False)
-        valid = np.ones(Y.shape[:2], dtype=bool)
+        valid = None  # every step is valid
         if sequence and lengths is not None and Y.shape[1] == lengths.max():
             valid = step_mask(lengths, Y.shape[1]).T
         if Y.shape[2] > 1:
@@ -357,7 +357,7 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
                 )
             kind, labels_seen = "multilabel", np.arange(Y.shape[2])
         else:
-            labels_seen = np.unique(Y[valid][:, 0])
+            labels_seen = np.unique(Y[..., 0] if valid is None else Y[valid][:, 0])
             kind = None
             if type_of_target(labels_seen) == "continuous":
                 raise ValueError(
@@ -380,33 +380,31 @@ class RNNClassifier(ClassifierMixin, BaseRNN):
         if kind == "multilabel":
             if Y.shape[2] != len(classes_):
                 raise ValueError(f"y has {Y.shape[2]} labels, the model {len(classes_)}.")
-            encoded, class_index = Y[:, 0].astype(float)[:, None], None
+            encoded, class_index = Y[:, 0].astype(np.float32)[:, None], None
         else:
-            labels = np.where(valid, Y[..., 0], classes_[0])
-            class_index = np.searchsorted(classes_, labels).clip(0, len(classes_) - 1)
-            unseen = classes_[class_index] != labels
-            if np.any(unseen):
-                raise ValueError(
-                    f"y contains labels not in classes_ {classes_!r}: "
-                    f"{np.unique(labels[unseen])!r}."
-                )
+            unseen = np.setdiff1d(labels_seen, classes_)
+            if len(unseen):
+                raise ValueError(f"y contains labels not in classes_ {classes_!r}: {unseen!r}.")
+            labels = Y[..., 0] if valid is None else np.where(valid, Y[..., 0], classes_[0])
+            index_type = np.min_scalar_type(len(classes_))
+            class_index = np.searchsorted(classes_, labels).astype(index_type)
             if kind == "binary":
-                encoded = class_index[..., None].astype(float)
+                encoded = class_index[..., None].astype(np.float32)
             else:
-                encoded = np.eye(len(classes_))[class_index]
+                encoded = np.eye(len(classes_), dtype=np.float32)[class_index]
         step_weights = self._class_weights(class_index, valid, classes_)
         return encoded, step_weights, {"classes_": classes_, "_target_kind": kind}
 
     def _class_weights(self, class_index, valid, classes_):
-        """Per-step weights from ``class_weight`` (ones without it)."""
+        """Per-step weights from ``class_weight`` (``None`` without it); ``valid`` marks the
+        steps that count (``None``: all)."""
         if self.class_weight is None or class_index is None:
-            return np.ones(valid.shape)
+            return None
         if isinstance(self.class_weight, str) and self.class_weight == "balanced":
-            present = np.unique(class_index[valid])
+            counted = class_index.ravel() if valid is None else class_index[valid]
+            present = np.unique(counted)
             weights = np.ones(len(classes_))
-            weights[present] = compute_class_weight(
-                "balanced", classes=present, y=class_index[valid]
-            )
+            weights[present] = compute_class_weight("balanced", classes=present, y=counted)
         elif isinstance(self.class_weight, dict):
             unknown = set(self.class_weight) - set(classes_.tolist())
             if unknown:

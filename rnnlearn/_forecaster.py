@@ -622,20 +622,21 @@ n_quantiles) or None
         ``h - 1`` held-out windows of a model forecasting ``h`` steps are left out: their
         targets were targets of the last training windows too.
         """
-        held, encoding = setup.validation, setup.model.encoding
-        raw = setup.model.network.predict(state.params, held.X, held.lengths)
+        X, lengths, y, weights = setup.validation.time_major()
+        raw = setup.model.network.predict(state.params, X, lengths)
+        encoding = setup.model.encoding
         loss, unit = setup.model.loss, 1.0
         if setup.model.target_scaling is not None:
             unit = setup.model.target_scaling[1]
-        errors = np.abs(held.y[0] - loss.point(raw)[0]).astype(np.float64) * unit
+        errors = np.abs(y[0] - loss.point(raw)[0]).astype(np.float64) * unit
         quantile_errors = None
         if isinstance(loss, Pinball):
             quantiles = quantile_values(loss, raw[0], None, None, squeeze=False)
-            quantile_errors = (quantiles - held.y[0][..., None]) * np.asarray(unit)[:, None]
-        windows = held.X.transpose(1, 0, 2).astype(np.float64) * encoding["_input_scale"]
-        lengths = np.full(len(errors), len(held.X)) if held.lengths is None else held.lengths
+            quantile_errors = (quantiles - y[0][..., None]) * np.asarray(unit)[:, None]
+        windows = X.transpose(1, 0, 2).astype(np.float64) * encoding["_input_scale"]
+        lengths = np.full(len(errors), len(X)) if lengths is None else lengths
         scales = _change_scale(windows, lengths, encoding["target_features_"])
-        keep = held.weights[0] > 0
+        keep = weights[0] > 0
         keep[: _steps_ahead(encoding["target_features_"]) - 1] = False
         order = np.argsort(errors[keep], axis=0, kind="stable")
         residuals, scales = (np.take_along_axis(v[keep], order, axis=0) for v in (errors, scales))

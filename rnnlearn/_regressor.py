@@ -10,8 +10,8 @@ from sklearn.metrics import r2_score
 
 from ._base import BaseRNN
 from ._heads import check_head, check_same_head, quantile_values, std_values
-from ._training import emitted_step_weights
-from ._validation import Component, Flag, check_dtype, check_representable, check_targets
+from ._training import check_range, emitted_step_weights
+from ._validation import Component, Flag, check_dtype, check_targets
 from .losses import LOSSES, Loss
 
 REGRESSION_LOSSES = {name: cls for name, cls in LOSSES.items() if not cls.classification}
@@ -460,17 +460,17 @@ class RNNRegressor(RegressorMixin, BaseRNN):
             mean = scale = None
         if mean is not None:
             if training:  # refused as unscaled targets would be
-                check_representable("y", Y, check_dtype(self.dtype))
+                check_range("y", Y, check_dtype(self.dtype))
             if Y.shape[2] == len(mean):  # else training refuses the shape, score r2_score
                 Y = (Y - mean) / scale
         encoding = {"_squeeze_output": squeeze, "_y_mean": mean, "_y_scale": scale}
-        return Y, np.ones(Y.shape[:2]), encoding
+        return Y, None, encoding
 
     def _target_scaling(self, Y, sample_weight, lengths):
         """``(mean, scale)`` of each output column of ``Y`` ``(n_samples, n_steps,
         n_outputs)``, weighted as training weighs each step; scale 1 for a constant column."""
         weights = emitted_step_weights(
-            np.ones(Y.shape[:2]), sample_weight, lengths, Y.shape[1], self.output_mode, np.float64
+            np.ones(Y.shape[:2]), sample_weight, lengths, Y.shape[:2], self.output_mode, np.float64
         ).reshape(-1)
         values = Y.reshape(-1, Y.shape[2])[weights > 0]
         weights = weights[weights > 0]

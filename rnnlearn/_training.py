@@ -29,70 +29,97 @@ from .optimizers import add_l2_penalty, clip_by_global_norm, cut_learning_rate_o
 
 
 class TrainingData:
-    """A training set in the engine's layout.
+    """A training set, held batch-first; each minibatch is gathered time-major.
+
+    The arrays stay as the caller gives them, not copied: :meth:`batch` gathers a
+    minibatch's samples, transposes them to the engine's time-major layout and converts
+    them to ``dtype`` when the batch is drawn (as PyTorch slices its batch-first tensors).
 
     Parameters
     ----------
-    X : ndarray of shape (n_timesteps, n_samples, n_features)
-        Time-major, right-padded inputs.
+    X : ndarray of shape (n_samples, n_timesteps, n_features)
+        Right-padded inputs, of any floating dtype.
     lengths : ndarray of int of shape (n_samples,) or None
         Valid steps per sequence; ``None`` when none is padded.
-    y : ndarray of shape (n_steps, n_samples, n_outputs)
-        Time-major targets of the emitted steps, encoded for the loss.
-    weights : ndarray of shape (n_steps, n_samples)
-        Weight of each emitted step: sample (and class) weight, 0 on padding.
+    y : ndarray of shape (n_samples, n_steps, n_outputs)
+        Targets of the emitted steps, encoded for the loss.
+    weights : ndarray of shape (n_samples, n_steps) or (n_samples, 1), or None
+        Weight of each emitted step: sample (and class) weight, 0 on padding; one column
+        weighs every step of a sample alike. ``None``: every emitted step weighs 1, the
+        padded steps of synced output 0.
+    dtype : numpy.dtype
+        The training dtype, that of every batch.
     synced : bool, default=False
         Whether ``y`` has one step per input step (synced output), so that cutting the
         input's padding cuts ``y`` and ``weights`` alike.
+
+    Attributes
+    ----------
+    weight_per_sample : float
+        Total weight of the emitted steps per sample.
     """
 
-    def __init__(self, X, lengths, y, weights, synced=False):
+    def __init__(self, X, lengths, y, weights, dtype, synced=False):
+        if weights is not None:
+            weights = np.broadcast_to(weights, y.shape[:2])
         self.X, self.lengths, self.y, self.weights = X, lengths, y, weights
-        self.synced = synced
-        self.weight_per_sample = float(weights.sum()) / X.shape[1]
+        self.dtype, self.synced = np.dtype(dtype), synced
+        self.weight_per_sample = self._total_weight() / len(X)
+
+    @classmethod
+    def checked(cls, X, lengths, y, weights, dtype, synced=False):
+        """Build one, raising ``ValueError`` if ``X`` or ``y`` has values too large for
+        ``dtype`` (see :func:`check_range`)."""
+        check_range("X", X, dtype)
+        check_range("y", y, dtype)
+        return cls(X, lengths, y, weights, dtype, synced)
+
+    def _total_weight(self):
+        """Sum of the step weights, summed in ``dtype`` and time-major as it always was
+        (the order of a float sum changes its last bits, and the loss scales by it)."""
+        if self.weights is not None:
+            return float(np.ascontiguousarray(self.weights.T, dtype=self.dtype).sum())
+        if self.synced and self.lengths is not None:
+            return float(self.lengths.sum())
+        return float(self.y.shape[0] * self.y.shape[1])
 
     @property
     def n_samples(self):
         """Number of sequences."""
-        return self.X.shape[1]
+        return len(self.X)
+
+    def _cut(self, index):
+        """Batch-first ``(X, lengths, y, weights)`` of the samples in ``index``, cut to
+        their longest sequence."""
+        lengths = None if self.lengths is None else self.lengths[index]
+        steps = self.X.shape[1] if lengths is None else int(lengths.max(initial=0))
+        out_steps = steps if self.synced else self.y.shape[1]
+        weights = None if self.weights is None else self.weights[index, :out_steps]
+        return self.X[index, :steps], lengths, self.y[index, :out_steps], weights
 
     def batch(self, index):
-        """The ``(X, lengths, y, weights)`` of the samples in ``index`` (a slice or array).
+        """The ``(X, lengths, y, weights)`` of the samples in ``index`` (a slice or array),
+        time-major, C-contiguous and in ``dtype``, as the kernels take them.
 
         Steps past the batch's longest sequence are cut, so a batch of short sequences
         costs its own length, not the longest of the whole set.
         """
-        if self.lengths is None:
-            return self.X[:, index], None, self.y[:, index], self.weights[:, index]
-        lengths = self.lengths[index]
-        steps = int(lengths.max(initial=0))
-        out_steps = slice(steps) if self.synced else slice(None)
-        return (
-            self.X[:steps, index],
-            lengths,
-            self.y[out_steps, index],
-            self.weights[out_steps, index],
-        )
+        X, lengths, y, weights = self._cut(index)
+        if weights is not None:
+            weights = _time_major(weights, self.dtype)
+        elif self.synced and lengths is not None:
+            weights = step_mask(lengths, len(y[0])).astype(self.dtype)
+        else:
+            weights = np.ones((y.shape[1], len(y)), self.dtype)
+        return _time_major(X, self.dtype), lengths, _time_major(y, self.dtype), weights
+
+    def time_major(self):
+        """The whole set as one batch (see :meth:`batch`), for scoring it."""
+        return self.batch(slice(None))
 
     def subset(self, index):
         """A new :class:`TrainingData` holding the samples in ``index``."""
-        return TrainingData(*self.batch(index), synced=self.synced)
-
-    @classmethod
-    def from_batch_first(cls, X, lengths, y, weights, dtype, synced=False):
-        """Build one from batch-first arrays, converted to ``dtype`` and time-major.
-
-        ``X`` is ``(n_samples, n_timesteps, n_features)``, ``y``
-        ``(n_samples, n_steps, n_outputs)`` and ``weights`` ``(n_samples, n_steps)``.
-        Raises ``ValueError`` if ``X`` or ``y`` has values too large for ``dtype``.
-        """
-        return cls(
-            check_representable("X", X.transpose(1, 0, 2), dtype),
-            lengths,
-            check_representable("y", y.transpose(1, 0, 2), dtype),
-            np.ascontiguousarray(weights.T, dtype=dtype),
-            synced=synced,
-        )
+        return TrainingData(*self._cut(index), self.dtype, synced=self.synced)
 
     def split(self, fraction, stratify, rng):
         """Hold out ``fraction`` of the samples, stratified by ``stratify`` when it can be.
@@ -123,19 +150,30 @@ class TrainingData:
         return self.subset(slice(0, n_train)), self.subset(slice(n_train, None))
 
 
-def emitted_step_weights(step_weights, sample_weight, lengths, n_timesteps, output_mode, dtype):
-    """``(n_samples, n_steps)`` weights of the emitted steps: per step, times per sample.
+def _time_major(values, dtype):
+    """Batch-first ``values`` with their first two axes swapped, C-contiguous, in ``dtype``."""
+    return np.ascontiguousarray(np.swapaxes(values, 0, 1), dtype=dtype)
+
+
+def check_range(name, values, dtype):
+    """Raise :func:`check_representable`'s ``ValueError`` if ``values`` has values too large
+    for ``dtype``, converting only its extremes (no copy of ``values``)."""
+    check_representable(name, np.array([values.min(), values.max()]), dtype)
+
+
+def emitted_step_weights(step_weights, sample_weight, lengths, shape, output_mode, dtype):
+    """Weights of the emitted steps: per step, times per sample, 0 on padded steps.
 
     Parameters
     ----------
-    step_weights : ndarray of shape (n_samples, n_steps)
-        Weights from the target encoding (class weights, or ones).
+    step_weights : ndarray of shape (n_samples, n_steps) or None
+        Weights from the target encoding (class weights); ``None`` for ones.
     sample_weight : array-like of shape (n_samples,) or None
         The user's sample weights, checked here.
     lengths : ndarray of int of shape (n_samples,) or None
         Sequence lengths; with ``output_mode='sequence'`` padded steps weigh 0.
-    n_timesteps : int
-        Steps of the padded input.
+    shape : tuple of int
+        ``(n_samples, n_timesteps)`` of the padded input.
     output_mode : {'last', 'sequence', 'after'}
         What the model emits.
     dtype : numpy.dtype
@@ -143,10 +181,17 @@ def emitted_step_weights(step_weights, sample_weight, lengths, n_timesteps, outp
 
     Returns
     -------
-    ndarray of shape (n_samples, n_steps)
+    ndarray of shape (n_samples, n_steps) or (n_samples, 1), or None
+        One column weighs every step of a sample alike (no ``step_weights``); ``None``
+        when neither ``step_weights`` nor ``sample_weight`` is given: every emitted step
+        weighs 1, the padded steps of sequence output 0 (see :class:`TrainingData`).
     """
-    n_samples = len(step_weights)
-    weights = step_weights * check_sample_weight(sample_weight, n_samples, dtype)[:, None]
+    if step_weights is None and sample_weight is None:
+        return None
+    n_samples, n_timesteps = shape
+    weights = check_sample_weight(sample_weight, n_samples, dtype)[:, None]
+    if step_weights is not None:
+        weights = step_weights * weights
     if output_mode == "sequence" and lengths is not None:
         weights = weights * step_mask(lengths, n_timesteps).T
     return weights
@@ -403,8 +448,9 @@ def fit_epoch(setup, state, score):
         optimizer.end_epoch(state.optimizer_state)
         held_out = setup.validation
         if held_out is not None:
-            raw = setup.model.network.predict(state.params, held_out.X, held_out.lengths)
-            record["validation_score"] = score(raw, held_out.y, held_out.weights, setup.model.loss)
+            X, lengths, y, weights = held_out.time_major()
+            raw = setup.model.network.predict(state.params, X, lengths)
+            record["validation_score"] = score(raw, y, weights, setup.model.loss)
     elif status == "diverged":
         state.optimizer_state = optimizer.init(state.params)
     return record
@@ -487,8 +533,9 @@ class EpochPolicy:
         held_out = setup.validation
         if held_out is None:
             return
-        raw = setup.model.network.predict(params, held_out.X, held_out.lengths)
-        self.best_score = score(raw, held_out.y, held_out.weights, setup.model.loss)
+        X, lengths, y, weights = held_out.time_major()
+        raw = setup.model.network.predict(params, X, lengths)
+        self.best_score = score(raw, y, weights, setup.model.loss)
         state.best_score = self.best_score
         self._keep({"epoch": len(state.history)}, params)
 
@@ -589,9 +636,9 @@ class EpochPolicy:
         if self.incremental or self.failed:
             return
         _warn_if_unstable(state.history[self.first_epoch :])
-        data = setup.data
-        raw = setup.model.network.predict(state.params, data.X, data.lengths)
-        problem = degenerate(raw, data.y, data.weights, setup.model.loss)
+        X, lengths, y, weights = setup.data.time_major()
+        raw = setup.model.network.predict(state.params, X, lengths)
+        problem = degenerate(raw, y, weights, setup.model.loss)
         if problem is not None:
             warn_at_call_site(
                 f"On its training data the fitted model {problem}: it has learned nothing "

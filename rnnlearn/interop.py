@@ -405,8 +405,8 @@ def _imported_state(setup, params, rng):
     the run :func:`from_torch` prepared (on an unfitted clone, so nothing else carries
     over), and one history record, ``status='imported'``, with their loss on the sample."""
     network, loss, optimizer = setup.model.network, setup.model.loss, setup.model.optimizer
-    data = setup.data
-    value = float(loss.loss(data.y, network.predict(params, data.X, data.lengths), data.weights))
+    X, lengths, y, weights = setup.data.time_major()
+    value = float(loss.loss(y, network.predict(params, X, lengths), weights))
     optimizer_state = optimizer.init(params)
     record = epoch_record(1, value, optimizer.learning_rate_at(optimizer_state), status="imported")
     return start_state(params, optimizer_state, rng, history=[record], best_loss=value)

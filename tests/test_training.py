@@ -17,11 +17,11 @@ from rnnlearn.optimizers import PLATEAU_FACTOR, PLATEAU_MIN_SCALE, SGD, Adam
 
 def _data(synced, lengths=(2, 5, 3)):
     n_timesteps, n_samples = 7, len(lengths)
-    X = np.arange(n_timesteps * n_samples * 2, dtype=float).reshape(n_timesteps, n_samples, 2)
+    X = np.arange(n_timesteps * n_samples * 2, dtype=float).reshape(n_samples, n_timesteps, 2)
     n_steps = n_timesteps if synced else 1
-    y = np.ones((n_steps, n_samples, 1))
-    weights = np.ones((n_steps, n_samples))
-    return TrainingData(X, np.array(lengths), y, weights, synced=synced)
+    y = np.ones((n_samples, n_steps, 1))
+    weights = np.ones((n_samples, n_steps))
+    return TrainingData(X, np.array(lengths), y, weights, np.float64, synced=synced)
 
 
 @pytest.mark.parametrize("synced", [True, False])
@@ -29,7 +29,8 @@ def test_batch_cuts_steps_past_its_longest_sequence(synced):
     data = _data(synced)
     X, lengths, y, weights = data.batch(np.array([0, 2]))
     assert_array_equal(lengths, [2, 3])
-    assert_array_equal(X, data.X[:3, [0, 2]])
+    assert_array_equal(X, data.X[[0, 2], :3].transpose(1, 0, 2))  # time-major
+    assert X.flags.c_contiguous
     assert y.shape[0] == weights.shape[0] == (3 if synced else 1)
 
 
@@ -42,7 +43,7 @@ def test_batch_without_lengths_keeps_every_step():
 
 def test_subset_keeps_synced():
     subset = _data(True).subset(np.array([0]))
-    assert subset.synced and subset.X.shape[0] == 2
+    assert subset.synced and subset.X.shape[1] == 2
 
 
 # ---------------------------------------------------------------------------- run_epoch, fit_epoch
@@ -65,9 +66,9 @@ def _run(batch_size=40, shuffle=False, learning_rate=0.01, seed=0):
 
 
 def _loss_at(setup, params):
-    data = setup.data
-    raw = setup.model.network.forward(params, data.X, data.lengths)[0]
-    return setup.model.loss.loss_gradient(data.y, raw, data.weights)[0]
+    X, lengths, y, weights = setup.data.time_major()
+    raw = setup.model.network.forward(params, X, lengths)[0]
+    return setup.model.loss.loss_gradient(y, raw, weights)[0]
 
 
 def test_run_epoch_of_one_batch_reports_the_loss_before_its_step():
