@@ -132,10 +132,10 @@ class RNNRegressor(RegressorMixin, BaseRNN):
         ``early_stopping``, the validation score) has not improved by ``tol`` for
         ``n_iter_no_change`` epochs, divide the optimizer's learning rate by 5 and go on,
         as scikit-learn's MLP ``learning_rate="adaptive"`` does; stop once a cut would
-        take it below 1e-3 of its initial value. It works with every optimizer, and the
-        cut is kept in the optimizer state, so ``warm_start``, ``partial_fit`` and saved
-        models go on from it. ``history_`` records each epoch's rate. ``'constant'``
-        stops at once.
+        take it below 1e-2 of its initial value (after two cuts). It works with every
+        optimizer, and the cut is kept in the optimizer state, so ``warm_start``,
+        ``partial_fit`` and saved models go on from it. ``history_`` records each
+        epoch's rate. ``'constant'`` stops at once.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data, score it (R²) after
         every epoch, stop when the score has not improved by ``tol`` for

@@ -42,9 +42,10 @@ def test_plateau_cuts_the_rate_where_training_would_stop(optimizer):
 def test_plateau_stops_when_a_cut_would_pass_the_floor():
     model = _stalled().set_params(max_iter=50).fit(*_data())
     rates = np.array([record["learning_rate"] for record in model.history_])
-    # cuts after epochs 3, 5, 7 and 9 (scale 0.2**4 >= 1e-3); the next would go below.
-    assert model.n_iter_ == 11
-    assert rates[-1] / rates[0] == pytest.approx(PLATEAU_FACTOR**4)
+    # cuts after epochs 3 and 5 (scale 0.2**2 >= 1e-2); the next would go below. (The floor
+    # was 1e-3, four cuts: the last two never helped on the real series, see optimizers.)
+    assert model.n_iter_ == 7
+    assert rates[-1] / rates[0] == pytest.approx(PLATEAU_FACTOR**2)
     assert rates[-1] / rates[0] >= PLATEAU_MIN_SCALE
 
 
