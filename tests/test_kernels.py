@@ -173,18 +173,18 @@ def test_row_blocks_agree_across_thread_counts_and_repeat_exactly(dtype):
         assert_array_equal(got, want)
 
 
-def test_kernels_plan_their_threads_by_the_openmp_limit_rows_and_work():
+def test_kernels_plan_their_threads_by_the_openmp_limit_blocks_and_work():
     big = 10 * _kernels.MIN_WORK_PER_THREAD
-    assert _kernels.plan_blocks(3, 10, 1) == 3  # asked for: granted, one row each at most
-    assert _kernels.plan_blocks(3, 2, 1) == 2
-    assert _kernels.plan_blocks(0, 1000, big) == 1  # on their own: only under the hold
+    assert _kernels.plan_threads(3, 10, 1) == 3  # asked for: granted, one block each at most
+    assert _kernels.plan_threads(3, 2, 1) == 2
+    assert _kernels.plan_threads(0, 1000, big) == 1  # on their own: only under the hold
     with single_threaded_blas():
         with threadpool_limits(limits=1, user_api="openmp"):
-            assert _kernels.plan_blocks(0, 1000, big) == 1
+            assert _kernels.plan_threads(0, 1000, big) == 1
         with threadpool_limits(limits=2, user_api="openmp"):
-            assert _kernels.plan_blocks(0, 1000, big) == 2
-            assert _kernels.plan_blocks(0, 1, big) == 1
-            assert _kernels.plan_blocks(0, 1000, 1) == 1  # too little work to split
+            assert _kernels.plan_threads(0, 1000, big) == 2
+            assert _kernels.plan_threads(0, 1, big) == 1
+            assert _kernels.plan_threads(0, 1000, 1) == 1  # too little work to split
 
 
 def test_threaded_kernels_restore_the_blas_thread_count():
