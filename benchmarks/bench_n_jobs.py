@@ -36,14 +36,16 @@ QUICK = {"n_samples": 120, "n_timesteps": 20, "n_features": 4, "max_iter": 1}
 def kernel_threads(estimator, X, y):
     """A scorer: accuracy, and the threads an LSTM kernel splits a minibatch into here.
 
-    ``plan_blocks`` is the kernels' own choice for a first-layer pass over one minibatch
+    ``plan_threads`` is the kernels' own choice for a first-layer pass over one minibatch
     (at most OpenMP's thread limit, fewer for small work); it is 1 when fits oversubscribe
     nothing and several when each fit may use several cores.
     """
-    n_hidden = estimator.hidden_layer_sizes[0]
+    n_hidden, batch = estimator.hidden_layer_sizes[0], estimator.batch_size
+    blocks = kernels.count_blocks(batch, kernels.SEQUENCE_BLOCK)
+    work = batch * X.shape[1] * n_hidden * 4 * n_hidden / blocks
     with single_threaded_blas():
-        blocks = kernels.plan_blocks(0, estimator.batch_size, X.shape[1] * n_hidden * 4 * n_hidden)
-    return {"accuracy": estimator.score(X, y), "threads": blocks}
+        threads = kernels.plan_threads(0, blocks, work)
+    return {"accuracy": estimator.score(X, y), "threads": threads}
 
 
 def search(X, y, max_iter, n_jobs):

@@ -140,7 +140,7 @@ def test_a_numpy_cell_written_by_a_user_still_trains():
 
 
 def _lstm_forward_backward(n_threads, arrays):
-    """The LSTM kernels' outputs over ``arrays`` on ``n_threads`` row blocks."""
+    """The LSTM kernels' outputs over ``arrays`` on ``n_threads`` threads."""
     params, (XW, state0, dH, mask) = arrays
     W_h, (n_timesteps, n_samples, n_fused) = params["W_h"], XW.shape
     gates = XW.copy()
@@ -160,8 +160,8 @@ def _lstm_forward_backward(n_threads, arrays):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_row_blocks_agree_across_thread_counts_and_repeat_exactly(dtype):
-    """Each thread runs a block of rows; the split changes no result beyond round-off,
-    and the same split gives the same bits every time."""
+    """Threads take fixed blocks of rows, so any count gives the reference's results (the
+    exact bits: tests/test_thread_determinism.py), and a count repeats its bits."""
     _, _, arrays = _problem(LSTMCell(), 6, 37, 24, dtype, True, 3)
     with threadpool_limits(limits=1, user_api="blas"):
         results = {n: _lstm_forward_backward(n, arrays) for n in (1, 2, 3, 37, 50)}
@@ -173,18 +173,18 @@ def test_row_blocks_agree_across_thread_counts_and_repeat_exactly(dtype):
         assert_array_equal(got, want)
 
 
-def test_kernels_plan_their_threads_by_the_openmp_limit_rows_and_work():
+def test_kernels_plan_their_threads_by_the_openmp_limit_blocks_and_work():
     big = 10 * _kernels.MIN_WORK_PER_THREAD
-    assert _kernels.plan_blocks(3, 10, 1) == 3  # asked for: granted, one row each at most
-    assert _kernels.plan_blocks(3, 2, 1) == 2
-    assert _kernels.plan_blocks(0, 1000, big) == 1  # on their own: only under the hold
+    assert _kernels.plan_threads(3, 10, 1) == 3  # asked for: granted, one block each at most
+    assert _kernels.plan_threads(3, 2, 1) == 2
+    assert _kernels.plan_threads(0, 1000, big) == 1  # on their own: only under the hold
     with single_threaded_blas():
         with threadpool_limits(limits=1, user_api="openmp"):
-            assert _kernels.plan_blocks(0, 1000, big) == 1
+            assert _kernels.plan_threads(0, 1000, big) == 1
         with threadpool_limits(limits=2, user_api="openmp"):
-            assert _kernels.plan_blocks(0, 1000, big) == 2
-            assert _kernels.plan_blocks(0, 1, big) == 1
-            assert _kernels.plan_blocks(0, 1000, 1) == 1  # too little work to split
+            assert _kernels.plan_threads(0, 1000, big) == 2
+            assert _kernels.plan_threads(0, 1, big) == 1
+            assert _kernels.plan_threads(0, 1000, 1) == 1  # too little work to split
 
 
 def test_threaded_kernels_restore_the_blas_thread_count():

@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator
 
 from .._validation import ConstrainedHyperparameters, Options
 from ..activations import ACTIVATIONS
+from ._threads import single_threaded_blas
 
 
 class Cell(ConstrainedHyperparameters, BaseEstimator, ABC):
@@ -186,8 +187,13 @@ class Cell(ConstrainedHyperparameters, BaseEstimator, ABC):
 
 
 def _orthogonal(n, rng):
-    """Return a random ``(n, n)`` orthogonal matrix (QR of a Gaussian, signs fixed)."""
-    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    """Return a random ``(n, n)`` orthogonal matrix (QR of a Gaussian, signs fixed).
+
+    The QR runs on one BLAS thread, as training does, so that the initial weights cannot
+    depend on the thread count either."""
+    gaussian = rng.standard_normal((n, n))
+    with single_threaded_blas():
+        q, r = np.linalg.qr(gaussian)
     return q * np.sign(np.diag(r))
 
 

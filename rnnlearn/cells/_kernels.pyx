@@ -8,13 +8,18 @@ recurrent product, accumulated straight into the step's gate buffer, plus one fu
 elementwise pass over the batch rows. No allocation inside the time loop. The kernels hold
 no state, so they are thread-safe.
 
-Threads. The rows of a batch are independent sequences, so the batch is split into
-`n_threads` contiguous row blocks (numpy.array_split's split) and each thread runs its block
-from the first step to the last, products and elementwise passes alike, with no
-synchronisation between steps. A row's result does not depend on the split. The caller keeps
-BLAS to one thread meanwhile: two thread pools fighting over the cores is far slower. The
-products outside the time loop (matmul, weight_grad) are split over threads in the same way,
-so OpenMP's pool is the only one a training step uses.
+Threads. The rows of a batch are independent sequences, so the batch is cut into blocks of
+SEQUENCE_BLOCK rows at most (balanced: sizes differ by one at most), and each block runs from
+the first step to the last on one thread, products and elementwise passes alike, with no
+synchronisation between steps. The blocks depend on the batch alone, never on the thread
+count: a BLAS product's bits for one row depend on how many rows the call has (OpenBLAS
+picks its kernel by shape), so a split by thread would make a fit depend on the machine's
+cores. Threads only take blocks in turn, and any number of them gives the same bits. The
+products outside the time loop are cut alike: matmul into blocks of MATMUL_BLOCK rows, and
+weight_grad's sum over rows into blocks of GRAD_BLOCK rows, each into its own buffer, the
+buffers then added in block order. The caller keeps BLAS to one thread meanwhile: two thread
+pools fighting over the cores is far slower, so OpenMP's pool is the only one a training
+step uses.
 
 Training and inference. Each cell has one forward kernel, `<cell>_forward`, one loop over
 time whose step t reads h_prev = H[t] and writes H[t+1]. What backward needs besides H (the
@@ -24,7 +29,7 @@ on by one step per step, or not at all. The vanilla cell keeps nothing else, so 
 serves both. Per cell, from the inside out: a row pass (the math of one row), a step (the
 recurrent gemm, the row passes, padding), the loop over time, its two compilations (tanh
 alone or any activation; see _fastmath.pxd) and the Python entry point, which checks shapes
-and runs the loop on each thread's block of rows.
+and runs the loop on each block of rows.
 
 Variable lengths. At each step the products cover a block's rows up to its last valid row,
 so a block sorted by length, longest first, costs its valid steps only.
@@ -80,10 +85,11 @@ def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False,
     """A @ B (or A @ B.T, with transpose_b), plus bias on every row if given, as a new
     C-contiguous array.
 
-    The rows of A are split into n_threads blocks, one gemm each (each block first fills its
-    rows with the bias, so the output is written in one pass). The network's other products
-    go through here and weight_grad, so that one thread pool (OpenMP's) serves the whole
-    training step, BLAS on one thread inside it (see the module docstring)."""
+    The rows of A are cut into blocks of MATMUL_BLOCK rows at most, one gemm each (each
+    block first fills its rows with the bias, so the output is written in one pass), shared
+    by n_threads threads. The network's other products go through here and weight_grad, so
+    that one thread pool (OpenMP's) serves the whole training step, BLAS on one thread inside
+    it (see the module docstring)."""
     cdef Py_ssize_t m = A.shape[0], k = A.shape[1], n_blocks, block, r0, r1, row
     cdef Py_ssize_t n = B.shape[0] if transpose_b else B.shape[1]
     if (B.shape[1] if transpose_b else B.shape[0]) != k:
@@ -98,8 +104,9 @@ def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False,
         out_array[...] = 0 if bias is None else np.asarray(bias)
         return out_array
     cdef floating *b = &bias[0] if has_bias else NULL
-    n_blocks = plan_blocks(n_threads, m, n * k)
-    for block in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
+    n_blocks = count_blocks(m, MATMUL_BLOCK)
+    cdef int threads = plan_threads(n_threads, n_blocks, <double>m * n * k / n_blocks)
+    for block in prange(n_blocks, nogil=True, num_threads=threads, schedule="static"):
         r0 = block_start(block, m, n_blocks)
         r1 = block_start(block + 1, m, n_blocks)
         if has_bias:
@@ -115,8 +122,11 @@ def weight_grad(floating[:, ::1] X, floating[:, ::1] D, floating[:, ::1] out,
                 int d_col0=0, int n_cols=-1, int out_col0=0, int n_threads=0):
     """out[:, out_col0 : out_col0 + n_cols] = X^T @ D[:, d_col0 : d_col0 + n_cols].
 
-    X (N, K), D (N, G), out (K, G_out): a weight gradient over all steps (N = T * B) in
-    one product per thread, each thread taking a block of out's rows (X's columns)."""
+    X (N, K), D (N, G), out (K, G_out): a weight gradient over all steps (N = T * B). The N
+    rows are cut into blocks of GRAD_BLOCK rows at most; each block's product goes to its
+    own buffer (block 0's straight to out), shared by n_threads threads, and the buffers are
+    then added to out in block order, so the sum runs in one order on any number of
+    threads."""
     if n_cols < 0:
         n_cols = D.shape[1] - d_col0
     if X.shape[0] != D.shape[0] or out.shape[0] != X.shape[1] or \
@@ -127,13 +137,25 @@ def weight_grad(floating[:, ::1] X, floating[:, ::1] D, floating[:, ::1] out,
         return
     if X.shape[1] == 0 or n_cols == 0:
         return
-    cdef Py_ssize_t n_rows = X.shape[1], block, r0
-    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, n_rows, X.shape[0] * n_cols)
-    for block in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
-        r0 = block_start(block, n_rows, n_blocks)
-        gemm_full(True, False, <int>(block_start(block + 1, n_rows, n_blocks) - r0), n_cols,
-                  <int>X.shape[0], &X[0, r0], <int>X.shape[1], &D[0, d_col0],
-                  <int>D.shape[1], <floating>0, &out[r0, out_col0], <int>out.shape[1])
+    cdef Py_ssize_t N = X.shape[0], K = X.shape[1], n_blocks = count_blocks(N, GRAD_BLOCK)
+    cdef Py_ssize_t block, r0, row, ldc
+    cdef floating[:, :, ::1] parts = np.empty((n_blocks - 1, K, n_cols), np.asarray(X).dtype)
+    cdef floating *c
+    cdef int threads = plan_threads(n_threads, n_blocks, <double>N * K * n_cols / n_blocks)
+    for block in prange(n_blocks, nogil=True, num_threads=threads, schedule="static"):
+        r0 = block_start(block, N, n_blocks)
+        if block == 0:
+            c, ldc = &out[0, out_col0], out.shape[1]
+        else:
+            c, ldc = &parts[block - 1, 0, 0], n_cols
+        gemm_full(True, False, <int>K, n_cols, <int>(block_start(block + 1, N, n_blocks) - r0),
+                  &X[r0, 0], <int>K, &D[r0, d_col0], <int>D.shape[1], <floating>0, c, <int>ldc)
+    if n_blocks == 1:
+        return
+    threads = plan_threads(n_threads, K, <double>n_blocks * n_cols)
+    for row in prange(K, nogil=True, num_threads=threads, schedule="static"):
+        for block in range(n_blocks - 1):
+            add_row(&out[row, out_col0], &parts[block, row, 0], n_cols)
 
 
 cdef inline bint is_valid(const floating *mask, Py_ssize_t t, Py_ssize_t b,
@@ -156,6 +178,11 @@ cdef inline Py_ssize_t active_rows(const floating *mask, Py_ssize_t t, Py_ssize_
     return last - r0
 
 
+cpdef Py_ssize_t count_blocks(Py_ssize_t n_rows, Py_ssize_t max_rows) noexcept nogil:
+    """Blocks of at most max_rows rows that n_rows rows are cut into (see block_start)."""
+    return (n_rows + max_rows - 1) // max_rows
+
+
 cdef inline Py_ssize_t block_start(Py_ssize_t k, Py_ssize_t B, Py_ssize_t n_blocks) noexcept nogil:
     """First row of block k of n_blocks: the first B % n_blocks blocks get one row more."""
     cdef Py_ssize_t size = B // n_blocks, extra = B % n_blocks
@@ -168,6 +195,12 @@ cdef inline void copy_row(floating *dst, const floating *src, Py_ssize_t n) noex
 
 cdef inline void zero_row(floating *dst, Py_ssize_t n) noexcept nogil:
     memset(dst, 0, n * sizeof(floating))
+
+
+cdef inline void add_row(floating *dst, const floating *src, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(n):
+        dst[j] += src[j]
 
 
 cdef inline floating *ptr_or_null(floating[:, :, ::1] a) noexcept:
@@ -196,6 +229,12 @@ cdef bint threads_allowed = False
 # starting and joining a thread costs more than it saves, and far more on a busy machine.
 MIN_WORK_PER_THREAD = 2 ** 18
 
+# The blocks of rows the kernels cut their work into (see the module docstring). Constants,
+# never derived from the thread count: a result's bits depend on them.
+SEQUENCE_BLOCK = 8  # sequences per block of a recurrent kernel
+MATMUL_BLOCK = 256  # rows per block of matmul
+GRAD_BLOCK = 2048  # rows (steps x sequences) per partial sum of weight_grad
+
 
 def allow_threads(bint allowed):
     """Let kernels called with n_threads=0 use OpenMP's threads (or not); returns the old
@@ -206,17 +245,18 @@ def allow_threads(bint allowed):
     return old
 
 
-cpdef Py_ssize_t plan_blocks(int n_threads, Py_ssize_t n_rows, double work_per_row):
-    """Row blocks (threads) of a kernel over n_rows rows of work_per_row multiply-adds each.
+cpdef int plan_threads(int n_threads, Py_ssize_t n_blocks, double work_per_block):
+    """Threads that share n_blocks blocks of work_per_block multiply-adds each.
 
-    n_threads > 0: that many, at most one per row. n_threads = 0: OpenMP's thread limit,
-    at most one per row and per MIN_WORK_PER_THREAD, and 1 unless threads are allowed."""
+    n_threads > 0: that many, at most one per block. n_threads = 0: OpenMP's thread limit,
+    at most one per block and per MIN_WORK_PER_THREAD, and 1 unless threads are allowed.
+    The blocks are the same whatever this returns."""
     if n_threads <= 0:
         if not threads_allowed:
             return 1
         n_threads = <int>min(openmp.omp_get_max_threads(),
-                             n_rows * work_per_row / MIN_WORK_PER_THREAD)
-    return max(1, min(n_threads, n_rows))
+                             n_blocks * work_per_block / MIN_WORK_PER_THREAD)
+    return <int>max(1, min(n_threads, n_blocks))
 
 
 # ----------------------------------------------------------------------------------------
@@ -318,8 +358,10 @@ def lstm_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
-    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
-    for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
+    cdef Py_ssize_t n_blocks = count_blocks(B, SEQUENCE_BLOCK)
+    cdef int threads = plan_threads(n_threads, n_blocks,
+                                    <double>B * T * W_h.shape[0] * W_h.shape[1] / n_blocks)
+    for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
         lstm_rows_forward(&XW[0, 0, 0], &W_h[0, 0], &H[0, 0, 0], &C[0, 0, 0],
                           &cell_out[0, 0, 0], m, T, B, n_hidden, block_start(k, B, n_blocks),
                           block_start(k + 1, B, n_blocks), training, act)
@@ -409,8 +451,10 @@ def lstm_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] C, floating[:, :, 
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
-    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
-    for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
+    cdef Py_ssize_t n_blocks = count_blocks(B, SEQUENCE_BLOCK)
+    cdef int threads = plan_threads(n_threads, n_blocks,
+                                    <double>B * T * W_h.shape[0] * W_h.shape[1] / n_blocks)
+    for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
         lstm_rows_backward(&dZ[0, 0, 0], &C[0, 0, 0], &cell_out[0, 0, 0], &W_h[0, 0],
                            &dH[0, 0, 0], &dstate[0, 0, 0], &dstate[1, 0, 0], m, T, B,
                            n_hidden, block_start(k, B, n_blocks),
@@ -562,8 +606,10 @@ def gru_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn
         return
     cdef floating *m = ptr_or_null(mask)
     cdef floating *bias = &b_hn[0] if reset_after else NULL
-    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
-    for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
+    cdef Py_ssize_t n_blocks = count_blocks(B, SEQUENCE_BLOCK)
+    cdef int threads = plan_threads(n_threads, n_blocks,
+                                    <double>B * T * W_h.shape[0] * W_h.shape[1] / n_blocks)
+    for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
         gru_rows_forward(&XW[0, 0, 0], &W_h[0, 0], bias, &H[0, 0, 0], &reset_term[0, 0, 0],
                          m, T, B, n_hidden, block_start(k, B, n_blocks),
                          block_start(k + 1, B, n_blocks), reset_after, training, act)
@@ -717,8 +763,10 @@ def gru_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] H, floating[:, :, :
     cdef floating[:, ::1] scratch = np.empty((B, n_hidden), dtype=np.asarray(dZ).dtype)
     cdef floating *m = ptr_or_null(mask)
     cdef floating *dnp = ptr_or_null(dn)
-    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
-    for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
+    cdef Py_ssize_t n_blocks = count_blocks(B, SEQUENCE_BLOCK)
+    cdef int threads = plan_threads(n_threads, n_blocks,
+                                    <double>B * T * W_h.shape[0] * W_h.shape[1] / n_blocks)
+    for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
         gru_rows_backward(&dZ[0, 0, 0], dnp, &reset_term[0, 0, 0], &H[0, 0, 0], &W_h[0, 0],
                           &dH[0, 0, 0], &dstate[0, 0], &scratch[0, 0], m, T, B, n_hidden,
                           block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks),
@@ -782,8 +830,10 @@ def vanilla_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :,
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
-    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
-    for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
+    cdef Py_ssize_t n_blocks = count_blocks(B, SEQUENCE_BLOCK)
+    cdef int threads = plan_threads(n_threads, n_blocks,
+                                    <double>B * T * W_h.shape[0] * W_h.shape[1] / n_blocks)
+    for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
         vanilla_rows_forward(&XW[0, 0, 0], &W_h[0, 0], &H[0, 0, 0], m, T, B, n_hidden,
                              block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks), act)
 
@@ -845,8 +895,10 @@ def vanilla_backward(floating[:, :, ::1] H, floating[:, ::1] W_h, floating[:, :,
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
-    cdef Py_ssize_t n_blocks = plan_blocks(n_threads, B, T * W_h.shape[0] * W_h.shape[1])
-    for k in prange(n_blocks, nogil=True, num_threads=n_blocks, schedule="static"):
+    cdef Py_ssize_t n_blocks = count_blocks(B, SEQUENCE_BLOCK)
+    cdef int threads = plan_threads(n_threads, n_blocks,
+                                    <double>B * T * W_h.shape[0] * W_h.shape[1] / n_blocks)
+    for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
         vanilla_rows_backward(&dZ[0, 0, 0], &H[0, 0, 0], &W_h[0, 0], &dH[0, 0, 0],
                               &dstate[0, 0], m, T, B, n_hidden, block_start(k, B, n_blocks),
                               block_start(k + 1, B, n_blocks), act)

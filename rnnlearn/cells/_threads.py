@@ -1,8 +1,9 @@
-"""The kernels' threads: one block of rows per OpenMP thread, BLAS held at one thread.
+"""The kernels' threads: OpenMP's threads share blocks of rows, BLAS held at one thread.
 
-The rows of a batch are independent sequences, so a recurrent kernel splits them into
-contiguous blocks and each OpenMP thread runs one block through every time step, its
-recurrent products included; the other products split their rows alike. Those products then
+The rows of a batch are independent sequences, so a recurrent kernel cuts them into blocks
+of a fixed size and OpenMP's threads take the blocks, each running its block through every
+time step, its recurrent products included; the other products cut their rows alike. The
+blocks never depend on the thread count, so neither do the results. Those products then
 run on one BLAS thread each. A multi-threaded BLAS beside OpenMP's threads puts two thread
 pools on the same cores, and their idle threads spin and take each other's cores: measured
 up to 10 times slower than either pool alone. So the network runs its passes inside
