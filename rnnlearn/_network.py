@@ -21,9 +21,22 @@ def _mean_weights(H, valid, last):
     return (valid / counts).astype(H.dtype)
 
 
+def _max_steps(H, valid):
+    """``(maximum, step)``, each ``(1, n_samples, units)``: each unit's largest valid
+    state and its step (the first of ties); ``valid`` is ``None`` when every step is.
+
+    The maximum first and then the first step equal to it: half the time of ``argmax``
+    over the (strided) time axis.
+    """
+    if valid is not None:
+        H = np.where(valid, H, -np.inf)
+    maximum = H.max(axis=0, keepdims=True)
+    return maximum, (maximum == H).argmax(axis=0)[None]
+
+
 def _max_weights(H, valid, last):
     """One-hot weights on each unit's largest valid state (the first of ties)."""
-    top = np.argmax(np.where(valid, H, -np.inf), axis=0)[None]
+    top = _max_steps(H, valid)[1]
     weights = np.zeros_like(H)
     np.put_along_axis(weights, top, 1, axis=0)
     return weights
@@ -91,12 +104,16 @@ class NetworkCache(NamedTuple):
         Valid input steps, when padding was replaced by zeros (``n_steps_out > 1`` with
         ``lengths``); the input gradient is zero elsewhere.
     pool_weights : ndarray of shape (n_steps, n_samples, 1 or head_width) or None
-        With pooling, the weight of each top state in ``head_input`` (see :data:`POOLINGS`).
+        With mean or concat pooling, the weight of each top state in ``head_input`` (see
+        :data:`POOLINGS`).
     dropout_masks : tuple of ndarray or None
         The masks :meth:`Network.forward` was given.
     reverse_index : ndarray of int of shape (n_timesteps, n_samples) or None
         For a bidirectional network, the permutation of steps that reverses each
         sequence's valid steps (see :func:`reverse_index`); ``None`` otherwise.
+    pool_top : ndarray of int of shape (1, n_samples, n_outputs_last) or None
+        With max pooling, the step of each unit's largest valid state, which
+        ``head_input`` holds (its one-hot weights, without the array of them).
 
     ``n_outputs_last`` is the top layer's output width: its hidden units, twice that
     when bidirectional.
@@ -111,6 +128,7 @@ class NetworkCache(NamedTuple):
     pool_weights: np.ndarray | None = None
     dropout_masks: tuple | None = None
     reverse_index: np.ndarray | None = None
+    pool_top: np.ndarray | None = None
 
 
 class Network:
@@ -560,7 +578,7 @@ class Network:
         if not training:
             head_input = self._read_head(inputs, lengths, n_timesteps)
         else:
-            head_input, emitted, pool_weights = self._read_top(inputs, lengths, n_timesteps)
+            head_input, emitted, pool = self._read_top(inputs, lengths, n_timesteps)
         if dropout_masks is not None:
             head_input = head_input * dropout_masks[-1]
         raw = _matmul(head_input.reshape(-1, head_input.shape[-1]), head["W"], bias=head["b"])
@@ -574,9 +592,10 @@ class Network:
             inputs.shape,
             n_timesteps,
             valid_input,
-            pool_weights,
+            None if self.pooling == "max" else pool,
             None if dropout_masks is None else tuple(dropout_masks),
             rev,
+            pool if self.pooling == "max" else None,
         )
         return raw, cache
 
@@ -611,10 +630,12 @@ class Network:
         return H, (tuple(caches) if training else None)
 
     def _read_top(self, H, lengths, n_timesteps):
-        """What the head reads of the top states ``H``: ``(head_input, emitted, pool_weights)``.
+        """What the head reads of the top states ``H``: ``(head_input, emitted, pool)``.
 
         ``emitted`` indexes the rows read (``None`` for all of them, or when pooling) and
-        ``pool_weights`` weighs each state in the pooled input (``None`` without pooling).
+        ``pool`` weighs each state in the pooled input (``None`` without pooling), or for
+        max pooling is the step of each unit's maximum, which it gathers (the same values as
+        its one-hot weights would sum to, without their array).
         """
         emitted = self._emitted_rows(lengths, n_timesteps, H.shape[1])
         if self.pooling == "last":
@@ -623,6 +644,9 @@ class Network:
             valid = np.ones(H.shape[:2] + (1,), dtype=bool)
         else:
             valid = step_mask(lengths, n_timesteps)[:, :, None]
+        if self.pooling == "max":
+            maximum, top = _max_steps(H, None if lengths is None else valid)
+            return maximum, None, top
         weights = POOLINGS[self.pooling](H, valid, emitted)
         pooled = np.sum(_blocks(weights, H.shape[-1]) * H[:, :, None], axis=0, keepdims=True)
         return pooled.reshape(pooled.shape[:2] + (-1,)), None, weights
@@ -702,6 +726,10 @@ class Network:
         )
         if cache.dropout_masks is not None:
             d_head_input = d_head_input * cache.dropout_masks[-1]
+        if cache.pool_top is not None:
+            dH = np.zeros(cache.top_shape, dtype=dtype)
+            np.put_along_axis(dH, cache.pool_top, d_head_input, axis=0)
+            return dH
         if cache.pool_weights is not None:
             width = cache.top_shape[-1]
             blocks = _blocks(cache.pool_weights, width) * _blocks(d_head_input, width)
