@@ -33,8 +33,9 @@ def single_threaded_blas():
     The network holds it over each forward and backward pass, a training epoch over all
     its batches, and a prediction pass whose products are big enough to split over threads
     (a smaller one runs single-threaded anyway, and skips the hold's cost), so that no BLAS
-    worker thread is left spinning on a core that an OpenMP thread needs. Nested and concurrent holders share one hold; the last to
-    leave restores the BLAS thread counts. Usable as a decorator.
+    worker thread is left spinning on a core that an OpenMP thread needs. Nested and
+    concurrent holders share one hold; the last to leave restores the BLAS thread counts.
+    Usable as a decorator.
 
     Yields
     ------
