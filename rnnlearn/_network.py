@@ -21,6 +21,12 @@ def _mean_weights(H, valid, last):
     return (valid / counts).astype(H.dtype)
 
 
+def _valid_only(H, valid):
+    """``H`` with its padded states at ``-inf``, or ``H`` itself when ``valid`` is
+    ``None`` (every step valid)."""
+    return H if valid is None else np.where(valid, H, -np.inf)
+
+
 def _max_steps(H, valid):
     """``(maximum, step)``, each ``(1, n_samples, units)``: each unit's largest valid
     state and its step (the first of ties); ``valid`` is ``None`` when every step is.
@@ -28,8 +34,7 @@ def _max_steps(H, valid):
     The maximum first and then the first step equal to it: half the time of ``argmax``
     over the (strided) time axis.
     """
-    if valid is not None:
-        H = np.where(valid, H, -np.inf)
+    H = _valid_only(H, valid)
     maximum = H.max(axis=0, keepdims=True)
     return maximum, (maximum == H).argmax(axis=0)[None]
 
@@ -640,13 +645,12 @@ class Network:
         emitted = self._emitted_rows(lengths, n_timesteps, H.shape[1])
         if self.pooling == "last":
             return (H if emitted is None else H[emitted]), emitted, None
-        if lengths is None:
-            valid = np.ones(H.shape[:2] + (1,), dtype=bool)
-        else:
-            valid = step_mask(lengths, n_timesteps)[:, :, None]
+        valid = None if lengths is None else step_mask(lengths, n_timesteps)[:, :, None]
         if self.pooling == "max":
-            maximum, top = _max_steps(H, None if lengths is None else valid)
+            maximum, top = _max_steps(H, valid)
             return maximum, None, top
+        if valid is None:
+            valid = np.ones(H.shape[:2] + (1,), dtype=bool)
         weights = POOLINGS[self.pooling](H, valid, emitted)
         pooled = np.sum(_blocks(weights, H.shape[-1]) * H[:, :, None], axis=0, keepdims=True)
         return pooled.reshape(pooled.shape[:2] + (-1,)), None, weights
@@ -656,9 +660,8 @@ class Network:
         ``head_input``, by a slice (equal lengths) or a maximum (max pooling) where those
         give the same values, without the index and weights that backward needs."""
         if self.pooling == "max":
-            if lengths is not None:
-                H = np.where(step_mask(lengths, n_timesteps)[:, :, None], H, -np.inf)
-            return H.max(axis=0, keepdims=True)
+            valid = None if lengths is None else step_mask(lengths, n_timesteps)[:, :, None]
+            return _valid_only(H, valid).max(axis=0, keepdims=True)
         if self.pooling == "last" and lengths is None and not self.bidirectional:
             return H if self.n_steps_out is None else H[n_timesteps - 1 :]
         return self._read_top(H, lengths, n_timesteps)[0]
