@@ -7,7 +7,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import RegressorMixin
-from sklearn.linear_model import RidgeCV
 from sklearn.utils.validation import check_is_fitted
 
 from ._heads import quantile_values
@@ -19,10 +18,15 @@ from ._validation import (
     check_sequences,
     check_targets,
 )
+from ._windows import (
+    change_scale,
+    fit_linear,
+    floored,
+    last_steps,
+    relative_to_level,
+    roll_forward,
+)
 from .losses import Pinball
-
-RIDGE_ALPHAS = np.logspace(-3, 3, 13)
-"""Penalties among which the linear path's ridge regression picks by leave-one-out error."""
 
 MIN_HELD_OUT = 10
 """Fewest windows the chronological hold-out must have; with fewer, training uses all."""
@@ -40,71 +44,10 @@ def _check_target_features(value, name):
     return tuple(int(i) for i in indices)
 
 
-def _relative(X, lengths, relative):
-    """``(X_relative, level)``: windows minus their level, the last valid value per feature.
-
-    ``level`` is ``(n_samples, n_features)`` (zeros when ``relative`` is false); padded
-    steps of ``X_relative`` are zero.
-    """
-    n_samples, n_steps, _ = X.shape
-    level = X[np.arange(n_samples), lengths - 1] if relative else np.zeros(X[:, 0].shape)
-    valid = np.arange(n_steps) < lengths[:, None]
-    return np.where(valid[..., None], X - level[:, None], 0.0), level
-
-
-def _last_steps(X_relative, lengths, n_lags):
-    """The last ``n_lags`` valid steps of each window, front-padded with zeros (the level)."""
-    steps = lengths[:, None] - n_lags + np.arange(n_lags)
-    lagged = X_relative[np.arange(len(X_relative))[:, None], np.maximum(steps, 0)]
-    return np.where(steps[..., None] >= 0, lagged, 0.0)
-
-
-def _roll(X, lengths, values, features):
-    """Windows one step on: the oldest step dropped, ``values`` (of ``features``) the newest."""
-    rolled = np.concatenate([X[:, 1:], np.zeros_like(X[:, :1])], axis=1)
-    rolled[np.arange(len(X))[:, None], (lengths - 1)[:, None], features] = values
-    return rolled
-
-
-def _change_scale(X, lengths, features):
-    """Standard deviation of the one-step changes of ``features`` over each window's valid
-    steps, ``(n_samples, len(features))`` (0 for a window of one step, or a straight line).
-    """
-    valid = (np.arange(1, X.shape[1]) < lengths[:, None])[..., None]
-    n_changes = np.maximum(lengths - 1, 1)[:, None]
-    changes = np.where(valid, np.diff(X[:, :, features], axis=1), 0.0)
-    mean = changes.sum(axis=1) / n_changes
-    spread = np.where(valid, changes - mean[:, None], 0.0)
-    return np.sqrt((spread**2).sum(axis=1) / n_changes)
-
-
-def _floored(scales, reference):
-    """Window scales, at least 1e-3 of the held-out windows' mean scale (``reference``)
-    of each column; all 1 (absolute errors) where that mean is 0 or not known."""
-    if reference is None:
-        return np.ones_like(scales)
-    floor = 1e-3 * reference.mean(axis=0)
-    return np.where(floor > 0, np.maximum(scales, floor), 1.0)
-
-
 def _steps_ahead(target_features):
     """Steps a model forecasts: its outputs per feature forecast (``h`` for a direct model
     of ``h`` steps, 1 for a one-step one)."""
     return len(target_features) // len(np.unique(target_features))
-
-
-def _fit_linear(Z, Y, weights):
-    """Ridge (penalty by leave-one-out) of ``Y`` on standardised columns of ``Z``.
-
-    Returns ``(coef, intercept)`` on ``Z`` itself: ``Z @ coef + intercept`` predicts.
-    """
-    mean = np.average(Z, axis=0, weights=weights)
-    std = np.sqrt(np.average((Z - mean) ** 2, axis=0, weights=weights))
-    std[std <= 1e-12 * np.abs(mean).clip(1)] = 1.0
-    ridge = RidgeCV(alphas=RIDGE_ALPHAS, alpha_per_target=True)
-    ridge.fit((Z - mean) / std, Y, sample_weight=weights)
-    coef = ridge.coef_.reshape(Y.shape[1], -1).T / std[:, None]
-    return coef, np.reshape(ridge.intercept_, -1) - mean @ coef
 
 
 class RNNForecaster(RNNRegressor):
@@ -475,7 +418,7 @@ n_quantiles) or None
     def _fit_windows(self, X, lengths, Y, weights):
         """The window encoding learned from training windows (level, linear path, scaling)."""
         features = self._target_features_for(X.shape[2], Y.shape[1])
-        X_relative, level = _relative(X, lengths, self.relative)
+        X_relative, level = relative_to_level(X, lengths, self.relative)
         n_lags = int(lengths.min()) if self.linear_path else 0
         valid = X_relative[np.arange(X.shape[1]) < lengths[:, None]]
         scale = valid.std(axis=0)
@@ -494,8 +437,8 @@ n_quantiles) or None
         coef = np.zeros((n_lags * n_features, Y_relative.shape[1]))
         intercept = np.zeros(Y_relative.shape[1])
         if n_lags:
-            Z = _last_steps(X_relative, lengths, n_lags).reshape(n_samples, -1)
-            coef, intercept = _fit_linear(Z, Y_relative, weights)
+            Z = last_steps(X_relative, lengths, n_lags).reshape(n_samples, -1)
+            coef, intercept = fit_linear(Z, Y_relative, weights)
         return {
             "linear_coef_": coef.reshape(n_lags, n_features, Y_relative.shape[1]),
             "linear_intercept_": intercept,
@@ -512,7 +455,7 @@ n_quantiles) or None
         n_fit = len(X) - self._n_held_out(len(X))
         if n_fit == len(X):
             return offset
-        X_relative, level = _relative(X[:n_fit], lengths[:n_fit], encoding["relative_"])
+        X_relative, level = relative_to_level(X[:n_fit], lengths[:n_fit], encoding["relative_"])
         Y_relative = Y[:n_fit] - level[:, encoding["target_features_"]]
         n_lags = len(encoding["linear_coef_"])
         part = self._linear_path(X_relative, lengths[:n_fit], Y_relative, weights[:n_fit], n_lags)
@@ -531,9 +474,9 @@ n_quantiles) or None
         ``network_input`` is an array, or a list for windows of different lengths, in
         ``dtype``; ``offset`` is ``(n_samples, n_outputs)`` in float64.
         """
-        X_relative, level = _relative(X, lengths, encoding["relative_"])
+        X_relative, level = relative_to_level(X, lengths, encoding["relative_"])
         coef = encoding["linear_coef_"]
-        lagged = _last_steps(X_relative, lengths, len(coef))
+        lagged = last_steps(X_relative, lengths, len(coef))
         offset = level[:, encoding["target_features_"]] + encoding["linear_intercept_"]
         offset = offset + np.einsum("nkf,kft->nt", lagged, coef)
         scaled = ((X_relative - encoding["_input_mean"]) / encoding["_input_scale"]).astype(dtype)
@@ -614,7 +557,7 @@ n_quantiles) or None
     @staticmethod
     def _calibrate(setup, state):
         """The calibration's encoding entries: the absolute errors of the fitted forecasts
-        of the held-out windows, sorted per column, the scale (:func:`_change_scale`) of
+        of the held-out windows, sorted per column, the scale (:func:`change_scale`) of
         the window of each and, for a quantile loss, its quantiles less its target.
 
         The network's weights are the restored ones, the linear path the one fitted before
@@ -635,7 +578,7 @@ n_quantiles) or None
             quantile_errors = (quantiles - y[0][..., None]) * np.asarray(unit)[:, None]
         windows = X.transpose(1, 0, 2).astype(np.float64) * encoding["_input_scale"]
         lengths = np.full(len(errors), len(X)) if lengths is None else lengths
-        scales = _change_scale(windows, lengths, encoding["target_features_"])
+        scales = change_scale(windows, lengths, encoding["target_features_"])
         keep = weights[0] > 0
         keep[: _steps_ahead(encoding["target_features_"]) - 1] = False
         order = np.argsort(errors[keep], axis=0, kind="stable")
@@ -762,8 +705,8 @@ n_quantiles) or None
             quantiles = self.predict_quantiles(X)[..., list(pair)]
             lower, upper = quantiles[..., 0], quantiles[..., 1]
         windows, lengths, _ = self._windows(X, fitted=True)
-        scales = _change_scale(windows, lengths, self.target_features_)
-        margin = half_width * _floored(scales, self.calibration_scales_)
+        scales = change_scale(windows, lengths, self.target_features_)
+        margin = half_width * floored(scales, self.calibration_scales_)
         margin = margin.reshape(lower.shape).astype(lower.dtype)
         lower, upper = lower - margin, upper + margin
         middle = (lower + upper) / 2  # where a narrowed band would cross, its ends meet
@@ -789,7 +732,7 @@ n_quantiles) or None
             misses = self.calibration_quantile_errors_[..., list(pair)]
             errors = np.maximum(misses[..., 0], -misses[..., 1])
         reference = self.calibration_scales_
-        return pair, np.sort(errors / _floored(reference, reference), axis=0)[rank - 1]
+        return pair, np.sort(errors / floored(reference, reference), axis=0)[rank - 1]
 
     def _paired_coverages(self, below):
         """The coverages ``c < below`` of a quantile model calibrated with its levels
@@ -862,7 +805,7 @@ n_quantiles) or None
         forecasts = []
         for _ in range(n_steps):  # the windows are checked once, then encoded each step
             forecasts.append(self._forecast(*self._encoded(X, lengths, dtype)).reshape(len(X), -1))
-            X = _roll(X, lengths, forecasts[-1], features)
+            X = roll_forward(X, lengths, forecasts[-1], features)
         return np.concatenate(forecasts, axis=1)
 
     def _recursive_features(self):

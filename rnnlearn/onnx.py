@@ -83,9 +83,9 @@ from ._base import BaseRNN
 from ._export_tables import ONNX_ACTIVATIONS
 from ._export_tables import RECURRENT_LAYERS as ONNX_LAYERS
 from ._fitted import calibrated_band, paired_coverages, read_model
-from ._forecaster import _floored
 from ._network import DIRECTIONS
 from ._validation import check_number
+from ._windows import floored
 from .cells import GRUCell, LSTMCell, VanillaCell
 from .interop import _torch_layer
 from .preprocessing import SequenceScaler
@@ -281,10 +281,10 @@ def _check_coverages(estimator, model, coverages):
     lower, upper, half_widths = zip(*(_band(estimator, model, c) for c in bands), strict=True)
     reference = model.encoding["calibration_scales_"]
     n_targets = model.n_targets
-    # Read off _floored itself: it maps 0 to each column's floor (or 1), and keeps an
+    # Read off floored itself: it maps 0 to each column's floor (or 1), and keeps an
     # infinite scale where it floors (rather than sets every scale to 1).
-    floor = _floored(np.zeros((1, n_targets)), reference)[0]
-    kept = _floored(np.full((1, n_targets), np.inf), reference)[0] == np.inf
+    floor = floored(np.zeros((1, n_targets)), reference)[0]
+    kept = floored(np.full((1, n_targets), np.inf), reference)[0] == np.inf
     return _Intervals(
         lower=np.array(lower),
         upper=np.array(upper),
