@@ -19,7 +19,6 @@ from numbers import Integral
 from typing import NamedTuple
 
 import numpy as np
-from sklearn.base import clone
 
 from ._classifier import RNNClassifier
 from ._fitted import check_hyperparameters, prepare_run, train_prepared, with_target_scaling
@@ -317,9 +316,10 @@ class _Moments:
 
 class _Encoder:
     """Encodes chunks as the estimator's ``partial_fit`` would, with what the first pass
-    learned: a clone of the estimator, given the classes and the resolved class weights,
-    and, for a regressor, targets standardised by the stream's scaling (so its own
-    scaling is off)."""
+    learned: a copy of the estimator's settings, given the classes and the resolved class
+    weights, and, for a regressor, targets standardised by the stream's scaling (so its own
+    scaling is off). ``fresh`` starts the run from the estimator's ``random_state``, as
+    ``fit`` does; ``scratch`` encodes chunks without drawing from it."""
 
     def __init__(self, estimator, survey):
         settings = {"warm_start": False, "verbose": 0, "callbacks": None}
@@ -327,8 +327,9 @@ class _Encoder:
             settings["normalize_y"] = False
         if survey.class_weight is not None:
             settings["class_weight"] = survey.class_weight
-        self.fresh = clone(estimator).set_params(**settings)
-        self.scratch = clone(self.fresh).set_params(random_state=0)  # leaves fresh's generator
+        params = {**estimator.get_params(deep=False), **settings}  # callbacks are not copied
+        self.fresh = type(estimator)(**params)
+        self.scratch = type(estimator)(**{**params, "random_state": 0})  # leaves the generator
         self.survey = survey
 
     def _targets(self, y):
