@@ -135,6 +135,7 @@ if __name__ == "__main__":
     )
     with cluster, Client(cluster) as client:
         memory = MemoryLog(client)
+        idle = max(client.run(peak_resident_size).values())  # the workers before any task
         model = RNNRegressor(
             hidden_layer_sizes=(8,),
             batch_size=100,
@@ -150,14 +151,17 @@ if __name__ == "__main__":
     print(f"validation R² per epoch: {np.round(model.validation_scores_, 3).tolist()}")
     chunks = training_peak / one_chunk
     print(f"training process peak: {training_peak / MB:.0f} MB ({chunks:.1f} chunks)")
-    print(f"worker peak resident: {worker_peak / MB:.0f} MB (limit {memory_limit / MB:.0f} MB)")
+    print(
+        f"worker peak resident: {worker_peak / MB:.0f} MB, idle {idle / MB:.0f} MB "
+        f"(limit {memory_limit / MB:.0f} MB)"
+    )
 
 # %%
 # The figure
 # ----------
 #
 # Left, the validation R² after each epoch; right, each epoch's peak memory of the training
-# process and the workers' peak so far, against one chunk and a worker's limit.
+# process and the workers' peak so far, against one chunk, an idle worker and a worker's limit.
 if __name__ == "__main__":
     epochs = np.arange(1, model.n_iter_ + 1)
     figure, (score_ax, memory_ax) = plt.subplots(1, 2, figsize=(9, 3.8))
@@ -168,9 +172,10 @@ if __name__ == "__main__":
     memory_ax.plot(epochs, np.array(memory.training) / MB, marker="o", label="training process")
     memory_ax.plot(epochs, np.array(memory.workers) / MB, marker="s", label="worker (peak RSS)")
     memory_ax.axhline(memory_limit / MB, color="tab:red", linestyle="--", label="worker limit")
+    memory_ax.axhline(idle / MB, color="tab:orange", linestyle=":", label="idle worker")
     memory_ax.axhline(one_chunk / MB, color="grey", linestyle=":", label="one chunk")
-    memory_ax.set(xlabel="epoch", ylabel="MB", ylim=(0, None))
+    memory_ax.set(xlabel="epoch", ylabel="MB", ylim=(0, 1.5 * memory_limit / MB))
     memory_ax.set_title(f"Peak memory; the array is {X.nbytes / MB:.0f} MB")
-    memory_ax.legend(fontsize="small")
+    memory_ax.legend(fontsize="small", loc="upper center", ncols=2)
     figure.tight_layout()
     figure.savefig(output, dpi=100) if output else plt.show()
