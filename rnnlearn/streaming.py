@@ -97,7 +97,7 @@ def _stream_run(estimator, source, validation_data, classes):
     stream = _ChunkStream(source, encoder, setup.model.network)
     validation = None
     if validation_data is not None:
-        validation = encoder.encode(*_pair(validation_data, "validation_data"), "validation_data")
+        validation = stream.checked(*_pair(validation_data, "validation_data"), "validation_data")
     hyper = check_hyperparameters(estimator)
     setup = replace(
         setup,
@@ -351,10 +351,6 @@ class _Encoder:
         except ValueError as error:
             raise ValueError(f"{what}: {error}") from error
 
-    def encode(self, X, y, what):
-        """``(X, y)`` as training data (see :class:`~rnnlearn._training.TrainingData`)."""
-        return self.prepared(X, y, what).data
-
     def model(self, model, *, validated):
         """The run's model with the stream's target scaling (if any)."""
         model = with_target_scaling(model, self.survey.scaling)
@@ -370,19 +366,25 @@ class _ChunkStream:
         self.n_samples = source.n_samples or 0  # rows of a whole epoch, once known
         self.last = 0
 
-    def chunk(self, i):
-        """Chunk ``i`` as training data; refuses one of another shape than the first."""
-        setup = self.encoder.prepared(*self.source.load(i), f"chunk {i}")
+    def checked(self, X, y, what):
+        """``(X, y)`` as training data (a :class:`~rnnlearn._training.TrainingData`);
+        refuses data of another shape than chunk 0's, naming it ``what``."""
+        setup = self.encoder.prepared(X, y, what)
         network = setup.model.network
         if not network.matches(self.network):
             raise ValueError(
-                f"chunk {i} has {network.n_features} features per step and "
+                f"{what} has {network.n_features} features per step and "
                 f"{network.n_outputs} outputs (steps: {network.n_steps_out}); chunk 0 "
                 f"has {self.network.n_features} and {self.network.n_outputs} "
                 f"({self.network.n_steps_out}): every chunk needs the same."
             )
-        self.last = i
         return setup.data
+
+    def chunk(self, i):
+        """Chunk ``i`` as training data (see :meth:`checked`)."""
+        data = self.checked(*self.source.load(i), f"chunk {i}")
+        self.last = i
+        return data
 
     def epoch(self, batch_size, shuffle, rng):
         """Yield an epoch's ``(batch, weight_per_sample)`` (see

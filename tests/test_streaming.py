@@ -182,6 +182,11 @@ def short_targets(i):
         ({"chunks": [chunk(0)], "y": np.zeros(24)}, ValueError, "only for a dask array"),
         ({"chunks": []}, ValueError, "no chunks"),
         ({"chunks": [chunk(0)], "validation_data": chunk(1)[0]}, ValueError, "validation_data"),
+        (
+            {"chunks": [chunk(0)], "validation_data": shifted_features(1)},
+            ValueError,
+            "validation_data has 1 features",
+        ),
     ],
 )
 def test_bad_sources_raise_before_the_estimator_changes(arguments, error, match):
