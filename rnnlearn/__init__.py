@@ -14,6 +14,7 @@ from . import (
     optimizers,
     persistence,
     preprocessing,
+    streaming,
 )
 from ._classifier import RNNClassifier
 from ._forecaster import RNNForecaster
@@ -57,4 +58,5 @@ __all__ = [
     "optimizers",
     "persistence",
     "preprocessing",
+    "streaming",
 ]

@@ -245,14 +245,16 @@ class BaseRNN(CallbackSupportMixin, BaseEstimator, ABC):
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
-    @with_callbacks
     def _fit(self, X, y, sample_weight, *, incremental, classes=None):
-        """The fit ladder: prepare (may raise, changes nothing), train, commit.
-
-        Runs inside sklearn's callback management, which tears the callbacks down
-        however training ends.
-        """
+        """The fit ladder: prepare (may raise, changes nothing), then :meth:`_run`."""
         setup, state = self._prepare(X, y, sample_weight, incremental=incremental, classes=classes)
+        return self._run(setup, state, X, y, sample_weight, incremental=incremental)
+
+    @with_callbacks
+    def _run(self, setup, state, X, y, sample_weight, *, incremental):
+        """Train a prepared run and commit each epoch (``X``, ``y``, ``sample_weight``: what
+        callbacks see), inside sklearn's callback management, which tears the callbacks
+        down however training ends. :mod:`rnnlearn.streaming` runs its stream here too."""
         n_epochs = 1 if incremental else self.max_iter
         metadata = None if sample_weight is None else {"sample_weight": sample_weight}
         context = None  # sklearn's callback context (scikit-learn >= 1.9): a subtask per epoch

@@ -30,6 +30,10 @@ and :func:`prepare_run` give an estimator's checked hyperparameters, the names o
 target encoding (and the entries older files lack), and the model and fresh state a
 training run on sample data would start from.
 
+Training from elsewhere (:mod:`rnnlearn.streaming`): :func:`prepare_run` gives a run's
+model and fresh state, :func:`with_target_scaling` sets a target scaling computed over a
+stream, and :func:`train_prepared` trains the run as ``fit`` does.
+
 Where new features plug in:
 
 - **A new output head** (quantiles, a distribution, target scaling) keeps what it learns
@@ -392,3 +396,21 @@ def prepare_run(estimator, X, y, classes=None):
     unless it is fitted.
     """
     return estimator._prepare(X, y, None, incremental=True, classes=classes)
+
+
+def with_target_scaling(model, scaling):
+    """``model`` with the target scaling ``(mean, scale)`` of each output column in its
+    encoding (what ``normalize_y`` fits), or unchanged for ``None``; for a regressor whose
+    scaling was computed elsewhere, such as over a stream of chunks."""
+    if scaling is None:
+        return model
+    mean, scale = scaling
+    return replace(model, encoding={**model.encoding, "_y_mean": mean, "_y_scale": scale})
+
+
+def train_prepared(estimator, setup, state, source):
+    """Train ``estimator`` on a prepared run as :meth:`fit` trains: up to ``max_iter``
+    epochs under its epoch policy and callbacks, committing every epoch. ``setup`` and
+    ``state`` come from :func:`prepare_run` (``setup.data`` may be a stream of chunks);
+    ``source`` is what the callbacks receive as ``X``. Returns the estimator."""
+    return estimator._run(setup, state, source, None, None, incremental=False)

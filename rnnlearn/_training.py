@@ -117,6 +117,13 @@ class TrainingData:
         """The whole set as one batch (see :meth:`batch`), for scoring it."""
         return self.batch(slice(None))
 
+    def epoch(self, batch_size, shuffle, rng):
+        """Yield one epoch's ``(batch, weight_per_sample)``: every sample once, in
+        minibatches (see :func:`minibatches` and :meth:`batch`) with the loss's
+        normaliser; a stream of chunks (:mod:`rnnlearn.streaming`) yields the same."""
+        for index in minibatches(self.n_samples, batch_size, shuffle, rng):
+            yield self.batch(index), self.weight_per_sample
+
     def subset(self, index):
         """A new :class:`TrainingData` holding the samples in ``index``."""
         return TrainingData(*self._cut(index), self.dtype, synced=self.synced)
@@ -277,7 +284,8 @@ class TrainingSetup:
     model : Model
         The network, optimizer, loss and target encoding (see :class:`~._fitted.Model`).
     data : TrainingData
-        The training set.
+        The training set, or a stream of chunks with its ``epoch``, ``n_samples`` and
+        ``time_major`` (:mod:`rnnlearn.streaming`).
     validation : TrainingData or None
         The held-out set scored after every epoch (early stopping), else ``None``.
     batch_size : int
@@ -295,7 +303,7 @@ class TrainingSetup:
     """
 
     model: object
-    data: TrainingData
+    data: object
     validation: TrainingData | None
     batch_size: int
     shuffle: bool
@@ -382,12 +390,12 @@ def run_epoch(setup, state):
     data, params, guard = setup.data, state.params, state.guard
     total = 0.0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for index in minibatches(data.n_samples, setup.batch_size, setup.shuffle, state.rng):
-            X, lengths, y, weights = data.batch(index)
+        for batch, weight_per_sample in data.epoch(setup.batch_size, setup.shuffle, state.rng):
+            X, lengths, y, weights = batch
             n_batch = X.shape[1]
             masks = network.dropout_masks(state.rng, n_batch, params.dtype)
             raw, cache = network.forward(params, X, lengths, dropout_masks=masks)
-            value, d_raw = loss.loss_gradient(y, raw, weights, data.weight_per_sample * n_batch)
+            value, d_raw = loss.loss_gradient(y, raw, weights, weight_per_sample * n_batch)
             if guard.reference is None:
                 guard.reference = value
             if not np.isfinite(value) or value > EXPLOSION_FACTOR * guard.reference:

@@ -21,6 +21,7 @@ NAMES = [
     "plot_grid_search_cells",
     "plot_hidden_state_features",
     "plot_onnx_deployment",
+    "plot_out_of_core",
     "plot_partial_fit_stream",
     "plot_plaid_classification",
     "plot_sine_forecast",
@@ -324,3 +325,15 @@ def test_dask_search_runs_on_two_workers(run_example):
     assert len(scores) == 6 and np.all(np.isfinite(scores))
     assert search.best_score_ > 1 / 3  # three classes
     assert len(example["figure"].axes[0].texts) == 6
+
+
+def test_out_of_core_streams_a_dask_array_within_the_workers_limit(run_example):
+    pytest.importorskip("dask.distributed")
+    example = run_example("plot_out_of_core")
+    model, memory = example["model"], example["memory"]
+    assert model.n_iter_ == len(memory.training) == len(memory.workers) == 4
+    assert model.validation_scores_[-1] > model.validation_scores_[0]
+    assert model.t_ == 4 * example["X"].shape[0]
+    assert max(memory.workers) < example["memory_limit"]
+    memory_ax = example["figure"].axes[1]
+    assert np.array_equal(memory_ax.lines[0].get_ydata(), np.array(memory.training) / 1e6)
