@@ -202,7 +202,6 @@ def test_a_multivariate_series_is_forecast_column_by_column():
     assert np.array_equal(forecast["b"].to_numpy(), alone.predict().to_numpy())
 
 
-@pytest.mark.slow
 def test_the_example_runs_fast(tmp_path, monkeypatch):
     """``examples/sktime_forecasting.py --fast`` backtests, beats the naive forecast, draws."""
     pytest.importorskip("matplotlib").use("Agg")
