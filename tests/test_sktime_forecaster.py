@@ -177,13 +177,15 @@ def test_update_moves_the_window_and_refits_on_request():
     assert np.array_equal(model.predict().to_numpy(), _forecaster([1, 3], y).predict().to_numpy())
 
 
-def test_evaluate_backtests_with_an_expanding_window():
+@pytest.mark.parametrize("strategy", ["refit", "update", "no-update_params"])
+def test_evaluate_backtests_with_an_expanding_window(strategy):
     y = _series(240, index=pd.period_range("2000-01", periods=240, freq="M"))
     splitter = ExpandingWindowSplitter(fh=[1, 3, 6], initial_window=180, step_length=24)
     results = evaluate(
         RNNForecasterSktime(24, RNNForecaster(**SMALL), random_state=0),
         splitter,
         y,
+        strategy=strategy,
         scoring=[MeanAbsoluteScaledError(sp=12), EmpiricalCoverage(coverage=0.9)],
     )
     assert len(results) == 3
@@ -212,3 +214,19 @@ def test_the_example_runs_fast(tmp_path, monkeypatch):
     mase = namespace["mase"]
     assert np.isfinite(list(mase.values())).all()
     assert mase["rnnlearn"] < mase["seasonal naive"]
+
+
+def test_evaluate_by_update_refits_as_evaluate_by_refit():
+    """``update(update_params=True)`` refits on every value seen, with the same seed."""
+    y = _series(240, index=pd.period_range("2000-01", periods=240, freq="M"))
+    splitter = ExpandingWindowSplitter(fh=[1, 2], initial_window=200, step_length=12)
+    model = RNNForecasterSktime(24, RNNForecaster(**SMALL), random_state=0)
+    scores = {
+        strategy: evaluate(model, splitter, y, strategy=strategy)[
+            "test_MeanAbsolutePercentageError"
+        ].to_numpy()
+        for strategy in ("refit", "update", "no-update_params")
+    }
+    assert np.array_equal(scores["refit"], scores["update"])
+    assert scores["refit"][0] == scores["no-update_params"][0]
+    assert not np.array_equal(scores["refit"], scores["no-update_params"])  # kept its weights
