@@ -230,3 +230,53 @@ def test_evaluate_by_update_refits_as_evaluate_by_refit():
     assert np.array_equal(scores["refit"], scores["update"])
     assert scores["refit"][0] == scores["no-update_params"][0]
     assert not np.array_equal(scores["refit"], scores["no-update_params"])  # kept its weights
+
+
+def _promotions(n=300, horizon=7, seed=0):
+    """Daily sales with a weekly season and planned promotions (known ``horizon`` days
+    past the sales): ``(sales, promotions)``, the promotions ``horizon`` rows longer."""
+    rng = np.random.RandomState(seed)
+    promo = (rng.uniform(size=n + horizon) < 0.15).astype(float)
+    t = np.arange(n)
+    sales = 20 + 0.02 * t + 3 * np.sin(2 * np.pi * t / 7) + 5 * promo[:n]
+    index = pd.date_range("2020-01-01", periods=n + horizon, freq="D")
+    sales = pd.Series(sales + 0.3 * rng.normal(size=n), index=index[:n], name="sales")
+    return sales, pd.DataFrame({"promo": promo}, index=index)
+
+
+def test_known_future_covariates_are_led_by_the_horizon():
+    """The window ending at the cutoff holds the covariates of steps 1 to h: the model is
+    the user guide's recipe, ``RNNForecaster`` on the series beside the led covariate."""
+    h, window, n = 7, 21, 300
+    sales, promo = _promotions(n, h)
+    model = RNNForecasterSktime(window, RNNForecaster(**SMALL), random_state=0)
+    forecast = model.fit(sales, promo.iloc[:n], fh=[1, 4, 7]).predict(X=promo.iloc[n:])
+    stacked = np.column_stack([sales.to_numpy(), promo["promo"].to_numpy()[h : n + h]])
+    X, Y = make_windows(stacked, window, horizon=h, target=0, all_steps=True)
+    recipe = RNNForecaster(**SMALL, target_features=[0] * h, random_state=0).fit(X, Y)
+    expected = recipe.predict(stacked[None, -window:])[0, [0, 3, 6]]
+    assert np.array_equal(forecast.to_numpy(), expected)
+
+
+def test_known_future_covariates_improve_the_forecast():
+    h, n = 7, 300
+    sales, promo = _promotions(n, h)
+    splitter = ExpandingWindowSplitter(fh=np.arange(1, h + 1), initial_window=200, step_length=h)
+    errors = {}
+    for name, X in {"without": None, "with": promo.iloc[:n]}.items():
+        model = RNNForecasterSktime(21, RNNForecaster(8, max_iter=5), random_state=0)
+        results = evaluate(model, splitter, sales, X=X, scoring=MeanAbsoluteScaledError(sp=7))
+        errors[name] = results["test_MeanAbsoluteScaledError"].mean()
+    assert errors["with"] < errors["without"] / 2, errors
+
+
+def test_a_model_fitted_with_covariates_needs_them_at_every_step():
+    sales, promo = _promotions()
+    model = RNNForecasterSktime(21, RNNForecaster(**SMALL), random_state=0)
+    model.fit(sales, promo.iloc[:300], fh=[1, 7])
+    with pytest.raises(ValueError, match="needs X at every step from 1 to 7"):
+        model.predict()
+    with pytest.raises(ValueError, match="needs X at every step from 1 to 7"):
+        model.predict(X=promo.iloc[[300, 306]])  # the steps of fh only
+    with pytest.raises(ValueError, match="update needs X"):
+        model.update(pd.Series([20.0], index=promo.index[300:301], name="sales"))

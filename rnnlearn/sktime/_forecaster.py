@@ -8,7 +8,7 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sktime.forecasting.base import BaseForecaster
+from sktime.forecasting.base import BaseForecaster, ForecastingHorizon
 
 from .. import RNNForecaster
 from ..losses import Pinball
@@ -19,6 +19,24 @@ _TOO_FEW = (
     "calibrated on {}: the interval is infinite (the only one with that guarantee). Hold out "
     "more windows (estimator's validation_fraction) or give a longer series."
 )
+
+
+def _stacked(y, X, horizon):
+    """``y`` as an array, with ``X``'s columns led by ``horizon`` beside it: row ``t`` holds
+    ``y`` at ``t`` and ``X`` at ``t + horizon`` (zeros in the last ``horizon`` rows, which
+    no training window reaches: their targets would lie past ``y``'s end)."""
+    values = y.to_numpy(dtype=np.float64)
+    if X is None:
+        return values
+    covariates = X.to_numpy(dtype=np.float64)
+    led = np.zeros_like(covariates)
+    led[: len(covariates) - horizon] = covariates[horizon:]
+    return np.column_stack([values, led])
+
+
+def _appended(seen, new):
+    """``seen`` with ``new`` after it (``new`` replaces values at times both have)."""
+    return pd.concat([seen[~seen.index.isin(new.index)], new]).sort_index()
 
 
 class RNNForecasterSktime(BaseForecaster):
@@ -46,11 +64,17 @@ class RNNForecasterSktime(BaseForecaster):
     and a warning says so. A short series needs a larger ``validation_fraction`` in
     ``estimator``.
 
-    A multivariate ``y`` is forecast column by column (one model each, by sktime), and
-    exogenous ``X`` is ignored: a known-future covariate needs its values at every step
-    from 1 to ``h`` after the cutoff, which sktime does not promise for a horizon such as
-    ``[1, 3, 12]`` (the user guide's "Known-future covariates" shows the recipe with
-    :class:`~rnnlearn.RNNForecaster` itself).
+    **Known-future covariates.** ``X``, given to ``fit`` on ``y``'s times, holds values
+    known in advance (calendar features, planned prices or promotions). Each window then
+    holds, beside its values, the covariates ``h`` steps later (row ``t``: ``y`` at ``t``
+    and ``X`` at ``t + h``, the user guide's "Known-future covariates"), so the window
+    ending at the cutoff holds those of every step from 1 to ``h``: ``predict`` needs
+    ``X`` at all of them, not only at ``fh``'s (sktime's ``capability:non_contiguous_X``
+    is False), and raises ``ValueError`` without. Do not pass a covariate measured with
+    the series: the fit would read values of its targets' own times, which no forecast
+    can. Windows are relative to their last value, the covariates' too, so a covariate
+    acts through its changes over the window. Without ``X`` in ``fit``, ``X`` is ignored.
+    A multivariate ``y`` is forecast column by column (one model each, by sktime).
 
     Parameters
     ----------
@@ -98,7 +122,9 @@ class RNNForecasterSktime(BaseForecaster):
         "y_inner_mtype": "pd.Series",
         "X_inner_mtype": "pd.DataFrame",
         "capability:multivariate": False,
-        "capability:exogenous": False,
+        "capability:exogenous": True,
+        "capability:non_contiguous_X": False,
+        "capability:categorical_in_X": False,
         "capability:insample": False,
         "capability:pred_int": True,
         "capability:pred_int:insample": False,
@@ -121,8 +147,8 @@ class RNNForecasterSktime(BaseForecaster):
         ----------
         y : pd.Series
             The series, univariate, without missing values.
-        X : None
-            Ignored (``capability:exogenous`` is False).
+        X : pd.DataFrame or None
+            Known-future covariates, on ``y``'s index.
         fh : ForecastingHorizon
             The steps to forecast, all after the cutoff.
 
@@ -138,20 +164,23 @@ class RNNForecasterSktime(BaseForecaster):
                 f"estimator must be an rnnlearn.RNNForecaster or None; got {self.estimator!r}."
             )
         horizon = int(self._steps(fh).max())
+        if X is not None:
+            X = X.reindex(y.index)  # the rows of y's times, in y's order
         if len(y) < self.window_length + horizon:
             raise ValueError(
                 f"y has {len(y)} values, but window_length={self.window_length} and the "
                 f"furthest step of fh, {horizon}, need at least {self.window_length + horizon}."
             )
         windows, targets = make_windows(
-            y.to_numpy(dtype=np.float64), self.window_length, horizon=horizon, all_steps=True
+            _stacked(y, X, horizon), self.window_length, horizon=horizon, target=0, all_steps=True
         )
         model = clone(RNNForecaster() if self.estimator is None else self.estimator)
+        model.set_params(target_features=[0] * horizon)
         if self.random_state is not None:
             model.set_params(random_state=self.random_state)
         self.forecaster_ = model.fit(windows, targets)
         self.horizon_ = horizon
-        self._cur_y = y
+        self._cur_y, self._cur_X = y, X
         return self
 
     def _update(self, y, X=None, update_params=True):
@@ -161,8 +190,8 @@ class RNNForecasterSktime(BaseForecaster):
         ----------
         y : pd.Series
             Values after the cutoff (values at times already seen replace them).
-        X : None
-            Ignored.
+        X : pd.DataFrame or None
+            The covariates at ``y``'s times; needed when ``fit`` had ``X``.
         update_params : bool, default=True
             Refit the network on every value seen, with the same ``fh`` (a fresh fit);
             ``False`` keeps the fitted model, which forecasts from the newest window.
@@ -172,21 +201,41 @@ class RNNForecasterSktime(BaseForecaster):
         self : RNNForecasterSktime
             The updated forecaster.
         """
-        seen = self._cur_y[~self._cur_y.index.isin(y.index)]
-        history = pd.concat([seen, y]).sort_index()
+        if self._cur_X is not None and X is None:
+            raise ValueError("The forecaster was fitted with X: update needs X beside y.")
+        history = _appended(self._cur_y, y)
+        covariates = None if self._cur_X is None else _appended(self._cur_X, X.reindex(y.index))
         if update_params:
-            self._fit(history, None, self.fh)
-        self._cur_y = history
+            self._fit(history, covariates, self.fh)
+        self._cur_y, self._cur_X = history, covariates
         return self
 
     def _steps(self, fh):
         """The steps of ``fh`` after the cutoff, as ints (1 is the next value)."""
         return np.asarray(fh.to_relative(self.cutoff), dtype=np.intp)
 
-    def _latest_window(self):
-        """The last ``window_length`` values seen, as one window ``(1, window_length, 1)``."""
-        values = self._cur_y.to_numpy(dtype=np.float64)[-self.window_length :]
-        return values.reshape(1, -1, 1)
+    def _latest_window(self, X):
+        """The window ending at the cutoff, ``(1, window_length, 1 + n_covariates)``: the
+        last ``window_length`` values and, with covariates, those ``h`` steps later."""
+        n_seen, length, horizon = len(self._cur_y), self.window_length, self.horizon_
+        values = self._cur_y.to_numpy(dtype=np.float64)[-length:, None]
+        if self._cur_X is None:
+            return values[None]
+        covariates = np.concatenate([self._cur_X.to_numpy(dtype=np.float64), self._future(X)])
+        return np.column_stack([values, covariates[n_seen - length + horizon :]])[None]
+
+    def _future(self, X):
+        """The covariates of steps 1 to ``h`` after the cutoff, from ``X`` (else raise)."""
+        steps = ForecastingHorizon(np.arange(1, self.horizon_ + 1), freq=self.cutoff)
+        times = steps.to_absolute_index(self.cutoff)
+        future = None if X is None else X.reindex(index=times, columns=self._cur_X.columns)
+        if future is None or future.isna().to_numpy().any():
+            raise ValueError(
+                f"The forecaster was fitted with X, so it needs X at every step from 1 to "
+                f"{self.horizon_} after the cutoff ({times[0]} to {times[-1]}), values known in "
+                f"advance; got {'no X' if X is None else f'X on {list(X.index)}'}."
+            )
+        return future.to_numpy(dtype=np.float64)
 
     def _predict(self, fh, X):
         """Forecast the steps of ``fh`` from the window ending at the cutoff.
@@ -195,22 +244,22 @@ class RNNForecasterSktime(BaseForecaster):
         ----------
         fh : ForecastingHorizon
             The steps to forecast, those of ``fit``.
-        X : None
-            Ignored.
+        X : pd.DataFrame or None
+            Covariates at steps 1 to ``h`` after the cutoff, when ``fit`` had ``X``.
 
         Returns
         -------
         pd.Series
             The forecasts, indexed by ``fh``'s absolute times, named as ``y``.
         """
-        forecast = self.forecaster_.predict(self._latest_window())[0, self._steps(fh) - 1]
+        forecast = self.forecaster_.predict(self._latest_window(X))[0, self._steps(fh) - 1]
         return pd.Series(forecast, index=fh.to_absolute_index(self.cutoff), name=self._cur_y.name)
 
-    def _bands(self, fh, coverages):
+    def _bands(self, fh, X, coverages):
         """``{coverage: (lower, upper)}`` at the steps of ``fh``, each band widened to
         hold the point forecast and the bands of the lower ``coverages``; infinite where
         the fit calibrated on too few windows for the coverage (with a warning)."""
-        window, columns = self._latest_window(), self._steps(fh) - 1
+        window, columns = self._latest_window(X), self._steps(fh) - 1
         lower = upper = self.forecaster_.predict(window)[0, columns]
         residuals = self.forecaster_.calibration_residuals_
         n_calibration = 0 if residuals is None else len(residuals)
@@ -234,8 +283,8 @@ class RNNForecasterSktime(BaseForecaster):
         ----------
         fh : ForecastingHorizon
             The steps to forecast, those of ``fit``.
-        X : None
-            Ignored.
+        X : pd.DataFrame or None
+            Covariates at steps 1 to ``h`` after the cutoff, when ``fit`` had ``X``.
         coverage : list of float
             Coverages, each in ``(0, 1)``.
 
@@ -245,7 +294,7 @@ class RNNForecasterSktime(BaseForecaster):
             Rows ``fh``'s absolute times; columns ``(variable, coverage, "lower" or
             "upper")``, as sktime lays them out.
         """
-        bands = self._bands(fh, coverage)
+        bands = self._bands(fh, X, coverage)
         values = np.column_stack([end for c in coverage for end in bands[c]])
         columns = self._get_columns(method="predict_interval", coverage=coverage)
         return pd.DataFrame(values, index=fh.to_absolute_index(self.cutoff), columns=columns)
@@ -257,8 +306,8 @@ class RNNForecasterSktime(BaseForecaster):
         ----------
         fh : ForecastingHorizon
             The steps to forecast, those of ``fit``.
-        X : None
-            Ignored.
+        X : pd.DataFrame or None
+            Covariates at steps 1 to ``h`` after the cutoff, when ``fit`` had ``X``.
         alpha : list of float
             Probabilities in ``(0, 1)``: ``alpha < 0.5`` is the lower end of the interval of
             coverage ``1 - 2 alpha``, ``alpha > 0.5`` the upper end of coverage
@@ -270,7 +319,7 @@ class RNNForecasterSktime(BaseForecaster):
             Rows ``fh``'s absolute times; columns ``(variable, alpha)``.
         """
         coverages = {abs(1 - 2 * a) for a in alpha if a != 0.5}
-        bands = self._bands(fh, coverages)
+        bands = self._bands(fh, X, coverages)
         point = self._predict(fh, X).to_numpy()
         values = np.column_stack(
             [point if a == 0.5 else bands[abs(1 - 2 * a)][int(a > 0.5)] for a in alpha]
