@@ -31,6 +31,7 @@ exclude_patterns = ["_build", "images/README.md"]
 
 autosummary_generate = True
 autodoc_default_options = {"inherited-members": False}
+autodoc_mock_imports = ["sktime"]  # rnnlearn.sktime's pages build without the toolkit
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 

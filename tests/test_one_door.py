@@ -7,6 +7,7 @@ methods, and only its ``start_state`` builds a ``TrainingState`` or a ``Divergen
 
 import ast
 import importlib
+import importlib.util
 import inspect
 import pkgutil
 import warnings
@@ -22,6 +23,7 @@ PACKAGE = Path(rnnlearn.__file__).parent
 DOOR = "_fitted.py"
 ESTIMATOR_MODULES = ("_base.py", "_regressor.py", "_classifier.py", "_forecaster.py")
 STATE_CLASSES = ("TrainingState", "DivergenceGuard")
+TOOLKITS = ("sktime",)  # optional toolkits that rnnlearn's adapter subpackages import
 
 
 def _is_private(name):
@@ -37,11 +39,20 @@ def _fitted_estimators():
         return [RNNRegressor(**settings).fit(X, y), RNNClassifier(**settings).fit(X, y > 0)]
 
 
+def _toolkit_missing(name):
+    """Whether module ``name`` is an adapter (``rnnlearn.sktime...``) whose optional
+    toolkit is not installed, so that it cannot be imported."""
+    parts = name.split(".")
+    return parts[1] in TOOLKITS and importlib.util.find_spec(parts[1]) is None
+
+
 def _rnnlearn_classes():
-    """Every class defined in an rnnlearn module."""
+    """Every class defined in an rnnlearn module (those of adapters whose toolkit is
+    installed; the source scan below reads every module either way)."""
     modules = [rnnlearn] + [
         importlib.import_module(info.name)
         for info in pkgutil.walk_packages(rnnlearn.__path__, "rnnlearn.")
+        if not _toolkit_missing(info.name)
     ]
     return {
         cls
