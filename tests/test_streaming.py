@@ -21,7 +21,10 @@ from rnnlearn._fitted import read_model
 from rnnlearn.optimizers import SGD
 from rnnlearn.streaming import fit_chunks
 
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+pytestmark = [  # one-epoch fits: what they learn is not what these tests check
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+    pytest.mark.filterwarnings("ignore::rnnlearn.exceptions.CollapseWarning"),
+]
 
 SMALL = {"hidden_layer_sizes": (4,), "batch_size": 8, "random_state": 0}
 
