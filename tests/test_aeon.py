@@ -1,6 +1,11 @@
 """rnnlearn.aeon: aeon's estimator checks pass, and the adapters train rnnlearn's estimators
 on aeon's channels-first collections exactly as rnnlearn trains on time-first ones."""
 
+import os
+import runpy
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -90,3 +95,26 @@ def test_hyperparameters_reach_the_rnnlearn_estimator():
     assert (fitted.cell, fitted.pooling, fitted.loss) == ("lstm", "mean", "huber")
     assert fitted.n_iter_ <= SETTINGS["max_iter"]
     assert fitted.get_params()["hidden_layer_sizes"] == 6
+
+
+def test_the_example_classifies_osuleaf_better_than_the_nearest_neighbour(tmp_path, monkeypatch):
+    """Fast mode (every 8th step, 30 epochs), measured: rnnlearn 0.674, 1-NN 0.525."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    example = Path(__file__).resolve().parents[1] / "examples" / "aeon_classification.py"
+    data = Path(os.environ.get("RNNLEARN_DATA", example.parents[2] / "shared" / "data"))
+    if not (data / "OSULeaf_TRAIN.ts").exists():
+        pytest.skip(f"OSULeaf is not in {data} (set RNNLEARN_DATA)")
+    output = tmp_path / "aeon.png"
+    monkeypatch.setattr(sys, "argv", [str(example), "--fast", "--output", str(output)])
+    namespace = runpy.run_path(str(example), run_name="__main__")
+    assert output.stat().st_size > 0
+    accuracy, names = namespace["accuracy"], namespace["NAMES"]
+    assert namespace["X_train"].shape == (200, 1, 54)
+    assert accuracy["1-NN (Euclidean)"] == pytest.approx(127 / 242)  # deterministic
+    assert accuracy["rnnlearn GRU"] > accuracy["1-NN (Euclidean)"] + 0.1
+    assert isinstance(namespace["network"], rnnlearn.RNNClassifier)
+    accuracy_ax, time_ax = namespace["figure"].axes
+    heights = [bar.get_height() for bar in accuracy_ax.containers[0]]
+    assert heights == [accuracy[name] for name in names]
+    assert len(time_ax.containers[0]) == len(names)
