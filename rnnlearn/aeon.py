@@ -72,8 +72,7 @@ validation_fraction, shuffle, verbose, max_grad_norm, dtype, class_weight
     ----------
     estimator_ : rnnlearn.RNNClassifier
         The fitted rnnlearn classifier, which reads series time first: ``(n_cases,
-        n_timepoints, n_channels)``. Not set when ``y`` has a single class, which aeon
-        predicts without a model.
+        n_timepoints, n_channels)``.
     classes_ : ndarray of shape (n_classes,)
         Class labels, sorted (set by aeon).
 

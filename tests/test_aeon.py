@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _guide import guide_blocks
 
 pytest.importorskip("aeon")
 
@@ -118,3 +119,11 @@ def test_the_example_classifies_osuleaf_better_than_the_nearest_neighbour(tmp_pa
     heights = [bar.get_height() for bar in accuracy_ax.containers[0]]
     assert heights == [accuracy[name] for name in names]
     assert len(time_ax.containers[0]) == len(names)
+
+
+def test_the_user_guide_examples_run(capsys):
+    blocks = guide_blocks("rnnlearn.aeon")
+    assert blocks
+    for code in blocks:
+        exec(compile(code, "<user guide>", "exec"), {})
+    assert capsys.readouterr().out

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _guide import guide_blocks
 
 pytest.importorskip("sktime")
 
@@ -87,3 +88,11 @@ def test_a_single_class_is_predicted_by_sktime_without_a_model():
         classifier = RNNClassifier(**SETTINGS).fit(X, np.array(["a"] * 6))
     assert list(classifier.predict(X[:2])) == ["a", "a"]
     assert not hasattr(classifier, "estimator_")
+
+
+def test_the_user_guide_examples_run(capsys):
+    blocks = guide_blocks("rnnlearn.sktime")
+    assert blocks
+    for code in blocks:
+        exec(compile(code, "<user guide>", "exec"), {})
+    assert capsys.readouterr().out
