@@ -19,6 +19,6 @@ except ImportError as error:
 
 from ._panel import RNNClassifier, RNNRegressor
 
-# The forecaster (rnnlearn/sktime/_forecaster.py) is imported here.
+# sktime's forecaster, from ._forecaster, is imported here and named in __all__.
 
 __all__ = ["RNNClassifier", "RNNRegressor"]
