@@ -1,6 +1,10 @@
-"""Collection of the doctests in rnnlearn/: the toolkit adapters need their toolkit."""
+"""pytest's doctest collection of ``rnnlearn/`` leaves out the adapters of a toolkit that is
+not installed (they raise ``ImportError`` on import; their own tests skip)."""
 
 import importlib.util
 
-# rnnlearn.sktime imports sktime, an optional extra; without it, its doctests are not collected.
-collect_ignore = [] if importlib.util.find_spec("sktime") else ["rnnlearn/sktime"]
+collect_ignore = [
+    path
+    for toolkit, path in (("aeon", "rnnlearn/aeon.py"), ("sktime", "rnnlearn/sktime"))
+    if importlib.util.find_spec(toolkit) is None
+]

@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NAMES = [
+    "aeon_classification",  # not run by the gallery (no aeon there): tests/test_aeon.py runs it
     "plot_binary_addition",
     "plot_dask_search",
     "plot_default_settings",

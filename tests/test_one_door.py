@@ -7,7 +7,6 @@ methods, and only its ``start_state`` builds a ``TrainingState`` or a ``Divergen
 
 import ast
 import importlib
-import importlib.util
 import inspect
 import pkgutil
 import warnings
@@ -23,7 +22,7 @@ PACKAGE = Path(rnnlearn.__file__).parent
 DOOR = "_fitted.py"
 ESTIMATOR_MODULES = ("_base.py", "_regressor.py", "_classifier.py", "_forecaster.py")
 STATE_CLASSES = ("TrainingState", "DivergenceGuard")
-TOOLKITS = ("sktime",)  # optional toolkits that rnnlearn's adapter subpackages import
+TOOLKIT_MODULES = ("rnnlearn._toolkit", "rnnlearn.aeon", "rnnlearn.sktime")
 
 
 def _is_private(name):
@@ -39,21 +38,20 @@ def _fitted_estimators():
         return [RNNRegressor(**settings).fit(X, y), RNNClassifier(**settings).fit(X, y > 0)]
 
 
-def _toolkit_missing(name):
-    """Whether module ``name`` is an adapter (``rnnlearn.sktime...``) whose optional
-    toolkit is not installed, so that it cannot be imported."""
-    parts = name.split(".")
-    return parts[1] in TOOLKITS and importlib.util.find_spec(parts[1]) is None
+def _importable(name):
+    """The module, or ``None`` for a toolkit adapter whose toolkit is not installed."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        if "pip install rnnlearn[" in str(error):
+            return None
+        raise
 
 
 def _rnnlearn_classes():
-    """Every class defined in an rnnlearn module (those of adapters whose toolkit is
-    installed; the source scan below reads every module either way)."""
-    modules = [rnnlearn] + [
-        importlib.import_module(info.name)
-        for info in pkgutil.walk_packages(rnnlearn.__path__, "rnnlearn.")
-        if not _toolkit_missing(info.name)
-    ]
+    """Every class defined in an rnnlearn module (of those that import here)."""
+    names = [info.name for info in pkgutil.walk_packages(rnnlearn.__path__, "rnnlearn.")]
+    modules = [rnnlearn] + [module for module in map(_importable, names) if module is not None]
     return {
         cls
         for module in modules
@@ -70,7 +68,9 @@ def _estimator_private_names():
     """The private names of rnnlearn's estimators: those their rnnlearn classes define
     (methods, class attributes) and those fitting sets (the learned state), less those
     that other rnnlearn classes define too (a shared protocol such as
-    ``_parameter_constraints``, which cells and optimizers declare as well)."""
+    ``_parameter_constraints``, which cells and optimizers declare as well). The aeon and
+    sktime adapters' classes do not count: the hooks their toolkits call (``_fit``,
+    ``_predict``) must stay guarded in rnnlearn's estimators."""
     estimator_classes = {
         cls
         for estimator_class in (RNNRegressor, RNNClassifier, RNNForecaster)
@@ -80,7 +80,12 @@ def _estimator_private_names():
     names = _private_class_names(estimator_classes)
     for estimator in _fitted_estimators():
         names.update(name for name in vars(estimator) if _is_private(name))
-    return names - _private_class_names(_rnnlearn_classes() - estimator_classes)
+    others = {
+        cls
+        for cls in _rnnlearn_classes() - estimator_classes
+        if not cls.__module__.startswith(TOOLKIT_MODULES)
+    }
+    return names - _private_class_names(others)
 
 
 PRIVATE_NAMES = _estimator_private_names()
@@ -110,7 +115,7 @@ def _modules_outside_the_door():
 def test_the_private_names_include_the_learned_state_and_the_door_methods():
     learned = {"_network", "_params", "_optimizer_state", "_rng", "_no_improvement_count"}
     encoding = {"_output_mode", "_target_kind", "_squeeze_output"}
-    methods = {"_prepare", "_commit", "_check_params", "_encoding_attributes"}
+    methods = {"_prepare", "_commit", "_check_params", "_encoding_attributes", "_fit"}
     assert learned | encoding | methods <= PRIVATE_NAMES
 
 
