@@ -32,8 +32,9 @@ exclude_patterns = ["_build", "images/README.md"]
 autosummary_generate = True
 autodoc_default_options = {"inherited-members": False}
 # rnnlearn.aeon and rnnlearn.sktime subclass their toolkit's base classes; the site is built
-# without the toolkits, so autodoc imports them against stand-ins
-autodoc_mock_imports = ["aeon", "sktime"]
+# without the toolkits (and without pandas, which sktime brings and its forecaster imports), so
+# autodoc imports them against stand-ins
+autodoc_mock_imports = ["aeon", "sktime", "pandas"]
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 

@@ -6,11 +6,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 sktime = pytest.importorskip("sktime")
 
+import pandas as pd  # noqa: E402  (sktime brings pandas; the default install has none)
 from sktime.forecasting.base import ForecastingHorizon  # noqa: E402
 from sktime.forecasting.model_evaluation import evaluate  # noqa: E402
 from sktime.performance_metrics.forecasting import MeanAbsoluteScaledError  # noqa: E402
