@@ -70,7 +70,14 @@ framework runs the cases in turn.
 
 Timings with more than one thread are very sensitive to other processes on the machine
 (a parallel region waits for its slowest thread): run on an idle machine; the load average
-is printed and stored, and the JSON keeps every epoch's time.
+is printed and stored, and the JSON keeps every epoch's time. On a shared machine,
+``--cpu-time --threads 1`` times the epochs and prediction passes in the process's CPU
+seconds instead, which other jobs disturb far less (latencies stay in wall time).
+
+Throughput. Before and after the training cases the machine's sgemm peak is measured (NumPy's
+float32 product of two 2048 x 2048 squares, best of 5, at the run's thread count; the better
+of the two is kept), and each case's matrix products per epoch (``training_flops``) divided
+by its seconds per epoch give GFLOP/s and a share of that peak, for both frameworks.
 """
 
 # SPDX-License-Identifier: BSD-3-Clause
@@ -99,6 +106,9 @@ SEED = 0
 # about 0.1 s before they sleep; a PyTorch epoch started at once runs on a busy core (measured
 # 2x slower on short epochs). The pause lets the other framework's threads go idle.
 PAUSE = 0.15
+# The clock of the timed epochs and passes: wall time, or with --cpu-time the process's CPU
+# time (all its threads'), which other jobs on a shared machine disturb far less.
+CLOCK = time.perf_counter
 CELLS = ("vanilla", "gru", "lstm")
 GATES = {"vanilla": 1, "gru": 3, "lstm": 4}  # fused gate blocks of each cell's products
 PEAK_SIZE, PEAK_REPEATS = 2_048, 5  # sgemm peak: best of 5 float32 products of 2048 x 2048
@@ -551,9 +561,9 @@ class PackedTorchRunner(TorchRunner):
 
 def timed(function, *args):
     time.sleep(PAUSE)
-    start = time.perf_counter()
+    start = CLOCK()
     result = function(*args)
-    return time.perf_counter() - start, result
+    return CLOCK() - start, result
 
 
 def predict_all(runner, X, batch_size=PREDICT_BATCH):
@@ -1257,8 +1267,9 @@ def run_training_cases(args, threads, use_torch):
     results = run_cases(cases, args, threads, use_torch, "")
     peak = max(peak, sgemm_peak())
     print(
-        f"\n{args.epochs} timed epochs after 1 warm-up each (median shown), "
-        f"{threads} threads, float32, SGD lr {LEARNING_RATE} momentum {MOMENTUM}\n"
+        f"\n{args.epochs} timed epochs after 1 warm-up each (median shown, "
+        f"{'CPU' if args.cpu_time else 'wall'} seconds), {threads} threads, float32, SGD lr "
+        f"{LEARNING_RATE} momentum {MOMENTUM}\n"
     )
     print_table(results)
     print_throughput(results, peak)
@@ -1355,6 +1366,11 @@ def parse_args(argv):
     parser.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
     parser.add_argument("--no-torch", action="store_true", help="rnnlearn only")
     parser.add_argument("--json", metavar="PATH", help="also write all results as JSON")
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time epochs and predict passes in CPU seconds (meaningful at 1 thread)",
+    )
     parser.add_argument("--_memory-worker", dest="memory_worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
@@ -1368,6 +1384,8 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
+    global CLOCK
+    CLOCK = time.process_time if args.cpu_time else time.perf_counter
     if args.memory_worker:
         memory_worker(json.loads(args.memory_worker))
         return
