@@ -70,7 +70,14 @@ framework runs the cases in turn.
 
 Timings with more than one thread are very sensitive to other processes on the machine
 (a parallel region waits for its slowest thread): run on an idle machine; the load average
-is printed and stored, and the JSON keeps every epoch's time.
+is printed and stored, and the JSON keeps every epoch's time. On a shared machine,
+``--cpu-time --threads 1`` times the epochs and prediction passes in the process's CPU
+seconds instead, which other jobs disturb far less (latencies stay in wall time).
+
+Throughput. Before and after the training cases the machine's sgemm peak is measured (NumPy's
+float32 product of two 2048 x 2048 squares, best of 5, at the run's thread count; the better
+of the two is kept), and each case's matrix products per epoch (``training_flops``) divided
+by its seconds per epoch give GFLOP/s and a share of that peak, for both frameworks.
 """
 
 # SPDX-License-Identifier: BSD-3-Clause
@@ -99,7 +106,12 @@ SEED = 0
 # about 0.1 s before they sleep; a PyTorch epoch started at once runs on a busy core (measured
 # 2x slower on short epochs). The pause lets the other framework's threads go idle.
 PAUSE = 0.15
+# The clock of the timed epochs and passes: wall time, or with --cpu-time the process's CPU
+# time (all its threads'), which other jobs on a shared machine disturb far less.
+CLOCK = time.perf_counter
 CELLS = ("vanilla", "gru", "lstm")
+GATES = {"vanilla": 1, "gru": 3, "lstm": 4}  # fused gate blocks of each cell's products
+PEAK_SIZE, PEAK_REPEATS = 2_048, 5  # sgemm peak: best of 5 float32 products of 2048 x 2048
 
 
 @dataclass(frozen=True)
@@ -218,6 +230,35 @@ def case_shape(case):
         "classify": (8, 5, "last"),
         "plaid": (1, None, "last"),
     }[case.task]
+
+
+def training_flops(case):
+    """Floating-point operations of one training epoch's matrix products (2 per multiply-add).
+
+    Per sample and step, with G = gates x hidden units, H hidden units and F features: the
+    input projection (2FG) and the recurrent product (2HG) forward; backward the recurrent
+    product's gradient with respect to h (2GH) and the weight gradients of W_h (2HG) and W_x
+    (2FG); the gradient with respect to the network's input is not formed in training. The
+    output layer adds 6 H n_outputs per row it reads (forward, weight gradient, gradient of
+    its input). Elementwise work (gates, losses, the optimizer) is not counted.
+    """
+    n_features, n_outputs, output_mode = case_shape(case)
+    n_hidden, n_steps = case.n_hidden, case.n_timesteps
+    fused = GATES[case.cell] * n_hidden
+    per_step = 2 * fused * (2 * n_features + 3 * n_hidden)
+    head_rows = n_steps if output_mode == "sequence" else 1
+    return case.n_samples * (n_steps * per_step + head_rows * 6 * n_hidden * (n_outputs or 1))
+
+
+def sgemm_peak():
+    """GFLOP/s of NumPy's float32 matrix product of two large squares, best of a few, at the
+    current thread limit: the machine's practical sgemm peak (the kernels' products run on
+    the same kind of BLAS kernel)."""
+    rng = np.random.default_rng(SEED)
+    a, b = rng.standard_normal((2, PEAK_SIZE, PEAK_SIZE), dtype=np.float32)
+    a @ b  # warm-up
+    best = min(timed(np.matmul, a, b)[0] for _ in range(PEAK_REPEATS))
+    return 2 * PEAK_SIZE**3 / best / 1e9
 
 
 # --------------------------------------------------------------------------- rnnlearn
@@ -520,9 +561,9 @@ class PackedTorchRunner(TorchRunner):
 
 def timed(function, *args):
     time.sleep(PAUSE)
-    start = time.perf_counter()
+    start = CLOCK()
     result = function(*args)
-    return time.perf_counter() - start, result
+    return CLOCK() - start, result
 
 
 def predict_all(runner, X, batch_size=PREDICT_BATCH):
@@ -533,7 +574,12 @@ def predict_all(runner, X, batch_size=PREDICT_BATCH):
 def compare_case(case, n_epochs, n_repeats, use_torch):
     """Time one of the 9 cases, alternating the frameworks; return a result dict."""
     X, y = make_data(case.task, case.n_samples, case.n_timesteps)
-    return compare(case, X, y, n_epochs, n_repeats, TorchRunner if use_torch else None)
+    result = compare(case, X, y, n_epochs, n_repeats, TorchRunner if use_torch else None)
+    result["gflop_per_epoch"] = training_flops(case) / 1e9
+    for name in ("rnnlearn", "torch"):
+        if f"{name}_s_per_epoch" in result:
+            result[f"{name}_gflops"] = result["gflop_per_epoch"] / result[f"{name}_s_per_epoch"]
+    return result
 
 
 def compare(case, X, y, n_epochs, n_repeats, torch_class, predict_batch=PREDICT_BATCH):
@@ -910,6 +956,25 @@ def print_table(results):
     )
 
 
+def print_throughput(results, peak):
+    """Each case's matrix-product GFLOP/s in training (see :func:`training_flops`) and its
+    share of the sgemm peak."""
+    print(
+        f"\ntraining throughput: matrix products' GFLOP/s per epoch; sgemm peak {peak:.1f} "
+        f"GFLOP/s (float32 {PEAK_SIZE} x {PEAK_SIZE} products, best of {PEAK_REPEATS})"
+    )
+    header = f"{'case':<18}{'GFLOP/epoch':>12}{'rl GFLOP/s':>12}{'% peak':>8}"
+    header += f"{'torch GFLOP/s':>15}{'% peak':>8}"
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        rates = [r.get("rnnlearn_gflops"), r.get("torch_gflops")]
+        cells = [(r["gflop_per_epoch"], "12.1f")]
+        for rate, width in zip(rates, (12, 15), strict=True):
+            cells += [(rate, f"{width}.1f"), (ratio(rate, peak / 100), "8.0f")]
+        print(f"{r['case']:<18}" + "".join(_fmt(value, spec) for value, spec in cells))
+
+
 def ratio(a, b):
     """``a / b``, or ``None`` when either is missing (or ``b`` is 0)."""
     return None if a is None or b is None or b == 0 else a / b
@@ -958,8 +1023,21 @@ def target_checks(run):
     """``(label, value, met)`` for each target of issue 5 that this run measured."""
     ratios = run_ratios(run)
     latency = [value for size in LATENCY_BATCHES for value in ratios[f"latency_{size}"]]
+    peak = run.get("sgemm_peak_gflops")
+    lstm_share = [
+        100 * r["rnnlearn_gflops"] / peak
+        for r in run.get("cases", [])
+        if r["case"] == "classify-lstm" and peak
+    ]
     targets = [  # label, ratios, the statistic checked, whether it meets the target
         ("time ratio <= 1.0 on every case", ratios["time"], max, lambda v: v <= 1.0),
+        ("time ratio <= 0.6 on every case (issue 20)", ratios["time"], max, lambda v: v <= 0.6),
+        (
+            "classify-lstm training >= 60 % of sgemm peak (issue 20)",
+            lstm_share,
+            min,
+            lambda v: v >= 60,
+        ),
         ("median time ratio <= 0.5", ratios["time"], statistics.median, lambda v: v <= 0.5),
         ("inference ratio >= 1.0 on every case", ratios["inference"], min, lambda v: v >= 1.0),
         ("peak memory ratio <= 1.5", ratios["memory"], max, lambda v: v <= 1.5),
@@ -1179,17 +1257,23 @@ def run_cases(cases, args, threads, use_torch, label):
 
 
 def run_training_cases(args, threads, use_torch):
-    """The 9 cases selected by ``--cases``, printed; their result dicts."""
+    """The 9 cases selected by ``--cases``, printed; their result dicts and the sgemm peak
+    (GFLOP/s, the better of a measurement before and one after the cases; ``None`` without
+    cases)."""
     cases = select_cases(args.cases, args.quick)
     if not cases:
-        return []
+        return [], None
+    peak = sgemm_peak()
     results = run_cases(cases, args, threads, use_torch, "")
+    peak = max(peak, sgemm_peak())
     print(
-        f"\n{args.epochs} timed epochs after 1 warm-up each (median shown), "
-        f"{threads} threads, float32, SGD lr {LEARNING_RATE} momentum {MOMENTUM}\n"
+        f"\n{args.epochs} timed epochs after 1 warm-up each (median shown, "
+        f"{'CPU' if args.cpu_time else 'wall'} seconds), {threads} threads, float32, SGD lr "
+        f"{LEARNING_RATE} momentum {MOMENTUM}\n"
     )
     print_table(results)
-    return results
+    print_throughput(results, peak)
+    return results, peak
 
 
 def run_latency(args, use_torch, onnxruntime):
@@ -1251,7 +1335,7 @@ def run_at(threads, args, torch, plaid, onnxruntime):
         run = {"threads": threads, "load_average": load}
         print(f"\n===== {threads} thread(s)" + ("" if load is None else f", load {load[0]:.2f}"))
         if not args.scaling_only:
-            run["cases"] = run_training_cases(args, threads, use_torch)
+            run["cases"], run["sgemm_peak_gflops"] = run_training_cases(args, threads, use_torch)
             run["latency"] = run_latency(args, use_torch, onnxruntime)
             run["variable_length"] = run_variable_length(args, use_torch, plaid)
             print_targets(run)
@@ -1282,6 +1366,11 @@ def parse_args(argv):
     parser.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
     parser.add_argument("--no-torch", action="store_true", help="rnnlearn only")
     parser.add_argument("--json", metavar="PATH", help="also write all results as JSON")
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time epochs and predict passes in CPU seconds (meaningful at 1 thread)",
+    )
     parser.add_argument("--_memory-worker", dest="memory_worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
@@ -1295,6 +1384,8 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
+    global CLOCK
+    CLOCK = time.process_time if args.cpu_time else time.perf_counter
     if args.memory_worker:
         memory_worker(json.loads(args.memory_worker))
         return

@@ -117,6 +117,19 @@ def test_kernels_match_the_reference_on_any_shape(
     _check(kind, "tanh", (n_timesteps, n_samples, n_hidden), dtype, masked, seed)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("masked", [False, True])
+def test_lstm_matches_the_reference_with_padded_weight_rows(dtype, masked):
+    """64 hidden units: W_h's rows are a multiple of the critical stride, and 32 steps of 8
+    blocks of rows are enough products for the forward kernel to read a padded copy."""
+    shape = (32, 8 * _kernels.SEQUENCE_BLOCK, 64)
+    W_h = np.zeros((64, 256), dtype=dtype)
+    n_products = shape[0] * 8
+    assert _kernels.padded_rows(W_h, n_products).shape[1] > W_h.shape[1]
+    assert _kernels.padded_rows(W_h, _kernels.PAD_PRODUCTS - 1) is W_h
+    _check("lstm", "tanh", shape, dtype, masked)
+
+
 def test_float32_tanh_is_within_6_ulps():
     """One vanilla step from a zero state is tanh of its input: scan a fine grid (measured:
     at most 5 ulps with FMA, 6 without, on 400 001 points of [-20, 20])."""
