@@ -380,8 +380,8 @@ def lstm_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
-    cdef floating[:, ::1] W = padded_rows(W_h, T * count_blocks(B, SEQUENCE_BLOCK))
     cdef Py_ssize_t n_blocks = count_blocks(B, SEQUENCE_BLOCK)
+    cdef floating[:, ::1] W = padded_rows(W_h, T * n_blocks)
     cdef int threads = plan_threads(n_threads, n_blocks,
                                     <double>B * T * W_h.shape[0] * W_h.shape[1] / n_blocks)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
