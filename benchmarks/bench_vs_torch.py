@@ -279,7 +279,9 @@ class RnnlearnRunner:
             "gru": GRUCell(),
             "lstm": LSTMCell(forget_bias=0.0),
         }[case.cell]
-        estimator = RNNRegressor if case.task == "sine" else RNNClassifier
+        estimator, extra = RNNClassifier, {}
+        if case.task == "sine":  # PyTorch's model: raw targets, no dropout
+            estimator, extra = RNNRegressor, {"normalize_y": False, "dropout": 0.0}
         self.estimator = estimator(
             hidden_layer_sizes=(case.n_hidden,),
             cell=cell,
@@ -288,8 +290,10 @@ class RnnlearnRunner:
             batch_size=case.batch_size,
             pooling="last",  # what PyTorch's model reads: its last state, unclipped
             max_grad_norm=None,
+            learning_rate_schedule="constant",
             shuffle=True,
             random_state=seed,
+            **extra,
         )
         self.classify = case.task != "sine"
         self.X, self.y = X, y
