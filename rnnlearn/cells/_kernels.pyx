@@ -582,18 +582,19 @@ def lstm_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] C, floating[:, :, 
 # W_hn + b_hn)); reset_after=False (Cho): n = act(a_n + (r h_prev) W_hn).
 # ----------------------------------------------------------------------------------------
 
-cdef inline void gru_row_forward_after(floating *gates, floating *rec, const floating *b_hn,
-                                       floating *h, Py_ssize_t n_hidden, int act,
+cdef inline void gru_row_forward_after(floating *gates, const floating *product,
+                                       floating *rec, const floating *b_hn, floating *h,
+                                       Py_ssize_t n_hidden, int act,
                                        Activation *kind) noexcept nogil:
-    """reset_after valid row. On entry gates = pre-activations [r|z|a_n] (r, z include the
-    recurrent product), rec = h_prev W_hn, h = h_prev. On return gates = activated [r|z|n],
-    rec = h_prev W_hn + b_hn (the reset term backward needs), h = the new state (in place)."""
+    """reset_after valid row. On entry gates = input projection [a_r|a_z|a_n], product =
+    h_prev W_h, h = h_prev. On return gates = activated [r|z|n], rec = h_prev W_hn + b_hn
+    (the reset term backward needs), h = the new state (in place)."""
     cdef Py_ssize_t j
     cdef floating r, z, n, rn
     for j in range(n_hidden):
-        r = sigmoid(gates[j])
-        z = sigmoid(gates[n_hidden + j])
-        rn = rec[j] + b_hn[j]
+        r = sigmoid(gates[j] + product[j])
+        z = sigmoid(gates[n_hidden + j] + product[n_hidden + j])
+        rn = product[2 * n_hidden + j] + b_hn[j]
         n = act_(gates[2 * n_hidden + j] + r * rn, act, kind)
         gates[j] = r
         gates[n_hidden + j] = z
@@ -602,17 +603,17 @@ cdef inline void gru_row_forward_after(floating *gates, floating *rec, const flo
         h[j] = (h[j] - n) * z + n
 
 
-cdef inline void gru_row_gates_before(floating *gates, floating *reset_state,
-                                      const floating *h_prev,
+cdef inline void gru_row_gates_before(floating *gates, const floating *product,
+                                      floating *reset_state, const floating *h_prev,
                                       Py_ssize_t n_hidden) noexcept nogil:
-    """Cho form, first pass of a valid row: activate r, z in place and form the reset
-    state r h_prev."""
+    """Cho form, first pass of a valid row: activate r, z in place (their input projection
+    plus product = h_prev W_h[:, :2n]) and form the reset state r h_prev."""
     cdef Py_ssize_t j
     cdef floating r
     for j in range(n_hidden):
-        r = sigmoid(gates[j])
+        r = sigmoid(gates[j] + product[j])
         gates[j] = r
-        gates[n_hidden + j] = sigmoid(gates[n_hidden + j])
+        gates[n_hidden + j] = sigmoid(gates[n_hidden + j] + product[n_hidden + j])
         reset_state[j] = r * h_prev[j]
 
 
@@ -628,35 +629,35 @@ cdef inline void gru_row_new_before(floating *gates, floating *h, Py_ssize_t n_h
         h[j] = (h[j] - n) * gates[n_hidden + j] + n
 
 
-cdef void gru_step(floating *gates, floating *rec, const floating *b_hn, floating *W_h,
-                   const float *packed_rz, const float *packed_n, floating *h_prev, floating *h,
+cdef void gru_step(floating *gates, floating *rec, floating *scratch, const floating *b_hn,
+                   floating *W_h, const float *packed, const float *packed_n, floating *h_prev,
+                   floating *h,
                    const floating *mask, Py_ssize_t t,
                    Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1,
                    bint reset_after, int act, Activation *kind) noexcept nogil:
-    """Step t of rows [r0, r1) (each pointer at row 0 of a (B, ...) block): products (with
-    W_h[:, :2n] and W_h[:, 2n:], or their packed copies) into the step's gates and reset
-    term rec, then the fused row pass(es); h starts as a copy of h_prev and ends as the new
-    state. Padding rows get zero gates and rec and keep h_prev."""
+    """Step t of rows [r0, r1) (each pointer at row 0 of a (B, ...) block, scratch at row
+    r0 of the block's scratch): scratch = h_prev @ W_h (all three blocks; the Cho form: r
+    and z; W_h or its packed copy), then the fused row pass(es), the Cho form's second
+    product (with W_h[:, 2n:]) between them; h starts as a copy of h_prev and ends as the
+    new state, rec holds the reset term. Padding rows get zero gates and rec and keep
+    h_prev."""
     cdef Py_ssize_t b, n_fused = 3 * n_hidden
     cdef Py_ssize_t n = active_rows(mask, t, B, r0, r1)
     copy_row(h + r0 * n_hidden, h_prev + r0 * n_hidden, (r1 - r0) * n_hidden)
-    # [r|z] += h_prev @ W_h[:, :2n]  (beta=1, straight into the gate buffer)
-    product(False, n, 2 * n_hidden, n_hidden, h_prev + r0 * n_hidden, n_hidden, W_h, n_fused,
-            packed_rz, <floating>1, gates + r0 * n_fused, n_fused)
+    product(False, n, n_fused if reset_after else 2 * n_hidden, n_hidden,
+            h_prev + r0 * n_hidden, n_hidden, W_h, n_fused, packed, <floating>0, scratch,
+            n_fused)
     if reset_after:
-        # rec = h_prev @ W_h[:, 2n:]
-        product(False, n, n_hidden, n_hidden, h_prev + r0 * n_hidden, n_hidden,
-                W_h + 2 * n_hidden, n_fused, packed_n, <floating>0, rec + r0 * n_hidden,
-                n_hidden)
         for b in range(r0, r1):
             if is_valid(mask, t, b, B):
-                gru_row_forward_after(gates + b * n_fused, rec + b * n_hidden, b_hn,
-                                      h + b * n_hidden, n_hidden, act, kind)
+                gru_row_forward_after(gates + b * n_fused, scratch + (b - r0) * n_fused,
+                                      rec + b * n_hidden, b_hn, h + b * n_hidden, n_hidden,
+                                      act, kind)
     else:
         for b in range(r0, r0 + n):
             if is_valid(mask, t, b, B):
-                gru_row_gates_before(gates + b * n_fused, rec + b * n_hidden,
-                                     h_prev + b * n_hidden, n_hidden)
+                gru_row_gates_before(gates + b * n_fused, scratch + (b - r0) * n_fused,
+                                     rec + b * n_hidden, h_prev + b * n_hidden, n_hidden)
             else:
                 zero_row(rec + b * n_hidden, n_hidden)
         # a_n += (r * h_prev) @ W_h[:, 2n:]
@@ -672,9 +673,9 @@ cdef void gru_step(floating *gates, floating *rec, const floating *b_hn, floatin
             zero_row(rec + b * n_hidden, n_hidden)
 
 
-cdef void gru_loop_forward(floating *XW, floating *W_h, const float *packed_rz,
-                           const float *packed_n, const floating *b_hn, floating *H,
-                           floating *reset_term, const floating *mask, Py_ssize_t T,
+cdef void gru_loop_forward(floating *XW, floating *scratch, floating *W_h,
+                           const float *packed, const float *packed_n, const floating *b_hn,
+                           floating *H, floating *reset_term, const floating *mask, Py_ssize_t T,
                            Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1,
                            bint reset_after, bint training, int act,
                            Activation *kind) noexcept nogil:
@@ -683,25 +684,23 @@ cdef void gru_loop_forward(floating *XW, floating *W_h, const float *packed_rz,
     cdef Py_ssize_t t, per_step = B * n_hidden
     cdef Py_ssize_t kept = per_step if training else 0
     for t in range(T):
-        gru_step(XW + t * B * 3 * n_hidden, reset_term + t * kept, b_hn, W_h, packed_rz,
-                 packed_n, H + t * per_step, H + (t + 1) * per_step, mask, t, B, n_hidden, r0, r1,
-                 reset_after, act, kind)
+        gru_step(XW + t * B * 3 * n_hidden, reset_term + t * kept, scratch, b_hn, W_h, packed,
+                 packed_n, H + t * per_step, H + (t + 1) * per_step, mask, t, B, n_hidden, r0,
+                 r1, reset_after, act, kind)
 
 
-cdef void gru_rows_forward(floating *XW, floating *W_h, const float *packed_rz,
-                           const float *packed_n, const floating *b_hn, floating *H,
-                           floating *reset_term, const floating *mask, Py_ssize_t T,
+cdef void gru_rows_forward(floating *XW, floating *scratch, floating *W_h,
+                           const float *packed, const float *packed_n, const floating *b_hn,
+                           floating *H, floating *reset_term, const floating *mask, Py_ssize_t T,
                            Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1,
                            bint reset_after, bint training, int act) noexcept nogil:
     """gru_loop_forward, compiled for tanh alone or for any activation."""
     if act == ACT_TANH:
-        gru_loop_forward(XW, W_h, packed_rz, packed_n, b_hn, H, reset_term, mask, T, B, n_hidden,
-                         r0, r1,
-                         reset_after, training, act, <TanhOnly*>NULL)
+        gru_loop_forward(XW, scratch, W_h, packed, packed_n, b_hn, H, reset_term, mask, T, B,
+                         n_hidden, r0, r1, reset_after, training, act, <TanhOnly*>NULL)
     else:
-        gru_loop_forward(XW, W_h, packed_rz, packed_n, b_hn, H, reset_term, mask, T, B, n_hidden,
-                         r0, r1,
-                         reset_after, training, act, <AnyActivation*>NULL)
+        gru_loop_forward(XW, scratch, W_h, packed, packed_n, b_hn, H, reset_term, mask, T, B,
+                         n_hidden, r0, r1, reset_after, training, act, <AnyActivation*>NULL)
 
 
 def gru_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn,
@@ -732,15 +731,19 @@ def gru_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn
     cdef floating *bias = &b_hn[0] if reset_after else NULL
     cdef Py_ssize_t n_products = T * count_blocks(B, SEQUENCE_BLOCK), n_blocks
     cdef int threads
-    packed_rz = pack_operand(W_h, n_products, n_cols=2 * n_hidden)
-    packed_n = pack_operand(W_h, n_products, col0=2 * n_hidden)
-    cdef const float *rz = packed_or_null(packed_rz)
+    # reset_after: h_prev @ W_h in one product; Cho form: W_h[:, :2n] and W_h[:, 2n:] apart
+    packed_W = pack_operand(W_h, n_products, n_cols=-1 if reset_after else 2 * n_hidden)
+    packed_n = None if reset_after else pack_operand(W_h, n_products, col0=2 * n_hidden)
+    cdef const float *pw = packed_or_null(packed_W)
     cdef const float *pn = packed_or_null(packed_n)
-    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, rz != NULL)
+    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, pw != NULL)
+    cdef floating[:, :, ::1] scratch = np.empty(
+        (threads, count_blocks(B, n_blocks), 3 * n_hidden), np.asarray(XW).dtype)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
-        gru_rows_forward(&XW[0, 0, 0], &W_h[0, 0], rz, pn, bias, &H[0, 0, 0], &reset_term[0, 0, 0],
-                         m, T, B, n_hidden, block_start(k, B, n_blocks),
-                         block_start(k + 1, B, n_blocks), reset_after, training, act)
+        gru_rows_forward(&XW[0, 0, 0], &scratch[threadid(), 0, 0], &W_h[0, 0], pw, pn, bias,
+                         &H[0, 0, 0], &reset_term[0, 0, 0], m, T, B, n_hidden,
+                         block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks),
+                         reset_after, training, act)
 
 
 cdef inline void gru_row_backward_after(floating *gates, floating *dn_out, const floating *rn_,
@@ -917,44 +920,49 @@ def gru_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] H, floating[:, :, :
 # its one forward serves training and inference alike.
 # ----------------------------------------------------------------------------------------
 
-cdef void vanilla_step(floating *pre, floating *W_h, const float *packed, floating *h_prev,
-                       floating *h,
-                       const floating *mask, Py_ssize_t t, Py_ssize_t B, Py_ssize_t n_hidden,
-                       Py_ssize_t r0, Py_ssize_t r1, int act, Activation *kind) noexcept nogil:
-    """Step t of rows [r0, r1) (each pointer at row 0 of a (B, n_hidden) block): pre +=
-    h_prev @ W_h (gemm, beta=1), then h = act(pre). Padding rows carry h_prev."""
+cdef void vanilla_step(floating *pre, floating *scratch, floating *W_h, const float *packed,
+                       floating *h_prev, floating *h, const floating *mask, Py_ssize_t t,
+                       Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1, int act,
+                       Activation *kind) noexcept nogil:
+    """Step t of rows [r0, r1) (each pointer at row 0 of a (B, n_hidden) block, scratch at
+    row r0 of the block's scratch): scratch = h_prev @ W_h (or its packed copy), then pre
+    += scratch and h = act(pre). Padding rows carry h_prev."""
     cdef Py_ssize_t b, j, row
+    cdef floating *product_row
     product(False, active_rows(mask, t, B, r0, r1), n_hidden, n_hidden, h_prev + r0 * n_hidden,
-            n_hidden, W_h, n_hidden, packed, <floating>1, pre + r0 * n_hidden, n_hidden)
+            n_hidden, W_h, n_hidden, packed, <floating>0, scratch, n_hidden)
     for b in range(r0, r1):
         row = b * n_hidden
         if is_valid(mask, t, b, B):
+            product_row = scratch + (b - r0) * n_hidden
             for j in range(n_hidden):
+                pre[row + j] += product_row[j]
                 h[row + j] = act_(pre[row + j], act, kind)
         else:
             copy_row(h + row, h_prev + row, n_hidden)
 
 
-cdef void vanilla_loop_forward(floating *XW, floating *W_h, const float *packed, floating *H,
-                               const floating *mask,
+cdef void vanilla_loop_forward(floating *XW, floating *scratch, floating *W_h,
+                               const float *packed, floating *H, const floating *mask,
                                Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0,
                                Py_ssize_t r1, int act, Activation *kind) noexcept nogil:
     """Rows [r0, r1) over all steps: H[t+1] from H[t]."""
     cdef Py_ssize_t t, per_step = B * n_hidden
     for t in range(T):
-        vanilla_step(XW + t * per_step, W_h, packed, H + t * per_step, H + (t + 1) * per_step, mask,
-                     t, B, n_hidden, r0, r1, act, kind)
+        vanilla_step(XW + t * per_step, scratch, W_h, packed, H + t * per_step,
+                     H + (t + 1) * per_step, mask, t, B, n_hidden, r0, r1, act, kind)
 
 
-cdef void vanilla_rows_forward(floating *XW, floating *W_h, const float *packed, floating *H,
-                               const floating *mask,
+cdef void vanilla_rows_forward(floating *XW, floating *scratch, floating *W_h,
+                               const float *packed, floating *H, const floating *mask,
                                Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0,
                                Py_ssize_t r1, int act) noexcept nogil:
     """vanilla_loop_forward, compiled for tanh alone or for any activation."""
     if act == ACT_TANH:
-        vanilla_loop_forward(XW, W_h, packed, H, mask, T, B, n_hidden, r0, r1, act, <TanhOnly*>NULL)
+        vanilla_loop_forward(XW, scratch, W_h, packed, H, mask, T, B, n_hidden, r0, r1, act,
+                             <TanhOnly*>NULL)
     else:
-        vanilla_loop_forward(XW, W_h, packed, H, mask, T, B, n_hidden, r0, r1, act,
+        vanilla_loop_forward(XW, scratch, W_h, packed, H, mask, T, B, n_hidden, r0, r1, act,
                              <AnyActivation*>NULL)
 
 
@@ -977,9 +985,12 @@ def vanilla_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :,
     packed_W = pack_operand(W_h, n_products)
     cdef const float *packed = packed_or_null(packed_W)
     n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, packed != NULL)
+    cdef floating[:, :, ::1] scratch = np.empty(
+        (threads, count_blocks(B, n_blocks), n_hidden), np.asarray(XW).dtype)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
-        vanilla_rows_forward(&XW[0, 0, 0], &W_h[0, 0], packed, &H[0, 0, 0], m, T, B, n_hidden,
-                             block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks), act)
+        vanilla_rows_forward(&XW[0, 0, 0], &scratch[threadid(), 0, 0], &W_h[0, 0], packed,
+                             &H[0, 0, 0], m, T, B, n_hidden, block_start(k, B, n_blocks),
+                             block_start(k + 1, B, n_blocks), act)
 
 
 cdef inline void vanilla_row_backward(floating *dpre, const floating *h, const floating *dH_t,
