@@ -32,6 +32,7 @@ def kernel_extension(suffix="", march=None):
     return Extension(
         f"rnnlearn.cells.{name}",
         [f"rnnlearn/cells/{name}.pyx"],
+        depends=["rnnlearn/cells/_kernels.pyx", "rnnlearn/cells/_packed_product.h"],
         extra_compile_args=COMPILE_ARGS + ([f"-march={march}"] if march else []),
         extra_link_args=["-fopenmp"],
     )

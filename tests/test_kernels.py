@@ -117,17 +117,33 @@ def test_kernels_match_the_reference_on_any_shape(
     _check(kind, "tanh", (n_timesteps, n_samples, n_hidden), dtype, masked, seed)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("masked", [False, True])
-def test_lstm_matches_the_reference_with_padded_weight_rows(dtype, masked):
+def test_lstm_matches_the_reference_with_padded_weight_rows(masked):
     """64 hidden units: W_h's rows are a multiple of the critical stride, and 32 steps of 8
-    blocks of rows are enough products for the forward kernel to read a padded copy."""
+    blocks of rows are enough products for the float64 forward kernel to read a padded
+    copy."""
     shape = (32, 8 * _kernels.SEQUENCE_BLOCK, 64)
-    W_h = np.zeros((64, 256), dtype=dtype)
+    W_h = np.zeros((64, 256))
     n_products = shape[0] * 8
     assert _kernels.padded_rows(W_h, n_products).shape[1] > W_h.shape[1]
-    assert _kernels.padded_rows(W_h, _kernels.PAD_PRODUCTS - 1) is W_h
-    _check("lstm", "tanh", shape, dtype, masked)
+    assert _kernels.padded_rows(W_h, _kernels.COPY_PRODUCTS - 1) is W_h
+    _check("lstm", "tanh", shape, np.float64, masked)
+
+
+@pytest.mark.parametrize("kind", PAIRS)
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("n_hidden", [20, 64])
+def test_packed_float32_kernels_match_the_reference(kind, masked, n_hidden):
+    """32 steps of 8 blocks of rows are enough products for the float32 kernels to pack
+    W_h (20 hidden units: panels with zero columns; 64: whole panels), and one thread takes
+    the batch as one block."""
+    shape = (32, 8 * _kernels.SEQUENCE_BLOCK, n_hidden)
+    W_h = np.zeros((n_hidden, 4 * n_hidden), np.float32)
+    n_products = shape[0] * 8
+    assert _kernels.pack_operand(W_h, n_products) is not None
+    assert _kernels.pack_operand(W_h, _kernels.COPY_PRODUCTS - 1) is None
+    assert _kernels.plan_rows(shape[1], shape[0], 1.0, 1, True) == (1, 1)
+    _check(kind, "tanh", shape, np.float32, masked)
 
 
 def test_float32_tanh_is_within_6_ulps():

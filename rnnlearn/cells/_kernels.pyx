@@ -3,19 +3,24 @@
 
 Layout, as rnnlearn's cells: time-major C-contiguous arrays, gates fused in columns in
 PyTorch's order (LSTM i, f, g, o; GRU r, z, n), mask (T, B, 1) with 1 = valid, 0 = padding
-(state carried unchanged, gates and gradients zero). Each time step is one BLAS gemm for the
-recurrent product, accumulated straight into the step's gate buffer, plus one fused
-elementwise pass over the batch rows. No allocation inside the time loop. The kernels hold
-no state, so they are thread-safe.
+(state carried unchanged, gates and gradients zero). Each time step is one product with the
+recurrent weights (two for the GRU) plus one fused elementwise pass over the batch rows. No
+allocation inside the time loop. The kernels hold no state, so they are thread-safe.
+
+Products. A pass long enough to repay it (COPY_PRODUCTS per-step products) packs its
+recurrent weights once in float32, and its products run the packed micro-kernel of
+_packed_product.h, which gives each row of a product the same bits whatever rows share the
+product. Otherwise, and always in float64, BLAS runs them (gemm).
 
 Threads. The rows of a batch are independent sequences, so the batch is cut into blocks of
-SEQUENCE_BLOCK rows at most (balanced: sizes differ by one at most), and each block runs from
-the first step to the last on one thread, products and elementwise passes alike, with no
-synchronisation between steps. The blocks depend on the batch alone, never on the thread
-count: a BLAS product's bits for one row depend on how many rows the call has (OpenBLAS
-picks its kernel by shape), so a split by thread would make a fit depend on the machine's
-cores. Threads only take blocks in turn, and any number of them gives the same bits. The
-products outside the time loop are cut alike: matmul into blocks of MATMUL_BLOCK rows, and
+rows (balanced: sizes differ by one at most), and each block runs from the first step to the
+last on one thread, products and elementwise passes alike, with no synchronisation between
+steps. A BLAS product's bits for one row depend on how many rows the call has (OpenBLAS
+picks its kernel by shape), so with BLAS the blocks have SEQUENCE_BLOCK rows at most
+whatever the threads: a split by thread would make a fit depend on the machine's cores.
+Packed products have no such dependence, so one thread takes the whole batch as one block.
+Threads only take blocks in turn, and any number of them gives the same bits. The products
+outside the time loop are cut alike: matmul into blocks of MATMUL_BLOCK rows, and
 weight_grad's sum over rows into blocks of GRAD_BLOCK rows, each into its own buffer, the
 buffers then added in block order. The caller keeps BLAS to one thread meanwhile: two thread
 pools fighting over the cores is far slower, so OpenMP's pool is the only one a training
@@ -27,7 +32,7 @@ LSTM's c and act(c), the GRU's reset term) goes to arrays of every step when tra
 to arrays of one step, reused, at inference (training=False): the loop moves those pointers
 on by one step per step, or not at all. The vanilla cell keeps nothing else, so its forward
 serves both. Per cell, from the inside out: a row pass (the math of one row), a step (the
-recurrent gemm, the row passes, padding), the loop over time, its two compilations (tanh
+recurrent product, the row passes, padding), the loop over time, its two compilations (tanh
 alone or any activation; see _fastmath.pxd) and the Python entry point, which checks shapes
 and runs the loop on each block of rows.
 
@@ -39,15 +44,24 @@ C = op(A) op(B) (row-major) is C^T = op(B)^T op(A)^T (column-major), i.e. swap t
 """
 
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 cimport openmp
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 from libc.string cimport memcpy, memset
+from libc.stddef cimport ptrdiff_t
 from rnnlearn.cells._fastmath cimport (ACT_IDENTITY, ACT_LOGISTIC, ACT_TANH, ACT_GOMPERTZ, ACT_RELU,
                         Activation, TanhOnly, AnyActivation, act_, dact_, sigmoid,
                         sigmoid_derivative)
 
 import numpy as np
+
+cdef extern from "_packed_product.h":
+    ptrdiff_t packed_size(ptrdiff_t k, ptrdiff_t n) noexcept nogil
+    void packed_pack(const float *b, ptrdiff_t ldb, int trans, ptrdiff_t k, ptrdiff_t n,
+                     float *packed) noexcept nogil
+    void packed_product(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
+                        const float *packed, int accumulate, float *c,
+                        ptrdiff_t ldc) noexcept nogil
 
 ACTIVATION_CODES = {"identity": ACT_IDENTITY, "logistic": ACT_LOGISTIC, "tanh": ACT_TANH,
                     "gompertz": ACT_GOMPERTZ, "relu": ACT_RELU}
@@ -78,6 +92,59 @@ cdef inline void gemm(bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, fl
     if m > 0:
         gemm_full(False, trans_b, <int>m, <int>n, <int>k, a, <int>lda, b, <int>ldb, beta, c,
                   <int>ldc)
+
+
+cdef inline void product(bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating *a,
+                         Py_ssize_t lda, floating *b, Py_ssize_t ldb, const float *packed,
+                         floating beta, floating *c, Py_ssize_t ldc) noexcept nogil:
+    """gemm, or in float32, with op(B) packed by pack_operand, the packed product (each row
+    of C the same bits whatever m; see _packed_product.h). beta is 0 or 1."""
+    if floating is float:
+        if packed != NULL:
+            if m > 0:
+                packed_product(m, n, k, a, lda, packed, beta != 0, c, ldc)
+            return
+    gemm(trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc)
+
+
+def pack_operand(W, Py_ssize_t n_products, bint trans=False, Py_ssize_t col0=0,
+                 Py_ssize_t n_cols=-1):
+    """W[:, col0 : col0 + n_cols] (or, with trans, its transpose) packed for the float32
+    products of a pass that runs n_products per-step products with it, as a 1-D array.
+    None, and BLAS runs the products, in float64 or for fewer than COPY_PRODUCTS products
+    (a prediction on a few short sequences), which would not repay the copy."""
+    cdef const float[:, ::1] w
+    if np.asarray(W).dtype != np.float32 or n_products < COPY_PRODUCTS:
+        return None
+    w = W
+    if n_cols < 0:
+        n_cols = w.shape[1] - col0
+    cdef Py_ssize_t k = n_cols if trans else w.shape[0], n = w.shape[0] if trans else n_cols
+    packed = np.empty(max(packed_size(k, n), 1), np.float32)
+    cdef float[::1] out = packed
+    if k and n:
+        packed_pack(&w[0, col0], w.shape[1], trans, k, n, &out[0])
+    return packed
+
+
+def packed_matmul(const float[:, ::1] A, packed, float[:, ::1] C, bint accumulate=False):
+    """C = A @ B, or C += A @ B with accumulate, B (A.shape[1] x C.shape[1]) packed by
+    pack_operand: the kernels' float32 per-step product, for tests."""
+    cdef Py_ssize_t m = A.shape[0], k = A.shape[1], n = C.shape[1]
+    cdef const float[::1] p = packed
+    if C.shape[0] != m or p.shape[0] < packed_size(k, n):
+        raise ValueError("packed_matmul: inconsistent shapes")
+    if m and n:
+        packed_product(m, n, k, &A[0, 0] if k else NULL, k, &p[0], accumulate, &C[0, 0], n)
+
+
+cdef inline const float *packed_or_null(object packed):
+    """The data of pack_operand's result, or NULL for None."""
+    cdef const float[::1] p
+    if packed is None:
+        return NULL
+    p = packed
+    return &p[0]
 
 
 def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False,
@@ -212,10 +279,10 @@ cdef inline floating *ptr_or_null(floating[:, :, ::1] a) noexcept:
 
 def padded_rows(W, Py_ssize_t n_products):
     """W, or a copy of it whose rows are ROW_PAD_BYTES longer when they are a multiple of
-    CRITICAL_STRIDE bytes long and n_products products read it (at least PAD_PRODUCTS, so
+    CRITICAL_STRIDE bytes long and n_products products read it (at least COPY_PRODUCTS, so
     that the copy pays). The kernels pass the row length on to gemm."""
     cdef Py_ssize_t n_cols = W.shape[1], itemsize = np.asarray(W).itemsize
-    if (n_cols * itemsize) % CRITICAL_STRIDE or n_products < PAD_PRODUCTS:
+    if (n_cols * itemsize) % CRITICAL_STRIDE or n_products < COPY_PRODUCTS:
         return W
     padded = np.empty((W.shape[0], n_cols + ROW_PAD_BYTES // itemsize), np.asarray(W).dtype)
     padded[:, :n_cols] = W
@@ -247,14 +314,14 @@ SEQUENCE_BLOCK = 8  # sequences per block of a recurrent kernel
 MATMUL_BLOCK = 256  # rows per block of matmul
 GRAD_BLOCK = 2048  # rows (steps x sequences) per partial sum of weight_grad
 
-# A per-step product reads every row of W_h; rows a multiple of CRITICAL_STRIDE bytes apart
-# fall on the same few cache sets, and the product over a block of rows ran 15-20 % slower
-# (forward, 64 and 128 hidden units). The forward kernels then read a copy of W_h whose rows
-# are ROW_PAD_BYTES longer, unless they run fewer than PAD_PRODUCTS products (a prediction
-# on a few short sequences), which would not repay the copy.
+# A pass that runs at least COPY_PRODUCTS per-step products copies its recurrent weights
+# into the layout its products read fastest: packed panels in float32 (see
+# _packed_product.h), and in float64, where BLAS runs the products, rows padded when their
+# length is a multiple of CRITICAL_STRIDE bytes (such rows fall on the same few cache sets:
+# the LSTM forward ran 15-20 % slower at 64 and 128 hidden units) to ROW_PAD_BYTES more.
+COPY_PRODUCTS = 256
 CRITICAL_STRIDE = 1024
 ROW_PAD_BYTES = 64
-PAD_PRODUCTS = 256
 
 
 def allow_threads(bint allowed):
@@ -280,23 +347,35 @@ cpdef int plan_threads(int n_threads, Py_ssize_t n_blocks, double work_per_block
     return <int>max(1, min(n_threads, n_blocks))
 
 
+def plan_rows(Py_ssize_t B, Py_ssize_t T, double step_work, int n_threads, bint packed):
+    """(n_blocks, threads): the blocks of rows a recurrent kernel cuts its batch of B rows
+    into (see block_start), and the threads that share them, for T steps of step_work
+    multiply-adds per row. BLAS products take blocks of SEQUENCE_BLOCK rows whatever the
+    threads; packed products give a row the same bits in any block, so that one thread
+    takes the batch as one block, and its products read each panel once per step."""
+    cdef Py_ssize_t n_blocks = count_blocks(B, SEQUENCE_BLOCK)
+    cdef int threads = plan_threads(n_threads, n_blocks, <double>B * T * step_work / n_blocks)
+    return (1 if packed and threads == 1 else n_blocks), threads
+
+
 # ----------------------------------------------------------------------------------------
 # LSTM: gates i, f, g, o; c = f c_prev + i g; h = o act(c)
 # ----------------------------------------------------------------------------------------
 
-cdef inline void lstm_row_forward(floating *gates, const floating *c_prev, floating *c,
-                                  floating *h, floating *cell_out, Py_ssize_t n_hidden,
-                                  int act, Activation *kind) noexcept nogil:
-    """One valid row of one step. On entry gates = pre-activations [i|f|g|o] (input
-    projection + recurrent product); on return gates = activated gates, c, h = the new state
-    and cell_out = act(c). c may be c_prev (the update is in place)."""
+cdef inline void lstm_row_forward(floating *gates, const floating *rec,
+                                  const floating *c_prev, floating *c, floating *h,
+                                  floating *cell_out, Py_ssize_t n_hidden, int act,
+                                  Activation *kind) noexcept nogil:
+    """One valid row of one step. On entry gates = input projection [i|f|g|o] and rec = the
+    recurrent product; on return gates = activated gates, c, h = the new state and cell_out
+    = act(c). c may be c_prev (the update is in place)."""
     cdef Py_ssize_t j
     cdef floating i, f, g, o, c_new, y
     for j in range(n_hidden):
-        i = sigmoid(gates[j])
-        f = sigmoid(gates[n_hidden + j])
-        g = act_(gates[2 * n_hidden + j], act, kind)
-        o = sigmoid(gates[3 * n_hidden + j])
+        i = sigmoid(gates[j] + rec[j])
+        f = sigmoid(gates[n_hidden + j] + rec[n_hidden + j])
+        g = act_(gates[2 * n_hidden + j] + rec[2 * n_hidden + j], act, kind)
+        o = sigmoid(gates[3 * n_hidden + j] + rec[3 * n_hidden + j])
         c_new = f * c_prev[j] + i * g
         y = act_(c_new, act, kind)
         gates[j] = i
@@ -308,21 +387,24 @@ cdef inline void lstm_row_forward(floating *gates, const floating *c_prev, float
         cell_out[j] = y
 
 
-cdef void lstm_step(floating *gates, floating *W_h, Py_ssize_t ldw, floating *h_prev,
-                    floating *h, const floating *c_prev, floating *c, floating *cell_out,
-                    const floating *mask, Py_ssize_t t, Py_ssize_t B, Py_ssize_t n_hidden,
-                    Py_ssize_t r0, Py_ssize_t r1, int act, Activation *kind) noexcept nogil:
-    """Step t of rows [r0, r1) (each pointer at row 0 of a (B, ...) block): gates +=
-    h_prev @ W_h (gemm, beta=1; W_h's rows ldw apart), then the fused pass writes the
-    gates, c, h and cell_out. Padding rows get zero gates and cell_out and carry the state.
-    c may be c_prev."""
+cdef void lstm_step(floating *gates, floating *rec, floating *W_h, Py_ssize_t ldw,
+                    const float *packed, floating *h_prev, floating *h, const floating *c_prev,
+                    floating *c, floating *cell_out, const floating *mask, Py_ssize_t t,
+                    Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1, int act,
+                    Activation *kind) noexcept nogil:
+    """Step t of rows [r0, r1) (each pointer at row 0 of a (B, ...) block, rec at row r0 of
+    the block's scratch): rec = h_prev @ W_h (W_h's rows ldw apart, or packed), then the
+    fused pass adds it to the gates' input projection and writes the gates, c, h and
+    cell_out. Padding rows get zero gates and cell_out and carry the state. c may be
+    c_prev."""
     cdef Py_ssize_t b, row, n_fused = 4 * n_hidden
-    gemm(False, active_rows(mask, t, B, r0, r1), n_fused, n_hidden, h_prev + r0 * n_hidden,
-         n_hidden, W_h, ldw, <floating>1, gates + r0 * n_fused, n_fused)
+    product(False, active_rows(mask, t, B, r0, r1), n_fused, n_hidden, h_prev + r0 * n_hidden,
+            n_hidden, W_h, ldw, packed, <floating>0, rec, n_fused)
     for b in range(r0, r1):
         row = b * n_hidden
         if is_valid(mask, t, b, B):
-            lstm_row_forward(gates + b * n_fused, c_prev + row, c + row, h + row,
+            lstm_row_forward(gates + b * n_fused, rec + (b - r0) * n_fused, c_prev + row, c + row,
+                             h + row,
                              cell_out + row, n_hidden, act, kind)
         else:
             zero_row(gates + b * n_fused, n_fused)
@@ -332,7 +414,8 @@ cdef void lstm_step(floating *gates, floating *W_h, Py_ssize_t ldw, floating *h_
             copy_row(h + row, h_prev + row, n_hidden)
 
 
-cdef void lstm_loop_forward(floating *XW, floating *W_h, Py_ssize_t ldw, floating *H,
+cdef void lstm_loop_forward(floating *XW, floating *rec, floating *W_h, Py_ssize_t ldw,
+                            const float *packed, floating *H,
                             floating *C, floating *cell_out, const floating *mask, Py_ssize_t T,
                             Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1,
                             bint training, int act, Activation *kind) noexcept nogil:
@@ -341,21 +424,22 @@ cdef void lstm_loop_forward(floating *XW, floating *W_h, Py_ssize_t ldw, floatin
     cdef Py_ssize_t t, per_step = B * n_hidden
     cdef Py_ssize_t kept = per_step if training else 0
     for t in range(T):
-        lstm_step(XW + t * B * 4 * n_hidden, W_h, ldw, H + t * per_step,
+        lstm_step(XW + t * B * 4 * n_hidden, rec, W_h, ldw, packed, H + t * per_step,
                   H + (t + 1) * per_step, C + t * kept, C + (t + 1) * kept, cell_out + t * kept,
                   mask, t, B, n_hidden, r0, r1, act, kind)
 
 
-cdef void lstm_rows_forward(floating *XW, floating *W_h, Py_ssize_t ldw, floating *H,
+cdef void lstm_rows_forward(floating *XW, floating *rec, floating *W_h, Py_ssize_t ldw,
+                            const float *packed, floating *H,
                             floating *C, floating *cell_out, const floating *mask, Py_ssize_t T,
                             Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1,
                             bint training, int act) noexcept nogil:
     """lstm_loop_forward, compiled for tanh alone or for any activation."""
     if act == ACT_TANH:
-        lstm_loop_forward(XW, W_h, ldw, H, C, cell_out, mask, T, B, n_hidden, r0, r1,
+        lstm_loop_forward(XW, rec, W_h, ldw, packed, H, C, cell_out, mask, T, B, n_hidden, r0, r1,
                           training, act, <TanhOnly*>NULL)
     else:
-        lstm_loop_forward(XW, W_h, ldw, H, C, cell_out, mask, T, B, n_hidden, r0, r1,
+        lstm_loop_forward(XW, rec, W_h, ldw, packed, H, C, cell_out, mask, T, B, n_hidden, r0, r1,
                           training, act, <AnyActivation*>NULL)
 
 
@@ -380,14 +464,19 @@ def lstm_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
-    cdef Py_ssize_t n_blocks = count_blocks(B, SEQUENCE_BLOCK)
-    cdef floating[:, ::1] W = padded_rows(W_h, T * n_blocks)
-    cdef int threads = plan_threads(n_threads, n_blocks,
-                                    <double>B * T * W_h.shape[0] * W_h.shape[1] / n_blocks)
+    cdef Py_ssize_t n_products = T * count_blocks(B, SEQUENCE_BLOCK), n_blocks
+    cdef int threads
+    packed_W = pack_operand(W_h, n_products)
+    cdef const float *packed = packed_or_null(packed_W)
+    cdef floating[:, ::1] W = W_h if packed != NULL else padded_rows(W_h, n_products)
+    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, packed != NULL)
+    cdef floating[:, :, ::1] rec = np.empty((threads, count_blocks(B, n_blocks), 4 * n_hidden),
+                                            np.asarray(XW).dtype)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
-        lstm_rows_forward(&XW[0, 0, 0], &W[0, 0], W.shape[1], &H[0, 0, 0], &C[0, 0, 0],
-                          &cell_out[0, 0, 0], m, T, B, n_hidden, block_start(k, B, n_blocks),
-                          block_start(k + 1, B, n_blocks), training, act)
+        lstm_rows_forward(&XW[0, 0, 0], &rec[threadid(), 0, 0], &W[0, 0], W.shape[1], packed,
+                          &H[0, 0, 0], &C[0, 0, 0], &cell_out[0, 0, 0], m, T, B, n_hidden,
+                          block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks),
+                          training, act)
 
 
 cdef inline void lstm_row_backward(floating *gates, const floating *c_prev,
@@ -423,7 +512,8 @@ cdef inline void lstm_row_backward(floating *gates, const floating *c_prev,
 
 
 cdef void lstm_loop_backward(floating *dZ, const floating *C, const floating *cell_out,
-                             floating *W_h, const floating *dH, floating *dh, floating *dc,
+                             floating *W_h, const float *packed, const floating *dH, floating *dh,
+                             floating *dc,
                              const floating *mask, Py_ssize_t T, Py_ssize_t B,
                              Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1, int act,
                              Activation *kind) noexcept nogil:
@@ -436,22 +526,23 @@ cdef void lstm_loop_backward(floating *dZ, const floating *C, const floating *ce
                               cell_out + t * per_step + b * n_hidden,
                               dH + t * per_step + b * n_hidden, dh + b * n_hidden,
                               dc + b * n_hidden, is_valid(mask, t, b, B), n_hidden, act, kind)
-        gemm(True, active_rows(mask, t, B, r0, r1), n_hidden, n_fused,
-             dZ + (t * B + r0) * n_fused, n_fused, W_h, n_fused, <floating>1,
-             dh + r0 * n_hidden, n_hidden)
+        product(True, active_rows(mask, t, B, r0, r1), n_hidden, n_fused,
+                dZ + (t * B + r0) * n_fused, n_fused, W_h, n_fused, packed, <floating>1,
+                dh + r0 * n_hidden, n_hidden)
 
 
 cdef void lstm_rows_backward(floating *dZ, const floating *C, const floating *cell_out,
-                             floating *W_h, const floating *dH, floating *dh, floating *dc,
+                             floating *W_h, const float *packed, const floating *dH, floating *dh,
+                             floating *dc,
                              const floating *mask, Py_ssize_t T, Py_ssize_t B,
                              Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1,
                              int act) noexcept nogil:
     """lstm_loop_backward, compiled for tanh alone or for any activation."""
     if act == ACT_TANH:
-        lstm_loop_backward(dZ, C, cell_out, W_h, dH, dh, dc, mask, T, B, n_hidden, r0, r1,
+        lstm_loop_backward(dZ, C, cell_out, W_h, packed, dH, dh, dc, mask, T, B, n_hidden, r0, r1,
                            act, <TanhOnly*>NULL)
     else:
-        lstm_loop_backward(dZ, C, cell_out, W_h, dH, dh, dc, mask, T, B, n_hidden, r0, r1,
+        lstm_loop_backward(dZ, C, cell_out, W_h, packed, dH, dh, dc, mask, T, B, n_hidden, r0, r1,
                            act, <AnyActivation*>NULL)
 
 
@@ -474,11 +565,13 @@ def lstm_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] C, floating[:, :, 
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
-    cdef Py_ssize_t n_blocks = count_blocks(B, SEQUENCE_BLOCK)
-    cdef int threads = plan_threads(n_threads, n_blocks,
-                                    <double>B * T * W_h.shape[0] * W_h.shape[1] / n_blocks)
+    cdef Py_ssize_t n_products = T * count_blocks(B, SEQUENCE_BLOCK), n_blocks
+    cdef int threads
+    packed_W = pack_operand(W_h, n_products, trans=True)
+    cdef const float *packed = packed_or_null(packed_W)
+    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, packed != NULL)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
-        lstm_rows_backward(&dZ[0, 0, 0], &C[0, 0, 0], &cell_out[0, 0, 0], &W_h[0, 0],
+        lstm_rows_backward(&dZ[0, 0, 0], &C[0, 0, 0], &cell_out[0, 0, 0], &W_h[0, 0], packed,
                            &dH[0, 0, 0], &dstate[0, 0, 0], &dstate[1, 0, 0], m, T, B,
                            n_hidden, block_start(k, B, n_blocks),
                            block_start(k + 1, B, n_blocks), act)
@@ -489,18 +582,19 @@ def lstm_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] C, floating[:, :, 
 # W_hn + b_hn)); reset_after=False (Cho): n = act(a_n + (r h_prev) W_hn).
 # ----------------------------------------------------------------------------------------
 
-cdef inline void gru_row_forward_after(floating *gates, floating *rec, const floating *b_hn,
-                                       floating *h, Py_ssize_t n_hidden, int act,
+cdef inline void gru_row_forward_after(floating *gates, const floating *product,
+                                       floating *rec, const floating *b_hn, floating *h,
+                                       Py_ssize_t n_hidden, int act,
                                        Activation *kind) noexcept nogil:
-    """reset_after valid row. On entry gates = pre-activations [r|z|a_n] (r, z include the
-    recurrent product), rec = h_prev W_hn, h = h_prev. On return gates = activated [r|z|n],
-    rec = h_prev W_hn + b_hn (the reset term backward needs), h = the new state (in place)."""
+    """reset_after valid row. On entry gates = input projection [a_r|a_z|a_n], product =
+    h_prev W_h, h = h_prev. On return gates = activated [r|z|n], rec = h_prev W_hn + b_hn
+    (the reset term backward needs), h = the new state (in place)."""
     cdef Py_ssize_t j
     cdef floating r, z, n, rn
     for j in range(n_hidden):
-        r = sigmoid(gates[j])
-        z = sigmoid(gates[n_hidden + j])
-        rn = rec[j] + b_hn[j]
+        r = sigmoid(gates[j] + product[j])
+        z = sigmoid(gates[n_hidden + j] + product[n_hidden + j])
+        rn = product[2 * n_hidden + j] + b_hn[j]
         n = act_(gates[2 * n_hidden + j] + r * rn, act, kind)
         gates[j] = r
         gates[n_hidden + j] = z
@@ -509,17 +603,17 @@ cdef inline void gru_row_forward_after(floating *gates, floating *rec, const flo
         h[j] = (h[j] - n) * z + n
 
 
-cdef inline void gru_row_gates_before(floating *gates, floating *reset_state,
-                                      const floating *h_prev,
+cdef inline void gru_row_gates_before(floating *gates, const floating *product,
+                                      floating *reset_state, const floating *h_prev,
                                       Py_ssize_t n_hidden) noexcept nogil:
-    """Cho form, first pass of a valid row: activate r, z in place and form the reset
-    state r h_prev."""
+    """Cho form, first pass of a valid row: activate r, z in place (their input projection
+    plus product = h_prev W_h[:, :2n]) and form the reset state r h_prev."""
     cdef Py_ssize_t j
     cdef floating r
     for j in range(n_hidden):
-        r = sigmoid(gates[j])
+        r = sigmoid(gates[j] + product[j])
         gates[j] = r
-        gates[n_hidden + j] = sigmoid(gates[n_hidden + j])
+        gates[n_hidden + j] = sigmoid(gates[n_hidden + j] + product[n_hidden + j])
         reset_state[j] = r * h_prev[j]
 
 
@@ -535,37 +629,41 @@ cdef inline void gru_row_new_before(floating *gates, floating *h, Py_ssize_t n_h
         h[j] = (h[j] - n) * gates[n_hidden + j] + n
 
 
-cdef void gru_step(floating *gates, floating *rec, const floating *b_hn, floating *W_h,
-                   floating *h_prev, floating *h, const floating *mask, Py_ssize_t t,
+cdef void gru_step(floating *gates, floating *rec, floating *scratch, const floating *b_hn,
+                   floating *W_h, const float *packed, const float *packed_n, floating *h_prev,
+                   floating *h,
+                   const floating *mask, Py_ssize_t t,
                    Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1,
                    bint reset_after, int act, Activation *kind) noexcept nogil:
-    """Step t of rows [r0, r1) (each pointer at row 0 of a (B, ...) block): gemms into the
-    step's gates and reset term rec, then the fused row pass(es); h starts as a copy of
-    h_prev and ends as the new state. Padding rows get zero gates and rec and keep h_prev."""
+    """Step t of rows [r0, r1) (each pointer at row 0 of a (B, ...) block, scratch at row
+    r0 of the block's scratch): scratch = h_prev @ W_h (all three blocks; the Cho form: r
+    and z; W_h or its packed copy), then the fused row pass(es), the Cho form's second
+    product (with W_h[:, 2n:]) between them; h starts as a copy of h_prev and ends as the
+    new state, rec holds the reset term. Padding rows get zero gates and rec and keep
+    h_prev."""
     cdef Py_ssize_t b, n_fused = 3 * n_hidden
     cdef Py_ssize_t n = active_rows(mask, t, B, r0, r1)
     copy_row(h + r0 * n_hidden, h_prev + r0 * n_hidden, (r1 - r0) * n_hidden)
-    # [r|z] += h_prev @ W_h[:, :2n]  (beta=1, straight into the gate buffer)
-    gemm(False, n, 2 * n_hidden, n_hidden, h_prev + r0 * n_hidden, n_hidden, W_h, n_fused,
-         <floating>1, gates + r0 * n_fused, n_fused)
+    product(False, n, n_fused if reset_after else 2 * n_hidden, n_hidden,
+            h_prev + r0 * n_hidden, n_hidden, W_h, n_fused, packed, <floating>0, scratch,
+            n_fused)
     if reset_after:
-        # rec = h_prev @ W_h[:, 2n:]
-        gemm(False, n, n_hidden, n_hidden, h_prev + r0 * n_hidden, n_hidden,
-             W_h + 2 * n_hidden, n_fused, <floating>0, rec + r0 * n_hidden, n_hidden)
         for b in range(r0, r1):
             if is_valid(mask, t, b, B):
-                gru_row_forward_after(gates + b * n_fused, rec + b * n_hidden, b_hn,
-                                      h + b * n_hidden, n_hidden, act, kind)
+                gru_row_forward_after(gates + b * n_fused, scratch + (b - r0) * n_fused,
+                                      rec + b * n_hidden, b_hn, h + b * n_hidden, n_hidden,
+                                      act, kind)
     else:
         for b in range(r0, r0 + n):
             if is_valid(mask, t, b, B):
-                gru_row_gates_before(gates + b * n_fused, rec + b * n_hidden,
-                                     h_prev + b * n_hidden, n_hidden)
+                gru_row_gates_before(gates + b * n_fused, scratch + (b - r0) * n_fused,
+                                     rec + b * n_hidden, h_prev + b * n_hidden, n_hidden)
             else:
                 zero_row(rec + b * n_hidden, n_hidden)
         # a_n += (r * h_prev) @ W_h[:, 2n:]
-        gemm(False, n, n_hidden, n_hidden, rec + r0 * n_hidden, n_hidden, W_h + 2 * n_hidden,
-             n_fused, <floating>1, gates + r0 * n_fused + 2 * n_hidden, n_fused)
+        product(False, n, n_hidden, n_hidden, rec + r0 * n_hidden, n_hidden,
+                W_h + 2 * n_hidden, n_fused, packed_n, <floating>1,
+                gates + r0 * n_fused + 2 * n_hidden, n_fused)
         for b in range(r0, r1):
             if is_valid(mask, t, b, B):
                 gru_row_new_before(gates + b * n_fused, h + b * n_hidden, n_hidden, act, kind)
@@ -575,8 +673,9 @@ cdef void gru_step(floating *gates, floating *rec, const floating *b_hn, floatin
             zero_row(rec + b * n_hidden, n_hidden)
 
 
-cdef void gru_loop_forward(floating *XW, floating *W_h, const floating *b_hn, floating *H,
-                           floating *reset_term, const floating *mask, Py_ssize_t T,
+cdef void gru_loop_forward(floating *XW, floating *scratch, floating *W_h,
+                           const float *packed, const float *packed_n, const floating *b_hn,
+                           floating *H, floating *reset_term, const floating *mask, Py_ssize_t T,
                            Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1,
                            bint reset_after, bint training, int act,
                            Activation *kind) noexcept nogil:
@@ -585,22 +684,23 @@ cdef void gru_loop_forward(floating *XW, floating *W_h, const floating *b_hn, fl
     cdef Py_ssize_t t, per_step = B * n_hidden
     cdef Py_ssize_t kept = per_step if training else 0
     for t in range(T):
-        gru_step(XW + t * B * 3 * n_hidden, reset_term + t * kept, b_hn, W_h,
-                 H + t * per_step, H + (t + 1) * per_step, mask, t, B, n_hidden, r0, r1,
-                 reset_after, act, kind)
+        gru_step(XW + t * B * 3 * n_hidden, reset_term + t * kept, scratch, b_hn, W_h, packed,
+                 packed_n, H + t * per_step, H + (t + 1) * per_step, mask, t, B, n_hidden, r0,
+                 r1, reset_after, act, kind)
 
 
-cdef void gru_rows_forward(floating *XW, floating *W_h, const floating *b_hn, floating *H,
-                           floating *reset_term, const floating *mask, Py_ssize_t T,
+cdef void gru_rows_forward(floating *XW, floating *scratch, floating *W_h,
+                           const float *packed, const float *packed_n, const floating *b_hn,
+                           floating *H, floating *reset_term, const floating *mask, Py_ssize_t T,
                            Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1,
                            bint reset_after, bint training, int act) noexcept nogil:
     """gru_loop_forward, compiled for tanh alone or for any activation."""
     if act == ACT_TANH:
-        gru_loop_forward(XW, W_h, b_hn, H, reset_term, mask, T, B, n_hidden, r0, r1,
-                         reset_after, training, act, <TanhOnly*>NULL)
+        gru_loop_forward(XW, scratch, W_h, packed, packed_n, b_hn, H, reset_term, mask, T, B,
+                         n_hidden, r0, r1, reset_after, training, act, <TanhOnly*>NULL)
     else:
-        gru_loop_forward(XW, W_h, b_hn, H, reset_term, mask, T, B, n_hidden, r0, r1,
-                         reset_after, training, act, <AnyActivation*>NULL)
+        gru_loop_forward(XW, scratch, W_h, packed, packed_n, b_hn, H, reset_term, mask, T, B,
+                         n_hidden, r0, r1, reset_after, training, act, <AnyActivation*>NULL)
 
 
 def gru_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn,
@@ -629,13 +729,21 @@ def gru_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn
         return
     cdef floating *m = ptr_or_null(mask)
     cdef floating *bias = &b_hn[0] if reset_after else NULL
-    cdef Py_ssize_t n_blocks = count_blocks(B, SEQUENCE_BLOCK)
-    cdef int threads = plan_threads(n_threads, n_blocks,
-                                    <double>B * T * W_h.shape[0] * W_h.shape[1] / n_blocks)
+    cdef Py_ssize_t n_products = T * count_blocks(B, SEQUENCE_BLOCK), n_blocks
+    cdef int threads
+    # reset_after: h_prev @ W_h in one product; Cho form: W_h[:, :2n] and W_h[:, 2n:] apart
+    packed_W = pack_operand(W_h, n_products, n_cols=-1 if reset_after else 2 * n_hidden)
+    packed_n = None if reset_after else pack_operand(W_h, n_products, col0=2 * n_hidden)
+    cdef const float *pw = packed_or_null(packed_W)
+    cdef const float *pn = packed_or_null(packed_n)
+    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, pw != NULL)
+    cdef floating[:, :, ::1] scratch = np.empty(
+        (threads, count_blocks(B, n_blocks), 3 * n_hidden), np.asarray(XW).dtype)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
-        gru_rows_forward(&XW[0, 0, 0], &W_h[0, 0], bias, &H[0, 0, 0], &reset_term[0, 0, 0],
-                         m, T, B, n_hidden, block_start(k, B, n_blocks),
-                         block_start(k + 1, B, n_blocks), reset_after, training, act)
+        gru_rows_forward(&XW[0, 0, 0], &scratch[threadid(), 0, 0], &W_h[0, 0], pw, pn, bias,
+                         &H[0, 0, 0], &reset_term[0, 0, 0], m, T, B, n_hidden,
+                         block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks),
+                         reset_after, training, act)
 
 
 cdef inline void gru_row_backward_after(floating *gates, floating *dn_out, const floating *rn_,
@@ -703,7 +811,8 @@ cdef inline void gru_row_backward_before2(floating *gates, const floating *d_res
 
 
 cdef void gru_loop_backward(floating *dZ, floating *dn, const floating *reset_term,
-                            const floating *H, floating *W_h, const floating *dH,
+                            const floating *H, floating *W_h, const float *packed,
+                            const float *packed_n, const floating *dH,
                             floating *dh, floating *scratch, const floating *mask,
                             Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0,
                             Py_ssize_t r1, bint reset_after, int act,
@@ -721,8 +830,8 @@ cdef void gru_loop_backward(floating *dZ, floating *dn, const floating *reset_te
                                        H + row, dH + row, dh + b * n_hidden,
                                        is_valid(mask, t, b, B), n_hidden, act, kind)
             # dh += d_recurrent @ W_h^T
-            gemm(True, n, n_hidden, n_fused, gates + r0 * n_fused, n_fused, W_h, n_fused,
-                 <floating>1, dh + r0 * n_hidden, n_hidden)
+            product(True, n, n_hidden, n_fused, gates + r0 * n_fused, n_fused, W_h, n_fused,
+                    packed, <floating>1, dh + r0 * n_hidden, n_hidden)
         else:
             for b in range(r0, r1):
                 row = t * per_step + b * n_hidden
@@ -730,28 +839,32 @@ cdef void gru_loop_backward(floating *dZ, floating *dn, const floating *reset_te
                                          dh + b * n_hidden, is_valid(mask, t, b, B), n_hidden,
                                          act, kind)
             # d_reset = dn @ W_hn^T
-            gemm(True, n, n_hidden, n_hidden, gates + r0 * n_fused + 2 * n_hidden, n_fused,
-                 W_h + 2 * n_hidden, n_fused, <floating>0, scratch + r0 * n_hidden, n_hidden)
+            product(True, n, n_hidden, n_hidden, gates + r0 * n_fused + 2 * n_hidden, n_fused,
+                    W_h + 2 * n_hidden, n_fused, packed_n, <floating>0,
+                    scratch + r0 * n_hidden, n_hidden)
             for b in range(r0, r0 + n):
                 gru_row_backward_before2(gates + b * n_fused, scratch + b * n_hidden,
                                          H + t * per_step + b * n_hidden, dh + b * n_hidden,
                                          n_hidden)
             # dh += [dr|dz] @ W_h[:, :2n]^T
-            gemm(True, n, n_hidden, 2 * n_hidden, gates + r0 * n_fused, n_fused, W_h, n_fused,
-                 <floating>1, dh + r0 * n_hidden, n_hidden)
+            product(True, n, n_hidden, 2 * n_hidden, gates + r0 * n_fused, n_fused, W_h,
+                    n_fused, packed, <floating>1, dh + r0 * n_hidden, n_hidden)
 
 
 cdef void gru_rows_backward(floating *dZ, floating *dn, const floating *reset_term,
-                            const floating *H, floating *W_h, const floating *dH,
+                            const floating *H, floating *W_h, const float *packed,
+                            const float *packed_n, const floating *dH,
                             floating *dh, floating *scratch, const floating *mask,
                             Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0,
                             Py_ssize_t r1, bint reset_after, int act) noexcept nogil:
     """gru_loop_backward, compiled for tanh alone or for any activation."""
     if act == ACT_TANH:
-        gru_loop_backward(dZ, dn, reset_term, H, W_h, dH, dh, scratch, mask, T, B, n_hidden,
+        gru_loop_backward(dZ, dn, reset_term, H, W_h, packed, packed_n, dH, dh, scratch, mask, T, B,
+                          n_hidden,
                           r0, r1, reset_after, act, <TanhOnly*>NULL)
     else:
-        gru_loop_backward(dZ, dn, reset_term, H, W_h, dH, dh, scratch, mask, T, B, n_hidden,
+        gru_loop_backward(dZ, dn, reset_term, H, W_h, packed, packed_n, dH, dh, scratch, mask, T, B,
+                          n_hidden,
                           r0, r1, reset_after, act, <AnyActivation*>NULL)
 
 
@@ -786,11 +899,17 @@ def gru_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] H, floating[:, :, :
     cdef floating[:, ::1] scratch = np.empty((B, n_hidden), dtype=np.asarray(dZ).dtype)
     cdef floating *m = ptr_or_null(mask)
     cdef floating *dnp = ptr_or_null(dn)
-    cdef Py_ssize_t n_blocks = count_blocks(B, SEQUENCE_BLOCK)
-    cdef int threads = plan_threads(n_threads, n_blocks,
-                                    <double>B * T * W_h.shape[0] * W_h.shape[1] / n_blocks)
+    cdef Py_ssize_t n_products = T * count_blocks(B, SEQUENCE_BLOCK), n_blocks
+    cdef int threads
+    # reset_after: dh += dZ @ W_h^T; Cho form: W_h[:, :2n]^T and W_h[:, 2n:]^T apart
+    packed_W = pack_operand(W_h, n_products, trans=True, n_cols=-1 if reset_after else 2 * n_hidden)
+    packed_n = None if reset_after else pack_operand(W_h, n_products, trans=True, col0=2 * n_hidden)
+    cdef const float *pw = packed_or_null(packed_W)
+    cdef const float *pn = packed_or_null(packed_n)
+    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, pw != NULL)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
         gru_rows_backward(&dZ[0, 0, 0], dnp, &reset_term[0, 0, 0], &H[0, 0, 0], &W_h[0, 0],
+                          pw, pn,
                           &dH[0, 0, 0], &dstate[0, 0], &scratch[0, 0], m, T, B, n_hidden,
                           block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks),
                           reset_after, act)
@@ -801,41 +920,49 @@ def gru_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] H, floating[:, :, :
 # its one forward serves training and inference alike.
 # ----------------------------------------------------------------------------------------
 
-cdef void vanilla_step(floating *pre, floating *W_h, floating *h_prev, floating *h,
-                       const floating *mask, Py_ssize_t t, Py_ssize_t B, Py_ssize_t n_hidden,
-                       Py_ssize_t r0, Py_ssize_t r1, int act, Activation *kind) noexcept nogil:
-    """Step t of rows [r0, r1) (each pointer at row 0 of a (B, n_hidden) block): pre +=
-    h_prev @ W_h (gemm, beta=1), then h = act(pre). Padding rows carry h_prev."""
+cdef void vanilla_step(floating *pre, floating *scratch, floating *W_h, const float *packed,
+                       floating *h_prev, floating *h, const floating *mask, Py_ssize_t t,
+                       Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1, int act,
+                       Activation *kind) noexcept nogil:
+    """Step t of rows [r0, r1) (each pointer at row 0 of a (B, n_hidden) block, scratch at
+    row r0 of the block's scratch): scratch = h_prev @ W_h (or its packed copy), then pre
+    += scratch and h = act(pre). Padding rows carry h_prev."""
     cdef Py_ssize_t b, j, row
-    gemm(False, active_rows(mask, t, B, r0, r1), n_hidden, n_hidden, h_prev + r0 * n_hidden,
-         n_hidden, W_h, n_hidden, <floating>1, pre + r0 * n_hidden, n_hidden)
+    cdef floating *product_row
+    product(False, active_rows(mask, t, B, r0, r1), n_hidden, n_hidden, h_prev + r0 * n_hidden,
+            n_hidden, W_h, n_hidden, packed, <floating>0, scratch, n_hidden)
     for b in range(r0, r1):
         row = b * n_hidden
         if is_valid(mask, t, b, B):
+            product_row = scratch + (b - r0) * n_hidden
             for j in range(n_hidden):
+                pre[row + j] += product_row[j]
                 h[row + j] = act_(pre[row + j], act, kind)
         else:
             copy_row(h + row, h_prev + row, n_hidden)
 
 
-cdef void vanilla_loop_forward(floating *XW, floating *W_h, floating *H, const floating *mask,
+cdef void vanilla_loop_forward(floating *XW, floating *scratch, floating *W_h,
+                               const float *packed, floating *H, const floating *mask,
                                Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0,
                                Py_ssize_t r1, int act, Activation *kind) noexcept nogil:
     """Rows [r0, r1) over all steps: H[t+1] from H[t]."""
     cdef Py_ssize_t t, per_step = B * n_hidden
     for t in range(T):
-        vanilla_step(XW + t * per_step, W_h, H + t * per_step, H + (t + 1) * per_step, mask,
-                     t, B, n_hidden, r0, r1, act, kind)
+        vanilla_step(XW + t * per_step, scratch, W_h, packed, H + t * per_step,
+                     H + (t + 1) * per_step, mask, t, B, n_hidden, r0, r1, act, kind)
 
 
-cdef void vanilla_rows_forward(floating *XW, floating *W_h, floating *H, const floating *mask,
+cdef void vanilla_rows_forward(floating *XW, floating *scratch, floating *W_h,
+                               const float *packed, floating *H, const floating *mask,
                                Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0,
                                Py_ssize_t r1, int act) noexcept nogil:
     """vanilla_loop_forward, compiled for tanh alone or for any activation."""
     if act == ACT_TANH:
-        vanilla_loop_forward(XW, W_h, H, mask, T, B, n_hidden, r0, r1, act, <TanhOnly*>NULL)
+        vanilla_loop_forward(XW, scratch, W_h, packed, H, mask, T, B, n_hidden, r0, r1, act,
+                             <TanhOnly*>NULL)
     else:
-        vanilla_loop_forward(XW, W_h, H, mask, T, B, n_hidden, r0, r1, act,
+        vanilla_loop_forward(XW, scratch, W_h, packed, H, mask, T, B, n_hidden, r0, r1, act,
                              <AnyActivation*>NULL)
 
 
@@ -853,12 +980,17 @@ def vanilla_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :,
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
-    cdef Py_ssize_t n_blocks = count_blocks(B, SEQUENCE_BLOCK)
-    cdef int threads = plan_threads(n_threads, n_blocks,
-                                    <double>B * T * W_h.shape[0] * W_h.shape[1] / n_blocks)
+    cdef Py_ssize_t n_products = T * count_blocks(B, SEQUENCE_BLOCK), n_blocks
+    cdef int threads
+    packed_W = pack_operand(W_h, n_products)
+    cdef const float *packed = packed_or_null(packed_W)
+    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, packed != NULL)
+    cdef floating[:, :, ::1] scratch = np.empty(
+        (threads, count_blocks(B, n_blocks), n_hidden), np.asarray(XW).dtype)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
-        vanilla_rows_forward(&XW[0, 0, 0], &W_h[0, 0], &H[0, 0, 0], m, T, B, n_hidden,
-                             block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks), act)
+        vanilla_rows_forward(&XW[0, 0, 0], &scratch[threadid(), 0, 0], &W_h[0, 0], packed,
+                             &H[0, 0, 0], m, T, B, n_hidden, block_start(k, B, n_blocks),
+                             block_start(k + 1, B, n_blocks), act)
 
 
 cdef inline void vanilla_row_backward(floating *dpre, const floating *h, const floating *dH_t,
@@ -877,6 +1009,7 @@ cdef inline void vanilla_row_backward(floating *dpre, const floating *h, const f
 
 
 cdef void vanilla_loop_backward(floating *dZ, const floating *H, floating *W_h,
+                                const float *packed,
                                 const floating *dH, floating *dh, const floating *mask,
                                 Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0,
                                 Py_ssize_t r1, int act, Activation *kind) noexcept nogil:
@@ -887,21 +1020,22 @@ cdef void vanilla_loop_backward(floating *dZ, const floating *H, floating *W_h,
             row = t * per_step + b * n_hidden
             vanilla_row_backward(dZ + row, H + per_step + row, dH + row, dh + b * n_hidden,
                                  is_valid(mask, t, b, B), n_hidden, act, kind)
-        gemm(True, active_rows(mask, t, B, r0, r1), n_hidden, n_hidden,
-             dZ + t * per_step + r0 * n_hidden, n_hidden, W_h, n_hidden, <floating>1,
-             dh + r0 * n_hidden, n_hidden)
+        product(True, active_rows(mask, t, B, r0, r1), n_hidden, n_hidden,
+                dZ + t * per_step + r0 * n_hidden, n_hidden, W_h, n_hidden, packed,
+                <floating>1, dh + r0 * n_hidden, n_hidden)
 
 
 cdef void vanilla_rows_backward(floating *dZ, const floating *H, floating *W_h,
+                                const float *packed,
                                 const floating *dH, floating *dh, const floating *mask,
                                 Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0,
                                 Py_ssize_t r1, int act) noexcept nogil:
     """vanilla_loop_backward, compiled for tanh alone or for any activation."""
     if act == ACT_TANH:
-        vanilla_loop_backward(dZ, H, W_h, dH, dh, mask, T, B, n_hidden, r0, r1, act,
+        vanilla_loop_backward(dZ, H, W_h, packed, dH, dh, mask, T, B, n_hidden, r0, r1, act,
                               <TanhOnly*>NULL)
     else:
-        vanilla_loop_backward(dZ, H, W_h, dH, dh, mask, T, B, n_hidden, r0, r1, act,
+        vanilla_loop_backward(dZ, H, W_h, packed, dH, dh, mask, T, B, n_hidden, r0, r1, act,
                               <AnyActivation*>NULL)
 
 
@@ -918,10 +1052,13 @@ def vanilla_backward(floating[:, :, ::1] H, floating[:, ::1] W_h, floating[:, :,
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
-    cdef Py_ssize_t n_blocks = count_blocks(B, SEQUENCE_BLOCK)
-    cdef int threads = plan_threads(n_threads, n_blocks,
-                                    <double>B * T * W_h.shape[0] * W_h.shape[1] / n_blocks)
+    cdef Py_ssize_t n_products = T * count_blocks(B, SEQUENCE_BLOCK), n_blocks
+    cdef int threads
+    packed_W = pack_operand(W_h, n_products, trans=True)
+    cdef const float *packed = packed_or_null(packed_W)
+    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, packed != NULL)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
-        vanilla_rows_backward(&dZ[0, 0, 0], &H[0, 0, 0], &W_h[0, 0], &dH[0, 0, 0],
+        vanilla_rows_backward(&dZ[0, 0, 0], &H[0, 0, 0], &W_h[0, 0], packed, &dH[0, 0, 0],
                               &dstate[0, 0], m, T, B, n_hidden, block_start(k, B, n_blocks),
                               block_start(k + 1, B, n_blocks), act)
+

@@ -3,8 +3,9 @@
 The rows of a batch are independent sequences, so a recurrent kernel cuts them into blocks
 of a fixed size and OpenMP's threads take the blocks, each running its block through every
 time step, its recurrent products included; the other products cut their rows alike. The
-blocks never depend on the thread count, so neither do the results. Those products then
-run on one BLAS thread each. A multi-threaded BLAS beside OpenMP's threads puts two thread
+blocks never depend on the thread count (nor, with the float32 kernels' own products, do a
+row's bits depend on its block), so neither do the results. BLAS products then run on one
+BLAS thread each. A multi-threaded BLAS beside OpenMP's threads puts two thread
 pools on the same cores, and their idle threads spin and take each other's cores: measured
 up to 10 times slower than either pool alone. So the network runs its passes inside
 :func:`single_threaded_blas`, which holds the BLAS libraries at one thread and lets the

@@ -1,0 +1,73 @@
+"""The kernels' float32 per-step product against NumPy, and its row independence."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+
+from rnnlearn.cells._compiled import kernels as _kernels
+
+N_PRODUCTS = _kernels.COPY_PRODUCTS
+"""Enough per-step products for a pass to pack its operand."""
+DIMS = st.integers(0, 70)
+"""Rows, depth and columns: around the panel widths (8, 16, 32 floats) and tile heights."""
+
+
+def _operand(rng, k, n, trans, col0, extra):
+    """A weight matrix whose block [:, col0 : col0 + n] (transposed with trans) is the k x n
+    operand, inside a wider array, as W_h's gate blocks are."""
+    W = rng.standard_normal((n, col0 + k + extra) if trans else (k, col0 + n + extra))
+    W = W.astype(np.float32)
+    block = W[:, col0 : col0 + k].T if trans else W[:, col0 : col0 + n]
+    return W, np.asarray(block, dtype=np.float64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    m=DIMS,
+    k=DIMS,
+    n=DIMS,
+    trans=st.booleans(),
+    accumulate=st.booleans(),
+    col0=st.integers(0, 5),
+    seed=st.integers(0, 2**16),
+)
+def test_packed_product_is_the_matrix_product(m, k, n, trans, accumulate, col0, seed):
+    """A @ B (+ C) for any shape, B a column block of a wider matrix or of its transpose."""
+    rng = np.random.default_rng(seed)
+    W, B = _operand(rng, k, n, trans, col0, extra=3)
+    A = rng.standard_normal((m, k)).astype(np.float32)
+    C = rng.standard_normal((m, n)).astype(np.float32)
+    expected = A.astype(np.float64) @ B + (C if accumulate else 0)
+    packed = _kernels.pack_operand(W, N_PRODUCTS, trans, col0, k if trans else n)
+    _kernels.packed_matmul(A, packed, C, accumulate)
+    assert_allclose(C, expected, rtol=1e-5, atol=1e-5 * max(1, np.sqrt(k)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 40), k=DIMS, n=st.integers(1, 70), seed=st.integers(0, 2**16))
+def test_each_row_has_the_same_bits_in_any_product(m, k, n, seed):
+    """A row of the product does not depend on the rows beside it: the property that lets
+    the float32 kernels cut a batch into rows by thread without changing the result."""
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((m, k)).astype(np.float32)
+    packed = _kernels.pack_operand(rng.standard_normal((k, n)).astype(np.float32), N_PRODUCTS)
+    whole = rng.standard_normal((m, n)).astype(np.float32)
+    start = whole.copy()
+    _kernels.packed_matmul(A, packed, whole, accumulate=True)
+    for row in range(m):
+        alone = start[row : row + 1].copy()
+        _kernels.packed_matmul(A[row : row + 1], packed, alone, accumulate=True)
+        assert_array_equal(alone[0], whole[row])
+
+
+def test_float64_and_short_passes_are_left_to_blas():
+    assert _kernels.pack_operand(np.ones((3, 4)), N_PRODUCTS) is None
+    assert _kernels.pack_operand(np.ones((3, 4), np.float32), N_PRODUCTS - 1) is None
+
+
+def test_a_packed_operand_too_small_for_the_product_is_refused():
+    packed = _kernels.pack_operand(np.ones((3, 4), np.float32), N_PRODUCTS)
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        _kernels.packed_matmul(np.ones((2, 3), np.float32), packed, np.ones((2, 400), np.float32))
