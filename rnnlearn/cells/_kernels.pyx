@@ -94,9 +94,10 @@ def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False,
     cdef Py_ssize_t n = B.shape[0] if transpose_b else B.shape[1]
     if (B.shape[1] if transpose_b else B.shape[0]) != k:
         raise ValueError("matmul: inconsistent shapes")
-    _check("bias", bias, (n,))
     cdef bint has_bias = bias is not None
-    out_array = np.empty((m, n), dtype=np.asarray(A).dtype)
+    if has_bias and bias.shape[0] != n:  # _check's message, without its cost per call
+        raise ValueError(f"bias has shape ({bias.shape[0]},), expected ({n},)")
+    out_array = np.empty((m, n), dtype=np.float32 if floating is float else np.float64)
     cdef floating[:, ::1] out = out_array
     if m == 0 or n == 0:
         return out_array
@@ -214,8 +215,10 @@ def padded_rows(W, Py_ssize_t n_products):
     """W, or a copy of it whose rows are ROW_PAD_BYTES longer when they are a multiple of
     CRITICAL_STRIDE bytes long and n_products products read it (at least PAD_PRODUCTS, so
     that the copy pays). The kernels pass the row length on to gemm."""
+    if n_products < PAD_PRODUCTS:
+        return W
     cdef Py_ssize_t n_cols = W.shape[1], itemsize = np.asarray(W).itemsize
-    if (n_cols * itemsize) % CRITICAL_STRIDE or n_products < PAD_PRODUCTS:
+    if (n_cols * itemsize) % CRITICAL_STRIDE:
         return W
     padded = np.empty((W.shape[0], n_cols + ROW_PAD_BYTES // itemsize), np.asarray(W).dtype)
     padded[:, :n_cols] = W
