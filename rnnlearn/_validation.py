@@ -439,8 +439,8 @@ def ready_time_major(X, n_features, dtype):
     float64, ``(n_samples, n_timesteps[, n_features])`` with no empty axis, ``n_features``
     features and finite values passes :func:`check_sequences` unchanged, so only
     :func:`check_representable` remains (which refuses float64 values too large for
-    ``dtype``). For anything else (and for finite values whose sum overflows: one sum
-    checks them all) the caller runs the full checks, which raise their usual errors.
+    ``dtype``). For anything else the caller runs the full checks, which raise their
+    usual errors.
 
     Parameters
     ----------
@@ -462,9 +462,7 @@ def ready_time_major(X, n_features, dtype):
         X = X[:, :, None]
     if 0 in X.shape or X.shape[2] != n_features:
         return None
-    # One reduction: NaN and infinities make the sum non-finite; so may a sum of huge finite
-    # values, which then only takes the full checks' way.
-    if not math.isfinite(np.add.reduce(X, axis=None)):
+    if not np.isfinite(X).all():  # one test per value (min and max took two reductions)
         return None
     if X.dtype != dtype:
         return check_representable("X", X.transpose(1, 0, 2), dtype)
