@@ -4,6 +4,7 @@ One command::
 
     python benchmarks/profile_predict.py                  # 1 thread, 300 calls per case
     python benchmarks/profile_predict.py --threads 2 --calls 1000 --cells lstm
+    python benchmarks/profile_predict.py --no-recurrence  # the cost around the kernels
 
 For the default ``RNNRegressor`` (64 hidden units) and ``RNNClassifier`` (128) of each
 cell, max pooling, fitted 2 epochs on 256 noisy sine windows of 50 steps, and ``predict``
@@ -209,11 +210,25 @@ def profile(model, X, n_calls):
     }
 
 
+def _skip_recurrence():
+    """Make the compiled recurrent kernels no-ops (the outputs are then garbage)."""
+    from rnnlearn.cells._compiled import kernels
+
+    for name in ("vanilla_forward", "gru_forward", "lstm_forward"):
+        setattr(kernels, name, lambda *args, **kwargs: None)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=1, help="kernel and BLAS threads")
     parser.add_argument("--calls", type=int, default=CALLS, help="timed calls per series")
     parser.add_argument("--cells", nargs="+", default=list(CELLS), choices=CELLS)
+    parser.add_argument(
+        "--no-recurrence",
+        action="store_true",
+        help="replace the recurrent kernels by no-ops after fitting: wall is then the cost "
+        "per call around them (far steadier on a shared machine than fixed)",
+    )
     args = parser.parse_args(argv)
     import os
 
@@ -221,8 +236,10 @@ def main(argv=None):
 
     columns, results = [], {}
     with threadpool_limits(args.threads), contextlib.redirect_stderr(None):
-        for cell in args.cells:
-            X, models = fitted_models(cell)
+        fits = {cell: fitted_models(cell) for cell in args.cells}
+        if args.no_recurrence:
+            _skip_recurrence()
+        for cell, (X, models) in fits.items():
             for kind, model in models.items():
                 for size in SIZES:
                     batch = np.ascontiguousarray(X[:size])

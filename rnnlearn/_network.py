@@ -245,7 +245,7 @@ class Network:
         that a copy or a saved file holds the architecture only."""
         state = self.__dict__.copy()
         state.pop("_views", None)
-        state.pop("_product_widths", None)
+        state.pop("_widths", None)
         return state
 
     ARCHITECTURE = (
@@ -486,7 +486,7 @@ class Network:
             As :meth:`forward`'s; for synced output, padded steps are zero.
         """
         n_timesteps, n_samples, _ = X.shape
-        per_sample = n_timesteps * max(self.gate_widths) * params.dtype.itemsize
+        per_sample = n_timesteps * self._product_widths()[0] * params.dtype.itemsize
         chunk = max(16, max_chunk_bytes // max(per_sample, 1))
         with self._blas_hold(n_timesteps, min(chunk, n_samples)):
             if lengths is None and n_samples <= chunk:
@@ -526,16 +526,23 @@ class Network:
         rows and twice the kernels' ``MIN_WORK_PER_THREAD`` multiply-adds (OpenBLAS's own
         threshold is the same). Below that every product runs on one thread either way.
         """
-        widths = getattr(self, "_product_widths", None)  # never pickled
-        if widths is None:
-            n_inputs = (self.n_features, *self.dropout_widths[:-1])  # each layer's input
-            pairs = [(n_inputs, self.gate_widths), (self.hidden_layer_sizes, self.gate_widths)]
-            widths = [max(a * b for a, b in zip(*pair, strict=True)) for pair in pairs]
-            widths = self._product_widths = (*widths, self.head_width * self.n_outputs)
-        projection, recurrence, head = widths  # multiply-adds per row of each product
+        _, projection, recurrence, head = self._product_widths()
         rows = (n_timesteps + (self.n_steps_out or 1) - 1) * n_samples
         work = max(rows * max(projection, head), (rows if n_samples > 1 else 1) * recurrence)
         return single_threaded_blas() if work >= 2 * _kernels.MIN_WORK_PER_THREAD else nullcontext()
+
+    def _product_widths(self):
+        """``(gates, projection, recurrence, head)``: the widest layer's fused gates and the
+        multiply-adds per row of each product (the widest layer's), computed once (the
+        cache is never pickled): a prediction reads them on every call."""
+        widths = getattr(self, "_widths", None)
+        if widths is None:
+            n_inputs = (self.n_features, *self.dropout_widths[:-1])  # each layer's input
+            pairs = [(n_inputs, self.gate_widths), (self.hidden_layer_sizes, self.gate_widths)]
+            products = [max(a * b for a, b in zip(*pair, strict=True)) for pair in pairs]
+            head = self.head_width * self.n_outputs
+            widths = self._widths = (max(self.gate_widths), *products, head)
+        return widths
 
     def _inference_weights(self, params):
         """``(layers, head)``: views into ``params``, each layer's as the list of its
@@ -661,7 +668,7 @@ class Network:
         give the same values, without the index and weights that backward needs."""
         if self.pooling == "max":
             valid = None if lengths is None else step_mask(lengths, n_timesteps)[:, :, None]
-            return _valid_only(H, valid).max(axis=0, keepdims=True)
+            return np.maximum.reduce(_valid_only(H, valid), axis=0, keepdims=True)
         if self.pooling == "last" and lengths is None and not self.bidirectional:
             return H if self.n_steps_out is None else H[n_timesteps - 1 :]
         return self._read_top(H, lengths, n_timesteps)[0]
@@ -720,7 +727,7 @@ class Network:
         """
         head_input = cache.head_input
         n_hidden = head_input.shape[-1]
-        d_raw = _kernel_array(np.asarray(d_raw), dtype)
+        d_raw = kernel_array(np.asarray(d_raw), dtype)
         d_flat = d_raw.reshape(-1, d_raw.shape[-1])
         _weight_grad(head_input.reshape(-1, n_hidden), d_flat, grads["W"])
         np.sum(d_flat, axis=0, out=grads["b"])
@@ -892,21 +899,13 @@ def step_mask(lengths, n_timesteps):
     return np.arange(n_timesteps)[:, None] < np.asarray(lengths)[None, :]
 
 
-def _kernel_array(array, dtype=None):
-    """``array`` as the kernels take it (see :func:`~rnnlearn.cells._base.kernel_array`)."""
-    flags = array.flags
-    if (dtype is None or array.dtype == dtype) and flags.c_contiguous and flags.writeable:
-        return array  # already so: spares np.require's cost, which prediction pays per call
-    return kernel_array(array, array.dtype if dtype is None else dtype)
-
-
 def _matmul(A, B, transpose_b=False, bias=None):
     """``A @ B`` (or ``A @ B.T``), plus ``bias`` if given, through the kernels, in ``A``'s
     dtype."""
-    bias = None if bias is None else _kernel_array(bias, A.dtype)
-    return _kernels.matmul(_kernel_array(A), _kernel_array(B, A.dtype), transpose_b, bias)
+    bias = None if bias is None else kernel_array(bias, A.dtype)
+    return _kernels.matmul(kernel_array(A), kernel_array(B, A.dtype), transpose_b, bias)
 
 
 def _weight_grad(X, D, out):
     """``out[...] = X.T @ D`` through the kernels (in ``out``'s dtype)."""
-    _kernels.weight_grad(_kernel_array(X, out.dtype), _kernel_array(D, out.dtype), out)
+    _kernels.weight_grad(kernel_array(X, out.dtype), kernel_array(D, out.dtype), out)

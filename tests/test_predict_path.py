@@ -14,6 +14,7 @@ from rnnlearn import RNNClassifier, RNNRegressor
 from rnnlearn import _validation as validation
 from rnnlearn._network import Network
 from rnnlearn.cells import LSTMCell
+from rnnlearn.cells._base import kernel_array
 from rnnlearn.persistence import load, save
 
 pytestmark = [
@@ -69,6 +70,7 @@ INPUTS = {
     "strided": lambda X: X[::2, ::-1],
     "read-only": _read_only,
     "one": lambda X: X[:1],
+    "largest": lambda X: np.where(X > 0, np.finfo(X.dtype).max, X),  # finite, sums overflow
     # the full checks: their errors, or their conversions
     "nan": lambda X: np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X),
     "inf": lambda X: np.where(np.arange(X.size).reshape(X.shape) == 3, -np.inf, X),
@@ -84,7 +86,7 @@ INPUTS = {
     "int": lambda X: np.round(X).astype(np.int64),
     "list": list,
 }
-READY = ["float32", "float64", "2-D", "Fortran", "strided", "read-only", "one"]
+READY = ["float32", "float64", "2-D", "Fortran", "strided", "read-only", "one", "largest"]
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
@@ -147,7 +149,9 @@ def test_cached_weights_are_not_pickled_and_loaded_models_predict_alike(tmp_path
     model, X, _ = _fitted(RNNClassifier)
     expected = model.predict_proba(X)
     assert getattr(model._network, "_views", None) is not None
-    assert "_views" not in pickle.loads(pickle.dumps(model._network)).__dict__
+    assert getattr(model._network, "_widths", None) is not None
+    unpickled = pickle.loads(pickle.dumps(model._network)).__dict__
+    assert "_views" not in unpickled and "_widths" not in unpickled
     assert_array_equal(pickle.loads(pickle.dumps(model)).predict_proba(X), expected)
     save(model, tmp_path / "model.npz")
     assert_array_equal(load(tmp_path / "model.npz").predict_proba(X), expected)
@@ -196,3 +200,19 @@ def test_predictions_do_not_depend_on_the_thread_count_with_or_without_the_hold(
             results.append((model.predict(X[:1]), model.predict(X[:32])))
     assert_array_equal(results[0][0], results[1][0])
     assert_array_equal(results[0][1], results[1][1])
+
+
+def test_kernel_array_passes_ready_arrays_and_copies_the_others():
+    ready = np.ones((3, 4), dtype=np.float32)
+    assert kernel_array(ready) is ready and kernel_array(ready, np.float32) is ready
+    for other, dtype in [
+        (_read_only(ready), None),
+        (np.asfortranarray(ready), None),
+        (ready[:, ::2], None),
+        (ready, np.float64),
+        ([[1.0, 2.0]], np.float32),
+    ]:
+        array = kernel_array(other, dtype)
+        assert array is not other and array.flags.c_contiguous and array.flags.writeable
+        assert array.dtype == (np.asarray(other).dtype if dtype is None else dtype)
+        assert_array_equal(array, other)

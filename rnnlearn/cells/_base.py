@@ -252,6 +252,14 @@ def kernel_inputs(W_h, XW, mask):
     return XW, kernel_array(W_h, XW.dtype), None if mask is None else kernel_array(mask, XW.dtype)
 
 
-def kernel_array(array, dtype):
-    """``array`` as a C-contiguous, writeable array of ``dtype``, copied only if needed."""
+def kernel_array(array, dtype=None):
+    """``array`` as a C-contiguous, writeable array of ``dtype`` (``None``: its own),
+    copied only if needed.
+
+    An array that already is so comes back at once, sparing ``np.require``'s cost, which
+    a prediction pays for every weight it passes to a kernel."""
+    if isinstance(array, np.ndarray) and (dtype is None or array.dtype == dtype):
+        flags = array.flags
+        if flags.c_contiguous and flags.writeable:
+            return array
     return np.require(array, dtype=dtype, requirements=["C", "W"])

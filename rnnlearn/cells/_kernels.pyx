@@ -71,15 +71,49 @@ ACTIVATION_CODES = {"identity": ACT_IDENTITY, "logistic": ACT_LOGISTIC, "tanh": 
 # BLAS and small helpers
 # ----------------------------------------------------------------------------------------
 
+# A product with one term per sum (an input projection of one feature) runs as a plain loop
+# (outer_product), not through BLAS: sgemm took longer (2.5 us for 50 x 1 @ 1 x 256), and the
+# recurrent kernel run next was 8 to 20 us slower after it. The results are BLAS's bits (one
+# rounded product, added to C). The choice depends on the shape alone, never on threads.
+DEF OUTER_CHUNK = 256  # columns of a row that outer_product rounds in one pass
+
+
+cdef inline void outer_product(int m, int n, const floating *a, int lda, const floating *b,
+                               floating beta, floating *c, int ldc) noexcept nogil:
+    """Row-major C (m x n) = A (m x 1) @ B (1 x n) + beta * C for beta = 0 or 1: the
+    products are rounded in one pass and added to C in a second one, so that no fused
+    multiply-add joins them (BLAS rounds them so)."""
+    cdef floating products[OUTER_CHUNK]
+    cdef floating x
+    cdef floating *row
+    cdef int i, j, chunk, j0, width
+    for i in range(m):
+        x, row = a[i * lda], c + i * ldc
+        for chunk in range((n + OUTER_CHUNK - 1) // OUTER_CHUNK):
+            j0 = chunk * OUTER_CHUNK
+            width = min(OUTER_CHUNK, n - j0)
+            if beta == 0:
+                for j in range(width):
+                    row[j0 + j] = x * b[j0 + j]
+            else:
+                for j in range(width):
+                    products[j] = x * b[j0 + j]
+                for j in range(width):
+                    row[j0 + j] += products[j]
+
+
 cdef inline void gemm_full(bint trans_a, bint trans_b, int m, int n, int k, floating *a,
                            int lda, floating *b, int ldb, floating beta, floating *c,
                            int ldc) noexcept nogil:
     """Row-major C (m x n) = op(A) @ op(B) + beta * C (op = identity or transpose), as the
-    column-major product C^T = op(B)^T op(A)^T: operands swapped, flags unchanged."""
+    column-major product C^T = op(B)^T op(A)^T: operands swapped, flags unchanged. A product
+    with k = 1 (no transposition, beta 0 or 1) goes to outer_product."""
     cdef char ta = b'T' if trans_a else b'N'
     cdef char tb = b'T' if trans_b else b'N'
     cdef floating one = 1
-    if floating is float:
+    if k == 1 and not trans_a and not trans_b and (beta == 0 or beta == 1):
+        outer_product(m, n, a, lda, b, beta, c, ldc)
+    elif floating is float:
         sgemm(&tb, &ta, &n, &m, &k, &one, b, &ldb, a, &lda, &beta, c, &ldc)
     else:
         dgemm(&tb, &ta, &n, &m, &k, &one, b, &ldb, a, &lda, &beta, c, &ldc)
@@ -161,9 +195,10 @@ def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False,
     cdef Py_ssize_t n = B.shape[0] if transpose_b else B.shape[1]
     if (B.shape[1] if transpose_b else B.shape[0]) != k:
         raise ValueError("matmul: inconsistent shapes")
-    _check("bias", bias, (n,))
     cdef bint has_bias = bias is not None
-    out_array = np.empty((m, n), dtype=np.asarray(A).dtype)
+    if has_bias and bias.shape[0] != n:  # _check's message, without its cost per call
+        raise ValueError(f"bias has shape ({bias.shape[0]},), expected ({n},)")
+    out_array = np.empty((m, n), dtype=np.float32 if floating is float else np.float64)
     cdef floating[:, ::1] out = out_array
     if m == 0 or n == 0:
         return out_array
@@ -281,8 +316,10 @@ def padded_rows(W, Py_ssize_t n_products):
     """W, or a copy of it whose rows are ROW_PAD_BYTES longer when they are a multiple of
     CRITICAL_STRIDE bytes long and n_products products read it (at least COPY_PRODUCTS, so
     that the copy pays). The kernels pass the row length on to gemm."""
+    if n_products < COPY_PRODUCTS:
+        return W
     cdef Py_ssize_t n_cols = W.shape[1], itemsize = np.asarray(W).itemsize
-    if (n_cols * itemsize) % CRITICAL_STRIDE or n_products < COPY_PRODUCTS:
+    if (n_cols * itemsize) % CRITICAL_STRIDE:
         return W
     padded = np.empty((W.shape[0], n_cols + ROW_PAD_BYTES // itemsize), np.asarray(W).dtype)
     padded[:, :n_cols] = W
