@@ -142,7 +142,7 @@ def test_packed_float32_kernels_match_the_reference(kind, masked, n_hidden):
     n_products = shape[0] * 8
     assert _kernels.pack_operand(W_h, n_products) is not None
     assert _kernels.pack_operand(W_h, _kernels.COPY_PRODUCTS - 1) is None
-    assert _kernels.plan_rows(shape[1], shape[0], 1.0, 1, True) == (1, 1)
+    assert _kernels.plan_rows(shape[1], shape[0], 1.0, 1, True, masked) == (1, 1)
     _check(kind, "tanh", shape, np.float32, masked)
 
 

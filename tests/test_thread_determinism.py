@@ -1,8 +1,8 @@
 """The same ``random_state`` gives the same model, bit for bit, on any number of threads.
 
-The kernels cut a batch into blocks of rows fixed by the batch alone, and sum the weight
-gradients block by block in block order (see ``rnnlearn/cells/_kernels.pyx``), so the
-thread count decides only which thread runs which block.
+The kernels cut a batch into blocks of rows fixed by the batch alone, or in float32, whose
+products give a row the same bits in any block, into blocks sized by the threads; they sum
+the weight gradients block by block in block order (see ``rnnlearn/cells/_kernels.pyx``).
 """
 
 import numpy as np
@@ -74,6 +74,12 @@ def test_the_problem_is_large_enough_for_the_kernels_to_split():
     matmul_blocks = _kernels.count_blocks(BATCH * MAX_STEPS, _kernels.MATMUL_BLOCK)
     matmul_work = BATCH * MAX_STEPS * N_HIDDEN * N_HIDDEN / matmul_blocks
     assert min(recurrent_blocks, grad_blocks, matmul_blocks) >= 3
+    # float32 packs W_h, and cuts the ragged batch by the thread count: 1, 8 and 12 blocks
+    W_h = np.zeros((N_HIDDEN, 4 * N_HIDDEN), np.float32)
+    assert _kernels.pack_operand(W_h, MAX_STEPS * recurrent_blocks) is not None
+    with single_threaded_blas(), threadpool_limits(limits=3, user_api="openmp"):
+        blocks = {t: _kernels.plan_rows(BATCH, MAX_STEPS, 1e4, t, True, True)[0] for t in THREADS}
+    assert blocks == {1: 1, 2: 8, 3: 12}
     with single_threaded_blas(), threadpool_limits(limits=3, user_api="openmp"):
         for blocks, work in [
             (recurrent_blocks, recurrent_work),

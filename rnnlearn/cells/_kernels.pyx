@@ -348,6 +348,7 @@ MIN_WORK_PER_THREAD = 2 ** 18
 # The blocks of rows the kernels cut their work into (see the module docstring). Constants,
 # never derived from the thread count: a result's bits depend on them.
 SEQUENCE_BLOCK = 8  # sequences per block of a recurrent kernel
+RAGGED_BLOCKS_PER_THREAD = 4  # blocks per thread of packed products over ragged sequences
 MATMUL_BLOCK = 256  # rows per block of matmul
 GRAD_BLOCK = 2048  # rows (steps x sequences) per partial sum of weight_grad
 
@@ -384,15 +385,21 @@ cpdef int plan_threads(int n_threads, Py_ssize_t n_blocks, double work_per_block
     return <int>max(1, min(n_threads, n_blocks))
 
 
-def plan_rows(Py_ssize_t B, Py_ssize_t T, double step_work, int n_threads, bint packed):
+def plan_rows(Py_ssize_t B, Py_ssize_t T, double step_work, int n_threads, bint packed,
+              bint ragged):
     """(n_blocks, threads): the blocks of rows a recurrent kernel cuts its batch of B rows
     into (see block_start), and the threads that share them, for T steps of step_work
     multiply-adds per row. BLAS products take blocks of SEQUENCE_BLOCK rows whatever the
-    threads; packed products give a row the same bits in any block, so that one thread
-    takes the batch as one block, and its products read each panel once per step."""
+    threads. Packed products give a row the same bits in any block, so they take one block
+    per thread (its products read each panel once per step), or, for ragged sequences
+    (sorted by length, so the first rows run longest), RAGGED_BLOCKS_PER_THREAD blocks per
+    thread that the threads take as they finish, never smaller than SEQUENCE_BLOCK rows."""
     cdef Py_ssize_t n_blocks = count_blocks(B, SEQUENCE_BLOCK)
     cdef int threads = plan_threads(n_threads, n_blocks, <double>B * T * step_work / n_blocks)
-    return (1 if packed and threads == 1 else n_blocks), threads
+    if packed:
+        n_blocks = min(n_blocks, threads * (RAGGED_BLOCKS_PER_THREAD if ragged and threads > 1
+                                            else 1))
+    return n_blocks, threads
 
 
 # ----------------------------------------------------------------------------------------
@@ -506,7 +513,8 @@ def lstm_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::
     packed_W = pack_operand(W_h, n_products)
     cdef const float *packed = packed_or_null(packed_W)
     cdef floating[:, ::1] W = W_h if packed != NULL else padded_rows(W_h, n_products)
-    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, packed != NULL)
+    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, packed != NULL,
+                                  m != NULL)
     cdef floating[:, :, ::1] rec = np.empty((threads, count_blocks(B, n_blocks), 4 * n_hidden),
                                             np.asarray(XW).dtype)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
@@ -606,7 +614,8 @@ def lstm_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] C, floating[:, :, 
     cdef int threads
     packed_W = pack_operand(W_h, n_products, trans=True)
     cdef const float *packed = packed_or_null(packed_W)
-    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, packed != NULL)
+    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, packed != NULL,
+                                  m != NULL)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
         lstm_rows_backward(&dZ[0, 0, 0], &C[0, 0, 0], &cell_out[0, 0, 0], &W_h[0, 0], packed,
                            &dH[0, 0, 0], &dstate[0, 0, 0], &dstate[1, 0, 0], m, T, B,
@@ -773,7 +782,8 @@ def gru_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn
     packed_n = None if reset_after else pack_operand(W_h, n_products, col0=2 * n_hidden)
     cdef const float *pw = packed_or_null(packed_W)
     cdef const float *pn = packed_or_null(packed_n)
-    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, pw != NULL)
+    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, pw != NULL,
+                                  m != NULL)
     cdef floating[:, :, ::1] scratch = np.empty(
         (threads, count_blocks(B, n_blocks), 3 * n_hidden), np.asarray(XW).dtype)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
@@ -943,7 +953,8 @@ def gru_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] H, floating[:, :, :
     packed_n = None if reset_after else pack_operand(W_h, n_products, trans=True, col0=2 * n_hidden)
     cdef const float *pw = packed_or_null(packed_W)
     cdef const float *pn = packed_or_null(packed_n)
-    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, pw != NULL)
+    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, pw != NULL,
+                                  m != NULL)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
         gru_rows_backward(&dZ[0, 0, 0], dnp, &reset_term[0, 0, 0], &H[0, 0, 0], &W_h[0, 0],
                           pw, pn,
@@ -1021,7 +1032,8 @@ def vanilla_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :,
     cdef int threads
     packed_W = pack_operand(W_h, n_products)
     cdef const float *packed = packed_or_null(packed_W)
-    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, packed != NULL)
+    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, packed != NULL,
+                                  m != NULL)
     cdef floating[:, :, ::1] scratch = np.empty(
         (threads, count_blocks(B, n_blocks), n_hidden), np.asarray(XW).dtype)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
@@ -1093,7 +1105,8 @@ def vanilla_backward(floating[:, :, ::1] H, floating[:, ::1] W_h, floating[:, :,
     cdef int threads
     packed_W = pack_operand(W_h, n_products, trans=True)
     cdef const float *packed = packed_or_null(packed_W)
-    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, packed != NULL)
+    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, packed != NULL,
+                                  m != NULL)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
         vanilla_rows_backward(&dZ[0, 0, 0], &H[0, 0, 0], &W_h[0, 0], packed, &dH[0, 0, 0],
                               &dstate[0, 0], m, T, B, n_hidden, block_start(k, B, n_blocks),
