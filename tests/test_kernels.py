@@ -137,12 +137,13 @@ def test_packed_float32_kernels_match_the_reference(kind, masked, n_hidden):
     """32 steps of 8 blocks of rows are enough products for the float32 kernels to pack
     W_h (20 hidden units: panels with zero columns; 64: whole panels), and one thread takes
     the batch as one block."""
-    shape = (32, 8 * _kernels.SEQUENCE_BLOCK, n_hidden)
+    T, B = 32, 8 * _kernels.SEQUENCE_BLOCK
+    shape = (T, B, n_hidden)
     W_h = np.zeros((n_hidden, 4 * n_hidden), np.float32)
-    n_products = shape[0] * 8
-    assert _kernels.pack_operand(W_h, n_products) is not None
-    assert _kernels.pack_operand(W_h, _kernels.COPY_PRODUCTS - 1) is None
-    assert _kernels.plan_rows(shape[1], shape[0], 1.0, 1, True, masked) == (1, 1)
+    assert T * 8 == _kernels.COPY_PRODUCTS
+    packed, n_blocks, threads = _kernels.plan_pass(W_h, T, B, 1, masked)
+    assert packed is not None and (n_blocks, threads) == (1, 1)
+    assert _kernels.plan_pass(W_h, T - 1, B, 1, masked)[0] is None
     _check(kind, "tanh", shape, np.float32, masked)
 
 

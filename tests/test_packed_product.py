@@ -8,8 +8,6 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from rnnlearn.cells._compiled import kernels as _kernels
 
-N_PRODUCTS = _kernels.COPY_PRODUCTS
-"""Enough per-step products for a pass to pack its operand."""
 DIMS = st.integers(0, 70)
 """Rows, depth and columns: around the panel widths (8, 16, 32 floats) and tile heights."""
 
@@ -40,7 +38,7 @@ def test_packed_product_is_the_matrix_product(m, k, n, trans, accumulate, col0, 
     A = rng.standard_normal((m, k)).astype(np.float32)
     C = rng.standard_normal((m, n)).astype(np.float32)
     expected = A.astype(np.float64) @ B + (C if accumulate else 0)
-    packed = _kernels.pack_operand(W, N_PRODUCTS, trans, col0, k if trans else n)
+    packed = _kernels.pack_operand(W, trans, col0, k if trans else n)
     _kernels.packed_matmul(A, packed, C, accumulate)
     assert_allclose(C, expected, rtol=1e-5, atol=1e-5 * max(1, np.sqrt(k)))
 
@@ -52,7 +50,7 @@ def test_each_row_has_the_same_bits_in_any_product(m, k, n, seed):
     the float32 kernels cut a batch into rows by thread without changing the result."""
     rng = np.random.default_rng(seed)
     A = rng.standard_normal((m, k)).astype(np.float32)
-    packed = _kernels.pack_operand(rng.standard_normal((k, n)).astype(np.float32), N_PRODUCTS)
+    packed = _kernels.pack_operand(rng.standard_normal((k, n)).astype(np.float32))
     whole = rng.standard_normal((m, n)).astype(np.float32)
     start = whole.copy()
     _kernels.packed_matmul(A, packed, whole, accumulate=True)
@@ -63,11 +61,15 @@ def test_each_row_has_the_same_bits_in_any_product(m, k, n, seed):
 
 
 def test_float64_and_short_passes_are_left_to_blas():
-    assert _kernels.pack_operand(np.ones((3, 4)), N_PRODUCTS) is None
-    assert _kernels.pack_operand(np.ones((3, 4), np.float32), N_PRODUCTS - 1) is None
+    """A pass of T steps over 8 rows runs T products: packed from COPY_PRODUCTS on."""
+    T = _kernels.COPY_PRODUCTS
+    assert _kernels.pack_operand(np.ones((3, 4))) is None
+    assert _kernels.plan_pass(np.ones((3, 4)), T, 8, 1, False)[0] is None
+    assert _kernels.plan_pass(np.ones((3, 4), np.float32), T - 1, 8, 1, False)[0] is None
+    assert _kernels.plan_pass(np.ones((3, 4), np.float32), T, 8, 1, False)[0] is not None
 
 
 def test_a_packed_operand_too_small_for_the_product_is_refused():
-    packed = _kernels.pack_operand(np.ones((3, 4), np.float32), N_PRODUCTS)
+    packed = _kernels.pack_operand(np.ones((3, 4), np.float32))
     with pytest.raises(ValueError, match="inconsistent shapes"):
         _kernels.packed_matmul(np.ones((2, 3), np.float32), packed, np.ones((2, 400), np.float32))

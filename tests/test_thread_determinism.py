@@ -76,10 +76,9 @@ def test_the_problem_is_large_enough_for_the_kernels_to_split():
     assert min(recurrent_blocks, grad_blocks, matmul_blocks) >= 3
     # float32 packs W_h, and cuts the ragged batch by the thread count: 1, 8 and 12 blocks
     W_h = np.zeros((N_HIDDEN, 4 * N_HIDDEN), np.float32)
-    assert _kernels.pack_operand(W_h, MAX_STEPS * recurrent_blocks) is not None
-    with single_threaded_blas(), threadpool_limits(limits=3, user_api="openmp"):
-        blocks = {t: _kernels.plan_rows(BATCH, MAX_STEPS, 1e4, t, True, True)[0] for t in THREADS}
-    assert blocks == {1: 1, 2: 8, 3: 12}
+    plans = {t: _kernels.plan_pass(W_h, MAX_STEPS, BATCH, t, True) for t in THREADS}
+    assert all(packed is not None for packed, _, _ in plans.values())
+    assert {t: n_blocks for t, (_, n_blocks, _) in plans.items()} == {1: 1, 2: 8, 3: 12}
     with single_threaded_blas(), threadpool_limits(limits=3, user_api="openmp"):
         for blocks, work in [
             (recurrent_blocks, recurrent_work),

@@ -141,14 +141,11 @@ cdef inline void product(bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     gemm(trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc)
 
 
-def pack_operand(W, Py_ssize_t n_products, bint trans=False, Py_ssize_t col0=0,
-                 Py_ssize_t n_cols=-1):
+def pack_operand(W, bint trans=False, Py_ssize_t col0=0, Py_ssize_t n_cols=-1):
     """W[:, col0 : col0 + n_cols] (or, with trans, its transpose) packed for the float32
-    products of a pass that runs n_products per-step products with it, as a 1-D array.
-    None, and BLAS runs the products, in float64 or for fewer than COPY_PRODUCTS products
-    (a prediction on a few short sequences), which would not repay the copy."""
+    products, as a 1-D array; None in float64, whose products BLAS runs."""
     cdef const float[:, ::1] w
-    if np.asarray(W).dtype != np.float32 or n_products < COPY_PRODUCTS:
+    if np.asarray(W).dtype != np.float32:
         return None
     w = W
     if n_cols < 0:
@@ -385,21 +382,33 @@ cpdef int plan_threads(int n_threads, Py_ssize_t n_blocks, double work_per_block
     return <int>max(1, min(n_threads, n_blocks))
 
 
-def plan_rows(Py_ssize_t B, Py_ssize_t T, double step_work, int n_threads, bint packed,
-              bint ragged):
-    """(n_blocks, threads): the blocks of rows a recurrent kernel cuts its batch of B rows
-    into (see block_start), and the threads that share them, for T steps of step_work
-    multiply-adds per row. BLAS products take blocks of SEQUENCE_BLOCK rows whatever the
-    threads. Packed products give a row the same bits in any block, so they take one block
-    per thread (its products read each panel once per step), or, for ragged sequences
-    (sorted by length, so the first rows run longest), RAGGED_BLOCKS_PER_THREAD blocks per
-    thread that the threads take as they finish, never smaller than SEQUENCE_BLOCK rows."""
+cdef Py_ssize_t pass_products(Py_ssize_t T, Py_ssize_t B):
+    """Per-step products a recurrent pass of T steps over B rows runs with BLAS."""
+    return T * count_blocks(B, SEQUENCE_BLOCK)
+
+
+def plan_pass(W_h, Py_ssize_t T, Py_ssize_t B, int n_threads, bint ragged, bint trans=False,
+              Py_ssize_t n_cols=-1):
+    """(packed, n_blocks, threads) for a recurrent kernel's pass of T steps over B rows.
+
+    packed: pack_operand's copy of W_h (its first n_cols columns; transposed with trans)
+    when the pass runs at least COPY_PRODUCTS products, else None (BLAS runs them). n_blocks:
+    the blocks of rows the batch is cut into (see block_start), and threads, those that
+    share them. BLAS products take blocks of SEQUENCE_BLOCK rows whatever the threads.
+    Packed products give a row the same bits in any block, so they take one block per
+    thread (its products read each panel once per step), or, for ragged sequences (sorted
+    by length, so the first rows run longest), RAGGED_BLOCKS_PER_THREAD blocks per thread
+    that the threads take as they finish, never smaller than SEQUENCE_BLOCK rows."""
     cdef Py_ssize_t n_blocks = count_blocks(B, SEQUENCE_BLOCK)
-    cdef int threads = plan_threads(n_threads, n_blocks, <double>B * T * step_work / n_blocks)
-    if packed:
+    cdef int threads = plan_threads(n_threads, n_blocks,
+                                    <double>B * T * W_h.shape[0] * W_h.shape[1] / n_blocks)
+    if pass_products(T, B) < COPY_PRODUCTS:
+        return None, n_blocks, threads
+    packed = pack_operand(W_h, trans, 0, n_cols)
+    if packed is not None:
         n_blocks = min(n_blocks, threads * (RAGGED_BLOCKS_PER_THREAD if ragged and threads > 1
                                             else 1))
-    return n_blocks, threads
+    return packed, n_blocks, threads
 
 
 # ----------------------------------------------------------------------------------------
@@ -508,13 +517,11 @@ def lstm_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
-    cdef Py_ssize_t n_products = T * count_blocks(B, SEQUENCE_BLOCK), n_blocks
+    cdef Py_ssize_t n_blocks
     cdef int threads
-    packed_W = pack_operand(W_h, n_products)
+    packed_W, n_blocks, threads = plan_pass(W_h, T, B, n_threads, m != NULL)
     cdef const float *packed = packed_or_null(packed_W)
-    cdef floating[:, ::1] W = W_h if packed != NULL else padded_rows(W_h, n_products)
-    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, packed != NULL,
-                                  m != NULL)
+    cdef floating[:, ::1] W = W_h if packed != NULL else padded_rows(W_h, pass_products(T, B))
     cdef floating[:, :, ::1] rec = np.empty((threads, count_blocks(B, n_blocks), 4 * n_hidden),
                                             np.asarray(XW).dtype)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
@@ -610,12 +617,10 @@ def lstm_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] C, floating[:, :, 
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
-    cdef Py_ssize_t n_products = T * count_blocks(B, SEQUENCE_BLOCK), n_blocks
+    cdef Py_ssize_t n_blocks
     cdef int threads
-    packed_W = pack_operand(W_h, n_products, trans=True)
+    packed_W, n_blocks, threads = plan_pass(W_h, T, B, n_threads, m != NULL, trans=True)
     cdef const float *packed = packed_or_null(packed_W)
-    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, packed != NULL,
-                                  m != NULL)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
         lstm_rows_backward(&dZ[0, 0, 0], &C[0, 0, 0], &cell_out[0, 0, 0], &W_h[0, 0], packed,
                            &dH[0, 0, 0], &dstate[0, 0, 0], &dstate[1, 0, 0], m, T, B,
@@ -775,15 +780,16 @@ def gru_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn
         return
     cdef floating *m = ptr_or_null(mask)
     cdef floating *bias = &b_hn[0] if reset_after else NULL
-    cdef Py_ssize_t n_products = T * count_blocks(B, SEQUENCE_BLOCK), n_blocks
-    cdef int threads
     # reset_after: h_prev @ W_h in one product; Cho form: W_h[:, :2n] and W_h[:, 2n:] apart
-    packed_W = pack_operand(W_h, n_products, n_cols=-1 if reset_after else 2 * n_hidden)
-    packed_n = None if reset_after else pack_operand(W_h, n_products, col0=2 * n_hidden)
+    cdef Py_ssize_t n_blocks
+    cdef int threads
+    packed_W, n_blocks, threads = plan_pass(W_h, T, B, n_threads, m != NULL,
+                                            n_cols=-1 if reset_after else 2 * n_hidden)
+    packed_n = None
+    if packed_W is not None and not reset_after:
+        packed_n = pack_operand(W_h, col0=2 * n_hidden)
     cdef const float *pw = packed_or_null(packed_W)
     cdef const float *pn = packed_or_null(packed_n)
-    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, pw != NULL,
-                                  m != NULL)
     cdef floating[:, :, ::1] scratch = np.empty(
         (threads, count_blocks(B, n_blocks), 3 * n_hidden), np.asarray(XW).dtype)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
@@ -946,15 +952,16 @@ def gru_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] H, floating[:, :, :
     cdef floating[:, ::1] scratch = np.empty((B, n_hidden), dtype=np.asarray(dZ).dtype)
     cdef floating *m = ptr_or_null(mask)
     cdef floating *dnp = ptr_or_null(dn)
-    cdef Py_ssize_t n_products = T * count_blocks(B, SEQUENCE_BLOCK), n_blocks
-    cdef int threads
     # reset_after: dh += dZ @ W_h^T; Cho form: W_h[:, :2n]^T and W_h[:, 2n:]^T apart
-    packed_W = pack_operand(W_h, n_products, trans=True, n_cols=-1 if reset_after else 2 * n_hidden)
-    packed_n = None if reset_after else pack_operand(W_h, n_products, trans=True, col0=2 * n_hidden)
+    cdef Py_ssize_t n_blocks
+    cdef int threads
+    packed_W, n_blocks, threads = plan_pass(W_h, T, B, n_threads, m != NULL, trans=True,
+                                            n_cols=-1 if reset_after else 2 * n_hidden)
+    packed_n = None
+    if packed_W is not None and not reset_after:
+        packed_n = pack_operand(W_h, trans=True, col0=2 * n_hidden)
     cdef const float *pw = packed_or_null(packed_W)
     cdef const float *pn = packed_or_null(packed_n)
-    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, pw != NULL,
-                                  m != NULL)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
         gru_rows_backward(&dZ[0, 0, 0], dnp, &reset_term[0, 0, 0], &H[0, 0, 0], &W_h[0, 0],
                           pw, pn,
@@ -1028,12 +1035,10 @@ def vanilla_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :,
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
-    cdef Py_ssize_t n_products = T * count_blocks(B, SEQUENCE_BLOCK), n_blocks
+    cdef Py_ssize_t n_blocks
     cdef int threads
-    packed_W = pack_operand(W_h, n_products)
+    packed_W, n_blocks, threads = plan_pass(W_h, T, B, n_threads, m != NULL)
     cdef const float *packed = packed_or_null(packed_W)
-    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, packed != NULL,
-                                  m != NULL)
     cdef floating[:, :, ::1] scratch = np.empty(
         (threads, count_blocks(B, n_blocks), n_hidden), np.asarray(XW).dtype)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
@@ -1101,12 +1106,10 @@ def vanilla_backward(floating[:, :, ::1] H, floating[:, ::1] W_h, floating[:, :,
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
-    cdef Py_ssize_t n_products = T * count_blocks(B, SEQUENCE_BLOCK), n_blocks
+    cdef Py_ssize_t n_blocks
     cdef int threads
-    packed_W = pack_operand(W_h, n_products, trans=True)
+    packed_W, n_blocks, threads = plan_pass(W_h, T, B, n_threads, m != NULL, trans=True)
     cdef const float *packed = packed_or_null(packed_W)
-    n_blocks, threads = plan_rows(B, T, W_h.shape[0] * W_h.shape[1], n_threads, packed != NULL,
-                                  m != NULL)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
         vanilla_rows_backward(&dZ[0, 0, 0], &H[0, 0, 0], &W_h[0, 0], packed, &dH[0, 0, 0],
                               &dstate[0, 0], m, T, B, n_hidden, block_start(k, B, n_blocks),
