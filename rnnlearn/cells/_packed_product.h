@@ -9,8 +9,8 @@
  * Every entry of C is one chain of fused multiply-adds over k in ascending order, started
  * from C's value (accumulate) or from zero, whatever the rows and columns around it: a row
  * of C has the same bits whether the product has one row or a hundred, and whichever
- * thread computes it. The short tail of a tile repeats its last row (its results are
- * dropped), and the last panel computes its zero columns, so there is no remainder code.
+ * thread computes it: whole tiles, the one-row kernel that takes the rows after them, and
+ * the zero columns that fill the last panel all compute an entry alike.
  *
  * Vectors are GCC/Clang vector extensions as wide as the build's instruction set (AVX-512,
  * AVX, else SSE); `c += s * w` compiles to one fused multiply-add where the set has one.
@@ -104,17 +104,16 @@ static inline void packed_tile(const float *const a[PACKED_TILE], const float *p
     }
 }
 
-/* One row a (at column i0) times rows [i0, i1) of four consecutive panels, added to (or
- * written over) c, 4 * PACKED_PANEL floats: the few-row products of a prediction. */
-static inline void packed_row(const float *a, const float *panel, ptrdiff_t k, ptrdiff_t i0,
-                              ptrdiff_t i1, float *c, int accumulate)
+/* One row a times four consecutive panels (k rows each), added to c, 4 * PACKED_PANEL
+ * floats: the rows after the whole tiles, such as a prediction's few. */
+static inline void packed_row(const float *a, const float *panel, ptrdiff_t k, float *c)
 {
     packed_vector acc[8], w;
     ptrdiff_t i;
     int v;
     for (v = 0; v < 8; v++)
-        acc[v] = accumulate ? packed_load(c + v * PACKED_LANES) : (packed_vector){0};
-    for (i = i0; i < i1; i++)
+        acc[v] = packed_load(c + v * PACKED_LANES);
+    for (i = 0; i < k; i++)
         for (v = 0; v < 8; v++) {
             w = packed_load(panel + (v / 2 * k + i) * PACKED_PANEL + v % 2 * PACKED_LANES);
             acc[v] += a[i] * w;
@@ -165,7 +164,7 @@ static void packed_product(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a
             width = n - col0 < 4 * PACKED_PANEL ? n - col0 : 4 * PACKED_PANEL;
             for (j = 0; j < 4 * PACKED_PANEL; j++)
                 row[j] = accumulate && j < width ? c[r * ldc + col0 + j] : 0;
-            packed_row(a + r * lda, packed + col0 * k, k, 0, k, row, 1);
+            packed_row(a + r * lda, packed + col0 * k, k, row);
             memcpy(c + r * ldc + col0, row, width * sizeof(float));
         }
 }
