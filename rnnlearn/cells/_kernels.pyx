@@ -18,7 +18,7 @@ last on one thread, products and elementwise passes alike, with no synchronisati
 steps. A BLAS product's bits for one row depend on how many rows the call has (OpenBLAS
 picks its kernel by shape), so with BLAS the blocks have SEQUENCE_BLOCK rows at most
 whatever the threads: a split by thread would make a fit depend on the machine's cores.
-Packed products have no such dependence, so one thread takes the whole batch as one block.
+Packed products have no such dependence, so each thread takes one block (see plan_pass).
 Threads only take blocks in turn, and any number of them gives the same bits. The products
 outside the time loop are cut alike: matmul into blocks of MATMUL_BLOCK rows, and
 weight_grad's sum over rows into blocks of GRAD_BLOCK rows, each into its own buffer, the
