@@ -93,6 +93,25 @@ class Adapter:
     def _predict(self, X):
         return self.estimator_.predict(to_sequences(X))
 
+    @classmethod
+    def get_test_params(cls, parameter_set="default"):
+        """Small settings for the toolkit's checks: a GRU and an LSTM of a few units, a few
+        epochs (sktime's name for this hook; aeon's, ``_get_test_params``, is the same).
+
+        Parameters
+        ----------
+        parameter_set : str, default="default"
+            Unused: the same settings for every check.
+
+        Returns
+        -------
+        list of dict
+            Two settings, the second with another cell and pooling.
+        """
+        return TEST_PARAMS
+
+    _get_test_params = get_test_params
+
 
 class ClassifierAdapter(Adapter):
     """An adapter around :class:`~rnnlearn.RNNClassifier`, with its hyperparameters: its own

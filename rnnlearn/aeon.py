@@ -18,7 +18,7 @@ except ImportError as error:  # the rest of rnnlearn never imports aeon
         "rnnlearn.aeon needs aeon; install it with: pip install rnnlearn[aeon]"
     ) from error
 
-from ._toolkit import TEST_PARAMS, ClassifierAdapter, RegressorAdapter
+from ._toolkit import ClassifierAdapter, RegressorAdapter
 
 __all__ = ["RNNClassifier", "RNNRegressor"]
 
@@ -31,27 +31,7 @@ _TAGS = {
 """The tags both estimators declare: any number of channels, series of any lengths."""
 
 
-class _TestParams:
-    """aeon's test settings of both estimators."""
-
-    @classmethod
-    def _get_test_params(cls, parameter_set="default"):
-        """Small settings for aeon's checks: a GRU and an LSTM of a few units, a few epochs.
-
-        Parameters
-        ----------
-        parameter_set : str, default="default"
-            Unused: the same settings for every check.
-
-        Returns
-        -------
-        list of dict
-            Two settings, the second with another cell and pooling.
-        """
-        return TEST_PARAMS
-
-
-class RNNClassifier(ClassifierAdapter, _TestParams, BaseClassifier):
+class RNNClassifier(ClassifierAdapter, BaseClassifier):
     """Recurrent neural network classifier of time series, as an aeon classifier.
 
     An aeon ``BaseClassifier`` that trains an :class:`rnnlearn.RNNClassifier` (one label
@@ -96,7 +76,7 @@ validation_fraction, shuffle, verbose, max_grad_norm, dtype, class_weight
     _tags = _TAGS
 
 
-class RNNRegressor(RegressorAdapter, _TestParams, BaseRegressor):
+class RNNRegressor(RegressorAdapter, BaseRegressor):
     """Recurrent neural network regressor of time series, as an aeon regressor.
 
     An aeon ``BaseRegressor`` that trains an :class:`rnnlearn.RNNRegressor` (one target

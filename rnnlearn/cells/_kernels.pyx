@@ -415,20 +415,20 @@ def plan_pass(W_h, Py_ssize_t T, Py_ssize_t B, int n_threads, bint ragged, bint 
 # LSTM: gates i, f, g, o; c = f c_prev + i g; h = o act(c)
 # ----------------------------------------------------------------------------------------
 
-cdef inline void lstm_row_forward(floating *gates, const floating *rec,
+cdef inline void lstm_row_forward(floating *gates, const floating *recurrent,
                                   const floating *c_prev, floating *c, floating *h,
                                   floating *cell_out, Py_ssize_t n_hidden, int act,
                                   Activation *kind) noexcept nogil:
-    """One valid row of one step. On entry gates = input projection [i|f|g|o] and rec = the
-    recurrent product; on return gates = activated gates, c, h = the new state and cell_out
-    = act(c). c may be c_prev (the update is in place)."""
+    """One valid row of one step. On entry gates = input projection [i|f|g|o] and
+    recurrent = the recurrent product h_prev W_h; on return gates = activated gates, c, h =
+    the new state and cell_out = act(c). c may be c_prev (the update is in place)."""
     cdef Py_ssize_t j
     cdef floating i, f, g, o, c_new, y
     for j in range(n_hidden):
-        i = sigmoid(gates[j] + rec[j])
-        f = sigmoid(gates[n_hidden + j] + rec[n_hidden + j])
-        g = act_(gates[2 * n_hidden + j] + rec[2 * n_hidden + j], act, kind)
-        o = sigmoid(gates[3 * n_hidden + j] + rec[3 * n_hidden + j])
+        i = sigmoid(gates[j] + recurrent[j])
+        f = sigmoid(gates[n_hidden + j] + recurrent[n_hidden + j])
+        g = act_(gates[2 * n_hidden + j] + recurrent[2 * n_hidden + j], act, kind)
+        o = sigmoid(gates[3 * n_hidden + j] + recurrent[3 * n_hidden + j])
         c_new = f * c_prev[j] + i * g
         y = act_(c_new, act, kind)
         gates[j] = i
@@ -440,25 +440,24 @@ cdef inline void lstm_row_forward(floating *gates, const floating *rec,
         cell_out[j] = y
 
 
-cdef void lstm_step(floating *gates, floating *rec, floating *W_h, Py_ssize_t ldw,
+cdef void lstm_step(floating *gates, floating *scratch, floating *W_h, Py_ssize_t ldw,
                     const float *packed, floating *h_prev, floating *h, const floating *c_prev,
                     floating *c, floating *cell_out, const floating *mask, Py_ssize_t t,
                     Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1, int act,
                     Activation *kind) noexcept nogil:
-    """Step t of rows [r0, r1) (each pointer at row 0 of a (B, ...) block, rec at row r0 of
-    the block's scratch): rec = h_prev @ W_h (W_h's rows ldw apart, or packed), then the
+    """Step t of rows [r0, r1) (each pointer at row 0 of a (B, ...) block, scratch at row r0 of
+    the block's scratch): scratch = h_prev @ W_h (W_h's rows ldw apart, or packed), then the
     fused pass adds it to the gates' input projection and writes the gates, c, h and
     cell_out. Padding rows get zero gates and cell_out and carry the state. c may be
     c_prev."""
     cdef Py_ssize_t b, row, n_fused = 4 * n_hidden
     product(False, active_rows(mask, t, B, r0, r1), n_fused, n_hidden, h_prev + r0 * n_hidden,
-            n_hidden, W_h, ldw, packed, <floating>0, rec, n_fused)
+            n_hidden, W_h, ldw, packed, <floating>0, scratch, n_fused)
     for b in range(r0, r1):
         row = b * n_hidden
         if is_valid(mask, t, b, B):
-            lstm_row_forward(gates + b * n_fused, rec + (b - r0) * n_fused, c_prev + row, c + row,
-                             h + row,
-                             cell_out + row, n_hidden, act, kind)
+            lstm_row_forward(gates + b * n_fused, scratch + (b - r0) * n_fused, c_prev + row,
+                             c + row, h + row, cell_out + row, n_hidden, act, kind)
         else:
             zero_row(gates + b * n_fused, n_fused)
             zero_row(cell_out + row, n_hidden)
@@ -467,33 +466,32 @@ cdef void lstm_step(floating *gates, floating *rec, floating *W_h, Py_ssize_t ld
             copy_row(h + row, h_prev + row, n_hidden)
 
 
-cdef void lstm_loop_forward(floating *XW, floating *rec, floating *W_h, Py_ssize_t ldw,
-                            const float *packed, floating *H,
-                            floating *C, floating *cell_out, const floating *mask, Py_ssize_t T,
-                            Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1,
-                            bint training, int act, Activation *kind) noexcept nogil:
+cdef void lstm_loop_forward(floating *XW, floating *scratch, floating *W_h, Py_ssize_t ldw,
+                            const float *packed, floating *H, floating *C, floating *cell_out,
+                            const floating *mask, Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden,
+                            Py_ssize_t r0, Py_ssize_t r1, bint training, int act,
+                            Activation *kind) noexcept nogil:
     """Rows [r0, r1) over all steps: H[t+1] from H[t]; C and cell_out advance one step
     per step when training and stay on their single step otherwise (see lstm_forward)."""
     cdef Py_ssize_t t, per_step = B * n_hidden
     cdef Py_ssize_t kept = per_step if training else 0
     for t in range(T):
-        lstm_step(XW + t * B * 4 * n_hidden, rec, W_h, ldw, packed, H + t * per_step,
+        lstm_step(XW + t * B * 4 * n_hidden, scratch, W_h, ldw, packed, H + t * per_step,
                   H + (t + 1) * per_step, C + t * kept, C + (t + 1) * kept, cell_out + t * kept,
                   mask, t, B, n_hidden, r0, r1, act, kind)
 
 
-cdef void lstm_rows_forward(floating *XW, floating *rec, floating *W_h, Py_ssize_t ldw,
-                            const float *packed, floating *H,
-                            floating *C, floating *cell_out, const floating *mask, Py_ssize_t T,
-                            Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1,
-                            bint training, int act) noexcept nogil:
+cdef void lstm_rows_forward(floating *XW, floating *scratch, floating *W_h, Py_ssize_t ldw,
+                            const float *packed, floating *H, floating *C, floating *cell_out,
+                            const floating *mask, Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden,
+                            Py_ssize_t r0, Py_ssize_t r1, bint training, int act) noexcept nogil:
     """lstm_loop_forward, compiled for tanh alone or for any activation."""
     if act == ACT_TANH:
-        lstm_loop_forward(XW, rec, W_h, ldw, packed, H, C, cell_out, mask, T, B, n_hidden, r0, r1,
-                          training, act, <TanhOnly*>NULL)
+        lstm_loop_forward(XW, scratch, W_h, ldw, packed, H, C, cell_out, mask, T, B, n_hidden,
+                          r0, r1, training, act, <TanhOnly*>NULL)
     else:
-        lstm_loop_forward(XW, rec, W_h, ldw, packed, H, C, cell_out, mask, T, B, n_hidden, r0, r1,
-                          training, act, <AnyActivation*>NULL)
+        lstm_loop_forward(XW, scratch, W_h, ldw, packed, H, C, cell_out, mask, T, B, n_hidden,
+                          r0, r1, training, act, <AnyActivation*>NULL)
 
 
 def lstm_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::1] H,
@@ -522,10 +520,10 @@ def lstm_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::
     packed_W, n_blocks, threads = plan_pass(W_h, T, B, n_threads, m != NULL)
     cdef const float *packed = packed_or_null(packed_W)
     cdef floating[:, ::1] W = W_h if packed != NULL else padded_rows(W_h, pass_products(T, B))
-    cdef floating[:, :, ::1] rec = np.empty((threads, count_blocks(B, n_blocks), 4 * n_hidden),
-                                            np.asarray(XW).dtype)
+    cdef floating[:, :, ::1] scratch = np.empty(
+        (threads, count_blocks(B, n_blocks), 4 * n_hidden), np.asarray(XW).dtype)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
-        lstm_rows_forward(&XW[0, 0, 0], &rec[threadid(), 0, 0], &W[0, 0], W.shape[1], packed,
+        lstm_rows_forward(&XW[0, 0, 0], &scratch[threadid(), 0, 0], &W[0, 0], W.shape[1], packed,
                           &H[0, 0, 0], &C[0, 0, 0], &cell_out[0, 0, 0], m, T, B, n_hidden,
                           block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks),
                           training, act)
@@ -633,19 +631,19 @@ def lstm_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] C, floating[:, :, 
 # W_hn + b_hn)); reset_after=False (Cho): n = act(a_n + (r h_prev) W_hn).
 # ----------------------------------------------------------------------------------------
 
-cdef inline void gru_row_forward_after(floating *gates, const floating *product,
+cdef inline void gru_row_forward_after(floating *gates, const floating *recurrent,
                                        floating *rec, const floating *b_hn, floating *h,
                                        Py_ssize_t n_hidden, int act,
                                        Activation *kind) noexcept nogil:
-    """reset_after valid row. On entry gates = input projection [a_r|a_z|a_n], product =
+    """reset_after valid row. On entry gates = input projection [a_r|a_z|a_n], recurrent =
     h_prev W_h, h = h_prev. On return gates = activated [r|z|n], rec = h_prev W_hn + b_hn
     (the reset term backward needs), h = the new state (in place)."""
     cdef Py_ssize_t j
     cdef floating r, z, n, rn
     for j in range(n_hidden):
-        r = sigmoid(gates[j] + product[j])
-        z = sigmoid(gates[n_hidden + j] + product[n_hidden + j])
-        rn = product[2 * n_hidden + j] + b_hn[j]
+        r = sigmoid(gates[j] + recurrent[j])
+        z = sigmoid(gates[n_hidden + j] + recurrent[n_hidden + j])
+        rn = recurrent[2 * n_hidden + j] + b_hn[j]
         n = act_(gates[2 * n_hidden + j] + r * rn, act, kind)
         gates[j] = r
         gates[n_hidden + j] = z
@@ -654,17 +652,17 @@ cdef inline void gru_row_forward_after(floating *gates, const floating *product,
         h[j] = (h[j] - n) * z + n
 
 
-cdef inline void gru_row_gates_before(floating *gates, const floating *product,
+cdef inline void gru_row_gates_before(floating *gates, const floating *recurrent,
                                       floating *reset_state, const floating *h_prev,
                                       Py_ssize_t n_hidden) noexcept nogil:
     """Cho form, first pass of a valid row: activate r, z in place (their input projection
-    plus product = h_prev W_h[:, :2n]) and form the reset state r h_prev."""
+    plus recurrent = h_prev W_h[:, :2n]) and form the reset state r h_prev."""
     cdef Py_ssize_t j
     cdef floating r
     for j in range(n_hidden):
-        r = sigmoid(gates[j] + product[j])
+        r = sigmoid(gates[j] + recurrent[j])
         gates[j] = r
-        gates[n_hidden + j] = sigmoid(gates[n_hidden + j] + product[n_hidden + j])
+        gates[n_hidden + j] = sigmoid(gates[n_hidden + j] + recurrent[n_hidden + j])
         reset_state[j] = r * h_prev[j]
 
 

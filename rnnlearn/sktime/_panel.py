@@ -5,7 +5,7 @@
 from sktime.classification.base import BaseClassifier
 from sktime.regression.base import BaseRegressor
 
-from .._toolkit import TEST_PARAMS, ClassifierAdapter, RegressorAdapter
+from .._toolkit import ClassifierAdapter, RegressorAdapter
 
 _TAGS = {
     "X_inner_mtype": ["df-list", "numpy3D"],
@@ -21,27 +21,7 @@ _TAGS = {
 lengths (as ``df-list``), and reproducible fits given ``random_state``."""
 
 
-class _TestParams:
-    """sktime's test settings of both estimators."""
-
-    @classmethod
-    def get_test_params(cls, parameter_set="default"):
-        """Small settings for sktime's checks: a GRU and an LSTM of a few units, a few epochs.
-
-        Parameters
-        ----------
-        parameter_set : str, default="default"
-            Unused: the same settings for every check.
-
-        Returns
-        -------
-        list of dict
-            Two settings, the second with another cell and pooling.
-        """
-        return TEST_PARAMS
-
-
-class RNNClassifier(ClassifierAdapter, _TestParams, BaseClassifier):
+class RNNClassifier(ClassifierAdapter, BaseClassifier):
     """Recurrent neural network classifier of time series, as an sktime classifier.
 
     An sktime ``BaseClassifier`` that trains an :class:`rnnlearn.RNNClassifier` (one label
@@ -86,7 +66,7 @@ validation_fraction, shuffle, verbose, max_grad_norm, dtype, class_weight
     _tags = _TAGS | {"capability:predict_proba": True, "capability:class_weight": True}
 
 
-class RNNRegressor(RegressorAdapter, _TestParams, BaseRegressor):
+class RNNRegressor(RegressorAdapter, BaseRegressor):
     """Recurrent neural network regressor of time series, as an sktime regressor.
 
     An sktime ``BaseRegressor`` that trains an :class:`rnnlearn.RNNRegressor` (one target
