@@ -140,10 +140,8 @@ def test_packed_float32_kernels_match_the_reference(kind, masked, n_hidden):
     T, B = 32, 8 * _kernels.SEQUENCE_BLOCK
     shape = (T, B, n_hidden)
     W_h = np.zeros((n_hidden, 4 * n_hidden), np.float32)
-    assert T * 8 == _kernels.COPY_PRODUCTS
     packed, n_blocks, threads = _kernels.plan_pass(W_h, T, B, 1, masked)
     assert packed is not None and (n_blocks, threads) == (1, 1)
-    assert _kernels.plan_pass(W_h, T - 1, B, 1, masked)[0] is None
     _check(kind, "tanh", shape, np.float32, masked)
 
 

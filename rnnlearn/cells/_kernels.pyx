@@ -354,7 +354,10 @@ GRAD_BLOCK = 2048  # rows (steps x sequences) per partial sum of weight_grad
 # _packed_product.h), and in float64, where BLAS runs the products, rows padded when their
 # length is a multiple of CRITICAL_STRIDE bytes (such rows fall on the same few cache sets:
 # the LSTM forward ran 15-20 % slower at 64 and 128 hidden units) to ROW_PAD_BYTES more.
-COPY_PRODUCTS = 256
+# Packing costs about one product of a few rows, and BLAS repacks W_h on every call where it
+# has no small-matrix kernel (on AVX2 machines a 1 x 64 x 256 sgemm took 22 us, the packed
+# product 2.8 us), so a short pass (one sequence predicted) pays it back too.
+COPY_PRODUCTS = 16
 CRITICAL_STRIDE = 1024
 ROW_PAD_BYTES = 64
 
@@ -1112,4 +1115,5 @@ def vanilla_backward(floating[:, :, ::1] H, floating[:, ::1] W_h, floating[:, :,
         vanilla_rows_backward(&dZ[0, 0, 0], &H[0, 0, 0], &W_h[0, 0], packed, &dH[0, 0, 0],
                               &dstate[0, 0], m, T, B, n_hidden, block_start(k, B, n_blocks),
                               block_start(k + 1, B, n_blocks), act)
+
 
