@@ -27,21 +27,18 @@ def _valid_only(H, valid):
     return H if valid is None else np.where(valid, H, -np.inf)
 
 
-def _max_steps(H, valid):
-    """``(maximum, step)``, each ``(1, n_samples, units)``: each unit's largest valid
-    state and its step (the first of ties); ``valid`` is ``None`` when every step is.
-
-    The maximum first and then the first step equal to it: half the time of ``argmax``
-    over the (strided) time axis.
-    """
-    H = _valid_only(H, valid)
-    maximum = H.max(axis=0, keepdims=True)
-    return maximum, (maximum == H).argmax(axis=0)[None]
+def _max_steps(H, lengths):
+    """``(maximum, step)``, each ``(1, n_samples, units)``: each unit's largest state over
+    its sequence's valid steps (``lengths``, or ``None`` when every step is valid) and the
+    first step that holds it, found by the compiled kernel in one pass over ``H``."""
+    if lengths is not None:
+        lengths = np.ascontiguousarray(lengths, dtype=np.intp)
+    return _kernels.max_steps(kernel_array(H), lengths)
 
 
 def _max_weights(H, valid, last):
     """One-hot weights on each unit's largest valid state (the first of ties)."""
-    top = _max_steps(H, valid)[1]
+    top = _max_steps(H, valid.sum(axis=0)[:, 0])[1]
     weights = np.zeros_like(H)
     np.put_along_axis(weights, top, 1, axis=0)
     return weights
@@ -652,10 +649,10 @@ class Network:
         emitted = self._emitted_rows(lengths, n_timesteps, H.shape[1])
         if self.pooling == "last":
             return (H if emitted is None else H[emitted]), emitted, None
-        valid = None if lengths is None else step_mask(lengths, n_timesteps)[:, :, None]
         if self.pooling == "max":
-            maximum, top = _max_steps(H, valid)
+            maximum, top = _max_steps(H, lengths)
             return maximum, None, top
+        valid = None if lengths is None else step_mask(lengths, n_timesteps)[:, :, None]
         if valid is None:
             valid = np.ones(H.shape[:2] + (1,), dtype=bool)
         weights = POOLINGS[self.pooling](H, valid, emitted)

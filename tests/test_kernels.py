@@ -126,7 +126,7 @@ def test_lstm_matches_the_reference_with_padded_weight_rows(masked):
     W_h = np.zeros((64, 256))
     n_products = shape[0] * 8
     assert _kernels.padded_rows(W_h, n_products).shape[1] > W_h.shape[1]
-    assert _kernels.padded_rows(W_h, _kernels.COPY_PRODUCTS - 1) is W_h
+    assert _kernels.padded_rows(W_h, _kernels.PAD_PRODUCTS - 1) is W_h
     _check("lstm", "tanh", shape, np.float64, masked)
 
 
@@ -293,3 +293,25 @@ def test_every_other_build_matches_the_reference(build):
         command, env={**os.environ, "RNNLEARN_KERNELS": build}, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=st.tuples(st.integers(0, 12), st.integers(1, 6), st.integers(1, 9)),
+    ragged=st.booleans(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_max_steps_is_numpys_maximum_and_first_step_holding_it(shape, ragged, dtype, seed):
+    """Few distinct values, so ties are common: the first step of the maximum is chosen;
+    past a sequence's length nothing counts (none valid: -inf and step 0)."""
+    rng = np.random.default_rng(seed)
+    H = rng.integers(-2, 3, size=shape).astype(dtype)
+    lengths = rng.integers(0, shape[0] + 1, size=shape[1]) if ragged else None
+    valid = np.arange(shape[0])[:, None, None] < (shape[0] if lengths is None else lengths[:, None])
+    masked = np.where(valid, H, -np.inf)
+    expected = masked.max(axis=0, keepdims=True, initial=-np.inf)
+    maximum, step = _kernels.max_steps(H, None if lengths is None else lengths.astype(np.intp))
+    assert maximum.dtype == dtype
+    assert_array_equal(maximum, expected)
+    assert_array_equal(step, (masked == expected).argmax(axis=0)[None] if shape[0] else 0 * step)

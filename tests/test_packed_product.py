@@ -1,11 +1,14 @@
 """The kernels' float32 per-step product against NumPy, and its row independence."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
+from rnnlearn import RNNClassifier
 from rnnlearn.cells._compiled import kernels as _kernels
 
 DIMS = st.integers(0, 70)
@@ -60,13 +63,29 @@ def test_each_row_has_the_same_bits_in_any_product(m, k, n, seed):
         assert_array_equal(alone[0], whole[row])
 
 
-def test_float64_and_short_passes_are_left_to_blas():
-    """A pass of T steps over 8 rows runs T products: packed from COPY_PRODUCTS on."""
-    T = _kernels.COPY_PRODUCTS
+def test_float32_passes_pack_and_float64_ones_are_left_to_blas():
+    """Every float32 pass packs, however short (one step of one row); float64 never does."""
     assert _kernels.pack_operand(np.ones((3, 4))) is None
-    assert _kernels.plan_pass(np.ones((3, 4)), T, 8, 1, False)[0] is None
-    assert _kernels.plan_pass(np.ones((3, 4), np.float32), T - 1, 8, 1, False)[0] is None
-    assert _kernels.plan_pass(np.ones((3, 4), np.float32), T, 8, 1, False)[0] is not None
+    assert _kernels.plan_pass(np.ones((3, 4)), 256, 8, 1, False)[0] is None
+    assert _kernels.plan_pass(np.ones((3, 4), np.float32), 1, 1, 1, False)[0] is not None
+
+
+@pytest.mark.parametrize("cell", ["vanilla", "gru", "lstm"])
+@pytest.mark.parametrize("n_features", [1, 3])
+def test_a_float32_prediction_does_not_depend_on_its_batch(cell, n_features):
+    """Each sequence's prediction has the same bits alone, in a batch, and in any order:
+    every float32 product (input projection, recurrence, head) is the packed one."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((21, 12, n_features)).astype(np.float32)
+    model = RNNClassifier(cell=cell, hidden_layer_sizes=(24,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, np.arange(21) % 3)
+    order = rng.permutation(21)
+    together = model.predict_proba(X)
+    assert_array_equal(model.predict_proba(X[order]), together[order])
+    alone = np.concatenate([model.predict_proba(X[i : i + 1]) for i in range(21)])
+    assert_array_equal(alone, together)
 
 
 def test_a_packed_operand_too_small_for_the_product_is_refused():

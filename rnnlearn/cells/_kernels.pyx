@@ -7,10 +7,14 @@ PyTorch's order (LSTM i, f, g, o; GRU r, z, n), mask (T, B, 1) with 1 = valid, 0
 recurrent weights (two for the GRU) plus one fused elementwise pass over the batch rows. No
 allocation inside the time loop. The kernels hold no state, so they are thread-safe.
 
-Products. A pass long enough to repay it (COPY_PRODUCTS per-step products) packs its
-recurrent weights once in float32, and its products run the packed micro-kernel of
-_packed_product.h, which gives each row of a product the same bits whatever rows share the
-product. Otherwise, and always in float64, BLAS runs them (gemm).
+Products. In float32 every pass packs its recurrent weights once, and its products run the
+packed micro-kernel of _packed_product.h, which gives each row of a product the same bits
+whatever rows share the product; matmul packs its second operand alike. So a float32
+prediction of a sequence has the same bits whatever is predicted with it, in any order
+(OpenBLAS's sgemm gives a row bits that depend on its place in the call on some machines).
+Packing costs about one product of a few rows, and where OpenBLAS has no small-matrix kernel
+its sgemm repacks the weights on every call (on an AVX2 machine a 1 x 64 x 256 sgemm took
+22 us, the packed product 2.8 us). In float64 BLAS runs them (gemm).
 
 Threads. The rows of a batch are independent sequences, so the batch is cut into blocks of
 rows (balanced: sizes differ by one at most), and each block runs from the first step to the
@@ -46,7 +50,7 @@ C = op(A) op(B) (row-major) is C^T = op(B)^T op(A)^T (column-major), i.e. swap t
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 cimport openmp
-from scipy.linalg.cython_blas cimport sgemm, dgemm
+from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
 from libc.string cimport memcpy, memset
 from libc.stddef cimport ptrdiff_t
 from rnnlearn.cells._fastmath cimport (ACT_IDENTITY, ACT_LOGISTIC, ACT_TANH, ACT_GOMPERTZ, ACT_RELU,
@@ -102,17 +106,37 @@ cdef inline void outer_product(int m, int n, const floating *a, int lda, const f
                     row[j0 + j] += products[j]
 
 
+cdef inline void row_product(bint trans_a, bint trans_b, int n, int k, floating *a, int lda,
+                             floating *b, int ldb, floating beta, floating *c) noexcept nogil:
+    """Row-major c (1 x n) = op(A) (1 x k) @ op(B) (k x n) + beta * c, k > 1, as the
+    matrix-vector product of B's column-major view (n x k, or k x n transposed) with op(A)'s
+    row (A's column, every lda-th value, when transposed)."""
+    cdef char tb = b'T' if trans_b else b'N'
+    cdef int rows = k if trans_b else n, cols = n if trans_b else k
+    cdef int inc_a = lda if trans_a else 1, inc_c = 1
+    cdef floating one = 1
+    if floating is float:
+        sgemv(&tb, &rows, &cols, &one, b, &ldb, a, &inc_a, &beta, c, &inc_c)
+    else:
+        dgemv(&tb, &rows, &cols, &one, b, &ldb, a, &inc_a, &beta, c, &inc_c)
+
+
 cdef inline void gemm_full(bint trans_a, bint trans_b, int m, int n, int k, floating *a,
                            int lda, floating *b, int ldb, floating beta, floating *c,
                            int ldc) noexcept nogil:
     """Row-major C (m x n) = op(A) @ op(B) + beta * C (op = identity or transpose), as the
     column-major product C^T = op(B)^T op(A)^T: operands swapped, flags unchanged. A product
-    with k = 1 (no transposition, beta 0 or 1) goes to outer_product."""
+    with k = 1 (no transposition, beta 0 or 1) goes to outer_product, one with m = 1 (k > 1)
+    to row_product: sgemm repacks B for a single row where OpenBLAS has no small-matrix
+    kernel (a weight gradient of one input feature, 1 x 6400 @ 6400 x 512, took 4.2 ms
+    against sgemv's 1.1 ms on an AVX2 machine)."""
     cdef char ta = b'T' if trans_a else b'N'
     cdef char tb = b'T' if trans_b else b'N'
     cdef floating one = 1
     if k == 1 and not trans_a and not trans_b and (beta == 0 or beta == 1):
         outer_product(m, n, a, lda, b, beta, c, ldc)
+    elif m == 1 and k > 1:
+        row_product(trans_a, trans_b, n, k, a, lda, b, ldb, beta, c)
     elif floating is float:
         sgemm(&tb, &ta, &n, &m, &k, &one, b, &ldb, a, &lda, &beta, c, &ldc)
     else:
@@ -183,11 +207,15 @@ def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False,
     """A @ B (or A @ B.T, with transpose_b), plus bias on every row if given, as a new
     C-contiguous array.
 
-    The rows of A are cut into blocks of MATMUL_BLOCK rows at most, one gemm each (each
+    The rows of A are cut into blocks of MATMUL_BLOCK rows at most, one product each (each
     block first fills its rows with the bias, so the output is written in one pass), shared
-    by n_threads threads. The network's other products go through here and weight_grad, so
-    that one thread pool (OpenMP's) serves the whole training step, BLAS on one thread inside
-    it (see the module docstring)."""
+    by n_threads threads. In float32 (k > 1) B is packed and the products are the packed
+    ones, so that each row of the result has the same bits whatever rows share the call: a
+    prediction does not depend on the order of the samples or on what else is predicted with
+    them (OpenBLAS's sgemm gives a row bits that depend on its place on some machines). The
+    network's other products go through here and weight_grad, so that one thread pool
+    (OpenMP's) serves the whole training step, BLAS on one thread inside it (see the module
+    docstring)."""
     cdef Py_ssize_t m = A.shape[0], k = A.shape[1], n_blocks, block, r0, r1, row
     cdef Py_ssize_t n = B.shape[0] if transpose_b else B.shape[1]
     if (B.shape[1] if transpose_b else B.shape[0]) != k:
@@ -203,6 +231,8 @@ def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False,
         out_array[...] = 0 if bias is None else np.asarray(bias)
         return out_array
     cdef floating *b = &bias[0] if has_bias else NULL
+    packed_B = pack_operand(B, transpose_b) if k > 1 else None
+    cdef const float *packed = packed_or_null(packed_B)
     n_blocks = count_blocks(m, MATMUL_BLOCK)
     cdef int threads = plan_threads(n_threads, n_blocks, <double>m * n * k / n_blocks)
     for block in prange(n_blocks, nogil=True, num_threads=threads, schedule="static"):
@@ -211,9 +241,8 @@ def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False,
         if has_bias:
             for row in range(r0, r1):
                 copy_row(&out[row, 0], b, n)
-        gemm_full(False, transpose_b, <int>(r1 - r0), <int>n, <int>k, &A[r0, 0], <int>k,
-                  &B[0, 0], <int>B.shape[1], <floating>(1 if has_bias else 0), &out[r0, 0],
-                  <int>n)
+        product(transpose_b, r1 - r0, n, k, &A[r0, 0], k, &B[0, 0], B.shape[1], packed,
+                <floating>(1 if has_bias else 0), &out[r0, 0], n)
     return out_array
 
 
@@ -311,9 +340,9 @@ cdef inline floating *ptr_or_null(floating[:, :, ::1] a) noexcept:
 
 def padded_rows(W, Py_ssize_t n_products):
     """W, or a copy of it whose rows are ROW_PAD_BYTES longer when they are a multiple of
-    CRITICAL_STRIDE bytes long and n_products products read it (at least COPY_PRODUCTS, so
+    CRITICAL_STRIDE bytes long and n_products products read it (at least PAD_PRODUCTS, so
     that the copy pays). The kernels pass the row length on to gemm."""
-    if n_products < COPY_PRODUCTS:
+    if n_products < PAD_PRODUCTS:
         return W
     cdef Py_ssize_t n_cols = W.shape[1], itemsize = np.asarray(W).itemsize
     if (n_cols * itemsize) % CRITICAL_STRIDE:
@@ -349,15 +378,11 @@ RAGGED_BLOCKS_PER_THREAD = 4  # blocks per thread of packed products over ragged
 MATMUL_BLOCK = 256  # rows per block of matmul
 GRAD_BLOCK = 2048  # rows (steps x sequences) per partial sum of weight_grad
 
-# A pass that runs at least COPY_PRODUCTS per-step products copies its recurrent weights
-# into the layout its products read fastest: packed panels in float32 (see
-# _packed_product.h), and in float64, where BLAS runs the products, rows padded when their
-# length is a multiple of CRITICAL_STRIDE bytes (such rows fall on the same few cache sets:
-# the LSTM forward ran 15-20 % slower at 64 and 128 hidden units) to ROW_PAD_BYTES more.
-# Packing costs about one product of a few rows, and BLAS repacks W_h on every call where it
-# has no small-matrix kernel (on AVX2 machines a 1 x 64 x 256 sgemm took 22 us, the packed
-# product 2.8 us), so a short pass (one sequence predicted) pays it back too.
-COPY_PRODUCTS = 16
+# A float64 pass that runs at least PAD_PRODUCTS per-step products copies its recurrent
+# weights with rows padded to ROW_PAD_BYTES more when their length is a multiple of
+# CRITICAL_STRIDE bytes: such rows fall on the same few cache sets (the LSTM forward ran
+# 15-20 % slower at 64 and 128 hidden units).
+PAD_PRODUCTS = 256
 CRITICAL_STRIDE = 1024
 ROW_PAD_BYTES = 64
 
@@ -386,7 +411,7 @@ cpdef int plan_threads(int n_threads, Py_ssize_t n_blocks, double work_per_block
 
 
 cdef Py_ssize_t pass_products(Py_ssize_t T, Py_ssize_t B):
-    """Per-step products a recurrent pass of T steps over B rows runs with BLAS."""
+    """Per-step products a float64 recurrent pass of T steps over B rows runs."""
     return T * count_blocks(B, SEQUENCE_BLOCK)
 
 
@@ -395,7 +420,7 @@ def plan_pass(W_h, Py_ssize_t T, Py_ssize_t B, int n_threads, bint ragged, bint 
     """(packed, n_blocks, threads) for a recurrent kernel's pass of T steps over B rows.
 
     packed: pack_operand's copy of W_h (its first n_cols columns; transposed with trans)
-    when the pass runs at least COPY_PRODUCTS products, else None (BLAS runs them). n_blocks:
+    in float32, None in float64 (BLAS runs the products). n_blocks:
     the blocks of rows the batch is cut into (see block_start), and threads, those that
     share them. BLAS products take blocks of SEQUENCE_BLOCK rows whatever the threads.
     Packed products give a row the same bits in any block, so they take one block per
@@ -405,8 +430,6 @@ def plan_pass(W_h, Py_ssize_t T, Py_ssize_t B, int n_threads, bint ragged, bint 
     cdef Py_ssize_t n_blocks = count_blocks(B, SEQUENCE_BLOCK)
     cdef int threads = plan_threads(n_threads, n_blocks,
                                     <double>B * T * W_h.shape[0] * W_h.shape[1] / n_blocks)
-    if pass_products(T, B) < COPY_PRODUCTS:
-        return None, n_blocks, threads
     packed = pack_operand(W_h, trans, 0, n_cols)
     if packed is not None:
         n_blocks = min(n_blocks, threads * (RAGGED_BLOCKS_PER_THREAD if ragged and threads > 1
@@ -1117,3 +1140,32 @@ def vanilla_backward(floating[:, :, ::1] H, floating[:, ::1] W_h, floating[:, :,
                               block_start(k + 1, B, n_blocks), act)
 
 
+
+# ----------------------------------------------------------------------------------------
+# Max pooling over the steps
+# ----------------------------------------------------------------------------------------
+
+def max_steps(floating[:, :, ::1] H, const Py_ssize_t[::1] lengths=None):
+    """(maximum, step), each (1, B, U): for each sequence b and unit j, the largest of
+    H[t, b, j] over the valid steps t < lengths[b] (every step without lengths; -inf and
+    step 0 for none) and the first step that holds it; a NaN state is the maximum from the
+    first one on. One pass over H in memory order, where NumPy's argmax over the time axis
+    copies H to make that axis contiguous."""
+    cdef Py_ssize_t T = H.shape[0], B = H.shape[1], U = H.shape[2], t, b, j, n_steps
+    if lengths is not None and lengths.shape[0] != B:
+        raise ValueError("max_steps: inconsistent shapes")
+    maximum = np.full((1, B, U), -np.inf, np.asarray(H).dtype)
+    top = np.zeros((1, B, U), np.intp)
+    cdef floating[:, :, ::1] m = maximum
+    cdef Py_ssize_t[:, :, ::1] step = top
+    cdef floating x
+    with nogil:
+        for b in range(B):
+            n_steps = T if lengths is None else min(lengths[b], T)
+            for t in range(n_steps):
+                for j in range(U):
+                    x = H[t, b, j]
+                    if x > m[0, b, j] or (x != x and m[0, b, j] == m[0, b, j]):
+                        m[0, b, j] = x
+                        step[0, b, j] = t
+    return maximum, top
