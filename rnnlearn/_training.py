@@ -122,7 +122,17 @@ class TrainingData:
         minibatches (see :func:`minibatches` and :meth:`batch`) with the loss's
         normaliser; a stream of chunks (:mod:`rnnlearn.streaming`) yields the same."""
         for index in minibatches(self.n_samples, batch_size, shuffle, rng):
-            yield self.batch(index), self.weight_per_sample
+            yield self.batch(self._longest_first(index)), self.weight_per_sample
+
+    def _longest_first(self, index):
+        """The samples of ``index`` ordered by length, longest first (ties in their order):
+        at each step the kernels' products then stop at the last sequence still running,
+        so a batch costs its sequences' own steps. The gradient is a sum over the samples,
+        so their order in the batch changes only its rounding."""
+        if self.lengths is None:
+            return index
+        index = np.arange(self.n_samples)[index]
+        return index[np.argsort(-self.lengths[index], kind="stable")]
 
     def subset(self, index):
         """A new :class:`TrainingData` holding the samples in ``index``."""

@@ -315,3 +315,33 @@ def test_max_steps_is_numpys_maximum_and_first_step_holding_it(shape, ragged, dt
     assert maximum.dtype == dtype
     assert_array_equal(maximum, expected)
     assert_array_equal(step, (masked == expected).argmax(axis=0)[None] if shape[0] else 0 * step)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    T=st.integers(0, 9),
+    B=st.integers(1, 20),
+    K=st.integers(1, 5),
+    G=st.integers(1, 7),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_weight_grad_over_each_sequences_own_steps(T, B, K, G, seed):
+    """With lengths, the rows past each sequence's length are skipped (even when they are
+    not zero), blocks of sequences sum in one order whatever the threads, and a column
+    block of D lands in the same columns of out."""
+    rng = np.random.default_rng(seed)
+    X, D = rng.standard_normal((T * B, K)), rng.standard_normal((T * B, G + 2))
+    lengths = rng.integers(0, T + 1, size=B).astype(np.intp)
+    valid = (np.arange(T)[:, None] < lengths).ravel()
+    expected = X[valid].T @ D[valid, 1 : G + 1]
+    results = []
+    for n_threads in (1, 2, 3):
+        out = np.full((K, G + 1), np.nan)
+        _kernels.weight_grad(X, D, out, 1, G, 1, n_threads, lengths=lengths)
+        assert_allclose(out[:, 1:], expected, atol=1e-12)
+        assert np.isnan(out[:, 0]).all()
+        results.append(out)
+    assert_array_equal(results[0], results[1])
+    assert_array_equal(results[0], results[2])
+    with pytest.raises(ValueError, match="lengths"):
+        _kernels.weight_grad(X, D, np.empty((K, G + 2)), lengths=lengths + T + 1)

@@ -252,6 +252,27 @@ def kernel_inputs(W_h, XW, mask):
     return XW, kernel_array(W_h, XW.dtype), None if mask is None else kernel_array(mask, XW.dtype)
 
 
+def valid_lengths(mask):
+    """Each sequence's steps up to its last valid one, as weight_grad takes them.
+
+    Parameters
+    ----------
+    mask : ndarray of shape (n_timesteps, n_samples, 1) or None
+        Step mask (1 on valid steps), or ``None`` when every step is valid.
+
+    Returns
+    -------
+    ndarray of intp of shape (n_samples,) or None
+        The steps after these are padding, whose gradients are zero, so a weight gradient
+        skips their rows; ``None`` without a mask.
+    """
+    if mask is None:
+        return None
+    reversed_valid = mask[::-1, :, 0] != 0
+    last = len(mask) - reversed_valid.argmax(axis=0)
+    return np.where(reversed_valid.any(axis=0), last, 0).astype(np.intp)
+
+
 def kernel_array(array, dtype=None):
     """``array`` as a C-contiguous, writeable array of ``dtype`` (``None``: its own),
     copied only if needed.

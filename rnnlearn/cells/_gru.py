@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validation import Flag
-from ._base import Cell, kernel_array, kernel_inputs, named_states
+from ._base import Cell, kernel_array, kernel_inputs, named_states, valid_lengths
 from ._compiled import ACTIVATION_CODES
 from ._compiled import kernels as _kernels
 
@@ -133,15 +133,22 @@ class GRUCell(Cell):
             ACTIVATION_CODES[self.activation],
         )
         flat, H_prev = d_gates.reshape(-1, 3 * n_hidden), cache.H[:-1].reshape(-1, n_hidden)
+        lengths = valid_lengths(cache.mask)
         if self.reset_after:
-            _kernels.weight_grad(H_prev, flat, grads["W_h"])
+            _kernels.weight_grad(H_prev, flat, grads["W_h"], lengths=lengths)
             np.sum(flat[:, 2 * n_hidden :], axis=0, out=grads["b_hn"])
             d_gates[..., 2 * n_hidden :] = d_new  # now the gradient w.r.t. XW
         else:
             reset_input = cache.reset_term.reshape(-1, n_hidden)
-            _kernels.weight_grad(H_prev, flat, grads["W_h"], 0, 2 * n_hidden, 0)
+            _kernels.weight_grad(H_prev, flat, grads["W_h"], 0, 2 * n_hidden, 0, lengths=lengths)
             _kernels.weight_grad(
-                reset_input, flat, grads["W_h"], 2 * n_hidden, n_hidden, 2 * n_hidden
+                reset_input,
+                flat,
+                grads["W_h"],
+                2 * n_hidden,
+                n_hidden,
+                2 * n_hidden,
+                lengths=lengths,
             )
         return d_gates, dh0[None]
 

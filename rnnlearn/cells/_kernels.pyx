@@ -246,38 +246,68 @@ def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False,
     return out_array
 
 
+cdef void sequences_weight_grad(floating *X, int K, floating *D, int ldd,
+                                const Py_ssize_t *lengths, Py_ssize_t B, Py_ssize_t s0,
+                                Py_ssize_t s1, int n_cols, floating *c, int ldc) noexcept nogil:
+    """c (K x n_cols) = the sum over sequences s0 to s1 - 1, in order, of X_b^T D_b, X_b and
+    D_b the rows of sequence b's first lengths[b] steps (every B-th row from row b)."""
+    cdef floating beta = 0
+    cdef Py_ssize_t b, row
+    for b in range(s0, s1):
+        if lengths[b] > 0:
+            gemm_full(True, False, K, n_cols, <int>lengths[b], X + b * K, <int>(B * K),
+                      D + b * ldd, <int>(B * ldd), beta, c, ldc)
+            beta = 1
+    if beta == 0:
+        for row in range(K):
+            zero_row(c + row * ldc, n_cols)
+
+
 def weight_grad(floating[:, ::1] X, floating[:, ::1] D, floating[:, ::1] out,
-                int d_col0=0, int n_cols=-1, int out_col0=0, int n_threads=0):
+                int d_col0=0, int n_cols=-1, int out_col0=0, int n_threads=0,
+                const Py_ssize_t[::1] lengths=None):
     """out[:, out_col0 : out_col0 + n_cols] = X^T @ D[:, d_col0 : d_col0 + n_cols].
 
     X (N, K), D (N, G), out (K, G_out): a weight gradient over all steps (N = T * B). The N
     rows are cut into blocks of GRAD_BLOCK rows at most; each block's product goes to its
     own buffer (block 0's straight to out), shared by n_threads threads, and the buffers are
     then added to out in block order, so the sum runs in one order on any number of
-    threads."""
+    threads. With lengths (B,), row t * B + b is step t of sequence b, and only its first
+    lengths[b] steps count (the padded ones, whose rows of D are zero, are skipped): a block
+    is then SEQUENCE_BLOCK sequences, each one product over its own steps."""
     if n_cols < 0:
         n_cols = D.shape[1] - d_col0
     if X.shape[0] != D.shape[0] or out.shape[0] != X.shape[1] or \
             d_col0 + n_cols > D.shape[1] or out_col0 + n_cols > out.shape[1]:
         raise ValueError("weight_grad: inconsistent shapes")
+    cdef Py_ssize_t B = 0 if lengths is None else lengths.shape[0]
+    if B and (X.shape[0] % B or not 0 <= np.min(lengths) <= np.max(lengths) <= X.shape[0] // B):
+        raise ValueError("weight_grad: lengths inconsistent with the rows")
     if X.shape[0] == 0:
         out[:, out_col0:out_col0 + n_cols] = 0
         return
     if X.shape[1] == 0 or n_cols == 0:
         return
-    cdef Py_ssize_t N = X.shape[0], K = X.shape[1], n_blocks = count_blocks(N, GRAD_BLOCK)
+    cdef Py_ssize_t N = X.shape[0], K = X.shape[1]
+    cdef Py_ssize_t n_blocks = count_blocks(B, SEQUENCE_BLOCK) if B else count_blocks(N, GRAD_BLOCK)
     cdef Py_ssize_t block, r0, row, ldc
     cdef floating[:, :, ::1] parts = np.empty((n_blocks - 1, K, n_cols), np.asarray(X).dtype)
     cdef floating *c
     cdef int threads = plan_threads(n_threads, n_blocks, <double>N * K * n_cols / n_blocks)
     for block in prange(n_blocks, nogil=True, num_threads=threads, schedule="static"):
-        r0 = block_start(block, N, n_blocks)
         if block == 0:
             c, ldc = &out[0, out_col0], out.shape[1]
         else:
             c, ldc = &parts[block - 1, 0, 0], n_cols
-        gemm_full(True, False, <int>K, n_cols, <int>(block_start(block + 1, N, n_blocks) - r0),
-                  &X[r0, 0], <int>K, &D[r0, d_col0], <int>D.shape[1], <floating>0, c, <int>ldc)
+        if B:
+            sequences_weight_grad(&X[0, 0], <int>K, &D[0, d_col0], <int>D.shape[1],
+                                  &lengths[0], B, block_start(block, B, n_blocks),
+                                  block_start(block + 1, B, n_blocks), n_cols, c, <int>ldc)
+        else:
+            r0 = block_start(block, N, n_blocks)
+            gemm_full(True, False, <int>K, n_cols,
+                      <int>(block_start(block + 1, N, n_blocks) - r0), &X[r0, 0], <int>K,
+                      &D[r0, d_col0], <int>D.shape[1], <floating>0, c, <int>ldc)
     if n_blocks == 1:
         return
     threads = plan_threads(n_threads, K, <double>n_blocks * n_cols)

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validation import Interval
-from ._base import Cell, kernel_array, kernel_inputs, named_states
+from ._base import Cell, kernel_array, kernel_inputs, named_states, valid_lengths
 from ._compiled import ACTIVATION_CODES
 from ._compiled import kernels as _kernels
 
@@ -116,7 +116,7 @@ class LSTMCell(Cell):
         code = ACTIVATION_CODES[self.activation]
         _kernels.lstm_backward(dXW, cache.C, cache.cell_out, W_h, dH, dstate, cache.mask, code)
         H_prev, dXW_flat = cache.H[:-1].reshape(-1, n_hidden), dXW.reshape(-1, 4 * n_hidden)
-        _kernels.weight_grad(H_prev, dXW_flat, grads["W_h"])
+        _kernels.weight_grad(H_prev, dXW_flat, grads["W_h"], lengths=valid_lengths(cache.mask))
         return dXW, dstate
 
     def states(self, cache):

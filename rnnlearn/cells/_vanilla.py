@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._base import Cell, kernel_array, kernel_inputs, named_states
+from ._base import Cell, kernel_array, kernel_inputs, named_states, valid_lengths
 from ._compiled import ACTIVATION_CODES
 from ._compiled import kernels as _kernels
 
@@ -78,7 +78,12 @@ class VanillaCell(Cell):
         dh0 = np.zeros((n_samples, n_hidden), dtype=H.dtype)
         code = ACTIVATION_CODES[self.activation]
         _kernels.vanilla_backward(H, W_h, dH, dXW, dh0, cache.mask, code)
-        _kernels.weight_grad(H[:-1].reshape(-1, n_hidden), dXW.reshape(-1, n_hidden), grads["W_h"])
+        _kernels.weight_grad(
+            H[:-1].reshape(-1, n_hidden),
+            dXW.reshape(-1, n_hidden),
+            grads["W_h"],
+            lengths=valid_lengths(cache.mask),
+        )
         return dXW, dh0[None]
 
     def states(self, cache):
