@@ -19,6 +19,7 @@ from rnnlearn.cells import (
     VanillaCache,
     VanillaCell,
 )
+from rnnlearn.cells._base import valid_lengths
 
 ALL_CELLS = [
     VanillaCell(),
@@ -339,3 +340,12 @@ def test_cell_gradients_match_finite_differences(cell, masked, gradcheck_errors)
     worst = max(errors.values())
     gradcheck_errors[f"cell[{cell!r}-{'padded' if masked else 'full'}]"] = worst
     assert worst <= 1e-6, errors
+
+
+def test_valid_lengths_reach_each_sequences_last_valid_step():
+    """The weight gradients skip the steps after these: with gaps in a mask, the steps
+    before the last valid one still count."""
+    mask = np.array([[1, 1, 0, 1], [1, 0, 0, 0], [0, 1, 0, 0]], dtype=np.float32)[:, :, None]
+    assert_array_equal(valid_lengths(mask), [2, 3, 0, 1])
+    assert valid_lengths(mask).dtype == np.intp
+    assert valid_lengths(None) is None

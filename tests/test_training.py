@@ -41,6 +41,23 @@ def test_batch_without_lengths_keeps_every_step():
     assert lengths is None and X.shape[0] == 7
 
 
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_epoch_orders_each_batch_longest_first_and_covers_every_sample(shuffle):
+    """The kernels' products stop at a step's last running sequence, so each batch comes
+    longest first; the samples, with their targets, are those of the epoch's batches."""
+    lengths = (2, 5, 3, 7, 1, 5, 4)
+    data = _data(True, lengths)
+    data.y = np.arange(len(lengths), dtype=float)[:, None, None] * np.ones((1, 7, 1))
+    seen = []
+    for (X, batch_lengths, y, _), _ in data.epoch(3, shuffle, np.random.RandomState(0)):
+        samples = y[0, :, 0].astype(int)
+        assert list(batch_lengths) == sorted(batch_lengths, reverse=True)
+        assert_array_equal(np.asarray(lengths)[samples], batch_lengths)
+        assert_array_equal(X.transpose(1, 0, 2), data.X[samples, : len(X)])
+        seen.extend(samples)
+    assert sorted(seen) == list(range(len(lengths)))
+
+
 def test_subset_keeps_synced():
     subset = _data(True).subset(np.array([0]))
     assert subset.synced and subset.X.shape[1] == 2
