@@ -162,7 +162,9 @@ def test_a_zero_weight_outlier_changes_nothing():
     with_outlier = regressor(**params).fit(X_out, y_out, sample_weight=weights)
     assert_array_equal(scaling(with_outlier)[0], scaling(model)[0])
     assert_array_equal(scaling(with_outlier)[1], scaling(model)[1])
-    assert_allclose(predictions(with_outlier, X), predictions(model, X), rtol=1e-12)
+    # the outlier adds zero terms to the float32 gradients' sums, which may group them
+    # otherwise: the same fit up to rounding
+    assert_allclose(predictions(with_outlier, X), predictions(model, X), rtol=1e-6)
 
 
 @pytest.mark.parametrize("value", [0.0, 5.0, -1e6])
@@ -198,7 +200,8 @@ def test_normalize_y_false_trains_on_raw_targets():
 )
 def test_normalize_y_false_fits_as_the_code_before_it_did(name):
     """Refitting an old file's hyperparameters with ``normalize_y=False`` on its data
-    predicts bit for bit what the code before target scaling predicted (tests/data)."""
+    predicts what the code before target scaling predicted (tests/data): bit for bit in
+    float64, up to float32 rounding in float32 (whose products changed since: stop 27)."""
     old = load(DATA / f"{name}.npz")
     with np.load(DATA / f"{name}.expected.npz") as archive:
         expected = dict(archive)
@@ -207,7 +210,10 @@ def test_normalize_y_false_fits_as_the_code_before_it_did(name):
         X = [x[:n] for x, n in zip(X, expected["lengths"], strict=True)]
     assert old.get_params()["normalize_y"] is False
     refitted = clone(old).fit(X, expected["y"])
-    assert_array_equal(np.asarray(refitted.predict(X)), expected["predict"])
+    if old.get_params()["dtype"] == "float64":
+        assert_array_equal(np.asarray(refitted.predict(X)), expected["predict"])
+    else:
+        assert_allclose(np.asarray(refitted.predict(X)), expected["predict"], rtol=1e-4, atol=1e-6)
     scaled = clone(old).set_params(normalize_y=True).fit(X, expected["y"])
     assert not np.array_equal(np.asarray(scaled.predict(X)), expected["predict"])
 
