@@ -188,7 +188,7 @@ def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False,
     by n_threads threads. The network's other products go through here and weight_grad, so
     that one thread pool (OpenMP's) serves the whole training step, BLAS on one thread inside
     it (see the module docstring)."""
-    cdef Py_ssize_t m = A.shape[0], k = A.shape[1], n_blocks, block, r0, r1, row
+    cdef Py_ssize_t m = A.shape[0], k = A.shape[1], n_blocks, block
     cdef Py_ssize_t n = B.shape[0] if transpose_b else B.shape[1]
     if (B.shape[1] if transpose_b else B.shape[0]) != k:
         raise ValueError("matmul: inconsistent shapes")
@@ -205,16 +205,28 @@ def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False,
     cdef floating *b = &bias[0] if has_bias else NULL
     n_blocks = count_blocks(m, MATMUL_BLOCK)
     cdef int threads = plan_threads(n_threads, n_blocks, <double>m * n * k / n_blocks)
+    if threads == 1:  # no parallel region: starting one costs more than a small product
+        for block in range(n_blocks):
+            matmul_block(&A[0, 0], &B[0, 0], B.shape[1], transpose_b, b, &out[0, 0], n, k,
+                         block_start(block, m, n_blocks), block_start(block + 1, m, n_blocks))
+        return out_array
     for block in prange(n_blocks, nogil=True, num_threads=threads, schedule="static"):
-        r0 = block_start(block, m, n_blocks)
-        r1 = block_start(block + 1, m, n_blocks)
-        if has_bias:
-            for row in range(r0, r1):
-                copy_row(&out[row, 0], b, n)
-        gemm_full(False, transpose_b, <int>(r1 - r0), <int>n, <int>k, &A[r0, 0], <int>k,
-                  &B[0, 0], <int>B.shape[1], <floating>(1 if has_bias else 0), &out[r0, 0],
-                  <int>n)
+        matmul_block(&A[0, 0], &B[0, 0], B.shape[1], transpose_b, b, &out[0, 0], n, k,
+                     block_start(block, m, n_blocks), block_start(block + 1, m, n_blocks))
     return out_array
+
+
+cdef inline void matmul_block(floating *A, floating *B, Py_ssize_t ldb, bint transpose_b,
+                              const floating *bias, floating *out, Py_ssize_t n, Py_ssize_t k,
+                              Py_ssize_t r0, Py_ssize_t r1) noexcept nogil:
+    """Rows r0 to r1 of matmul's out (n columns) = A (k columns) @ op(B) (B's rows ldb
+    long), plus bias on every row if not NULL."""
+    cdef Py_ssize_t row
+    if bias != NULL:
+        for row in range(r0, r1):
+            copy_row(&out[row * n], bias, n)
+    gemm_full(False, transpose_b, <int>(r1 - r0), <int>n, <int>k, &A[r0 * k], <int>k, B,
+              <int>ldb, <floating>(1 if bias != NULL else 0), &out[r0 * n], <int>n)
 
 
 def weight_grad(floating[:, ::1] X, floating[:, ::1] D, floating[:, ::1] out,
