@@ -541,19 +541,27 @@ class Network:
             widths = self._widths = (max(self.gate_widths), *products, head)
         return widths
 
-    def _inference_weights(self, params):
-        """``(layers, head)``: views into ``params``, each layer's as the list of its
-        directions' (see :func:`_directions`), kept for the next prediction with the same
-        array.
+    def _kernel_weights(self, params):
+        """``(layers, head)``: the weights as the kernels read them, each layer's as the list
+        of its directions' (see :func:`_directions`): views into ``params``, or copies of
+        them where ``params`` is read-only (the kernels refuse read-only buffers)."""
+        *layers, head = self.unpack(params)
+        layers = [
+            [_kernel_ready(direction) for direction in _directions(layer, self.n_directions)]
+            for layer in layers
+        ]
+        return layers, _kernel_ready(head)
 
-        Views follow in-place changes of ``params``; another array (a refit, a load, a
-        copy) gets new views. The cache holds ``params``, so its identity cannot be reused.
+    def _inference_weights(self, params):
+        """:meth:`_kernel_weights`, kept for the next prediction with the same array.
+
+        Views follow in-place changes of ``params`` (a read-only array, whose weights are
+        copied, cannot change in place); another array (a refit, a load, a copy) gets new
+        weights. The cache holds ``params``, so its identity cannot be reused.
         """
         views = getattr(self, "_views", None)  # set by the first prediction; never pickled
         if views is None or views[0] is not params:
-            *layers, head = self.unpack(params)
-            layers = [_directions(layer, self.n_directions) for layer in layers]
-            views = self._views = (params, layers, head)
+            views = self._views = (params, *self._kernel_weights(params))
         return views[1:]
 
     def _run(self, params, X, lengths, state0, *, training, dropout_masks=None):
@@ -569,11 +577,7 @@ class Network:
             X = np.concatenate([X, np.zeros((extra,) + X.shape[1:], dtype=X.dtype)])
         mask = _step_mask(lengths, n_timesteps, extra, X.dtype)
         rev = reverse_index(lengths, n_timesteps, n_samples) if self.bidirectional else None
-        if training:
-            *layers, head = self.unpack(params)
-            layers = [_directions(layer, self.n_directions) for layer in layers]
-        else:
-            layers, head = self._inference_weights(params)
+        layers, head = (self._kernel_weights if training else self._inference_weights)(params)
         layer_caches, inputs = [], X
         for k, layer in enumerate(layers):
             if k > 0 and dropout_masks is not None:
@@ -590,7 +594,7 @@ class Network:
             head_input, emitted, pool = self._read_top(inputs, lengths, n_timesteps)
         if dropout_masks is not None:
             head_input = head_input * dropout_masks[-1]
-        raw = _matmul(head_input.reshape(-1, head_input.shape[-1]), head["W"], bias=head["b"])
+        raw = _affine(head_input.reshape(-1, head_input.shape[-1]), head["W"], head["b"])
         raw = raw.reshape(head_input.shape[:-1] + raw.shape[-1:])
         if not training:
             return raw, None
@@ -617,9 +621,7 @@ class Network:
         """
         n_samples, outputs, caches = inputs.shape[1], [], []
         for d, direction in enumerate(directions):
-            XW = _matmul(
-                inputs.reshape(-1, inputs.shape[-1]), direction["W_x"], bias=direction["b"]
-            )
+            XW = _affine(inputs.reshape(-1, inputs.shape[-1]), direction["W_x"], direction["b"])
             XW = XW.reshape(inputs.shape[0], n_samples, -1)
             if d:
                 XW = _reverse(XW, rev)
@@ -901,6 +903,18 @@ def _matmul(A, B, transpose_b=False, bias=None):
     dtype."""
     bias = None if bias is None else kernel_array(bias, A.dtype)
     return _kernels.matmul(kernel_array(A), kernel_array(B, A.dtype), transpose_b, bias)
+
+
+def _affine(A, W, b):
+    """``A @ W + b`` through the kernels, in the dtype of ``W`` and ``b``, which must be
+    ready for them (see :func:`_kernel_ready`); ``A`` is made so."""
+    return _kernels.matmul(kernel_array(A, W.dtype), W, False, b)
+
+
+def _kernel_ready(weights):
+    """``weights`` (name -> array) with each array as the kernels take it (see
+    :func:`~.cells._base.kernel_array`): itself, or a copy if it is read-only."""
+    return {name: kernel_array(value) for name, value in weights.items()}
 
 
 def _weight_grad(X, D, out):

@@ -227,6 +227,14 @@ def test_threaded_kernels_restore_the_blas_thread_count():
     assert [library.get_num_threads() for library in _libraries()] == before
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_blas_hold_sets_and_restores_only_the_counts_it_must(n_threads):
+    with threadpool_limits(limits=n_threads, user_api="blas"):
+        with single_threaded_blas():
+            assert all(library.get_num_threads() == 1 for library in _libraries())
+        assert all(library.get_num_threads() == n_threads for library in _libraries())
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     m=st.integers(0, 9),

@@ -157,6 +157,18 @@ def test_cached_weights_are_not_pickled_and_loaded_models_predict_alike(tmp_path
     assert_array_equal(load(tmp_path / "model.npz").predict_proba(X), expected)
 
 
+def test_read_only_parameters_predict_and_give_states_alike():
+    """The kernels refuse read-only buffers: the weights of read-only parameters (a model
+    loaded from a memory map) are copied once, for prediction and for the states alike."""
+    model, X, _ = _fitted(RNNRegressor)
+    frozen = copy.deepcopy(model)
+    frozen._params.flags.writeable = False
+    assert_array_equal(frozen.predict(X), model.predict(X))
+    assert_array_equal(frozen.predict(X), model.predict(X))  # from the cached copies
+    for got, want in zip(frozen.hidden_states(X), model.hidden_states(X), strict=True):
+        assert all(np.array_equal(got[name], want[name]) for name in want)
+
+
 def test_blas_hold_only_for_passes_that_can_split():
     network = Network(LSTMCell(), 1, (64,), 1, n_steps_out=1)
     assert isinstance(network._blas_hold(50, 1), nullcontext)  # one row: nothing to split

@@ -102,7 +102,7 @@ class GRUCell(Cell):
         gates, W_h, mask = kernel_inputs(params["W_h"], XW, mask)
         n_timesteps, n_samples, n_fused = gates.shape
         H = np.empty((n_timesteps + 1, n_samples, n_fused // 3), dtype=gates.dtype)
-        reset_term = np.empty_like(H[1:] if training else H[:1])
+        reset_term = np.empty((n_timesteps if training else 1, *H.shape[1:]), dtype=H.dtype)
         H[0] = state0[0]
         b_hn = kernel_array(params["b_hn"], gates.dtype) if self.reset_after else None
         code = ACTIVATION_CODES[self.activation]

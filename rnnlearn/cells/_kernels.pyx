@@ -216,7 +216,7 @@ def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False,
     network's other products go through here and weight_grad, so that one thread pool
     (OpenMP's) serves the whole training step, BLAS on one thread inside it (see the module
     docstring)."""
-    cdef Py_ssize_t m = A.shape[0], k = A.shape[1], n_blocks, block, r0, r1, row
+    cdef Py_ssize_t m = A.shape[0], k = A.shape[1], n_blocks, block
     cdef Py_ssize_t n = B.shape[0] if transpose_b else B.shape[1]
     if (B.shape[1] if transpose_b else B.shape[0]) != k:
         raise ValueError("matmul: inconsistent shapes")
@@ -235,15 +235,30 @@ def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False,
     cdef const float *packed = packed_or_null(packed_B)
     n_blocks = count_blocks(m, MATMUL_BLOCK)
     cdef int threads = plan_threads(n_threads, n_blocks, <double>m * n * k / n_blocks)
+    if threads == 1:  # no parallel region: starting one costs more than a small product
+        for block in range(n_blocks):
+            matmul_block(&A[0, 0], &B[0, 0], B.shape[1], transpose_b, packed, b, &out[0, 0],
+                         n, k, block_start(block, m, n_blocks),
+                         block_start(block + 1, m, n_blocks))
+        return out_array
     for block in prange(n_blocks, nogil=True, num_threads=threads, schedule="static"):
-        r0 = block_start(block, m, n_blocks)
-        r1 = block_start(block + 1, m, n_blocks)
-        if has_bias:
-            for row in range(r0, r1):
-                copy_row(&out[row, 0], b, n)
-        product(transpose_b, r1 - r0, n, k, &A[r0, 0], k, &B[0, 0], B.shape[1], packed,
-                <floating>(1 if has_bias else 0), &out[r0, 0], n)
+        matmul_block(&A[0, 0], &B[0, 0], B.shape[1], transpose_b, packed, b, &out[0, 0], n,
+                     k, block_start(block, m, n_blocks), block_start(block + 1, m, n_blocks))
     return out_array
+
+
+cdef inline void matmul_block(floating *A, floating *B, Py_ssize_t ldb, bint transpose_b,
+                              const float *packed, const floating *bias, floating *out,
+                              Py_ssize_t n, Py_ssize_t k, Py_ssize_t r0,
+                              Py_ssize_t r1) noexcept nogil:
+    """Rows r0 to r1 of matmul's out (n columns) = A (k columns) @ op(B) (B's rows ldb
+    long, or packed), plus bias on every row if not NULL."""
+    cdef Py_ssize_t row
+    if bias != NULL:
+        for row in range(r0, r1):
+            copy_row(&out[row * n], bias, n)
+    product(transpose_b, r1 - r0, n, k, &A[r0 * k], k, B, ldb, packed,
+            <floating>(1 if bias != NULL else 0), &out[r0 * n], n)
 
 
 cdef void sequences_weight_grad(floating *X, int K, floating *D, int ldd,

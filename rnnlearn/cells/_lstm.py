@@ -100,8 +100,8 @@ class LSTMCell(Cell):
         gates, W_h, mask = kernel_inputs(params["W_h"], XW, mask)
         n_timesteps, n_samples, n_fused = gates.shape
         H = np.empty((n_timesteps + 1, n_samples, n_fused // 4), dtype=gates.dtype)
-        C = np.empty_like(H if training else H[:1])
-        cell_out = np.empty_like(H[1:] if training else H[:1])
+        C = np.empty((n_timesteps + 1 if training else 1, *H.shape[1:]), dtype=H.dtype)
+        cell_out = np.empty((n_timesteps if training else 1, *H.shape[1:]), dtype=H.dtype)
         H[0], C[0] = state0
         code = ACTIVATION_CODES[self.activation]
         _kernels.lstm_forward(gates, W_h, H, C, cell_out, mask, code, training=training)

@@ -46,8 +46,10 @@ def single_threaded_blas():
     with _lock:
         if _holders == 0:
             for library in _libraries():
-                _saved_threads.append((library, library.get_num_threads()))
-                library.set_num_threads(1)
+                n_threads = library.get_num_threads()
+                if n_threads != 1:  # setting a count costs more than reading it
+                    _saved_threads.append((library, n_threads))
+                    library.set_num_threads(1)
             _kernels.allow_threads(True)
         _holders += 1
     try:
