@@ -21,12 +21,6 @@ def _mean_weights(H, valid, last):
     return (valid / counts).astype(H.dtype)
 
 
-def _valid_only(H, valid):
-    """``H`` with its padded states at ``-inf``, or ``H`` itself when ``valid`` is
-    ``None`` (every step valid)."""
-    return H if valid is None else np.where(valid, H, -np.inf)
-
-
 def _max_steps(H, lengths):
     """``(maximum, step)``, each ``(1, n_samples, units)``: each unit's largest state over
     its sequence's valid steps (``lengths``, or ``None`` when every step is valid) and the
@@ -666,8 +660,9 @@ class Network:
         ``head_input``, by a slice (equal lengths) or a maximum (max pooling) where those
         give the same values, without the index and weights that backward needs."""
         if self.pooling == "max":
-            valid = None if lengths is None else step_mask(lengths, n_timesteps)[:, :, None]
-            return np.maximum.reduce(_valid_only(H, valid), axis=0, keepdims=True)
+            if lengths is None:
+                return np.maximum.reduce(H, axis=0, keepdims=True)
+            return _max_steps(H, lengths)[0]
         if self.pooling == "last" and lengths is None and not self.bidirectional:
             return H if self.n_steps_out is None else H[n_timesteps - 1 :]
         return self._read_top(H, lengths, n_timesteps)[0]
