@@ -55,7 +55,11 @@ def fit(checkout, data_file, name, seed):
     one_thread = {var: "1" for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     env = {**os.environ, **one_thread, "PYTHONPATH": str(checkout)}
     command = [sys.executable, "-c", FIT, data_file, name, str(seed)]
-    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    # run in the checkout: `python -c` puts the working directory first on the path, before
+    # PYTHONPATH, so from another checkout's root it would import that one's rnnlearn
+    output = subprocess.run(
+        command, env=env, cwd=checkout, capture_output=True, text=True, check=True
+    )
     cpu, wall, epochs, score = output.stdout.split()
     return float(cpu), float(wall), int(epochs), float(score)
 
