@@ -141,7 +141,8 @@ def test_early_stopping_restores_the_best_epochs_weights():
     assert model.n_iter_ < 40  # it stopped early
     assert model.score(X_val, y_val) == pytest.approx(scores[best], rel=1e-6)
     assert model.best_validation_score_ == pytest.approx(scores[best], rel=1e-6)
-    assert model.validation_scores_ == pytest.approx(scores, rel=1e-6, abs=1e-7)
+    # float32 round-off: on an AVX-512 machine one score differed by 1.2e-7 (rel. 1.5e-6)
+    assert model.validation_scores_ == pytest.approx(scores, rel=1e-5, abs=1e-6)
 
 
 def test_the_first_pass_learns_the_classes_and_scaling_of_the_whole_stream():
