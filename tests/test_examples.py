@@ -145,8 +145,9 @@ def test_data_folder_is_found_without_file(monkeypatch, name):
 
 
 def test_default_settings_beat_the_last_state_and_the_nearest_neighbour(run_example, monkeypatch):
-    """Fast mode (every 8th step, 30 epochs), measured: defaults 0.674, pooling="last"
-    0.587, 1-NN 0.525."""
+    """Fast mode (every 8th step, 30 epochs), one seed, measured: defaults 0.674, pooling="last"
+    0.587 on an AVX2 machine; 0.649 and 0.537 on an AVX-512 one (other float32 bits, another
+    fit), 1-NN 0.525 on both. The claims are the margins, not a score."""
     path = str(EXAMPLES / "plot_default_settings.py")
     folder = run_settings("plot_default_settings", monkeypatch, __file__=path)["data_folder"]
     if not (folder / "OSULeaf_TRAIN.ts").exists():
@@ -154,7 +155,6 @@ def test_default_settings_beat_the_last_state_and_the_nearest_neighbour(run_exam
     example = run_example("plot_default_settings")
     nearest, last, defaults = (example["accuracy"][name] for name in example["NAMES"])
     assert nearest == pytest.approx(0.525, abs=0.005)  # deterministic: 127 of 242
-    assert defaults >= 0.65
     assert defaults > nearest + 0.1
     assert defaults > last + 0.05
     assert example["X_train"].shape == (200, 54, 1)
