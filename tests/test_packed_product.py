@@ -32,25 +32,35 @@ def _operand(rng, k, n, trans, col0, extra):
     trans=st.booleans(),
     accumulate=st.booleans(),
     col0=st.integers(0, 5),
+    descending=st.booleans(),
     seed=st.integers(0, 2**16),
 )
-def test_packed_product_is_the_matrix_product(m, k, n, trans, accumulate, col0, seed):
-    """A @ B (+ C) for any shape, B a column block of a wider matrix or of its transpose."""
+def test_packed_product_is_the_matrix_product(m, k, n, trans, accumulate, col0, descending, seed):
+    """A @ B (+ C) for any shape, B a column block of a wider matrix or of its transpose,
+    its columns walked either way."""
     rng = np.random.default_rng(seed)
     W, B = _operand(rng, k, n, trans, col0, extra=3)
     A = rng.standard_normal((m, k)).astype(np.float32)
     C = rng.standard_normal((m, n)).astype(np.float32)
     expected = A.astype(np.float64) @ B + (C if accumulate else 0)
     packed = _kernels.pack_operand(W, trans, col0, k if trans else n)
-    _kernels.packed_matmul(A, packed, C, accumulate)
+    _kernels.packed_matmul(A, packed, C, accumulate, descending)
     assert_allclose(C, expected, rtol=1e-5, atol=1e-5 * max(1, np.sqrt(k)))
 
 
 @settings(max_examples=40, deadline=None)
-@given(m=st.integers(1, 40), k=DIMS, n=st.integers(1, 70), seed=st.integers(0, 2**16))
-def test_each_row_has_the_same_bits_in_any_product(m, k, n, seed):
-    """A row of the product does not depend on the rows beside it: the property that lets
-    the float32 kernels cut a batch into rows by thread without changing the result."""
+@given(
+    m=st.integers(1, 40),
+    k=DIMS,
+    n=st.integers(1, 300),
+    descending=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_each_row_has_the_same_bits_in_any_product(m, k, n, descending, seed):
+    """A row of the product does not depend on the rows beside it, nor on the order in which
+    the columns are walked: the properties that let the float32 kernels cut a batch into
+    rows by thread, and alternate the order step by step, without changing the result.
+    Up to 300 columns: the last rows' chunks of four panels, one or more of them."""
     rng = np.random.default_rng(seed)
     A = rng.standard_normal((m, k)).astype(np.float32)
     packed = _kernels.pack_operand(rng.standard_normal((k, n)).astype(np.float32))
@@ -59,7 +69,7 @@ def test_each_row_has_the_same_bits_in_any_product(m, k, n, seed):
     _kernels.packed_matmul(A, packed, whole, accumulate=True)
     for row in range(m):
         alone = start[row : row + 1].copy()
-        _kernels.packed_matmul(A[row : row + 1], packed, alone, accumulate=True)
+        _kernels.packed_matmul(A[row : row + 1], packed, alone, True, descending)
         assert_array_equal(alone[0], whole[row])
 
 

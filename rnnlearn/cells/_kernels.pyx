@@ -64,8 +64,8 @@ cdef extern from "_packed_product.h":
     void packed_pack(const float *b, ptrdiff_t ldb, int trans, ptrdiff_t k, ptrdiff_t n,
                      float *packed) noexcept nogil
     void packed_product(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
-                        const float *packed, int accumulate, float *c,
-                        ptrdiff_t ldc) noexcept nogil
+                        const float *packed, int accumulate, float *c, ptrdiff_t ldc,
+                        int descending) noexcept nogil
 
 ACTIVATION_CODES = {"identity": ACT_IDENTITY, "logistic": ACT_LOGISTIC, "tanh": ACT_TANH,
                     "gompertz": ACT_GOMPERTZ, "relu": ACT_RELU}
@@ -154,13 +154,16 @@ cdef inline void gemm(bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, fl
 
 cdef inline void product(bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, floating *a,
                          Py_ssize_t lda, floating *b, Py_ssize_t ldb, const float *packed,
-                         floating beta, floating *c, Py_ssize_t ldc) noexcept nogil:
+                         floating beta, floating *c, Py_ssize_t ldc,
+                         bint descending) noexcept nogil:
     """gemm, or in float32, with op(B) packed by pack_operand, the packed product (each row
-    of C the same bits whatever m; see _packed_product.h). beta is 0 or 1."""
+    of C the same bits whatever m; see _packed_product.h). beta is 0 or 1. A recurrent
+    kernel passes descending = t % 2, so that its packed products walk B's columns the
+    other way at every other step (see packed_product)."""
     if floating is float:
         if packed != NULL:
             if m > 0:
-                packed_product(m, n, k, a, lda, packed, beta != 0, c, ldc)
+                packed_product(m, n, k, a, lda, packed, beta != 0, c, ldc, descending)
             return
     gemm(trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc)
 
@@ -182,15 +185,18 @@ def pack_operand(W, bint trans=False, Py_ssize_t col0=0, Py_ssize_t n_cols=-1):
     return packed
 
 
-def packed_matmul(const float[:, ::1] A, packed, float[:, ::1] C, bint accumulate=False):
+def packed_matmul(const float[:, ::1] A, packed, float[:, ::1] C, bint accumulate=False,
+                  bint descending=False):
     """C = A @ B, or C += A @ B with accumulate, B (A.shape[1] x C.shape[1]) packed by
-    pack_operand: the kernels' float32 per-step product, for tests."""
+    pack_operand, walking B's columns last to first with descending: the kernels' float32
+    per-step product, for tests."""
     cdef Py_ssize_t m = A.shape[0], k = A.shape[1], n = C.shape[1]
     cdef const float[::1] p = packed
     if C.shape[0] != m or p.shape[0] < packed_size(k, n):
         raise ValueError("packed_matmul: inconsistent shapes")
     if m and n:
-        packed_product(m, n, k, &A[0, 0] if k else NULL, k, &p[0], accumulate, &C[0, 0], n)
+        packed_product(m, n, k, &A[0, 0] if k else NULL, k, &p[0], accumulate, &C[0, 0], n,
+                       descending)
 
 
 cdef inline const float *packed_or_null(object packed):
@@ -221,8 +227,8 @@ def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False,
     if (B.shape[1] if transpose_b else B.shape[0]) != k:
         raise ValueError("matmul: inconsistent shapes")
     cdef bint has_bias = bias is not None
-    if has_bias and bias.shape[0] != n:  # _check's message, without its cost per call
-        raise ValueError(f"bias has shape ({bias.shape[0]},), expected ({n},)")
+    if has_bias:
+        expect_shape("bias", bias.shape, n)
     out_array = np.empty((m, n), dtype=np.float32 if floating is float else np.float64)
     cdef floating[:, ::1] out = out_array
     if m == 0 or n == 0:
@@ -258,7 +264,7 @@ cdef inline void matmul_block(floating *A, floating *B, Py_ssize_t ldb, bint tra
         for row in range(r0, r1):
             copy_row(&out[row * n], bias, n)
     product(transpose_b, r1 - r0, n, k, &A[r0 * k], k, B, ldb, packed,
-            <floating>(1 if bias != NULL else 0), &out[r0 * n], n)
+            <floating>(1 if bias != NULL else 0), &out[r0 * n], n, False)
 
 
 cdef void sequences_weight_grad(floating *X, int K, floating *D, int ldd,
@@ -402,10 +408,18 @@ def omp_max_threads():
     return openmp.omp_get_max_threads()
 
 
-def _check(name, arr, shape):
-    """Raise ValueError unless ``arr`` (None for an optional array) has ``shape``."""
-    if arr is not None and tuple(arr.shape) != tuple(shape):
-        raise ValueError(f"{name} has shape {tuple(arr.shape)}, expected {tuple(shape)}")
+cdef int expect_shape(str name, const Py_ssize_t *shape, Py_ssize_t d0, Py_ssize_t d1=-1,
+                      Py_ssize_t d2=-1) except -1:
+    """Raise ValueError unless a typed array whose shape is `shape` has shape (d0[, d1[,
+    d2]]), d1 and d2 of -1 absent: a test in C, as a kernel's entry runs several per call."""
+    cdef Py_ssize_t expected[3]
+    cdef int ndim = 1 + (d1 >= 0) + (d2 >= 0), i
+    expected[0], expected[1], expected[2] = d0, d1, d2
+    for i in range(ndim):
+        if shape[i] != expected[i]:
+            raise ValueError(f"{name} has shape {tuple([shape[j] for j in range(ndim)])}, "
+                             f"expected {tuple([expected[j] for j in range(ndim)])}")
+    return 0
 
 
 # Set by rnnlearn.cells._threads.single_threaded_blas while it holds BLAS at one thread: only
@@ -523,7 +537,7 @@ cdef void lstm_step(floating *gates, floating *scratch, floating *W_h, Py_ssize_
     c_prev."""
     cdef Py_ssize_t b, row, n_fused = 4 * n_hidden
     product(False, active_rows(mask, t, B, r0, r1), n_fused, n_hidden, h_prev + r0 * n_hidden,
-            n_hidden, W_h, ldw, packed, <floating>0, scratch, n_fused)
+            n_hidden, W_h, ldw, packed, <floating>0, scratch, n_fused, t % 2)
     for b in range(r0, r1):
         row = b * n_hidden
         if is_valid(mask, t, b, B):
@@ -579,10 +593,13 @@ def lstm_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::
     updated in place to the final c, and cell_out (1, B, n) is scratch.
     """
     cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], n_hidden = W_h.shape[0], k
-    _check("XW", XW, (T, B, 4 * n_hidden)); _check("W_h", W_h, (n_hidden, 4 * n_hidden))
-    _check("H", H, (T + 1, B, n_hidden)); _check("C", C, (T + 1 if training else 1, B, n_hidden))
-    _check("cell_out", cell_out, (T if training else 1, B, n_hidden))
-    _check("mask", mask, (T, B, 1))
+    expect_shape("XW", XW.shape, T, B, 4 * n_hidden)
+    expect_shape("W_h", W_h.shape, n_hidden, 4 * n_hidden)
+    expect_shape("H", H.shape, T + 1, B, n_hidden)
+    expect_shape("C", C.shape, T + 1 if training else 1, B, n_hidden)
+    expect_shape("cell_out", cell_out.shape, T if training else 1, B, n_hidden)
+    if mask is not None:
+        expect_shape("mask", mask.shape, T, B, 1)
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
@@ -649,7 +666,7 @@ cdef void lstm_loop_backward(floating *dZ, const floating *C, const floating *ce
                               dc + b * n_hidden, is_valid(mask, t, b, B), n_hidden, act, kind)
         product(True, active_rows(mask, t, B, r0, r1), n_hidden, n_fused,
                 dZ + (t * B + r0) * n_fused, n_fused, W_h, n_fused, packed, <floating>1,
-                dh + r0 * n_hidden, n_hidden)
+                dh + r0 * n_hidden, n_hidden, t % 2)
 
 
 cdef void lstm_rows_backward(floating *dZ, const floating *C, const floating *cell_out,
@@ -679,10 +696,14 @@ def lstm_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] C, floating[:, :, 
     Out: dZ = gradient w.r.t. XW; dstate = gradient w.r.t. the initial (h, c).
     """
     cdef Py_ssize_t T = dZ.shape[0], B = dZ.shape[1], n_hidden = W_h.shape[0], k
-    _check("dZ", dZ, (T, B, 4 * n_hidden)); _check("W_h", W_h, (n_hidden, 4 * n_hidden))
-    _check("C", C, (T + 1, B, n_hidden)); _check("cell_out", cell_out, (T, B, n_hidden))
-    _check("dH", dH, (T, B, n_hidden)); _check("dstate", dstate, (2, B, n_hidden))
-    _check("mask", mask, (T, B, 1))
+    expect_shape("dZ", dZ.shape, T, B, 4 * n_hidden)
+    expect_shape("W_h", W_h.shape, n_hidden, 4 * n_hidden)
+    expect_shape("C", C.shape, T + 1, B, n_hidden)
+    expect_shape("cell_out", cell_out.shape, T, B, n_hidden)
+    expect_shape("dH", dH.shape, T, B, n_hidden)
+    expect_shape("dstate", dstate.shape, 2, B, n_hidden)
+    if mask is not None:
+        expect_shape("mask", mask.shape, T, B, 1)
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
@@ -766,7 +787,7 @@ cdef void gru_step(floating *gates, floating *rec, floating *scratch, const floa
     copy_row(h + r0 * n_hidden, h_prev + r0 * n_hidden, (r1 - r0) * n_hidden)
     product(False, n, n_fused if reset_after else 2 * n_hidden, n_hidden,
             h_prev + r0 * n_hidden, n_hidden, W_h, n_fused, packed, <floating>0, scratch,
-            n_fused)
+            n_fused, t % 2)
     if reset_after:
         for b in range(r0, r1):
             if is_valid(mask, t, b, B):
@@ -783,7 +804,7 @@ cdef void gru_step(floating *gates, floating *rec, floating *scratch, const floa
         # a_n += (r * h_prev) @ W_h[:, 2n:]
         product(False, n, n_hidden, n_hidden, rec + r0 * n_hidden, n_hidden,
                 W_h + 2 * n_hidden, n_fused, packed_n, <floating>1,
-                gates + r0 * n_fused + 2 * n_hidden, n_fused)
+                gates + r0 * n_fused + 2 * n_hidden, n_fused, t % 2)
         for b in range(r0, r1):
             if is_valid(mask, t, b, B):
                 gru_row_new_before(gates + b * n_fused, h + b * n_hidden, n_hidden, act, kind)
@@ -837,14 +858,16 @@ def gru_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn
     reset_term (1, B, n) is scratch.
     """
     cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], n_hidden = W_h.shape[0], k
-    _check("XW", XW, (T, B, 3 * n_hidden)); _check("W_h", W_h, (n_hidden, 3 * n_hidden))
+    expect_shape("XW", XW.shape, T, B, 3 * n_hidden)
+    expect_shape("W_h", W_h.shape, n_hidden, 3 * n_hidden)
     if reset_after:
         if b_hn is None:
             raise ValueError("reset_after=True needs b_hn")
-        _check("b_hn", b_hn, (n_hidden,))
-    _check("H", H, (T + 1, B, n_hidden))
-    _check("reset_term", reset_term, (T if training else 1, B, n_hidden))
-    _check("mask", mask, (T, B, 1))
+        expect_shape("b_hn", b_hn.shape, n_hidden)
+    expect_shape("H", H.shape, T + 1, B, n_hidden)
+    expect_shape("reset_term", reset_term.shape, T if training else 1, B, n_hidden)
+    if mask is not None:
+        expect_shape("mask", mask.shape, T, B, 1)
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
@@ -953,7 +976,7 @@ cdef void gru_loop_backward(floating *dZ, floating *dn, const floating *reset_te
                                        is_valid(mask, t, b, B), n_hidden, act, kind)
             # dh += d_recurrent @ W_h^T
             product(True, n, n_hidden, n_fused, gates + r0 * n_fused, n_fused, W_h, n_fused,
-                    packed, <floating>1, dh + r0 * n_hidden, n_hidden)
+                    packed, <floating>1, dh + r0 * n_hidden, n_hidden, t % 2)
         else:
             for b in range(r0, r1):
                 row = t * per_step + b * n_hidden
@@ -963,14 +986,14 @@ cdef void gru_loop_backward(floating *dZ, floating *dn, const floating *reset_te
             # d_reset = dn @ W_hn^T
             product(True, n, n_hidden, n_hidden, gates + r0 * n_fused + 2 * n_hidden, n_fused,
                     W_h + 2 * n_hidden, n_fused, packed_n, <floating>0,
-                    scratch + r0 * n_hidden, n_hidden)
+                    scratch + r0 * n_hidden, n_hidden, t % 2)
             for b in range(r0, r0 + n):
                 gru_row_backward_before2(gates + b * n_fused, scratch + b * n_hidden,
                                          H + t * per_step + b * n_hidden, dh + b * n_hidden,
                                          n_hidden)
             # dh += [dr|dz] @ W_h[:, :2n]^T
             product(True, n, n_hidden, 2 * n_hidden, gates + r0 * n_fused, n_fused, W_h,
-                    n_fused, packed, <floating>1, dh + r0 * n_hidden, n_hidden)
+                    n_fused, packed, <floating>1, dh + r0 * n_hidden, n_hidden, t % 2)
 
 
 cdef void gru_rows_backward(floating *dZ, floating *dn, const floating *reset_term,
@@ -1008,14 +1031,18 @@ def gru_backward(floating[:, :, ::1] dZ, floating[:, :, ::1] H, floating[:, :, :
         dW_h[:, 2n:] = reset_term^T @ dZ[..., 2n:]).
     """
     cdef Py_ssize_t T = dZ.shape[0], B = dZ.shape[1], n_hidden = W_h.shape[0], k
-    _check("dZ", dZ, (T, B, 3 * n_hidden)); _check("W_h", W_h, (n_hidden, 3 * n_hidden))
-    _check("H", H, (T + 1, B, n_hidden)); _check("reset_term", reset_term, (T, B, n_hidden))
-    _check("dH", dH, (T, B, n_hidden)); _check("dstate", dstate, (B, n_hidden))
+    expect_shape("dZ", dZ.shape, T, B, 3 * n_hidden)
+    expect_shape("W_h", W_h.shape, n_hidden, 3 * n_hidden)
+    expect_shape("H", H.shape, T + 1, B, n_hidden)
+    expect_shape("reset_term", reset_term.shape, T, B, n_hidden)
+    expect_shape("dH", dH.shape, T, B, n_hidden)
+    expect_shape("dstate", dstate.shape, B, n_hidden)
     if reset_after:
         if dn is None:
             raise ValueError("reset_after=True needs the dn output buffer")
-        _check("dn", dn, (T, B, n_hidden))
-    _check("mask", mask, (T, B, 1))
+        expect_shape("dn", dn.shape, T, B, n_hidden)
+    if mask is not None:
+        expect_shape("mask", mask.shape, T, B, 1)
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating[:, ::1] scratch = np.empty((B, n_hidden), dtype=np.asarray(dZ).dtype)
@@ -1054,7 +1081,7 @@ cdef void vanilla_step(floating *pre, floating *scratch, floating *W_h, const fl
     cdef Py_ssize_t b, j, row
     cdef floating *product_row
     product(False, active_rows(mask, t, B, r0, r1), n_hidden, n_hidden, h_prev + r0 * n_hidden,
-            n_hidden, W_h, n_hidden, packed, <floating>0, scratch, n_hidden)
+            n_hidden, W_h, n_hidden, packed, <floating>0, scratch, n_hidden, t % 2)
     for b in range(r0, r1):
         row = b * n_hidden
         if is_valid(mask, t, b, B):
@@ -1099,8 +1126,11 @@ def vanilla_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :,
     each step (carried over padding).
     """
     cdef Py_ssize_t T = XW.shape[0], B = XW.shape[1], n_hidden = W_h.shape[0], k
-    _check("XW", XW, (T, B, n_hidden)); _check("W_h", W_h, (n_hidden, n_hidden))
-    _check("H", H, (T + 1, B, n_hidden)); _check("mask", mask, (T, B, 1))
+    expect_shape("XW", XW.shape, T, B, n_hidden)
+    expect_shape("W_h", W_h.shape, n_hidden, n_hidden)
+    expect_shape("H", H.shape, T + 1, B, n_hidden)
+    if mask is not None:
+        expect_shape("mask", mask.shape, T, B, 1)
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
@@ -1145,7 +1175,7 @@ cdef void vanilla_loop_backward(floating *dZ, const floating *H, floating *W_h,
                                  is_valid(mask, t, b, B), n_hidden, act, kind)
         product(True, active_rows(mask, t, B, r0, r1), n_hidden, n_hidden,
                 dZ + t * per_step + r0 * n_hidden, n_hidden, W_h, n_hidden, packed,
-                <floating>1, dh + r0 * n_hidden, n_hidden)
+                <floating>1, dh + r0 * n_hidden, n_hidden, t % 2)
 
 
 cdef void vanilla_rows_backward(floating *dZ, const floating *H, floating *W_h,
@@ -1169,9 +1199,12 @@ def vanilla_backward(floating[:, :, ::1] H, floating[:, ::1] W_h, floating[:, :,
     B, n); dstate (B, n) = gradient w.r.t. the final h. Out: dZ (T, B, n) = gradient w.r.t.
     XW (may be the forward's XW buffer); dstate = gradient w.r.t. h0. dW_h = H[:-1]^T @ dZ."""
     cdef Py_ssize_t T = dH.shape[0], B = dH.shape[1], n_hidden = W_h.shape[0], k
-    _check("H", H, (T + 1, B, n_hidden)); _check("W_h", W_h, (n_hidden, n_hidden))
-    _check("dZ", dZ, (T, B, n_hidden)); _check("dstate", dstate, (B, n_hidden))
-    _check("mask", mask, (T, B, 1))
+    expect_shape("H", H.shape, T + 1, B, n_hidden)
+    expect_shape("W_h", W_h.shape, n_hidden, n_hidden)
+    expect_shape("dZ", dZ.shape, T, B, n_hidden)
+    expect_shape("dstate", dstate.shape, B, n_hidden)
+    if mask is not None:
+        expect_shape("mask", mask.shape, T, B, 1)
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)

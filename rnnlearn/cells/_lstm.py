@@ -102,7 +102,7 @@ class LSTMCell(Cell):
         H = np.empty((n_timesteps + 1, n_samples, n_fused // 4), dtype=gates.dtype)
         C = np.empty((n_timesteps + 1 if training else 1, *H.shape[1:]), dtype=H.dtype)
         cell_out = np.empty((n_timesteps if training else 1, *H.shape[1:]), dtype=H.dtype)
-        H[0], C[0] = state0
+        H[0], C[0] = state0[0], state0[1]
         code = ACTIVATION_CODES[self.activation]
         _kernels.lstm_forward(gates, W_h, H, C, cell_out, mask, code, training=training)
         return H[1:], LSTMCache(H, C, gates, cell_out, mask)

@@ -50,11 +50,10 @@ static inline void packed_store(float *p, packed_vector v)
     memcpy(p, &v, sizeof v);
 }
 
-/* Panels that packed_pack writes for n columns: a multiple of four (packed_row reads four
- * at a time), the ones past column n zero. */
+/* Panels that packed_pack writes for n columns, the columns past n zero. */
 static inline ptrdiff_t packed_panels(ptrdiff_t n)
 {
-    return (n + 4 * PACKED_PANEL - 1) / (4 * PACKED_PANEL) * 4;
+    return (n + PACKED_PANEL - 1) / PACKED_PANEL;
 }
 
 /* Floats that packed_pack writes for a k x n matrix. */
@@ -63,17 +62,25 @@ static inline ptrdiff_t packed_size(ptrdiff_t k, ptrdiff_t n)
     return packed_panels(n) * PACKED_PANEL * k;
 }
 
-/* Pack B (k x n) = b, rows ldb apart, or with trans B = b^T, b (n x k) with rows ldb apart. */
+/* Pack B (k x n) = b, rows ldb apart, or with trans B = b^T, b (n x k) with rows ldb apart:
+ * each row of a panel is a copy of its columns of B, then zeros past column n. */
 static void packed_pack(const float *b, ptrdiff_t ldb, int trans, ptrdiff_t k, ptrdiff_t n,
                         float *packed)
 {
-    ptrdiff_t p, i, j, col;
-    for (p = 0; p < packed_panels(n); p++)
-        for (i = 0; i < k; i++)
-            for (j = 0; j < PACKED_PANEL; j++) {
-                col = p * PACKED_PANEL + j;
-                *packed++ = col >= n ? 0.0f : trans ? b[col * ldb + i] : b[i * ldb + col];
-            }
+    ptrdiff_t p, i, j, col0, width;
+    for (p = 0; p < packed_panels(n); p++) {
+        col0 = p * PACKED_PANEL;
+        width = n - col0 < PACKED_PANEL ? n - col0 : PACKED_PANEL;
+        for (i = 0; i < k; i++, packed += PACKED_PANEL) {
+            if (trans)
+                for (j = 0; j < width; j++)
+                    packed[j] = b[(col0 + j) * ldb + i];
+            else
+                memcpy(packed, b + i * ldb + col0, width * sizeof(float));
+            for (j = width; j < PACKED_PANEL; j++)
+                packed[j] = 0.0f;
+        }
+    }
 }
 
 /* A tile: rows a[0..PACKED_TILE) (at their column i0) times rows [i0, i1) of one panel,
@@ -104,40 +111,62 @@ static inline void packed_tile(const float *const a[PACKED_TILE], const float *p
     }
 }
 
-/* One row a times four consecutive panels (k rows each), added to c, 4 * PACKED_PANEL
- * floats: the rows after the whole tiles, such as a prediction's few. */
-static inline void packed_row(const float *a, const float *panel, ptrdiff_t k, float *c)
+/* One row a times `count` consecutive panels (k rows each), added to c, count * PACKED_PANEL
+ * floats, count a constant from 1 to 4 where this is inlined (its loops unroll, and the
+ * accumulators stay in registers). */
+static inline __attribute__((always_inline)) void packed_row_panels(const float *a,
+                                                                    const float *panel,
+                                                                    ptrdiff_t k, float *c,
+                                                                    int count)
 {
     packed_vector acc[8], w;
     ptrdiff_t i;
     int v;
-    for (v = 0; v < 8; v++)
+    for (v = 0; v < 2 * count; v++)
         acc[v] = packed_load(c + v * PACKED_LANES);
     for (i = 0; i < k; i++)
-        for (v = 0; v < 8; v++) {
+        for (v = 0; v < 2 * count; v++) {
             w = packed_load(panel + (v / 2 * k + i) * PACKED_PANEL + v % 2 * PACKED_LANES);
             acc[v] += a[i] * w;
         }
-    for (v = 0; v < 8; v++)
+    for (v = 0; v < 2 * count; v++)
         packed_store(c + v * PACKED_LANES, acc[v]);
+}
+
+/* packed_row_panels over 1 to 4 panels: the rows after the whole tiles, such as a
+ * prediction's few, read only the panels that hold columns of B. */
+static void packed_row(const float *a, const float *panel, ptrdiff_t k, float *c, int count)
+{
+    switch (count) {
+    case 1: packed_row_panels(a, panel, k, c, 1); break;
+    case 2: packed_row_panels(a, panel, k, c, 2); break;
+    case 3: packed_row_panels(a, panel, k, c, 3); break;
+    default: packed_row_panels(a, panel, k, c, 4);
+    }
 }
 
 /* C[:m, :n] = A[:m, :k] @ B (+ C[:m, :n] when accumulate), B packed by packed_pack; A's
  * rows lda apart, C's ldc apart. Whole tiles of rows run packed_tile on C in place, panel
  * by panel and PACKED_DEPTH rows of a panel at a time; the last rows (fewer than a tile)
- * run packed_row, four panels at a time, on a copy. Either way each entry of C is the same
- * chain of multiply-adds. */
+ * run packed_row on a copy, chunk by chunk of up to four panels, each chunk for all of
+ * them. Either way each entry of C is the same chain of multiply-adds.
+ *
+ * descending walks the panels and chunks last to first. A recurrent kernel alternates it
+ * from step to step: a product of a few rows reads all of B once per step, and when B is
+ * larger than the L1 cache, a step that starts with the panels the last one ended with
+ * finds them there instead of reading all of B again from L2. The bits do not depend on
+ * it. */
 static void packed_product(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a,
                            ptrdiff_t lda, const float *packed, int accumulate, float *c,
-                           ptrdiff_t ldc)
+                           ptrdiff_t ldc, int descending)
 {
     float scratch[PACKED_TILE][PACKED_PANEL], row[4 * PACKED_PANEL];
     const float *a_rows[PACKED_TILE];
     float *c_rows[PACKED_TILE];
-    ptrdiff_t n_panels = (n + PACKED_PANEL - 1) / PACKED_PANEL, whole = m / PACKED_TILE;
-    ptrdiff_t p, t, i0, i1, j, col0, width, r;
-    for (p = 0; p < n_panels; p++) {
-        col0 = p * PACKED_PANEL;
+    ptrdiff_t n_panels = packed_panels(n), n_chunks = (n_panels + 3) / 4;
+    ptrdiff_t whole = m / PACKED_TILE, q, t, i0, i1, j, col0, width, r, count;
+    for (q = 0; q < n_panels && whole > 0; q++) {
+        col0 = (descending ? n_panels - 1 - q : q) * PACKED_PANEL;
         width = n - col0 < PACKED_PANEL ? n - col0 : PACKED_PANEL;
         for (t = 0; t < whole; t++) {
             for (r = 0; r < PACKED_TILE; r++) {
@@ -159,14 +188,17 @@ static void packed_product(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a
                 memcpy(c + (t * PACKED_TILE + r) * ldc + col0, scratch[r], width * sizeof(float));
         }
     }
-    for (r = whole * PACKED_TILE; r < m; r++)
-        for (col0 = 0; col0 < n; col0 += 4 * PACKED_PANEL) {
-            width = n - col0 < 4 * PACKED_PANEL ? n - col0 : 4 * PACKED_PANEL;
-            for (j = 0; j < 4 * PACKED_PANEL; j++)
+    for (q = 0; q < n_chunks && whole * PACKED_TILE < m; q++) {
+        col0 = (descending ? n_chunks - 1 - q : q) * 4 * PACKED_PANEL;
+        width = n - col0 < 4 * PACKED_PANEL ? n - col0 : 4 * PACKED_PANEL;
+        count = packed_panels(width);
+        for (r = whole * PACKED_TILE; r < m; r++) {
+            for (j = 0; j < count * PACKED_PANEL; j++)
                 row[j] = accumulate && j < width ? c[r * ldc + col0 + j] : 0;
-            packed_row(a + r * lda, packed + col0 * k, k, row);
+            packed_row(a + r * lda, packed + col0 * k, k, row, (int)count);
             memcpy(c + r * ldc + col0, row, width * sizeof(float));
         }
+    }
 }
 
 #endif
