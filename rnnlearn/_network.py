@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .cells._base import kernel_array
+from .cells._base import column_sums, kernel_array
 from .cells._compiled import kernels as _kernels
 from .cells._threads import single_threaded_blas
 
@@ -770,7 +770,7 @@ class Network:
             dstate0.append(dh0)
             dXW_flat = dXW.reshape(-1, dXW.shape[-1])
             _weight_grad(inputs_flat, dXW_flat, direction_grads["W_x"])
-            np.sum(dXW_flat, axis=0, out=direction_grads["b"])
+            column_sums(dXW_flat, direction_grads["b"])
             if input_gradient:
                 part = _matmul(dXW_flat, direction["W_x"], transpose_b=True).reshape(inputs.shape)
                 d_inputs = part if d_inputs is None else d_inputs + part
