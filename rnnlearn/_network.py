@@ -89,10 +89,11 @@ class NetworkCache(NamedTuple):
         What the head read, after dropout: the top layer's states, all of them for synced
         output, else the ``n_steps_out`` states from each sequence's last input step on,
         or their pooling over time (see :attr:`Network.head_width`).
-    emitted : tuple of ndarray or None
+    emitted : tuple of ndarray, tuple of slice, or None
         Index ``(steps, samples)`` of ``head_input`` in the top layer's states (``(steps,
-        samples, units)`` for a bidirectional last state), or ``None`` when every step is
-        emitted or the states are pooled.
+        samples, units)`` for a bidirectional last state; ``(steps,)``, a slice, when every
+        sequence ends at the last step), or ``None`` when every step is emitted or the
+        states are pooled.
     top_shape : tuple of int
         Shape ``(n_steps, n_samples, n_outputs_last)`` of the top layer's states.
     n_timesteps : int
@@ -804,9 +805,15 @@ class Network:
         return states
 
     def _emitted_rows(self, lengths, n_timesteps, n_samples):
-        """Index ``(steps, samples)`` of the emitted top states, or ``None`` for all steps."""
+        """Index ``(steps, samples)`` of the emitted top states, or ``None`` for all steps.
+
+        Without ``lengths`` (one direction) it is the slice of steps ``(steps,)``, the same
+        rows read as a view, without the index arrays: a minibatch's head reads it twice.
+        """
         if self.n_steps_out is None:
             return None
+        if lengths is None and not self.bidirectional:
+            return (slice(n_timesteps - 1, n_timesteps - 1 + self.n_steps_out),)
         last = np.full(n_samples, n_timesteps - 1) if lengths is None else lengths - 1
         steps = last[None, :] + np.arange(self.n_steps_out)[:, None]
         samples = np.broadcast_to(np.arange(n_samples), steps.shape)
