@@ -726,15 +726,17 @@ class Network:
         d_raw = kernel_array(np.asarray(d_raw), dtype)
         d_flat = d_raw.reshape(-1, d_raw.shape[-1])
         _weight_grad(head_input.reshape(-1, n_hidden), d_flat, grads["W"])
-        np.sum(d_flat, axis=0, out=grads["b"])
+        column_sums(d_flat, grads["b"])
         d_head_input = _matmul(d_flat, head["W"], transpose_b=True).reshape(
             d_raw.shape[:-1] + (n_hidden,)
         )
         if cache.dropout_masks is not None:
             d_head_input = d_head_input * cache.dropout_masks[-1]
         if cache.pool_top is not None:
-            dH = np.zeros(cache.top_shape, dtype=dtype)
-            np.put_along_axis(dH, cache.pool_top, d_head_input, axis=0)
+            dH = np.zeros(cache.top_shape, dtype=dtype)  # put_along_axis, without its checks
+            _, n_samples, width = dH.shape
+            samples, units = np.arange(n_samples)[:, None], np.arange(width)
+            dH[cache.pool_top[0], samples, units] = d_head_input[0]
             return dH
         if cache.pool_weights is not None:
             width = cache.top_shape[-1]

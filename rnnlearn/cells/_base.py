@@ -306,6 +306,6 @@ def column_sums(D, out, col0=0):
     """
     n = len(out)
     if n == 1 or D.dtype != out.dtype:
-        np.sum(D[:, col0 : col0 + n], axis=0, out=out)
+        np.add.reduce(D[:, col0 : col0 + n], axis=0, out=out)  # np.sum, without its wrapper
     else:
         _kernels.column_sums(kernel_array(D), out, col0)
