@@ -290,10 +290,10 @@ def kernel_array(array, dtype=None):
 def column_sums(D, out, col0=0):
     """``out[...] = D[:, col0 : col0 + len(out)].sum(axis=0)``: a bias gradient, bit for bit.
 
-    NumPy sums two columns or more a row at a time, from zero, as the compiled kernel does
-    in one call (NumPy pays an inner-loop call a row), but a single column pairwise, so
-    that one (and a ``D`` of another dtype than ``out``, from a cell of one's own) is
-    NumPy's.
+    NumPy sums two columns or more of a C-contiguous ``D`` a row at a time, from zero, as
+    the compiled kernel does in one call (NumPy pays an inner-loop call a row), but a
+    single column pairwise, so that one (and a ``D`` of another layout or dtype, from a
+    cell of one's own) is NumPy's.
 
     Parameters
     ----------
@@ -305,7 +305,7 @@ def column_sums(D, out, col0=0):
         First column summed.
     """
     n = len(out)
-    if n == 1 or D.dtype != out.dtype:
+    if n == 1 or D.dtype != out.dtype or not D.flags.c_contiguous:
         np.add.reduce(D[:, col0 : col0 + n], axis=0, out=out)  # np.sum, without its wrapper
     else:
-        _kernels.column_sums(kernel_array(D), out, col0)
+        _kernels.column_sums(kernel_array(D), out, col0)  # a read-only D is copied
