@@ -2,12 +2,13 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+import math
 from contextlib import nullcontext
 from typing import NamedTuple
 
 import numpy as np
 
-from .cells._base import kernel_array
+from .cells._base import column_sums, kernel_array
 from .cells._compiled import kernels as _kernels
 from .cells._threads import single_threaded_blas
 
@@ -88,10 +89,11 @@ class NetworkCache(NamedTuple):
         What the head read, after dropout: the top layer's states, all of them for synced
         output, else the ``n_steps_out`` states from each sequence's last input step on,
         or their pooling over time (see :attr:`Network.head_width`).
-    emitted : tuple of ndarray or None
+    emitted : tuple of ndarray, tuple of slice, or None
         Index ``(steps, samples)`` of ``head_input`` in the top layer's states (``(steps,
-        samples, units)`` for a bidirectional last state), or ``None`` when every step is
-        emitted or the states are pooled.
+        samples, units)`` for a bidirectional last state; ``(steps,)``, a slice, when every
+        sequence ends at the last step), or ``None`` when every step is emitted or the
+        states are pooled.
     top_shape : tuple of int
         Shape ``(n_steps, n_samples, n_outputs_last)`` of the top layer's states.
     n_timesteps : int
@@ -642,12 +644,12 @@ class Network:
         max pooling is the step of each unit's maximum, which it gathers (the same values as
         its one-hot weights would sum to, without their array).
         """
-        emitted = self._emitted_rows(lengths, n_timesteps, H.shape[1])
-        if self.pooling == "last":
-            return (H if emitted is None else H[emitted]), emitted, None
         if self.pooling == "max":
             maximum, top = _max_steps(H, lengths)
             return maximum, None, top
+        emitted = self._emitted_rows(lengths, n_timesteps, H.shape[1])
+        if self.pooling == "last":
+            return (H if emitted is None else H[emitted]), emitted, None
         valid = None if lengths is None else step_mask(lengths, n_timesteps)[:, :, None]
         if valid is None:
             valid = np.ones(H.shape[:2] + (1,), dtype=bool)
@@ -724,15 +726,17 @@ class Network:
         d_raw = kernel_array(np.asarray(d_raw), dtype)
         d_flat = d_raw.reshape(-1, d_raw.shape[-1])
         _weight_grad(head_input.reshape(-1, n_hidden), d_flat, grads["W"])
-        np.sum(d_flat, axis=0, out=grads["b"])
+        column_sums(d_flat, grads["b"])
         d_head_input = _matmul(d_flat, head["W"], transpose_b=True).reshape(
             d_raw.shape[:-1] + (n_hidden,)
         )
         if cache.dropout_masks is not None:
             d_head_input = d_head_input * cache.dropout_masks[-1]
         if cache.pool_top is not None:
-            dH = np.zeros(cache.top_shape, dtype=dtype)
-            np.put_along_axis(dH, cache.pool_top, d_head_input, axis=0)
+            dH = np.zeros(cache.top_shape, dtype=dtype)  # put_along_axis, without its checks
+            _, n_samples, width = dH.shape
+            samples, units = np.arange(n_samples)[:, None], np.arange(width)
+            dH[cache.pool_top[0], samples, units] = d_head_input[0]
             return dH
         if cache.pool_weights is not None:
             width = cache.top_shape[-1]
@@ -757,7 +761,7 @@ class Network:
             _directions(layer, self.n_directions),
             _directions(grads, self.n_directions),
             layer_cache.cells,
-            np.split(dH, self.n_directions, axis=-1),
+            _split_directions(dH, self.n_directions),
             strict=True,
         )
         for d, (direction, direction_grads, cell_cache, dH_d) in enumerate(pairs):
@@ -769,7 +773,7 @@ class Network:
             dstate0.append(dh0)
             dXW_flat = dXW.reshape(-1, dXW.shape[-1])
             _weight_grad(inputs_flat, dXW_flat, direction_grads["W_x"])
-            np.sum(dXW_flat, axis=0, out=direction_grads["b"])
+            column_sums(dXW_flat, direction_grads["b"])
             if input_gradient:
                 part = _matmul(dXW_flat, direction["W_x"], transpose_b=True).reshape(inputs.shape)
                 d_inputs = part if d_inputs is None else d_inputs + part
@@ -803,9 +807,15 @@ class Network:
         return states
 
     def _emitted_rows(self, lengths, n_timesteps, n_samples):
-        """Index ``(steps, samples)`` of the emitted top states, or ``None`` for all steps."""
+        """Index ``(steps, samples)`` of the emitted top states, or ``None`` for all steps.
+
+        Without ``lengths`` (one direction) it is the slice of steps ``(steps,)``, the same
+        rows read as a view, without the index arrays: a minibatch's head reads it twice.
+        """
         if self.n_steps_out is None:
             return None
+        if lengths is None and not self.bidirectional:
+            return (slice(n_timesteps - 1, n_timesteps - 1 + self.n_steps_out),)
         last = np.full(n_samples, n_timesteps - 1) if lengths is None else lengths - 1
         steps = last[None, :] + np.arange(self.n_steps_out)[:, None]
         samples = np.broadcast_to(np.arange(n_samples), steps.shape)
@@ -825,6 +835,12 @@ def _directions(layer, n_directions):
     """Each direction's parameters of one layer, under the cell's own names, forward first."""
     names = list(layer)[: len(layer) // n_directions]
     return [{name: layer[name + suffix] for name in names} for suffix in DIRECTIONS[:n_directions]]
+
+
+def _split_directions(dH, n_directions):
+    """Each direction's part of a layer's output gradient ``dH``, forward first (``dH``
+    itself for one direction, sparing ``np.split``'s cost in every backward pass)."""
+    return np.split(dH, n_directions, axis=-1) if n_directions > 1 else [dH]
 
 
 def reverse_index(lengths, n_timesteps, n_samples):
@@ -864,8 +880,9 @@ def _blocks(A, width):
 
 
 def _size(shape):
-    """Number of entries of an array of ``shape``."""
-    return int(np.prod(shape))
+    """Number of entries of an array of ``shape`` (``math.prod``: :meth:`Network.unpack` calls
+    it for every array of every pass, where ``np.prod`` costs ten times as much)."""
+    return math.prod(shape)
 
 
 def _step_mask(lengths, n_timesteps, extra, dtype):

@@ -14,7 +14,6 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils import gen_batches
 
 from ._network import step_mask
 from ._validation import check_representable, check_sample_weight
@@ -233,7 +232,8 @@ def minibatches(n_samples, batch_size, shuffle, rng):
     ndarray of int or slice
     """
     order = rng.permutation(n_samples) if shuffle else None
-    for batch in gen_batches(n_samples, batch_size):
+    for start in range(0, n_samples, batch_size):  # gen_batches' slices, without its checks
+        batch = slice(start, min(start + batch_size, n_samples))
         yield batch if order is None else order[batch]
 
 

@@ -15,6 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from rnnlearn import GRUCell, LSTMCell, RNNRegressor, VanillaCell
 from rnnlearn.activations import ACTIVATIONS
+from rnnlearn.cells._base import column_sums
 from rnnlearn.cells._compiled import ACTIVATION_CODES, runnable_builds
 from rnnlearn.cells._compiled import kernels as _kernels
 from rnnlearn.cells._threads import _libraries, single_threaded_blas
@@ -323,6 +324,29 @@ def test_max_steps_is_numpys_maximum_and_first_step_holding_it(shape, ragged, dt
     assert maximum.dtype == dtype
     assert_array_equal(maximum, expected)
     assert_array_equal(step, (masked == expected).argmax(axis=0)[None] if shape[0] else 0 * step)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n_rows=st.integers(0, 300),
+    n_columns=st.integers(1, 40),
+    col0=st.integers(0, 5),
+    order=st.sampled_from("CF"),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_column_sums_are_numpys_bit_for_bit(n_rows, n_columns, col0, order, dtype, seed):
+    """The bias gradients: NumPy's sum over the rows, in its order (row by row for two
+    columns or more of a C-contiguous array, pairwise for one column or another layout),
+    signed zeros included, so that training gives the bits it gave with np.sum."""
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((n_rows, col0 + n_columns)).astype(dtype)
+    D[rng.random(D.shape) < 0.2] = -0.0
+    D = np.asarray(D, order=order)
+    expected = np.sum(D[:, col0:], axis=0)
+    out = np.full(n_columns, np.nan, dtype)
+    column_sums(D, out, col0)
+    assert_array_equal(out.view(np.uint8), expected.view(np.uint8))
 
 
 @settings(max_examples=40, deadline=None)

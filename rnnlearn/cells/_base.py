@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator
 
 from .._validation import ConstrainedHyperparameters, Options
 from ..activations import ACTIVATIONS
+from ._compiled import kernels as _kernels
 from ._threads import single_threaded_blas
 
 
@@ -284,3 +285,27 @@ def kernel_array(array, dtype=None):
         if flags.c_contiguous and flags.writeable:
             return array
     return np.require(array, dtype=dtype, requirements=["C", "W"])
+
+
+def column_sums(D, out, col0=0):
+    """``out[...] = D[:, col0 : col0 + len(out)].sum(axis=0)``: a bias gradient, bit for bit.
+
+    NumPy sums two columns or more of a C-contiguous ``D`` a row at a time, from zero, as
+    the compiled kernel does in one call (NumPy pays an inner-loop call a row), but a
+    single column pairwise, so that one (and a ``D`` of another layout or dtype, from a
+    cell of one's own) is NumPy's.
+
+    Parameters
+    ----------
+    D : ndarray of shape (n_rows, n_columns)
+        Gradients of every step and sequence, such as ``dXW`` flattened.
+    out : ndarray of shape (n,)
+        Where the sums go.
+    col0 : int, default=0
+        First column summed.
+    """
+    n = len(out)
+    if n == 1 or D.dtype != out.dtype or not D.flags.c_contiguous:
+        np.add.reduce(D[:, col0 : col0 + n], axis=0, out=out)  # np.sum, without its wrapper
+    else:
+        _kernels.column_sums(kernel_array(D), out, col0)  # a read-only D is copied

@@ -7,7 +7,14 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validation import Flag
-from ._base import Cell, kernel_array, kernel_inputs, named_states, valid_lengths
+from ._base import (
+    Cell,
+    column_sums,
+    kernel_array,
+    kernel_inputs,
+    named_states,
+    valid_lengths,
+)
 from ._compiled import ACTIVATION_CODES
 from ._compiled import kernels as _kernels
 
@@ -136,7 +143,7 @@ class GRUCell(Cell):
         lengths = valid_lengths(cache.mask)
         if self.reset_after:
             _kernels.weight_grad(H_prev, flat, grads["W_h"], lengths=lengths)
-            np.sum(flat[:, 2 * n_hidden :], axis=0, out=grads["b_hn"])
+            column_sums(flat, grads["b_hn"], 2 * n_hidden)
             d_gates[..., 2 * n_hidden :] = d_new  # now the gradient w.r.t. XW
         else:
             reset_input = cache.reset_term.reshape(-1, n_hidden)

@@ -337,6 +337,25 @@ def weight_grad(floating[:, ::1] X, floating[:, ::1] D, floating[:, ::1] out,
             add_row(&out[row, out_col0], &parts[block, row, 0], n_cols)
 
 
+def column_sums(floating[:, ::1] D, floating[::1] out, Py_ssize_t col0=0):
+    """out[j] = the sum over rows i of D[i, col0 + j], from 0 and adding the rows in order:
+    NumPy's np.sum(D[:, col0:col0 + len(out)], axis=0) bit for bit (NumPy adds a row at a
+    time, vectors across the columns), without its cost of one inner-loop call a row."""
+    cdef Py_ssize_t N = D.shape[0], n = out.shape[0], i, j
+    if col0 < 0 or col0 + n > D.shape[1]:
+        raise ValueError("column_sums: inconsistent shapes")
+    if n == 0:
+        return
+    cdef floating *o = &out[0]
+    cdef const floating *d
+    with nogil:
+        zero_row(o, n)
+        for i in range(N):
+            d = &D[i, col0]
+            for j in range(n):
+                o[j] += d[j]
+
+
 cdef inline bint is_valid(const floating *mask, Py_ssize_t t, Py_ssize_t b,
                           Py_ssize_t B) noexcept nogil:
     """Whether step t of row b is a valid step (mask[t, b, 0] != 0; no mask: always).
@@ -1228,7 +1247,8 @@ def max_steps(floating[:, :, ::1] H, const Py_ssize_t[::1] lengths=None):
     H[t, b, j] over the valid steps t < lengths[b] (every step without lengths; -inf and
     step 0 for none) and the first step that holds it; a NaN state is the maximum from the
     first one on. One pass over H in memory order, where NumPy's argmax over the time axis
-    copies H to make that axis contiguous."""
+    copies H to make that axis contiguous; each row's update is branch-free (a select
+    rather than a jump), so it runs on vectors."""
     cdef Py_ssize_t T = H.shape[0], B = H.shape[1], U = H.shape[2], t, b, j, n_steps
     if lengths is not None and lengths.shape[0] != B:
         raise ValueError("max_steps: inconsistent shapes")
@@ -1236,14 +1256,20 @@ def max_steps(floating[:, :, ::1] H, const Py_ssize_t[::1] lengths=None):
     top = np.zeros((1, B, U), np.intp)
     cdef floating[:, :, ::1] m = maximum
     cdef Py_ssize_t[:, :, ::1] step = top
-    cdef floating x
+    cdef floating *m_b
+    cdef const floating *h
+    cdef Py_ssize_t *step_b
+    cdef floating x, current
+    cdef bint taken
     with nogil:
         for b in range(B):
             n_steps = T if lengths is None else min(lengths[b], T)
+            m_b, step_b = &m[0, b, 0], &step[0, b, 0]
             for t in range(n_steps):
+                h = &H[t, b, 0]
                 for j in range(U):
-                    x = H[t, b, j]
-                    if x > m[0, b, j] or (x != x and m[0, b, j] == m[0, b, j]):
-                        m[0, b, j] = x
-                        step[0, b, j] = t
+                    x, current = h[j], m_b[j]
+                    taken = (x > current) | ((x != x) & (current == current))
+                    m_b[j] = x if taken else current
+                    step_b[j] = t if taken else step_b[j]
     return maximum, top
