@@ -377,3 +377,18 @@ def test_weight_grad_over_each_sequences_own_steps(T, B, K, G, seed):
     assert_array_equal(results[0], results[2])
     with pytest.raises(ValueError, match="lengths"):
         _kernels.weight_grad(X, D, np.empty((K, G + 2)), lengths=lengths + T + 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_kernel_names_the_array_of_the_wrong_shape(dtype):
+    """The kernels' entry checks (in C) name the array and both shapes, optional ones too."""
+    T, B, n = 3, 2, 4
+    XW, W_h = np.zeros((T, B, 4 * n), dtype), np.zeros((n, 4 * n), dtype)
+    H, C, cell_out = (np.zeros(shape, dtype) for shape in [(T + 1, B, n), (1, B, n), (1, B, n)])
+    _kernels.lstm_forward(XW, W_h, H, C, cell_out, None, training=False)  # the right shapes
+    with pytest.raises(ValueError, match=r"^H has shape \(3, 2, 4\), expected \(4, 2, 4\)$"):
+        _kernels.lstm_forward(XW, W_h, H[1:], C, cell_out, None, training=False)
+    with pytest.raises(ValueError, match=r"^mask has shape \(3, 1, 1\), expected \(3, 2, 1\)$"):
+        _kernels.lstm_forward(XW, W_h, H, C, cell_out, np.ones((T, 1, 1), dtype), training=False)
+    with pytest.raises(ValueError, match=r"^bias has shape \(3,\), expected \(4,\)$"):
+        _kernels.matmul(np.ones((2, 3), dtype), np.ones((3, 4), dtype), False, np.ones(3, dtype))
