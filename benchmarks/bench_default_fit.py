@@ -12,7 +12,10 @@ own on one thread (OpenMP and BLAS), with ``PYTHONPATH`` on the checkout that fi
 ``--against`` the two checkouts alternate, set by set and seed by seed. Each line gives the
 process's CPU seconds (steadier than wall time on a shared machine, and equal to it on an
 idle one at one thread), the wall seconds, the epochs run and the test score (accuracy, or
-RMSE on Covid3Month). The other checkout needs its compiled kernels built in place.
+RMSE on Covid3Month). A summary follows: per set and checkout, the CPU seconds of all the
+seeds, the milliseconds per epoch and the score's mean and standard deviation, and with
+``--against`` how much faster this checkout is, in all and per epoch. The other checkout
+needs its compiled kernels built in place.
 """
 
 # SPDX-License-Identifier: BSD-3-Clause
@@ -25,6 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from bench_real_data import DATA, load
 
 SETS = ("Covid3Month", "OSULeaf", "PLAID")
@@ -72,6 +76,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     checkouts = [HERE] + ([args.against.resolve()] if args.against else [])
     print(f"{'checkout':<40} {'set':<12} seed  cpu s  wall s  epochs   score")
+    runs = {}  # (set, checkout) -> [(cpu, wall, epochs, score) of each seed]
     with tempfile.TemporaryDirectory() as folder:
         for name in args.sets:
             data_file = os.path.join(folder, f"{name}.pkl")
@@ -80,11 +85,35 @@ def main(argv=None):
             for seed in args.seeds:
                 for checkout in checkouts:
                     cpu, wall, epochs, score = fit(checkout, data_file, name, seed)
+                    runs.setdefault((name, checkout), []).append((cpu, wall, epochs, score))
                     print(
                         f"{str(checkout):<40} {name:<12} {seed:>4} {cpu:>6.1f} {wall:>7.1f} "
                         f"{epochs:>7} {score:>7.4f}",
                         flush=True,
                     )
+    print_summary(runs, args.sets, checkouts)
+
+
+def print_summary(runs, sets, checkouts):
+    """Per set and checkout, over the seeds: CPU seconds in all, milliseconds per epoch and
+    the score's mean and standard deviation; with two checkouts, how much faster the first
+    is (in all and per epoch)."""
+    print(f"\n{'checkout':<40} {'set':<12} seeds  cpu s  ms/epoch  score (mean +- std)")
+    for name in sets:
+        totals = []
+        for checkout in checkouts:
+            cpu, _, epochs, score = np.array(runs[(name, checkout)]).T
+            totals.append((cpu.sum(), 1e3 * cpu.sum() / epochs.sum()))
+            print(
+                f"{str(checkout):<40} {name:<12} {len(cpu):>5} {cpu.sum():>6.1f} "
+                f"{totals[-1][1]:>9.1f}  {score.mean():.4f} +- {score.std():.4f}"
+            )
+        if len(totals) == 2:
+            (cpu, per_epoch), (other_cpu, other_per_epoch) = totals
+            print(
+                f"{'':<40} {name:<12} speed-up {other_cpu / cpu:.2f} in all, "
+                f"{other_per_epoch / per_epoch:.2f} per epoch"
+            )
 
 
 if __name__ == "__main__":
