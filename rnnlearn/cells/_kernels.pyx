@@ -341,19 +341,15 @@ def column_sums(floating[:, ::1] D, floating[::1] out, Py_ssize_t col0=0):
     """out[j] = the sum over rows i of D[i, col0 + j], from 0 and adding the rows in order:
     NumPy's np.sum(D[:, col0:col0 + len(out)], axis=0) bit for bit (NumPy adds a row at a
     time, vectors across the columns), without its cost of one inner-loop call a row."""
-    cdef Py_ssize_t N = D.shape[0], n = out.shape[0], i, j
+    cdef Py_ssize_t N = D.shape[0], n = out.shape[0], i
     if col0 < 0 or col0 + n > D.shape[1]:
         raise ValueError("column_sums: inconsistent shapes")
     if n == 0:
         return
-    cdef floating *o = &out[0]
-    cdef const floating *d
     with nogil:
-        zero_row(o, n)
+        zero_row(&out[0], n)
         for i in range(N):
-            d = &D[i, col0]
-            for j in range(n):
-                o[j] += d[j]
+            add_row(&out[0], &D[i, col0], n)
 
 
 cdef inline bint is_valid(const floating *mask, Py_ssize_t t, Py_ssize_t b,
@@ -1235,7 +1231,6 @@ def vanilla_backward(floating[:, :, ::1] H, floating[:, ::1] W_h, floating[:, :,
         vanilla_rows_backward(&dZ[0, 0, 0], &H[0, 0, 0], &W_h[0, 0], packed, &dH[0, 0, 0],
                               &dstate[0, 0], m, T, B, n_hidden, block_start(k, B, n_blocks),
                               block_start(k + 1, B, n_blocks), act)
-
 
 
 # ----------------------------------------------------------------------------------------
