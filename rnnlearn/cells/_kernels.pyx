@@ -66,6 +66,10 @@ cdef extern from "_packed_product.h":
     void packed_product(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
                         const float *packed, int accumulate, float *c, ptrdiff_t ldc,
                         int descending) noexcept nogil
+    const ptrdiff_t PACKED_TILE, PACKED_GRADIENT_DEPTH
+    void packed_gradient(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
+                         const float *b, ptrdiff_t ldb, int accumulate, float *c, ptrdiff_t ldc,
+                         float *scratch) noexcept nogil
 
 ACTIVATION_CODES = {"identity": ACT_IDENTITY, "logistic": ACT_LOGISTIC, "tanh": ACT_TANH,
                     "gompertz": ACT_GOMPERTZ, "relu": ACT_RELU}
@@ -267,17 +271,33 @@ cdef inline void matmul_block(floating *A, floating *B, Py_ssize_t ldb, bint tra
             <floating>(1 if bias != NULL else 0), &out[r0 * n], n, False)
 
 
+cdef inline void gradient_product(int K, int n_cols, int N, floating *X, int ldx, floating *D,
+                                  int ldd, floating beta, floating *c, int ldc,
+                                  float *scratch) noexcept nogil:
+    """c (K x n_cols) = X^T @ D + beta * c for beta = 0 or 1, X (N x K) and D (N x n_cols)
+    with rows ldx and ldd apart. In float32 with K of a tile of rows or more, the packed
+    gradient (each entry one chain of fused multiply-adds over the rows in order, D packed
+    into scratch): 1.2 times faster than sgemm at 3200 x 64 x 256 on an AVX-512 machine.
+    Fewer rows (a few input features) and float64 go to BLAS: packing D costs as much as a
+    product of one row (sgemv took 52 us against 140 for one feature, 3200 x 256)."""
+    if floating is float and K >= PACKED_TILE:
+        packed_gradient(K, n_cols, N, X, ldx, D, ldd, beta != 0, c, ldc, scratch)
+    else:
+        gemm_full(True, False, K, n_cols, N, X, ldx, D, ldd, beta, c, ldc)
+
+
 cdef void sequences_weight_grad(floating *X, int K, floating *D, int ldd,
                                 const Py_ssize_t *lengths, Py_ssize_t B, Py_ssize_t s0,
-                                Py_ssize_t s1, int n_cols, floating *c, int ldc) noexcept nogil:
+                                Py_ssize_t s1, int n_cols, floating *c, int ldc,
+                                float *scratch) noexcept nogil:
     """c (K x n_cols) = the sum over sequences s0 to s1 - 1, in order, of X_b^T D_b, X_b and
     D_b the rows of sequence b's first lengths[b] steps (every B-th row from row b)."""
     cdef floating beta = 0
     cdef Py_ssize_t b, row
     for b in range(s0, s1):
         if lengths[b] > 0:
-            gemm_full(True, False, K, n_cols, <int>lengths[b], X + b * K, <int>(B * K),
-                      D + b * ldd, <int>(B * ldd), beta, c, ldc)
+            gradient_product(K, n_cols, <int>lengths[b], X + b * K, <int>(B * K), D + b * ldd,
+                             <int>(B * ldd), beta, c, ldc, scratch)
             beta = 1
     if beta == 0:
         for row in range(K):
@@ -315,6 +335,9 @@ def weight_grad(floating[:, ::1] X, floating[:, ::1] D, floating[:, ::1] out,
     cdef floating[:, :, ::1] parts = np.empty((n_blocks - 1, K, n_cols), np.asarray(X).dtype)
     cdef floating *c
     cdef int threads = plan_threads(n_threads, n_blocks, <double>N * K * n_cols / n_blocks)
+    cdef float[:, ::1] scratch = np.empty(
+        (threads, packed_size(PACKED_GRADIENT_DEPTH, n_cols) if floating is float else 1),
+        np.float32)
     for block in prange(n_blocks, nogil=True, num_threads=threads, schedule="static"):
         if block == 0:
             c, ldc = &out[0, out_col0], out.shape[1]
@@ -323,12 +346,13 @@ def weight_grad(floating[:, ::1] X, floating[:, ::1] D, floating[:, ::1] out,
         if B:
             sequences_weight_grad(&X[0, 0], <int>K, &D[0, d_col0], <int>D.shape[1],
                                   &lengths[0], B, block_start(block, B, n_blocks),
-                                  block_start(block + 1, B, n_blocks), n_cols, c, <int>ldc)
+                                  block_start(block + 1, B, n_blocks), n_cols, c, <int>ldc,
+                                  &scratch[threadid(), 0])
         else:
             r0 = block_start(block, N, n_blocks)
-            gemm_full(True, False, <int>K, n_cols,
-                      <int>(block_start(block + 1, N, n_blocks) - r0), &X[r0, 0], <int>K,
-                      &D[r0, d_col0], <int>D.shape[1], <floating>0, c, <int>ldc)
+            gradient_product(<int>K, n_cols, <int>(block_start(block + 1, N, n_blocks) - r0),
+                             &X[r0, 0], <int>K, &D[r0, d_col0], <int>D.shape[1], <floating>0,
+                             c, <int>ldc, &scratch[threadid(), 0])
     if n_blocks == 1:
         return
     threads = plan_threads(n_threads, K, <double>n_blocks * n_cols)

@@ -1,4 +1,5 @@
-/* The float32 recurrent products of rnnlearn's kernels: C (+)= A @ B with B packed once.
+/* The float32 products of rnnlearn's kernels: C (+)= A @ B with B packed once, and the
+ * weight gradients A^T @ B (packed_gradient).
  *
  * A recurrent kernel multiplies by the same weight matrix at every step, so it packs it
  * once per pass into panels of PACKED_PANEL columns (two vectors wide), each stored row
@@ -83,12 +84,15 @@ static void packed_pack(const float *b, ptrdiff_t ldb, int trans, ptrdiff_t k, p
     }
 }
 
-/* A tile: rows a[0..PACKED_TILE) (at their column i0) times rows [i0, i1) of one panel,
- * added to rows c[0..PACKED_TILE) of PACKED_PANEL floats, or written over them when not
- * accumulate. The accumulators are two vectors per row. */
-static inline void packed_tile(const float *const a[PACKED_TILE], const float *panel,
-                               ptrdiff_t i0, ptrdiff_t i1, float *const c[PACKED_TILE],
-                               int accumulate)
+/* A tile: rows a[0..PACKED_TILE) (their entries a_step apart) times rows [i0, i1) of one
+ * panel, added to rows c[0..PACKED_TILE) of PACKED_PANEL floats, or written over them when
+ * not accumulate. The accumulators are two vectors per row. */
+static inline __attribute__((always_inline)) void packed_tile(const float *const a[PACKED_TILE],
+                                                              ptrdiff_t a_step,
+                                                              const float *panel, ptrdiff_t i0,
+                                                              ptrdiff_t i1,
+                                                              float *const c[PACKED_TILE],
+                                                              int accumulate)
 {
     packed_vector lo[PACKED_TILE], hi[PACKED_TILE], w0, w1;
     ptrdiff_t i;
@@ -101,8 +105,8 @@ static inline void packed_tile(const float *const a[PACKED_TILE], const float *p
         w0 = packed_load(panel + i * PACKED_PANEL);
         w1 = packed_load(panel + i * PACKED_PANEL + PACKED_LANES);
         for (r = 0; r < PACKED_TILE; r++) {
-            lo[r] += a[r][i] * w0;
-            hi[r] += a[r][i] * w1;
+            lo[r] += a[r][i * a_step] * w0;
+            hi[r] += a[r][i * a_step] * w1;
         }
     }
     for (r = 0; r < PACKED_TILE; r++) {
@@ -111,10 +115,11 @@ static inline void packed_tile(const float *const a[PACKED_TILE], const float *p
     }
 }
 
-/* One row a times `count` consecutive panels (k rows each), added to c, count * PACKED_PANEL
- * floats, count a constant from 1 to 4 where this is inlined (its loops unroll, and the
- * accumulators stay in registers). */
+/* One row a (its entries a_step apart) times `count` consecutive panels (k rows each), added
+ * to c, count * PACKED_PANEL floats, count a constant from 1 to 4 where this is inlined (its
+ * loops unroll, and the accumulators stay in registers). */
 static inline __attribute__((always_inline)) void packed_row_panels(const float *a,
+                                                                    ptrdiff_t a_step,
                                                                     const float *panel,
                                                                     ptrdiff_t k, float *c,
                                                                     int count)
@@ -127,7 +132,7 @@ static inline __attribute__((always_inline)) void packed_row_panels(const float 
     for (i = 0; i < k; i++)
         for (v = 0; v < 2 * count; v++) {
             w = packed_load(panel + (v / 2 * k + i) * PACKED_PANEL + v % 2 * PACKED_LANES);
-            acc[v] += a[i] * w;
+            acc[v] += a[i * a_step] * w;
         }
     for (v = 0; v < 2 * count; v++)
         packed_store(c + v * PACKED_LANES, acc[v]);
@@ -135,30 +140,33 @@ static inline __attribute__((always_inline)) void packed_row_panels(const float 
 
 /* packed_row_panels over 1 to 4 panels: the rows after the whole tiles, such as a
  * prediction's few, read only the panels that hold columns of B. */
-static void packed_row(const float *a, const float *panel, ptrdiff_t k, float *c, int count)
+static inline __attribute__((always_inline)) void packed_row(const float *a, ptrdiff_t a_step,
+                                                             const float *panel, ptrdiff_t k,
+                                                             float *c, int count)
 {
     switch (count) {
-    case 1: packed_row_panels(a, panel, k, c, 1); break;
-    case 2: packed_row_panels(a, panel, k, c, 2); break;
-    case 3: packed_row_panels(a, panel, k, c, 3); break;
-    default: packed_row_panels(a, panel, k, c, 4);
+    case 1: packed_row_panels(a, a_step, panel, k, c, 1); break;
+    case 2: packed_row_panels(a, a_step, panel, k, c, 2); break;
+    case 3: packed_row_panels(a, a_step, panel, k, c, 3); break;
+    default: packed_row_panels(a, a_step, panel, k, c, 4);
     }
 }
 
-/* C[:m, :n] = A[:m, :k] @ B (+ C[:m, :n] when accumulate), B packed by packed_pack; A's
- * rows lda apart, C's ldc apart. Whole tiles of rows run packed_tile on C in place, panel
- * by panel and PACKED_DEPTH rows of a panel at a time; the last rows (fewer than a tile)
- * run packed_row on a copy, chunk by chunk of up to four panels, each chunk for all of
- * them. Either way each entry of C is the same chain of multiply-adds.
+/* C[:m, :n] = A[:m, :k] @ B (+ C[:m, :n] when accumulate), B packed by packed_pack; entry
+ * (r, i) of A at a[r * lda + i * a_step], C's rows ldc apart. Whole tiles of rows run
+ * packed_tile on C in place, panel by panel and PACKED_DEPTH rows of a panel at a time; the
+ * last rows (fewer than a tile) run packed_row on a copy, chunk by chunk of up to four
+ * panels, each chunk for all of them. Either way each entry of C is the same chain of
+ * multiply-adds.
  *
  * descending walks the panels and chunks last to first. A recurrent kernel alternates it
  * from step to step: a product of a few rows reads all of B once per step, and when B is
  * larger than the L1 cache, a step that starts with the panels the last one ended with
  * finds them there instead of reading all of B again from L2. The bits do not depend on
- * it. */
-static void packed_product(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a,
-                           ptrdiff_t lda, const float *packed, int accumulate, float *c,
-                           ptrdiff_t ldc, int descending)
+ * it. Inlined where a_step is a constant (see packed_product and packed_gradient). */
+static inline __attribute__((always_inline)) void packed_product_strided(
+    ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, ptrdiff_t a_step,
+    const float *packed, int accumulate, float *c, ptrdiff_t ldc, int descending)
 {
     float scratch[PACKED_TILE][PACKED_PANEL], row[4 * PACKED_PANEL];
     const float *a_rows[PACKED_TILE];
@@ -181,7 +189,8 @@ static void packed_product(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a
             i0 = 0;
             do {  /* once at least: with k = 0, C = 0 (or C) */
                 i1 = k - i0 < PACKED_DEPTH ? k : i0 + PACKED_DEPTH;
-                packed_tile(a_rows, packed + col0 * k, i0, i1, c_rows, accumulate || i0 > 0);
+                packed_tile(a_rows, a_step, packed + col0 * k, i0, i1, c_rows,
+                            accumulate || i0 > 0);
                 i0 = i1;
             } while (i0 < k);
             for (r = 0; r < PACKED_TILE && width < PACKED_PANEL; r++)
@@ -195,10 +204,41 @@ static void packed_product(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a
         for (r = whole * PACKED_TILE; r < m; r++) {
             for (j = 0; j < count * PACKED_PANEL; j++)
                 row[j] = accumulate && j < width ? c[r * ldc + col0 + j] : 0;
-            packed_row(a + r * lda, packed + col0 * k, k, row, (int)count);
+            packed_row(a + r * lda, a_step, packed + col0 * k, k, row, (int)count);
             memcpy(c + r * ldc + col0, row, width * sizeof(float));
         }
     }
+}
+
+/* packed_product_strided for A's rows lda apart, each row contiguous. */
+static void packed_product(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a,
+                           ptrdiff_t lda, const float *packed, int accumulate, float *c,
+                           ptrdiff_t ldc, int descending)
+{
+    packed_product_strided(m, n, k, a, lda, 1, packed, accumulate, c, ldc, descending);
+}
+
+/* Rows of B that packed_gradient packs at a time; its scratch holds packed_size(
+ * PACKED_GRADIENT_DEPTH, n) floats. */
+#define PACKED_GRADIENT_DEPTH 256
+
+/* C (m x n) = A^T @ B (+ C when accumulate) for A (k x m) and B (k x n), their rows lda and
+ * ldb apart: a weight gradient, summed over the k rows. B is packed PACKED_GRADIENT_DEPTH
+ * rows at a time into scratch and A^T read in place, so each entry of C is one chain of
+ * fused multiply-adds over the k rows in order (a product that goes on accumulates from
+ * where the last one stopped). */
+static void packed_gradient(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a,
+                            ptrdiff_t lda, const float *b, ptrdiff_t ldb, int accumulate,
+                            float *c, ptrdiff_t ldc, float *scratch)
+{
+    ptrdiff_t i0 = 0, rows;
+    do {  /* once at least: with k = 0, C = 0 (or C) */
+        rows = k - i0 < PACKED_GRADIENT_DEPTH ? k - i0 : PACKED_GRADIENT_DEPTH;
+        packed_pack(b + i0 * ldb, ldb, 0, rows, n, scratch);
+        packed_product_strided(m, n, rows, a + i0 * lda, 1, lda, scratch, accumulate || i0 > 0,
+                               c, ldc, 0);
+        i0 += rows;
+    } while (i0 < k);
 }
 
 #endif
