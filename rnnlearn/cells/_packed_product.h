@@ -76,6 +76,8 @@ static void packed_pack(const float *b, ptrdiff_t ldb, int trans, ptrdiff_t k, p
             if (trans)
                 for (j = 0; j < width; j++)
                     packed[j] = b[(col0 + j) * ldb + i];
+            else if (width == PACKED_PANEL)  /* a constant size: two vector moves, no call */
+                memcpy(packed, b + i * ldb + col0, PACKED_PANEL * sizeof(float));
             else
                 memcpy(packed, b + i * ldb + col0, width * sizeof(float));
             for (j = width; j < PACKED_PANEL; j++)
