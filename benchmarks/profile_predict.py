@@ -73,6 +73,8 @@ STEPS = {
     ],
     "BLAS hold": [
         ("rnnlearn._network.Network", "_blas_hold"),
+        ("rnnlearn.cells._threads._BlasHold", "__enter__"),
+        ("rnnlearn.cells._threads._BlasHold", "__exit__"),
         ("contextlib._GeneratorContextManager", "__enter__"),
         ("contextlib._GeneratorContextManager", "__exit__"),
     ],
