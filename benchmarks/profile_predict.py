@@ -81,6 +81,8 @@ STEPS = {
     "set-up": [
         ("rnnlearn._network.Network", "predict"),
         ("rnnlearn._network.Network", "_run"),
+        ("rnnlearn._network.Network", "_infer"),
+        ("rnnlearn._network.Network", "_pass_input"),
         ("rnnlearn._network.Network", "_run_layer"),
         ("rnnlearn._network.Network", "_predict_chunks"),
     ],
