@@ -73,12 +73,16 @@ STEPS = {
     ],
     "BLAS hold": [
         ("rnnlearn._network.Network", "_blas_hold"),
+        ("rnnlearn.cells._threads._BlasHold", "__enter__"),
+        ("rnnlearn.cells._threads._BlasHold", "__exit__"),
         ("contextlib._GeneratorContextManager", "__enter__"),
         ("contextlib._GeneratorContextManager", "__exit__"),
     ],
     "set-up": [
         ("rnnlearn._network.Network", "predict"),
         ("rnnlearn._network.Network", "_run"),
+        ("rnnlearn._network.Network", "_infer"),
+        ("rnnlearn._network.Network", "_pass_input"),
         ("rnnlearn._network.Network", "_run_layer"),
         ("rnnlearn._network.Network", "_predict_chunks"),
     ],

@@ -57,6 +57,10 @@ width (one block of width 1 or ``H``'s, or three for ``'concat'``), so its gradi
 POOLED_BLOCKS = {"concat": 3}
 """Pooling name -> how many times the top layer's width the head reads (1 if not listed)."""
 
+_NO_HOLD = nullcontext()
+"""What :meth:`Network._blas_hold` returns for a pass that needs no hold (one object for
+every such pass: a ``nullcontext`` keeps no state)."""
+
 DIRECTIONS = ("", "_reverse")
 """Suffix of each direction's parameter names in a layer, forward first (PyTorch's names)."""
 
@@ -452,7 +456,7 @@ class Network:
         cache : NetworkCache
             Everything :meth:`backward` and :meth:`hidden_states` need.
         """
-        return self._run(params, X, lengths, state0, training=True, dropout_masks=dropout_masks)
+        return self._run(params, X, lengths, state0, dropout_masks=dropout_masks)
 
     def predict(self, params, X, lengths=None, max_chunk_bytes=PREDICT_CHUNK_BYTES):
         """Compute the raw outputs as :meth:`forward` does, keeping nothing for backward.
@@ -483,7 +487,7 @@ class Network:
         chunk = max(16, max_chunk_bytes // max(per_sample, 1))
         with self._blas_hold(n_timesteps, min(chunk, n_samples)):
             if lengths is None and n_samples <= chunk:
-                return self._run(params, X, None, None, training=False)[0]
+                return self._infer(params, X, None)
             return self._predict_chunks(params, X, lengths, chunk)
 
     def _predict_chunks(self, params, X, lengths, chunk):
@@ -502,7 +506,7 @@ class Network:
             steps = int(chunk_lengths.max(initial=0))
             X_chunk = X[:steps, rows if order is None else order[rows]]
             part_lengths = None if order is None else chunk_lengths  # None: all equal
-            part = self._run(params, X_chunk, part_lengths, None, training=False)[0]
+            part = self._infer(params, X_chunk, part_lengths)
             raw[: part.shape[0], rows] = part
         if order is not None:
             if self.n_steps_out is None:
@@ -522,7 +526,7 @@ class Network:
         _, projection, recurrence, head = self._product_widths()
         rows = (n_timesteps + (self.n_steps_out or 1) - 1) * n_samples
         work = max(rows * max(projection, head), (rows if n_samples > 1 else 1) * recurrence)
-        return single_threaded_blas() if work >= 2 * _kernels.MIN_WORK_PER_THREAD else nullcontext()
+        return single_threaded_blas() if work >= 2 * _kernels.MIN_WORK_PER_THREAD else _NO_HOLD
 
     def _product_widths(self):
         """``(gates, projection, recurrence, head)``: the widest layer's fused gates and the
@@ -560,40 +564,24 @@ class Network:
             views = self._views = (params, *self._kernel_weights(params))
         return views[1:]
 
-    def _run(self, params, X, lengths, state0, *, training, dropout_masks=None):
-        """The forward pass; with ``training``, also the cache that backward needs."""
-        X = np.ascontiguousarray(X, dtype=params.dtype)
-        n_timesteps, n_samples, _ = X.shape
-        extra = 0 if self.n_steps_out is None else self.n_steps_out - 1
-        valid_input = None
-        if extra:
-            if lengths is not None:  # the steps after each input are zeros, not its padding
-                valid_input = step_mask(lengths, n_timesteps)[:, :, None]
-                X = np.where(valid_input, X, 0)
-            X = np.concatenate([X, np.zeros((extra,) + X.shape[1:], dtype=X.dtype)])
-        mask = _step_mask(lengths, n_timesteps, extra, X.dtype)
-        rev = reverse_index(lengths, n_timesteps, n_samples) if self.bidirectional else None
-        layers, head = (self._kernel_weights if training else self._inference_weights)(params)
+    def _run(self, params, X, lengths, state0, *, dropout_masks=None):
+        """The forward pass of training: the raw outputs and the cache that backward needs."""
+        n_timesteps = X.shape[0]
+        X, valid_input, mask, rev = self._pass_input(X, lengths, params.dtype)
+        layers, head = self._kernel_weights(params)
         layer_caches, inputs = [], X
         for k, layer in enumerate(layers):
             if k > 0 and dropout_masks is not None:
                 inputs = inputs * dropout_masks[k - 1]
             first = k * self.n_directions
             states0 = None if state0 is None else state0[first : first + self.n_directions]
-            H, cell_caches = self._run_layer(layer, inputs, states0, mask, rev, training)
-            if training:
-                layer_caches.append(LayerCache(inputs, cell_caches))
+            H, cell_caches = self._run_layer(layer, inputs, states0, mask, rev, training=True)
+            layer_caches.append(LayerCache(inputs, cell_caches))
             inputs = H
-        if not training:
-            head_input = self._read_head(inputs, lengths, n_timesteps)
-        else:
-            head_input, emitted, pool = self._read_top(inputs, lengths, n_timesteps)
+        head_input, emitted, pool = self._read_top(inputs, lengths, n_timesteps)
         if dropout_masks is not None:
             head_input = head_input * dropout_masks[-1]
-        raw = _affine(head_input.reshape(-1, head_input.shape[-1]), head["W"], head["b"])
-        raw = raw.reshape(head_input.shape[:-1] + raw.shape[-1:])
-        if not training:
-            return raw, None
+        raw = _head_output(head_input, head)
         cache = NetworkCache(
             tuple(layer_caches),
             head_input,
@@ -607,6 +595,38 @@ class Network:
             pool if self.pooling == "max" else None,
         )
         return raw, cache
+
+    def _infer(self, params, X, lengths):
+        """The forward pass of prediction: the raw outputs only, every layer from a zero
+        state, nothing kept for backward."""
+        n_timesteps = X.shape[0]
+        H, _, mask, rev = self._pass_input(X, lengths, params.dtype)
+        layers, head = self._inference_weights(params)
+        for layer in layers:
+            H = self._run_layer(layer, H, None, mask, rev, training=False)[0]
+        return _head_output(self._read_head(H, lengths, n_timesteps), head)
+
+    def _pass_input(self, X, lengths, dtype):
+        """What a forward pass runs on: ``(X, valid_input, mask, rev)``.
+
+        ``X`` C-contiguous in ``dtype``, with the zero steps appended when
+        ``n_steps_out > 1`` (the padding of each shorter input zeroed, ``valid_input``
+        marking its valid steps, else ``None``); the step mask of :func:`_step_mask`; and
+        the reverse index of a bidirectional network (see :func:`reverse_index`), else
+        ``None``.
+        """
+        X = np.ascontiguousarray(X, dtype=dtype)
+        n_timesteps, n_samples, _ = X.shape
+        extra = 0 if self.n_steps_out is None else self.n_steps_out - 1
+        valid_input = None
+        if extra:
+            if lengths is not None:  # the steps after each input are zeros, not its padding
+                valid_input = step_mask(lengths, n_timesteps)[:, :, None]
+                X = np.where(valid_input, X, 0)
+            X = np.concatenate([X, np.zeros((extra,) + X.shape[1:], dtype=X.dtype)])
+        mask = _step_mask(lengths, n_timesteps, extra, X.dtype)
+        rev = reverse_index(lengths, n_timesteps, n_samples) if self.bidirectional else None
+        return X, valid_input, mask, rev
 
     def _run_layer(self, directions, inputs, states0, mask, rev, training):
         """One layer in each direction: its output ``H`` and the cells' caches (or ``None``).
@@ -915,6 +935,13 @@ def _matmul(A, B, transpose_b=False, bias=None):
     dtype."""
     bias = None if bias is None else kernel_array(bias, A.dtype)
     return _kernels.matmul(kernel_array(A), kernel_array(B, A.dtype), transpose_b, bias)
+
+
+def _head_output(head_input, head):
+    """The output layer ``head`` (``W``, ``b``) applied to ``head_input`` ``(..., width)``
+    through the kernels: ``(..., n_outputs)``."""
+    raw = _affine(head_input.reshape(-1, head_input.shape[-1]), head["W"], head["b"])
+    return raw.reshape(*head_input.shape[:-1], raw.shape[-1])
 
 
 def _affine(A, W, b):
