@@ -66,7 +66,7 @@ cdef extern from "_packed_product.h":
     void packed_product(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
                         const float *packed, int accumulate, float *c, ptrdiff_t ldc,
                         int descending) noexcept nogil
-    const ptrdiff_t PACKED_TILE, PACKED_GRADIENT_DEPTH
+    const ptrdiff_t PACKED_GRADIENT_DEPTH, PACKED_GRADIENT_MIN_ROWS
     void packed_gradient(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
                          const float *b, ptrdiff_t ldb, int accumulate, float *c, ptrdiff_t ldc,
                          float *scratch) noexcept nogil
@@ -275,12 +275,12 @@ cdef inline void gradient_product(int K, int n_cols, int N, floating *X, int ldx
                                   int ldd, floating beta, floating *c, int ldc,
                                   float *scratch) noexcept nogil:
     """c (K x n_cols) = X^T @ D + beta * c for beta = 0 or 1, X (N x K) and D (N x n_cols)
-    with rows ldx and ldd apart. In float32 with K of a tile of rows or more, the packed
+    with rows ldx and ldd apart. In float32 with K >= PACKED_GRADIENT_MIN_ROWS, the packed
     gradient (each entry one chain of fused multiply-adds over the rows in order, D packed
     into scratch): 1.2 times faster than sgemm at 3200 x 64 x 256 on an AVX-512 machine.
-    Fewer rows (a few input features) and float64 go to BLAS: packing D costs as much as a
-    product of one row (sgemv took 52 us against 140 for one feature, 3200 x 256)."""
-    if floating is float and K >= PACKED_TILE:
+    Fewer rows (a few input features; any in the AVX2 and baseline builds) and float64 go to
+    BLAS: for one feature (3200 x 256) sgemv took 52 us, the packed gradient 140."""
+    if floating is float and K >= PACKED_GRADIENT_MIN_ROWS:
         packed_gradient(K, n_cols, N, X, ldx, D, ldd, beta != 0, c, ldc, scratch)
     else:
         gemm_full(True, False, K, n_cols, N, X, ldx, D, ldd, beta, c, ldc)

@@ -20,6 +20,7 @@
 #define RNNLEARN_PACKED_PRODUCT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #if defined(__AVX512F__)
@@ -223,6 +224,17 @@ static void packed_product(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a
 /* Rows of B that packed_gradient packs at a time; its scratch holds packed_size(
  * PACKED_GRADIENT_DEPTH, n) floats. */
 #define PACKED_GRADIENT_DEPTH 256
+
+/* Rows of A^T @ B from which the kernels take packed_gradient rather than BLAS's sgemm.
+ * Fewer rows (a few input features) pay more for packing B than they gain. With 512-bit
+ * vectors it ran 1.0 to 1.3 times as fast as OpenBLAS's SkylakeX sgemm on an AMD Zen 4;
+ * with 256-bit ones (4-row tiles) about 0.9 times OpenBLAS's Haswell sgemm on the same
+ * machine, so those builds leave weight gradients to BLAS. */
+#if PACKED_LANES == 16
+#define PACKED_GRADIENT_MIN_ROWS PACKED_TILE
+#else
+#define PACKED_GRADIENT_MIN_ROWS PTRDIFF_MAX
+#endif
 
 /* C (m x n) = A^T @ B (+ C when accumulate) for A (k x m) and B (k x n), their rows lda and
  * ldb apart: a weight gradient, summed over the k rows. B is packed PACKED_GRADIENT_DEPTH
