@@ -12,6 +12,7 @@ packed micro-kernel of _packed_product.h, which gives each row of a product the 
 whatever rows share the product; matmul packs its second operand alike. So a float32
 prediction of a sequence has the same bits whatever is predicted with it, in any order
 (OpenBLAS's sgemm gives a row bits that depend on its place in the call on some machines).
+In the AVX-512 build the weight gradients run the packed product too (gradient_product).
 Packing costs about one product of a few rows, and where OpenBLAS has no small-matrix kernel
 its sgemm repacks the weights on every call (on an AVX2 machine a 1 x 64 x 256 sgemm took
 22 us, the packed product 2.8 us). In float64 BLAS runs them (gemm).
