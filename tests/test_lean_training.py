@@ -8,6 +8,11 @@ machine: the kernel build its CPU runs and the kernels OpenBLAS picks for it, so
 one record per pair, and the test is skipped on a machine without one. After a deliberate
 change of the arithmetic, re-record them from the commit that makes it, at that commit, on
 each kind of machine at hand: ``PYTHONPATH=. python tests/test_lean_training.py --record``.
+An AVX-512 machine also runs the AVX2 machines' arithmetic, and can check or record their
+record, when NumPy, rnnlearn and OpenBLAS are all held to AVX2 kernels:
+``NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL" RNNLEARN_KERNELS=x86_64_v3
+OPENBLAS_CORETYPE=Haswell`` (on an AMD Zen 4 the ``x86_64_v3-Haswell`` record, made on an
+AVX2 machine, passed so; without NumPy's setting it did not).
 """
 
 import os
