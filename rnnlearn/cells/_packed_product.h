@@ -166,7 +166,8 @@ static inline __attribute__((always_inline)) void packed_row(const float *a, ptr
  * from step to step: a product of a few rows reads all of B once per step, and when B is
  * larger than the L1 cache, a step that starts with the panels the last one ended with
  * finds them there instead of reading all of B again from L2. The bits do not depend on
- * it. Inlined where a_step is a constant (see packed_product and packed_gradient). */
+ * it. Inlined into packed_product, where a_step is the constant 1 (its loops compile as
+ * they did before the stride existed), and into packed_gradient (a_step = A^T's stride). */
 static inline __attribute__((always_inline)) void packed_product_strided(
     ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, ptrdiff_t a_step,
     const float *packed, int accumulate, float *c, ptrdiff_t ldc, int descending)
@@ -227,9 +228,9 @@ static void packed_product(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a
 
 /* Rows of A^T @ B from which the kernels take packed_gradient rather than BLAS's sgemm.
  * Fewer rows (a few input features) pay more for packing B than they gain. With 512-bit
- * vectors it ran 1.0 to 1.3 times as fast as OpenBLAS's SkylakeX sgemm on an AMD Zen 4;
- * with 256-bit ones (4-row tiles) about 0.9 times OpenBLAS's Haswell sgemm on the same
- * machine, so those builds leave weight gradients to BLAS. */
+ * vectors it ran 1.0 to 1.4 times as fast as OpenBLAS's SkylakeX sgemm on an AMD Zen 4
+ * (alone and in fits); with 256-bit ones (4-row tiles) 0.84 to 0.90 times OpenBLAS's
+ * Haswell sgemm on the same machine, so those builds leave weight gradients to BLAS. */
 #if PACKED_LANES == 16
 #define PACKED_GRADIENT_MIN_ROWS PACKED_TILE
 #else
