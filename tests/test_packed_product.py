@@ -73,6 +73,26 @@ def test_each_row_has_the_same_bits_in_any_product(m, k, n, descending, seed):
         assert_array_equal(alone[0], whole[row])
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    m=st.integers(9, 40),
+    k=st.integers(2, 70),
+    n=st.integers(1, 300),
+    with_bias=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_matmul_gives_a_few_rows_the_bits_they_have_among_many(m, k, n, with_bias, seed):
+    """matmul reads B unpacked for fewer rows than a tile (a prediction's output layer on
+    one sequence) and packs it for more: each row has the same bits either way."""
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((m, k)).astype(np.float32)
+    B = rng.standard_normal((k, n)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32) if with_bias else None
+    many = _kernels.matmul(A, B, bias=bias)
+    for rows in (slice(0, 1), slice(2, 7), slice(m - 3, m)):
+        assert_array_equal(_kernels.matmul(A[rows], B, bias=bias), many[rows])
+
+
 def test_float32_passes_pack_and_float64_ones_are_left_to_blas():
     """Every float32 pass packs, however short (one step of one row); float64 never does."""
     assert _kernels.pack_operand(np.ones((3, 4))) is None

@@ -67,7 +67,10 @@ cdef extern from "_packed_product.h":
     void packed_product(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
                         const float *packed, int accumulate, float *c, ptrdiff_t ldc,
                         int descending) noexcept nogil
-    const ptrdiff_t PACKED_GRADIENT_DEPTH, PACKED_GRADIENT_MIN_ROWS
+    const ptrdiff_t PACKED_TILE, PACKED_GRADIENT_DEPTH, PACKED_GRADIENT_MIN_ROWS
+    void unpacked_rows(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
+                       const float *b, ptrdiff_t ldb, int accumulate, float *c,
+                       ptrdiff_t ldc) noexcept nogil
     void packed_gradient(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
                          const float *b, ptrdiff_t ldb, int accumulate, float *c, ptrdiff_t ldc,
                          float *scratch) noexcept nogil
@@ -221,7 +224,8 @@ def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False,
     The rows of A are cut into blocks of MATMUL_BLOCK rows at most, one product each (each
     block first fills its rows with the bias, so the output is written in one pass), shared
     by n_threads threads. In float32 (k > 1) B is packed and the products are the packed
-    ones, so that each row of the result has the same bits whatever rows share the call: a
+    ones (or, for fewer rows than a tile, the same chains of multiply-adds over B as it
+    is), so that each row of the result has the same bits whatever rows share the call: a
     prediction does not depend on the order of the samples or on what else is predicted with
     them (OpenBLAS's sgemm gives a row bits that depend on its place on some machines). The
     network's other products go through here and weight_grad, so that one thread pool
@@ -242,32 +246,40 @@ def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False,
         out_array[...] = 0 if bias is None else np.asarray(bias)
         return out_array
     cdef floating *b = &bias[0] if has_bias else NULL
-    packed_B = pack_operand(B, transpose_b) if k > 1 else None
+    # fewer rows than a tile read B as it is (unpacked_rows: the same bits, no packing)
+    cdef bint unpacked = floating is float and k > 1 and not transpose_b and m < PACKED_TILE
+    packed_B = pack_operand(B, transpose_b) if k > 1 and not unpacked else None
     cdef const float *packed = packed_or_null(packed_B)
     n_blocks = count_blocks(m, MATMUL_BLOCK)
     cdef int threads = plan_threads(n_threads, n_blocks, <double>m * n * k / n_blocks)
     if threads == 1:  # no parallel region: starting one costs more than a small product
         for block in range(n_blocks):
-            matmul_block(&A[0, 0], &B[0, 0], B.shape[1], transpose_b, packed, b, &out[0, 0],
-                         n, k, block_start(block, m, n_blocks),
+            matmul_block(&A[0, 0], &B[0, 0], B.shape[1], transpose_b, packed, unpacked, b,
+                         &out[0, 0], n, k, block_start(block, m, n_blocks),
                          block_start(block + 1, m, n_blocks))
         return out_array
     for block in prange(n_blocks, nogil=True, num_threads=threads, schedule="static"):
-        matmul_block(&A[0, 0], &B[0, 0], B.shape[1], transpose_b, packed, b, &out[0, 0], n,
-                     k, block_start(block, m, n_blocks), block_start(block + 1, m, n_blocks))
+        matmul_block(&A[0, 0], &B[0, 0], B.shape[1], transpose_b, packed, unpacked, b,
+                     &out[0, 0], n, k, block_start(block, m, n_blocks),
+                     block_start(block + 1, m, n_blocks))
     return out_array
 
 
 cdef inline void matmul_block(floating *A, floating *B, Py_ssize_t ldb, bint transpose_b,
-                              const float *packed, const floating *bias, floating *out,
-                              Py_ssize_t n, Py_ssize_t k, Py_ssize_t r0,
+                              const float *packed, bint unpacked, const floating *bias,
+                              floating *out, Py_ssize_t n, Py_ssize_t k, Py_ssize_t r0,
                               Py_ssize_t r1) noexcept nogil:
     """Rows r0 to r1 of matmul's out (n columns) = A (k columns) @ op(B) (B's rows ldb
-    long, or packed), plus bias on every row if not NULL."""
+    long, or packed; with unpacked, float32 B read in place by unpacked_rows), plus bias on
+    every row if not NULL."""
     cdef Py_ssize_t row
     if bias != NULL:
         for row in range(r0, r1):
             copy_row(&out[row * n], bias, n)
+    if floating is float:
+        if unpacked:
+            unpacked_rows(r1 - r0, n, k, &A[r0 * k], k, B, ldb, bias != NULL, &out[r0 * n], n)
+            return
     product(transpose_b, r1 - r0, n, k, &A[r0 * k], k, B, ldb, packed,
             <floating>(1 if bias != NULL else 0), &out[r0 * n], n, False)
 

@@ -222,6 +222,29 @@ static void packed_product(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a
     packed_product_strided(m, n, k, a, lda, 1, packed, accumulate, c, ldc, descending);
 }
 
+/* C[:m, :n] = A[:m, :k] @ B (+ C[:m, :n] when accumulate) with B unpacked (k x n, rows ldb
+ * apart), A's rows lda apart and C's ldc apart: each entry the same chain of multiply-adds
+ * over k as in packed_product, so a product of fewer rows than a tile (the output layer of
+ * a prediction on one sequence) skips packing B, which costs more than it saves there,
+ * and keeps its bits. */
+static void unpacked_rows(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a,
+                          ptrdiff_t lda, const float *b, ptrdiff_t ldb, int accumulate,
+                          float *c, ptrdiff_t ldc)
+{
+    float acc[4 * PACKED_PANEL];
+    ptrdiff_t r, i, j, col0, width;
+    for (r = 0; r < m; r++)
+        for (col0 = 0; col0 < n; col0 += 4 * PACKED_PANEL) {
+            width = n - col0 < 4 * PACKED_PANEL ? n - col0 : 4 * PACKED_PANEL;
+            for (j = 0; j < width; j++)
+                acc[j] = accumulate ? c[r * ldc + col0 + j] : 0;
+            for (i = 0; i < k; i++)
+                for (j = 0; j < width; j++)
+                    acc[j] += a[r * lda + i] * b[i * ldb + col0 + j];
+            memcpy(c + r * ldc + col0, acc, width * sizeof(float));
+        }
+}
+
 /* Rows of B that packed_gradient packs at a time; its scratch holds packed_size(
  * PACKED_GRADIENT_DEPTH, n) floats. */
 #define PACKED_GRADIENT_DEPTH 256
