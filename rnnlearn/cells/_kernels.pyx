@@ -348,9 +348,10 @@ def weight_grad(floating[:, ::1] X, floating[:, ::1] D, floating[:, ::1] out,
     cdef floating[:, :, ::1] parts = np.empty((n_blocks - 1, K, n_cols), np.asarray(X).dtype)
     cdef floating *c
     cdef int threads = plan_threads(n_threads, n_blocks, <double>N * K * n_cols / n_blocks)
+    # one buffer per thread for the packed gradient, where gradient_product takes it
+    cdef bint packs = floating is float and K >= PACKED_GRADIENT_MIN_ROWS
     cdef float[:, ::1] scratch = np.empty(
-        (threads, packed_size(PACKED_GRADIENT_DEPTH, n_cols) if floating is float else 1),
-        np.float32)
+        (threads, packed_size(PACKED_GRADIENT_DEPTH, n_cols) if packs else 1), np.float32)
     for block in prange(n_blocks, nogil=True, num_threads=threads, schedule="static"):
         if block == 0:
             c, ldc = &out[0, out_col0], out.shape[1]
