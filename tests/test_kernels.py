@@ -350,8 +350,8 @@ def test_column_sums_are_numpys_bit_for_bit(n_rows, n_columns, col0, order, dtyp
 
 
 def _assert_weight_grad_close(out, expected, n_rows):
-    """float64 to round-off; float32 (one chain of fused multiply-adds over the rows, or
-    BLAS for fewer rows than a tile) to float32 round-off grown over n_rows terms."""
+    """float64 to round-off; float32 (the packed gradient's one chain of fused multiply-adds
+    over the rows, or BLAS's sum) to float32 round-off grown over n_rows terms."""
     if out.dtype == np.float64:
         assert_allclose(out, expected, atol=1e-12)
     else:
