@@ -254,30 +254,29 @@ def matmul(floating[:, ::1] A, floating[:, ::1] B, bint transpose_b=False,
     cdef int threads = plan_threads(n_threads, n_blocks, <double>m * n * k / n_blocks)
     if threads == 1:  # no parallel region: starting one costs more than a small product
         for block in range(n_blocks):
-            matmul_block(&A[0, 0], &B[0, 0], B.shape[1], transpose_b, packed, unpacked, b,
-                         &out[0, 0], n, k, block_start(block, m, n_blocks),
+            matmul_block(&A[0, 0], &B[0, 0], B.shape[1], transpose_b, packed, b, &out[0, 0],
+                         n, k, block_start(block, m, n_blocks),
                          block_start(block + 1, m, n_blocks))
         return out_array
     for block in prange(n_blocks, nogil=True, num_threads=threads, schedule="static"):
-        matmul_block(&A[0, 0], &B[0, 0], B.shape[1], transpose_b, packed, unpacked, b,
-                     &out[0, 0], n, k, block_start(block, m, n_blocks),
-                     block_start(block + 1, m, n_blocks))
+        matmul_block(&A[0, 0], &B[0, 0], B.shape[1], transpose_b, packed, b, &out[0, 0], n,
+                     k, block_start(block, m, n_blocks), block_start(block + 1, m, n_blocks))
     return out_array
 
 
 cdef inline void matmul_block(floating *A, floating *B, Py_ssize_t ldb, bint transpose_b,
-                              const float *packed, bint unpacked, const floating *bias,
-                              floating *out, Py_ssize_t n, Py_ssize_t k, Py_ssize_t r0,
+                              const float *packed, const floating *bias, floating *out,
+                              Py_ssize_t n, Py_ssize_t k, Py_ssize_t r0,
                               Py_ssize_t r1) noexcept nogil:
     """Rows r0 to r1 of matmul's out (n columns) = A (k columns) @ op(B) (B's rows ldb
-    long, or packed; with unpacked, float32 B read in place by unpacked_rows), plus bias on
-    every row if not NULL."""
+    long, or packed; a float32 B that matmul left unpacked is read in place by
+    unpacked_rows), plus bias on every row if not NULL."""
     cdef Py_ssize_t row
     if bias != NULL:
         for row in range(r0, r1):
             copy_row(&out[row * n], bias, n)
     if floating is float:
-        if unpacked:
+        if packed == NULL and k > 1:
             unpacked_rows(r1 - r0, n, k, &A[r0 * k], k, B, ldb, bias != NULL, &out[r0 * n], n)
             return
     product(transpose_b, r1 - r0, n, k, &A[r0 * k], k, B, ldb, packed,
@@ -288,12 +287,10 @@ cdef inline void gradient_product(int K, int n_cols, int N, floating *X, int ldx
                                   int ldd, floating beta, floating *c, int ldc,
                                   float *scratch) noexcept nogil:
     """c (K x n_cols) = X^T @ D + beta * c for beta = 0 or 1, X (N x K) and D (N x n_cols)
-    with rows ldx and ldd apart. In float32 with K >= PACKED_GRADIENT_MIN_ROWS, the packed
-    gradient (each entry one chain of fused multiply-adds over the rows in order, D packed
-    into scratch): 1.2 times faster than sgemm at 3200 x 64 x 256 on an AVX-512 machine.
-    Fewer rows (a few input features; any in the AVX2 and baseline builds) and float64 go to
-    BLAS: for one feature (3200 x 256) sgemv took 52 us, the packed gradient 140."""
-    if floating is float and K >= PACKED_GRADIENT_MIN_ROWS:
+    with rows ldx and ldd apart: with a scratch buffer (float32, see weight_grad), the
+    packed gradient (each entry one chain of fused multiply-adds over the rows in order, D
+    packed into scratch), else BLAS."""
+    if floating is float and scratch != NULL:
         packed_gradient(K, n_cols, N, X, ldx, D, ldd, beta != 0, c, ldc, scratch)
     else:
         gemm_full(True, False, K, n_cols, N, X, ldx, D, ldd, beta, c, ldc)
@@ -304,7 +301,8 @@ cdef void sequences_weight_grad(floating *X, int K, floating *D, int ldd,
                                 Py_ssize_t s1, int n_cols, floating *c, int ldc,
                                 float *scratch) noexcept nogil:
     """c (K x n_cols) = the sum over sequences s0 to s1 - 1, in order, of X_b^T D_b, X_b and
-    D_b the rows of sequence b's first lengths[b] steps (every B-th row from row b)."""
+    D_b the rows of sequence b's first lengths[b] steps (every B-th row from row b); scratch
+    as gradient_product's."""
     cdef floating beta = 0
     cdef Py_ssize_t b, row
     for b in range(s0, s1):
@@ -348,7 +346,10 @@ def weight_grad(floating[:, ::1] X, floating[:, ::1] D, floating[:, ::1] out,
     cdef floating[:, :, ::1] parts = np.empty((n_blocks - 1, K, n_cols), np.asarray(X).dtype)
     cdef floating *c
     cdef int threads = plan_threads(n_threads, n_blocks, <double>N * K * n_cols / n_blocks)
-    # one buffer per thread for the packed gradient, where gradient_product takes it
+    # The packed gradient, with a buffer per thread, in float32 from PACKED_GRADIENT_MIN_ROWS
+    # rows of out: 1.2 times faster than sgemm at 3200 x 64 x 256 on an AVX-512 machine.
+    # Fewer rows (a few input features; any in the AVX2 and baseline builds) and float64
+    # go to BLAS: for one feature (3200 x 256) sgemv took 52 us, the packed gradient 140.
     cdef bint packs = floating is float and K >= PACKED_GRADIENT_MIN_ROWS
     cdef float[:, ::1] scratch = np.empty(
         (threads, packed_size(PACKED_GRADIENT_DEPTH, n_cols) if packs else 1), np.float32)
@@ -361,12 +362,12 @@ def weight_grad(floating[:, ::1] X, floating[:, ::1] D, floating[:, ::1] out,
             sequences_weight_grad(&X[0, 0], <int>K, &D[0, d_col0], <int>D.shape[1],
                                   &lengths[0], B, block_start(block, B, n_blocks),
                                   block_start(block + 1, B, n_blocks), n_cols, c, <int>ldc,
-                                  &scratch[threadid(), 0])
+                                  &scratch[threadid(), 0] if packs else NULL)
         else:
             r0 = block_start(block, N, n_blocks)
             gradient_product(<int>K, n_cols, <int>(block_start(block + 1, N, n_blocks) - r0),
                              &X[r0, 0], <int>K, &D[r0, d_col0], <int>D.shape[1], <floating>0,
-                             c, <int>ldc, &scratch[threadid(), 0])
+                             c, <int>ldc, &scratch[threadid(), 0] if packs else NULL)
     if n_blocks == 1:
         return
     threads = plan_threads(n_threads, K, <double>n_blocks * n_cols)
