@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .cells._base import column_sums, kernel_array
+from .cells._base import PROJECTED_MAX_FEATURES, ProjectedInput, column_sums, kernel_array
 from .cells._compiled import kernels as _kernels
 from .cells._threads import single_threaded_blas
 
@@ -636,17 +636,27 @@ class Network:
         in original time, so ``H`` is ``[forward, backward]`` at every step.
         """
         n_samples, outputs, caches = inputs.shape[1], [], []
+        projected = (
+            self.cell.projects_input
+            and inputs.dtype == np.float32
+            and inputs.shape[-1] <= PROJECTED_MAX_FEATURES
+        )
         for d, direction in enumerate(directions):
-            XW = _affine(inputs.reshape(-1, inputs.shape[-1]), direction["W_x"], direction["b"])
-            XW = XW.reshape(inputs.shape[0], n_samples, -1)
-            if d:
-                XW = _reverse(XW, rev)
-            s0 = None if states0 is None else states0[d]
+            if projected:  # the kernel projects each step's rows where it reads them
+                XW = ProjectedInput(
+                    _reverse(inputs, rev) if d else inputs, direction["W_x"], direction["b"]
+                )
+            else:
+                XW = _affine(inputs.reshape(-1, inputs.shape[-1]), direction["W_x"], direction["b"])
+                XW = XW.reshape(inputs.shape[0], n_samples, -1)
+                if d:
+                    XW = _reverse(XW, rev)
+            s0, dtype = None if states0 is None else states0[d], direction["W_x"].dtype
             if s0 is None:
                 n_hidden = direction["W_h"].shape[0]
-                s0 = np.zeros((self.cell.n_states, n_samples, n_hidden), dtype=XW.dtype)
+                s0 = np.zeros((self.cell.n_states, n_samples, n_hidden), dtype=dtype)
             else:
-                s0 = np.asarray(s0, dtype=XW.dtype)
+                s0 = np.asarray(s0, dtype=dtype)
             if training:
                 H, cell_cache = self.cell.forward(direction, XW, s0, mask)
                 caches.append(cell_cache)

@@ -10,6 +10,7 @@ from .._validation import Flag
 from ._base import (
     Cell,
     column_sums,
+    forward_inputs,
     kernel_array,
     kernel_inputs,
     named_states,
@@ -82,6 +83,7 @@ class GRUCell(Cell):
     """
 
     n_gates = 3
+    projects_input = True
     _parameter_constraints = {**Cell._parameter_constraints, "reset_after": Flag()}
 
     def __init__(self, activation="tanh", reset_after=True):
@@ -106,7 +108,7 @@ class GRUCell(Cell):
     def _run(self, params, XW, state0, mask, training):
         """``(H, cache)`` as :meth:`forward` returns them; without ``training`` the kernel
         keeps one step of ``reset_term`` only, so the cache serves no backward."""
-        gates, W_h, mask = kernel_inputs(params["W_h"], XW, mask)
+        gates, W_h, mask, projection = forward_inputs(params["W_h"], XW, mask)
         n_timesteps, n_samples, n_fused = gates.shape
         H = np.empty((n_timesteps + 1, n_samples, n_fused // 3), dtype=gates.dtype)
         reset_term = np.empty((n_timesteps if training else 1, *H.shape[1:]), dtype=H.dtype)
@@ -114,7 +116,16 @@ class GRUCell(Cell):
         b_hn = kernel_array(params["b_hn"], gates.dtype) if self.reset_after else None
         code = ACTIVATION_CODES[self.activation]
         _kernels.gru_forward(
-            gates, W_h, b_hn, H, reset_term, mask, self.reset_after, code, training=training
+            gates,
+            W_h,
+            b_hn,
+            H,
+            reset_term,
+            mask,
+            self.reset_after,
+            code,
+            training=training,
+            **projection,
         )
         return H[1:], GRUCache(H, gates, reset_term, mask)
 

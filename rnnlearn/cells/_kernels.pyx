@@ -44,6 +44,12 @@ and runs the loop on each block of rows.
 Variable lengths. At each step the products cover a block's rows up to its last valid row,
 so a block sorted by length, longest first, costs its valid steps only.
 
+Input projection. A forward kernel reads each step's input projection XW[t] = x_t W_x + b,
+which the layer computes for the whole pass beforehand. Given the layer's input X (a few
+features) with W_x and b instead, it computes each block's rows of XW[t] just before step
+t (project_rows, with matmul's bits), where the step then finds them in cache: the whole
+projection is then never written to memory and read back.
+
 Row-major products go to column-major BLAS by computing the transposed problem:
 C = op(A) op(B) (row-major) is C^T = op(B)^T op(A)^T (column-major), i.e. swap the operands.
 """
@@ -283,6 +289,25 @@ cdef inline void matmul_block(floating *A, floating *B, Py_ssize_t ldb, bint tra
             <floating>(1 if bias != NULL else 0), &out[r0 * n], n, False)
 
 
+cdef inline void project_rows(floating *XW_t, const floating *X_t, const floating *W_x,
+                              const floating *b, Py_ssize_t F, Py_ssize_t G, Py_ssize_t r0,
+                              Py_ssize_t r1) noexcept nogil:
+    """Rows [r0, r1) of one step's input projection, XW_t = X_t @ W_x + b (X_t's rows F
+    apart, XW_t's G), with matmul's bits for them in float32: the bias, then one feature's
+    products added (outer_product), or each entry's chain of multiply-adds over the
+    features (unpacked_rows, as the packed product's). A forward kernel given its layer's
+    input computes the projection so, step by step, where it then reads it from cache."""
+    cdef Py_ssize_t row
+    for row in range(r0, r1):
+        copy_row(XW_t + row * G, b, G)
+    if floating is float:
+        if F > 1:
+            unpacked_rows(r1 - r0, G, F, X_t + r0 * F, F, W_x, G, 1, XW_t + r0 * G, G)
+            return
+    product(False, r1 - r0, G, F, <floating *>X_t + r0 * F, F, <floating *>W_x, G, NULL,
+            <floating>1, XW_t + r0 * G, G, False)
+
+
 cdef inline void gradient_product(int K, int n_cols, int N, floating *X, int ldx, floating *D,
                                   int ldd, floating beta, floating *c, int ldc,
                                   float *scratch) noexcept nogil:
@@ -441,6 +466,20 @@ cdef inline floating *ptr_or_null(floating[:, :, ::1] a) noexcept:
     if a is None or a.shape[0] == 0 or a.shape[1] == 0:
         return NULL
     return &a[0, 0, 0]
+
+
+cdef Py_ssize_t input_features(floating[:, :, ::1] X, floating[:, ::1] W_x, floating[::1] b,
+                               Py_ssize_t T, Py_ssize_t B, Py_ssize_t G) except -1:
+    """The features F of a forward kernel's layer input X (T, B, F), 0 without it; with
+    it, W_x must be (F, G) and b (G,), F at least 1."""
+    if X is None:
+        return 0
+    if W_x is None or b is None or X.shape[2] == 0:
+        raise ValueError("a projected input needs W_x, b and at least one feature")
+    expect_shape("X", X.shape, T, B, X.shape[2])
+    expect_shape("W_x", W_x.shape, X.shape[2], G)
+    expect_shape("b", b.shape, G)
+    return X.shape[2]
 
 
 def padded_rows(W, Py_ssize_t n_products):
@@ -605,42 +644,51 @@ cdef void lstm_step(floating *gates, floating *scratch, floating *W_h, Py_ssize_
             copy_row(h + row, h_prev + row, n_hidden)
 
 
-cdef void lstm_loop_forward(floating *XW, floating *scratch, floating *W_h, Py_ssize_t ldw,
-                            const float *packed, floating *H, floating *C, floating *cell_out,
-                            const floating *mask, Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden,
-                            Py_ssize_t r0, Py_ssize_t r1, bint training, int act,
-                            Activation *kind) noexcept nogil:
+cdef void lstm_loop_forward(floating *XW, const floating *X, const floating *W_x,
+                            const floating *b, Py_ssize_t F, floating *scratch, floating *W_h,
+                            Py_ssize_t ldw, const float *packed, floating *H, floating *C,
+                            floating *cell_out, const floating *mask, Py_ssize_t T, Py_ssize_t B,
+                            Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1, bint training,
+                            int act, Activation *kind) noexcept nogil:
     """Rows [r0, r1) over all steps: H[t+1] from H[t]; C and cell_out advance one step
-    per step when training and stay on their single step otherwise (see lstm_forward)."""
+    per step when training and stay on their single step otherwise (see lstm_forward). With
+    X, each step first projects its rows of X into XW (project_rows)."""
     cdef Py_ssize_t t, per_step = B * n_hidden
     cdef Py_ssize_t kept = per_step if training else 0
     for t in range(T):
+        if X != NULL:
+            project_rows(XW + t * B * 4 * n_hidden, X + t * B * F, W_x, b, F, 4 * n_hidden,
+                         r0, r1)
         lstm_step(XW + t * B * 4 * n_hidden, scratch, W_h, ldw, packed, H + t * per_step,
                   H + (t + 1) * per_step, C + t * kept, C + (t + 1) * kept, cell_out + t * kept,
                   mask, t, B, n_hidden, r0, r1, act, kind)
 
 
-cdef void lstm_rows_forward(floating *XW, floating *scratch, floating *W_h, Py_ssize_t ldw,
-                            const float *packed, floating *H, floating *C, floating *cell_out,
-                            const floating *mask, Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden,
-                            Py_ssize_t r0, Py_ssize_t r1, bint training, int act) noexcept nogil:
+cdef void lstm_rows_forward(floating *XW, const floating *X, const floating *W_x,
+                            const floating *b, Py_ssize_t F, floating *scratch, floating *W_h,
+                            Py_ssize_t ldw, const float *packed, floating *H, floating *C,
+                            floating *cell_out, const floating *mask, Py_ssize_t T, Py_ssize_t B,
+                            Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1, bint training,
+                            int act) noexcept nogil:
     """lstm_loop_forward, compiled for tanh alone or for any activation."""
     if act == ACT_TANH:
-        lstm_loop_forward(XW, scratch, W_h, ldw, packed, H, C, cell_out, mask, T, B, n_hidden,
-                          r0, r1, training, act, <TanhOnly*>NULL)
+        lstm_loop_forward(XW, X, W_x, b, F, scratch, W_h, ldw, packed, H, C, cell_out, mask, T,
+                          B, n_hidden, r0, r1, training, act, <TanhOnly*>NULL)
     else:
-        lstm_loop_forward(XW, scratch, W_h, ldw, packed, H, C, cell_out, mask, T, B, n_hidden,
-                          r0, r1, training, act, <AnyActivation*>NULL)
+        lstm_loop_forward(XW, X, W_x, b, F, scratch, W_h, ldw, packed, H, C, cell_out, mask, T,
+                          B, n_hidden, r0, r1, training, act, <AnyActivation*>NULL)
 
 
 def lstm_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::1] H,
                  floating[:, :, ::1] C, floating[:, :, ::1] cell_out,
                  floating[:, :, ::1] mask=None, int act=ACT_TANH, int n_threads=0,
-                 bint training=True):
+                 bint training=True, floating[:, :, ::1] X=None, floating[:, ::1] W_x=None,
+                 floating[::1] b=None):
     """LSTM forward over all steps, for training or for inference.
 
-    In: XW (T, B, 4n) input projection, with n = n_hidden; W_h (n, 4n); H[0], C[0] =
-    initial state.
+    In: XW (T, B, 4n) input projection, with n = n_hidden, or, given the layer's input X
+    (T, B, F) with W_x (F, 4n) and b (4n,), a buffer for it that each step fills (see
+    project_rows); W_h (n, 4n); H[0], C[0] = initial state.
     Out: XW = activated gates i, f, g, o; H[1:] (T+1, B, n) = h after each step (carried
     over padding). Training: C[1:] (T+1, B, n) = c after each step, cell_out (T, B, n) =
     act(c), as lstm_backward needs them. Inference (training=False): C (1, B, n) is c,
@@ -654,6 +702,7 @@ def lstm_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::
     expect_shape("cell_out", cell_out.shape, T if training else 1, B, n_hidden)
     if mask is not None:
         expect_shape("mask", mask.shape, T, B, 1)
+    cdef Py_ssize_t F = input_features(X, W_x, b, T, B, 4 * n_hidden)
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
@@ -665,7 +714,9 @@ def lstm_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::
     cdef floating[:, :, ::1] scratch = np.empty(
         (threads, count_blocks(B, n_blocks), 4 * n_hidden), np.asarray(XW).dtype)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
-        lstm_rows_forward(&XW[0, 0, 0], &scratch[threadid(), 0, 0], &W[0, 0], W.shape[1], packed,
+        lstm_rows_forward(&XW[0, 0, 0], &X[0, 0, 0] if F else NULL, &W_x[0, 0] if F else NULL,
+                          &b[0] if F else NULL, F,
+                          &scratch[threadid(), 0, 0], &W[0, 0], W.shape[1], packed,
                           &H[0, 0, 0], &C[0, 0, 0], &cell_out[0, 0, 0], m, T, B, n_hidden,
                           block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks),
                           training, act)
@@ -868,43 +919,54 @@ cdef void gru_step(floating *gates, floating *rec, floating *scratch, const floa
             zero_row(rec + b * n_hidden, n_hidden)
 
 
-cdef void gru_loop_forward(floating *XW, floating *scratch, floating *W_h,
+cdef void gru_loop_forward(floating *XW, const floating *X, const floating *W_x,
+                           const floating *b, Py_ssize_t F, floating *scratch, floating *W_h,
                            const float *packed, const float *packed_n, const floating *b_hn,
                            floating *H, floating *reset_term, const floating *mask, Py_ssize_t T,
                            Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1,
                            bint reset_after, bint training, int act,
                            Activation *kind) noexcept nogil:
     """Rows [r0, r1) over all steps: H[t+1] from H[t]; reset_term advances one step per
-    step when training and stays on its single step otherwise (see gru_forward)."""
+    step when training and stays on its single step otherwise (see gru_forward). With X,
+    each step first projects its rows of X into XW (project_rows)."""
     cdef Py_ssize_t t, per_step = B * n_hidden
     cdef Py_ssize_t kept = per_step if training else 0
     for t in range(T):
+        if X != NULL:
+            project_rows(XW + t * B * 3 * n_hidden, X + t * B * F, W_x, b, F, 3 * n_hidden,
+                         r0, r1)
         gru_step(XW + t * B * 3 * n_hidden, reset_term + t * kept, scratch, b_hn, W_h, packed,
                  packed_n, H + t * per_step, H + (t + 1) * per_step, mask, t, B, n_hidden, r0,
                  r1, reset_after, act, kind)
 
 
-cdef void gru_rows_forward(floating *XW, floating *scratch, floating *W_h,
+cdef void gru_rows_forward(floating *XW, const floating *X, const floating *W_x,
+                           const floating *b, Py_ssize_t F, floating *scratch, floating *W_h,
                            const float *packed, const float *packed_n, const floating *b_hn,
                            floating *H, floating *reset_term, const floating *mask, Py_ssize_t T,
                            Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0, Py_ssize_t r1,
                            bint reset_after, bint training, int act) noexcept nogil:
     """gru_loop_forward, compiled for tanh alone or for any activation."""
     if act == ACT_TANH:
-        gru_loop_forward(XW, scratch, W_h, packed, packed_n, b_hn, H, reset_term, mask, T, B,
-                         n_hidden, r0, r1, reset_after, training, act, <TanhOnly*>NULL)
+        gru_loop_forward(XW, X, W_x, b, F, scratch, W_h, packed, packed_n, b_hn, H, reset_term,
+                         mask, T, B, n_hidden, r0, r1, reset_after, training, act,
+                         <TanhOnly*>NULL)
     else:
-        gru_loop_forward(XW, scratch, W_h, packed, packed_n, b_hn, H, reset_term, mask, T, B,
-                         n_hidden, r0, r1, reset_after, training, act, <AnyActivation*>NULL)
+        gru_loop_forward(XW, X, W_x, b, F, scratch, W_h, packed, packed_n, b_hn, H, reset_term,
+                         mask, T, B, n_hidden, r0, r1, reset_after, training, act,
+                         <AnyActivation*>NULL)
 
 
 def gru_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn,
                 floating[:, :, ::1] H, floating[:, :, ::1] reset_term,
                 floating[:, :, ::1] mask=None, bint reset_after=True, int act=ACT_TANH,
-                int n_threads=0, bint training=True):
+                int n_threads=0, bint training=True, floating[:, :, ::1] X=None,
+                floating[:, ::1] W_x=None, floating[::1] b=None):
     """GRU forward over all steps, for training or for inference.
 
-    In: XW (T, B, 3n) input projection, with n = n_hidden; W_h (n, 3n); b_hn (n,)
+    In: XW (T, B, 3n) input projection, with n = n_hidden, or, given the layer's input X
+    (T, B, F) with W_x (F, 3n) and b (3n,), a buffer for it that each step fills (see
+    project_rows); W_h (n, 3n); b_hn (n,)
     (ignored, may be None, when reset_after=False); H[0] = initial state.
     Out: XW = activated gates r, z, n; H[1:] (T+1, B, n) = h after each step (carried
     over padding). Training: reset_term (T, B, n) = h_prev W_hn + b_hn (reset_after) or
@@ -922,6 +984,7 @@ def gru_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn
     expect_shape("reset_term", reset_term.shape, T if training else 1, B, n_hidden)
     if mask is not None:
         expect_shape("mask", mask.shape, T, B, 1)
+    cdef Py_ssize_t F = input_features(X, W_x, b, T, B, 3 * n_hidden)
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
@@ -939,7 +1002,9 @@ def gru_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn
     cdef floating[:, :, ::1] scratch = np.empty(
         (threads, count_blocks(B, n_blocks), 3 * n_hidden), np.asarray(XW).dtype)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
-        gru_rows_forward(&XW[0, 0, 0], &scratch[threadid(), 0, 0], &W_h[0, 0], pw, pn, bias,
+        gru_rows_forward(&XW[0, 0, 0], &X[0, 0, 0] if F else NULL, &W_x[0, 0] if F else NULL,
+                         &b[0] if F else NULL, F, &scratch[threadid(), 0, 0], &W_h[0, 0], pw, pn,
+                         bias,
                          &H[0, 0, 0], &reset_term[0, 0, 0], m, T, B, n_hidden,
                          block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks),
                          reset_after, training, act)
@@ -1147,35 +1212,44 @@ cdef void vanilla_step(floating *pre, floating *scratch, floating *W_h, const fl
             copy_row(h + row, h_prev + row, n_hidden)
 
 
-cdef void vanilla_loop_forward(floating *XW, floating *scratch, floating *W_h,
+cdef void vanilla_loop_forward(floating *XW, const floating *X, const floating *W_x,
+                               const floating *b, Py_ssize_t F, floating *scratch, floating *W_h,
                                const float *packed, floating *H, const floating *mask,
                                Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0,
                                Py_ssize_t r1, int act, Activation *kind) noexcept nogil:
-    """Rows [r0, r1) over all steps: H[t+1] from H[t]."""
+    """Rows [r0, r1) over all steps: H[t+1] from H[t]. With X, each step first projects
+    its rows of X into XW (project_rows)."""
     cdef Py_ssize_t t, per_step = B * n_hidden
     for t in range(T):
+        if X != NULL:
+            project_rows(XW + t * per_step, X + t * B * F, W_x, b, F, n_hidden, r0, r1)
         vanilla_step(XW + t * per_step, scratch, W_h, packed, H + t * per_step,
                      H + (t + 1) * per_step, mask, t, B, n_hidden, r0, r1, act, kind)
 
 
-cdef void vanilla_rows_forward(floating *XW, floating *scratch, floating *W_h,
+cdef void vanilla_rows_forward(floating *XW, const floating *X, const floating *W_x,
+                               const floating *b, Py_ssize_t F, floating *scratch, floating *W_h,
                                const float *packed, floating *H, const floating *mask,
                                Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_hidden, Py_ssize_t r0,
                                Py_ssize_t r1, int act) noexcept nogil:
     """vanilla_loop_forward, compiled for tanh alone or for any activation."""
     if act == ACT_TANH:
-        vanilla_loop_forward(XW, scratch, W_h, packed, H, mask, T, B, n_hidden, r0, r1, act,
-                             <TanhOnly*>NULL)
+        vanilla_loop_forward(XW, X, W_x, b, F, scratch, W_h, packed, H, mask, T, B, n_hidden,
+                             r0, r1, act, <TanhOnly*>NULL)
     else:
-        vanilla_loop_forward(XW, scratch, W_h, packed, H, mask, T, B, n_hidden, r0, r1, act,
-                             <AnyActivation*>NULL)
+        vanilla_loop_forward(XW, X, W_x, b, F, scratch, W_h, packed, H, mask, T, B, n_hidden,
+                             r0, r1, act, <AnyActivation*>NULL)
 
 
 def vanilla_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::1] H,
-                    floating[:, :, ::1] mask=None, int act=ACT_TANH, int n_threads=0):
+                    floating[:, :, ::1] mask=None, int act=ACT_TANH, int n_threads=0,
+                    floating[:, :, ::1] X=None, floating[:, ::1] W_x=None,
+                    floating[::1] b=None):
     """Vanilla forward over all steps, for training and inference alike.
 
-    In: XW (T, B, n) input projection, with n = n_hidden; W_h (n, n); H[0] = initial state.
+    In: XW (T, B, n) input projection, with n = n_hidden, or, given the layer's input X
+    (T, B, F) with W_x (F, n) and b (n,), a buffer for it that each step fills (see
+    project_rows); W_h (n, n); H[0] = initial state.
     Out: XW = pre-activations (input + recurrent product); H[1:] (T+1, B, n) = h after
     each step (carried over padding).
     """
@@ -1185,6 +1259,7 @@ def vanilla_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :,
     expect_shape("H", H.shape, T + 1, B, n_hidden)
     if mask is not None:
         expect_shape("mask", mask.shape, T, B, 1)
+    cdef Py_ssize_t F = input_features(X, W_x, b, T, B, n_hidden)
     if T == 0 or B == 0 or n_hidden == 0:
         return
     cdef floating *m = ptr_or_null(mask)
@@ -1195,7 +1270,9 @@ def vanilla_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :,
     cdef floating[:, :, ::1] scratch = np.empty(
         (threads, count_blocks(B, n_blocks), n_hidden), np.asarray(XW).dtype)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
-        vanilla_rows_forward(&XW[0, 0, 0], &scratch[threadid(), 0, 0], &W_h[0, 0], packed,
+        vanilla_rows_forward(&XW[0, 0, 0], &X[0, 0, 0] if F else NULL,
+                             &W_x[0, 0] if F else NULL, &b[0] if F else NULL, F,
+                             &scratch[threadid(), 0, 0], &W_h[0, 0], packed,
                              &H[0, 0, 0], m, T, B, n_hidden, block_start(k, B, n_blocks),
                              block_start(k + 1, B, n_blocks), act)
 

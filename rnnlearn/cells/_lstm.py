@@ -8,7 +8,14 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validation import Interval
-from ._base import Cell, kernel_array, kernel_inputs, named_states, valid_lengths
+from ._base import (
+    Cell,
+    forward_inputs,
+    kernel_array,
+    kernel_inputs,
+    named_states,
+    valid_lengths,
+)
 from ._compiled import ACTIVATION_CODES
 from ._compiled import kernels as _kernels
 
@@ -74,6 +81,7 @@ class LSTMCell(Cell):
 
     n_gates = 4
     n_states = 2
+    projects_input = True
     _parameter_constraints = {**Cell._parameter_constraints, "forget_bias": Interval(Real)}
 
     def __init__(self, activation="tanh", forget_bias=1.0):
@@ -97,14 +105,16 @@ class LSTMCell(Cell):
     def _run(self, params, XW, state0, mask, training):
         """``(H, cache)`` as :meth:`forward` returns them; without ``training`` the kernel
         keeps one step of ``C`` and ``cell_out`` only, so the cache serves no backward."""
-        gates, W_h, mask = kernel_inputs(params["W_h"], XW, mask)
+        gates, W_h, mask, projection = forward_inputs(params["W_h"], XW, mask)
         n_timesteps, n_samples, n_fused = gates.shape
         H = np.empty((n_timesteps + 1, n_samples, n_fused // 4), dtype=gates.dtype)
         C = np.empty((n_timesteps + 1 if training else 1, *H.shape[1:]), dtype=H.dtype)
         cell_out = np.empty((n_timesteps if training else 1, *H.shape[1:]), dtype=H.dtype)
         H[0], C[0] = state0[0], state0[1]
         code = ACTIVATION_CODES[self.activation]
-        _kernels.lstm_forward(gates, W_h, H, C, cell_out, mask, code, training=training)
+        _kernels.lstm_forward(
+            gates, W_h, H, C, cell_out, mask, code, training=training, **projection
+        )
         return H[1:], LSTMCache(H, C, gates, cell_out, mask)
 
     def backward(self, params, cache, dH, grads):

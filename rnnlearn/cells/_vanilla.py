@@ -6,7 +6,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._base import Cell, kernel_array, kernel_inputs, named_states, valid_lengths
+from ._base import (
+    Cell,
+    forward_inputs,
+    kernel_array,
+    kernel_inputs,
+    named_states,
+    valid_lengths,
+)
 from ._compiled import ACTIVATION_CODES
 from ._compiled import kernels as _kernels
 
@@ -56,16 +63,19 @@ class VanillaCell(Cell):
     RNNRegressor(cell=VanillaCell(activation='logistic'))
     """
 
+    projects_input = True
+
     def __init__(self, activation="tanh"):
         self.activation = activation
 
     def forward(self, params, XW, state0, mask=None):
         """Run the recurrence; see :meth:`Cell.forward`."""
-        XW, W_h, mask = kernel_inputs(params["W_h"], XW, mask)
+        XW, W_h, mask, projection = forward_inputs(params["W_h"], XW, mask)
         n_timesteps, n_samples, n_hidden = XW.shape
         H = np.empty((n_timesteps + 1, n_samples, n_hidden), dtype=XW.dtype)
         H[0] = state0[0]
-        _kernels.vanilla_forward(XW, W_h, H, mask, ACTIVATION_CODES[self.activation])
+        code = ACTIVATION_CODES[self.activation]
+        _kernels.vanilla_forward(XW, W_h, H, mask, code, **projection)
         return H[1:], VanillaCache(H, mask)
 
     def backward(self, params, cache, dH, grads):

@@ -1,0 +1,113 @@
+"""Input projections computed step by step inside the forward kernels (ProjectedInput)
+have the bits of the projection computed for the whole pass at once."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rnnlearn import RNNClassifier, RNNRegressor, _network
+from rnnlearn.activations import ACTIVATIONS
+from rnnlearn.cells import GRUCell, LSTMCell, VanillaCell
+from rnnlearn.cells._base import PROJECTED_MAX_FEATURES, ProjectedInput
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+    pytest.mark.filterwarnings("ignore::rnnlearn.exceptions.CollapseWarning"),  # 3 epochs
+]
+
+CELLS = {
+    "lstm": LSTMCell(),
+    "gru": GRUCell(),
+    "gru_cho": GRUCell(reset_after=False),
+    "vanilla": VanillaCell(),
+}
+
+
+def _outputs(cell, params, input_projection, state0, mask, dH):
+    """Everything a forward pass gives (H, the named states, prediction) and what the
+    backward pass computes from its cache; ``input_projection()`` makes a fresh ``XW``
+    (the kernels write their gates over it)."""
+    H, cache = cell.forward(params, input_projection(), state0, mask)
+    states = {name: value.copy() for name, value in cell.states(cache).items()}
+    grads = {name: np.zeros_like(value) for name, value in params.items()}
+    dXW, dstate0 = cell.backward(params, cache, dH, grads)
+    predicted = cell.predict(params, input_projection(), state0, mask)
+    recurrent = {name: grads[name] for name in grads if name not in ("W_x", "b")}
+    return {"H": H, **states, "predict": predicted, "dXW": dXW, "dstate0": dstate0, **recurrent}
+
+
+@pytest.mark.parametrize("kind", CELLS)
+@settings(max_examples=25, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 7), st.integers(1, 12), st.integers(1, 20)),
+    n_features=st.integers(1, PROJECTED_MAX_FEATURES),
+    masked=st.booleans(),
+    activation=st.sampled_from(sorted(ACTIVATIONS)),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_a_projected_input_has_the_bits_of_a_projected_pass(
+    kind, shape, n_features, masked, activation, seed
+):
+    n_timesteps, n_samples, n_hidden = shape
+    cell = CELLS[kind].set_params(activation=activation)
+    rng = np.random.RandomState(seed)
+    shapes = cell.param_shapes(n_features, n_hidden)
+    params = {name: np.empty(size) for name, size in shapes.items()}
+    cell.init_params(params, rng)
+    params = {
+        name: (v + 0.3 * rng.standard_normal(v.shape)).astype(np.float32)
+        for name, v in params.items()
+    }
+    X = rng.standard_normal((n_timesteps, n_samples, n_features)).astype(np.float32)
+    state0 = rng.standard_normal((cell.n_states, n_samples, n_hidden)).astype(np.float32)
+    dH = rng.standard_normal((n_timesteps, n_samples, n_hidden)).astype(np.float32)
+    mask = None
+    if masked:
+        lengths = rng.randint(0, n_timesteps + 1, size=n_samples)
+        mask = (np.arange(n_timesteps)[:, None] < lengths)[:, :, None].astype(np.float32)
+    XW = _network._affine(X.reshape(-1, n_features), params["W_x"], params["b"])
+    XW = XW.reshape(n_timesteps, n_samples, -1)
+    whole = _outputs(cell, params, XW.copy, state0, mask, dH)
+    stepwise = _outputs(
+        cell, params, lambda: ProjectedInput(X, params["W_x"], params["b"]), state0, mask, dH
+    )
+    assert whole.keys() == stepwise.keys()
+    for name, value in whole.items():
+        assert np.array_equal(stepwise[name], value, equal_nan=True), name
+
+
+def _ragged(n_samples=24, n_timesteps=9, n_features=2, seed=0):
+    """Sequences of 3 to n_timesteps steps (a list of arrays) and their sums."""
+    rng = np.random.RandomState(seed)
+    lengths = rng.randint(3, n_timesteps + 1, size=n_samples)
+    X = [rng.normal(size=(length, n_features)) for length in lengths]
+    return X, np.array([x.sum() for x in X])
+
+
+@pytest.mark.parametrize("cell", ["vanilla", "gru", "lstm"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_fits_with_projected_inputs_equal_fits_with_projected_passes(
+    cell, bidirectional, monkeypatch
+):
+    """Two features: the kernels project each step; with the limit at 0 the layer projects
+    whole passes. Fits (two layers, dropout, ragged sequences) and predictions agree."""
+    X, y = _ragged()
+    labels = (y > np.median(y)).astype(int)
+    runs = []
+    for limit in (PROJECTED_MAX_FEATURES, 0):
+        monkeypatch.setattr(_network, "PROJECTED_MAX_FEATURES", limit)
+        options = dict(
+            cell=cell,
+            hidden_layer_sizes=(6, 5),
+            bidirectional=bidirectional,
+            dropout=0.2,
+            batch_size=8,
+            max_iter=3,
+            random_state=0,
+        )
+        regressor = RNNRegressor(**options).fit(X, y)
+        classifier = RNNClassifier(**options).fit(X, labels)
+        runs.append([regressor.predict(X), classifier.predict_proba(X), regressor._params])
+    for stepwise, whole in zip(*runs, strict=True):
+        assert np.array_equal(stepwise, whole)
