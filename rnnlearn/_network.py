@@ -755,8 +755,7 @@ class Network:
         n_hidden = head_input.shape[-1]
         d_raw = kernel_array(np.asarray(d_raw), dtype)
         d_flat = d_raw.reshape(-1, d_raw.shape[-1])
-        _weight_grad(head_input.reshape(-1, n_hidden), d_flat, grads["W"])
-        column_sums(d_flat, grads["b"])
+        _affine_grads(head_input.reshape(-1, n_hidden), d_flat, grads["W"], grads["b"])
         d_head_input = _matmul(d_flat, head["W"], transpose_b=True).reshape(
             d_raw.shape[:-1] + (n_hidden,)
         )
@@ -802,8 +801,7 @@ class Network:
                 dXW = _reverse(dXW, rev)  # the permutation is its own inverse
             dstate0.append(dh0)
             dXW_flat = dXW.reshape(-1, dXW.shape[-1])
-            _weight_grad(inputs_flat, dXW_flat, direction_grads["W_x"])
-            column_sums(dXW_flat, direction_grads["b"])
+            _affine_grads(inputs_flat, dXW_flat, direction_grads["W_x"], direction_grads["b"])
             if input_gradient:
                 part = _matmul(dXW_flat, direction["W_x"], transpose_b=True).reshape(inputs.shape)
                 d_inputs = part if d_inputs is None else d_inputs + part
@@ -964,6 +962,24 @@ def _kernel_ready(weights):
     """``weights`` (name -> array) with each array as the kernels take it (see
     :func:`~.cells._base.kernel_array`): itself, or a copy if it is read-only."""
     return {name: kernel_array(value) for name, value in weights.items()}
+
+
+def _affine_grads(X, D, out_W, out_b):
+    """The gradients of :func:`_affine`'s weights (``X^T D``) and bias (``D``'s column
+    sums) from that of its output, ``D``: for an ``X`` of a few columns (a layer's input
+    features) in one pass over ``D`` (``input_grads``), else a weight gradient and
+    :func:`column_sums`. Both give the bias :func:`column_sums`'s bits."""
+    one_pass = (
+        X.shape[1] <= PROJECTED_MAX_FEATURES
+        and D.shape[1] > 1
+        and D.dtype == out_b.dtype
+        and D.flags.c_contiguous
+    )
+    if one_pass:
+        _kernels.input_grads(kernel_array(X, D.dtype), kernel_array(D), out_W, out_b)
+    else:
+        _weight_grad(X, D, out_W)
+        column_sums(D, out_b)
 
 
 def _weight_grad(X, D, out):

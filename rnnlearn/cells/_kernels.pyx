@@ -416,6 +416,32 @@ def column_sums(floating[:, ::1] D, floating[::1] out, Py_ssize_t col0=0):
             add_row(&out[0], &D[i, col0], n)
 
 
+def input_grads(floating[:, ::1] X, floating[:, ::1] D, floating[:, ::1] out_W,
+                floating[::1] out_b):
+    """out_W = X^T @ D and out_b = the column sums of D, in one pass over D: the input
+    weights' and the bias's gradients of a layer whose input X (N, F) has a few features,
+    from its projection's gradient D (N, G). Each entry of out_W is one chain of
+    multiply-adds over the rows in order, and out_b is column_sums's (NumPy's sum bit for
+    bit), where weight_grad and column_sums would read D once each."""
+    cdef Py_ssize_t N = D.shape[0], G = D.shape[1], F = X.shape[1], i, f, j
+    if X.shape[0] != N or out_W.shape[0] != F or out_W.shape[1] != G or out_b.shape[0] != G:
+        raise ValueError("input_grads: inconsistent shapes")
+    if G == 0:
+        return
+    cdef floating x
+    cdef floating *row
+    with nogil:
+        zero_row(&out_b[0], G)
+        for f in range(F):
+            zero_row(&out_W[f, 0], G)
+        for i in range(N):
+            add_row(&out_b[0], &D[i, 0], G)
+            for f in range(F):
+                x, row = X[i, f], &out_W[f, 0]
+                for j in range(G):
+                    row[j] += x * D[i, j]
+
+
 cdef inline bint is_valid(const floating *mask, Py_ssize_t t, Py_ssize_t b,
                           Py_ssize_t B) noexcept nogil:
     """Whether step t of row b is a valid step (mask[t, b, 0] != 0; no mask: always).

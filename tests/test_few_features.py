@@ -1,5 +1,6 @@
-"""Input projections computed step by step inside the forward kernels (ProjectedInput)
-have the bits of the projection computed for the whole pass at once."""
+"""A layer input of a few features: the forward kernels project it step by step
+(ProjectedInput) with the bits of a projection of the whole pass, and the backward pass
+takes its weights' and bias's gradients in one pass (input_grads)."""
 
 import numpy as np
 import pytest
@@ -9,7 +10,8 @@ from hypothesis import strategies as st
 from rnnlearn import RNNClassifier, RNNRegressor, _network
 from rnnlearn.activations import ACTIVATIONS
 from rnnlearn.cells import GRUCell, LSTMCell, VanillaCell
-from rnnlearn.cells._base import PROJECTED_MAX_FEATURES, ProjectedInput
+from rnnlearn.cells._base import PROJECTED_MAX_FEATURES, ProjectedInput, column_sums
+from rnnlearn.cells._compiled import kernels as _kernels
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
@@ -111,3 +113,27 @@ def test_fits_with_projected_inputs_equal_fits_with_projected_passes(
         runs.append([regressor.predict(X), classifier.predict_proba(X), regressor._params])
     for stepwise, whole in zip(*runs, strict=True):
         assert np.array_equal(stepwise, whole)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=st.tuples(
+        st.integers(0, 300), st.integers(0, PROJECTED_MAX_FEATURES), st.integers(2, 40)
+    ),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_input_grads_are_the_weight_gradient_and_the_bias_column_sums(shape, dtype, seed):
+    n_rows, n_features, n_columns = shape
+    rng = np.random.RandomState(seed)
+    X = rng.standard_normal((n_rows, n_features)).astype(dtype)
+    D = rng.standard_normal((n_rows, n_columns)).astype(dtype)
+    out_W = np.full((n_features, n_columns), np.nan, dtype)
+    out_b = np.full(n_columns, np.nan, dtype)
+    _kernels.input_grads(X, D, out_W, out_b)
+    bias = np.empty_like(out_b)
+    column_sums(D, bias)
+    assert np.array_equal(out_b, bias)  # NumPy's sum, bit for bit
+    want = X.astype(np.float64).T @ D.astype(np.float64)
+    tolerance = {np.float32: 1e-5, np.float64: 1e-12}[dtype] * max(1, n_rows)
+    np.testing.assert_allclose(out_W, want, rtol=0, atol=tolerance)
