@@ -74,6 +74,8 @@ cdef extern from "_packed_product.h":
                         const float *packed, int accumulate, float *c, ptrdiff_t ldc,
                         int descending) noexcept nogil
     const ptrdiff_t PACKED_TILE, PACKED_GRADIENT_DEPTH, PACKED_GRADIENT_MIN_ROWS
+    void one_feature_rows(ptrdiff_t m, ptrdiff_t n, const float *x, const float *w,
+                          const float *b, float *c, ptrdiff_t ldc) noexcept nogil
     void unpacked_rows(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
                        const float *b, ptrdiff_t ldb, int accumulate, float *c,
                        ptrdiff_t ldc) noexcept nogil
@@ -293,11 +295,16 @@ cdef inline void project_rows(floating *XW_t, const floating *X_t, const floatin
                               const floating *b, Py_ssize_t F, Py_ssize_t G, Py_ssize_t r0,
                               Py_ssize_t r1) noexcept nogil:
     """Rows [r0, r1) of one step's input projection, XW_t = X_t @ W_x + b (X_t's rows F
-    apart, XW_t's G), with matmul's bits for them in float32: the bias, then one feature's
-    products added (outer_product), or each entry's chain of multiply-adds over the
-    features (unpacked_rows, as the packed product's). A forward kernel given its layer's
-    input computes the projection so, step by step, where it then reads it from cache."""
+    apart, XW_t's G), with matmul's bits for them in float32: one feature's products
+    rounded, then added to the bias (one_feature_rows, in one pass a row, as outer_product),
+    or each entry's chain of multiply-adds over the features from the bias (unpacked_rows,
+    as the packed product's). A forward kernel given its layer's input computes the
+    projection so, step by step, where it then reads it from cache."""
     cdef Py_ssize_t row
+    if floating is float:
+        if F == 1:
+            one_feature_rows(r1 - r0, G, X_t + r0, W_x, b, XW_t + r0 * G, G)
+            return
     for row in range(r0, r1):
         copy_row(XW_t + row * G, b, G)
     if floating is float:

@@ -245,6 +245,34 @@ static void unpacked_rows(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a,
         }
 }
 
+/* Functions whose sums must round each product first, as BLAS does in a sum of one term:
+ * the compiler must not join a product and a sum into a fused multiply-add (GCC and Clang
+ * would by default; MSVC does not). */
+#if defined(__clang__)
+#define NO_CONTRACTION
+#define NO_CONTRACTION_BODY _Pragma("clang fp contract(off)")
+#elif defined(__GNUC__)
+#define NO_CONTRACTION __attribute__((optimize("fp-contract=off")))
+#define NO_CONTRACTION_BODY
+#else
+#define NO_CONTRACTION
+#define NO_CONTRACTION_BODY
+#endif
+
+/* C[:m, :n] = x[:m] (x) w + b, an input projection of one feature, C's rows ldc apart: each
+ * product x[r] * w[j] rounded, then added to b[j], as BLAS (and the kernels' outer_product)
+ * compute a sum of one term, in one pass over each row. */
+static NO_CONTRACTION void one_feature_rows(ptrdiff_t m, ptrdiff_t n, const float *x,
+                                            const float *w, const float *b, float *c,
+                                            ptrdiff_t ldc)
+{
+    NO_CONTRACTION_BODY
+    ptrdiff_t r, j;
+    for (r = 0; r < m; r++)
+        for (j = 0; j < n; j++)
+            c[r * ldc + j] = b[j] + x[r] * w[j];
+}
+
 /* Rows of B that packed_gradient packs at a time; its scratch holds packed_size(
  * PACKED_GRADIENT_DEPTH, n) floats. */
 #define PACKED_GRADIENT_DEPTH 256
