@@ -15,6 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from rnnlearn import GRUCell, LSTMCell, RNNRegressor, VanillaCell
 from rnnlearn.activations import ACTIVATIONS
+from rnnlearn.cells import _compiled
 from rnnlearn.cells._base import column_sums
 from rnnlearn.cells._compiled import ACTIVATION_CODES, runnable_builds
 from rnnlearn.cells._compiled import kernels as _kernels
@@ -290,6 +291,13 @@ def test_the_widest_runnable_build_is_loaded():
     if "RNNLEARN_KERNELS" not in os.environ:
         assert _kernels.__name__.endswith(("_kernels", f"_kernels_{builds[0]}"))
         assert builds[0] == "baseline" or _kernels.__name__.endswith(builds[0])
+
+
+def test_a_checkout_without_compiled_kernels_says_how_to_build_them(monkeypatch):
+    monkeypatch.delenv("RNNLEARN_KERNELS", raising=False)
+    monkeypatch.setattr(_compiled, "_runnable", lambda: iter([("baseline", None)]))
+    with pytest.raises(ImportError, match="not built.*build_ext --inplace"):
+        _compiled._load()
 
 
 @pytest.mark.skipif("RNNLEARN_KERNELS" in os.environ, reason="already runs one forced build")

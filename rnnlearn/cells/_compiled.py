@@ -69,7 +69,13 @@ def _load():
         if forced not in BUILDS:
             raise ImportError(f"RNNLEARN_KERNELS must be one of {sorted(BUILDS)}; got {forced!r}.")
         return _import(forced)
-    return next(module for _, module in _runnable() if module is not None)
+    module = next((module for _, module in _runnable() if module is not None), None)
+    if module is None:  # a source checkout whose extension was never compiled
+        raise ImportError(
+            "rnnlearn's compiled kernels are not built. Install rnnlearn with pip, or in a "
+            "source checkout run `python setup.py build_ext --inplace`."
+        )
+    return module
 
 
 kernels = _load()
