@@ -966,9 +966,9 @@ def _kernel_ready(weights):
 
 def _affine_grads(X, D, out_W, out_b):
     """The gradients of :func:`_affine`'s weights (``X^T D``) and bias (``D``'s column
-    sums) from that of its output, ``D``: for an ``X`` of a few columns (a layer's input
-    features) in one pass over ``D`` (``input_grads``), else a weight gradient and
-    :func:`column_sums`. Both give the bias :func:`column_sums`'s bits."""
+    sums) from that of its output, ``D``: for an ``X`` of at most ``PROJECTED_MAX_FEATURES``
+    columns (one input feature) in one pass over ``D`` (``input_grads``), else a weight
+    gradient and :func:`column_sums`. Both give the bias :func:`column_sums`'s bits."""
     one_pass = (
         X.shape[1] <= PROJECTED_MAX_FEATURES
         and D.shape[1] > 1

@@ -1,4 +1,4 @@
-"""A layer input of a few features: the forward kernels project it step by step
+"""A layer input of one feature: the forward kernels project it step by step
 (ProjectedInput) with the bits of a projection of the whole pass, and the backward pass
 takes its weights' and bias's gradients in one pass (input_grads)."""
 
@@ -43,7 +43,7 @@ def _outputs(cell, params, input_projection, state0, mask, dH):
 @settings(max_examples=25, deadline=None)
 @given(
     shape=st.tuples(st.integers(1, 7), st.integers(1, 12), st.integers(1, 20)),
-    n_features=st.integers(1, PROJECTED_MAX_FEATURES),
+    n_features=st.integers(1, 8),  # the kernels take any number
     masked=st.booleans(),
     activation=st.sampled_from(sorted(ACTIVATIONS)),
     seed=st.integers(0, 2**31 - 1),
@@ -79,7 +79,7 @@ def test_a_projected_input_has_the_bits_of_a_projected_pass(
         assert np.array_equal(stepwise[name], value, equal_nan=True), name
 
 
-def _ragged(n_samples=24, n_timesteps=9, n_features=2, seed=0):
+def _ragged(n_samples=24, n_timesteps=9, n_features=PROJECTED_MAX_FEATURES, seed=0):
     """Sequences of 3 to n_timesteps steps (a list of arrays) and their sums."""
     rng = np.random.RandomState(seed)
     lengths = rng.randint(3, n_timesteps + 1, size=n_samples)
@@ -89,37 +89,35 @@ def _ragged(n_samples=24, n_timesteps=9, n_features=2, seed=0):
 
 @pytest.mark.parametrize("cell", ["vanilla", "gru", "lstm"])
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_fits_with_projected_inputs_equal_fits_with_projected_passes(
+def test_networks_predict_from_projected_inputs_as_from_projected_passes(
     cell, bidirectional, monkeypatch
 ):
-    """Two features: the kernels project each step; with the limit at 0 the layer projects
-    whole passes. Fits (two layers, dropout, ragged sequences) and predictions agree."""
+    """One feature: the kernels project each step (the reverse direction from the reversed
+    input); with the limit at 0 the layer projects whole passes. Two layers (the second
+    projected whole), ragged sequences: the same predictions, bit for bit."""
     X, y = _ragged()
     labels = (y > np.median(y)).astype(int)
+    options = dict(
+        cell=cell,
+        hidden_layer_sizes=(6, 5),
+        bidirectional=bidirectional,
+        batch_size=8,
+        max_iter=2,
+        random_state=0,
+    )
+    regressor = RNNRegressor(**options).fit(X, y)
+    classifier = RNNClassifier(**options).fit(X, labels)
     runs = []
     for limit in (PROJECTED_MAX_FEATURES, 0):
         monkeypatch.setattr(_network, "PROJECTED_MAX_FEATURES", limit)
-        options = dict(
-            cell=cell,
-            hidden_layer_sizes=(6, 5),
-            bidirectional=bidirectional,
-            dropout=0.2,
-            batch_size=8,
-            max_iter=3,
-            random_state=0,
-        )
-        regressor = RNNRegressor(**options).fit(X, y)
-        classifier = RNNClassifier(**options).fit(X, labels)
-        runs.append([regressor.predict(X), classifier.predict_proba(X), regressor._params])
+        runs.append([regressor.predict(X), classifier.predict_proba(X)])
     for stepwise, whole in zip(*runs, strict=True):
         assert np.array_equal(stepwise, whole)
 
 
 @settings(max_examples=40, deadline=None)
 @given(
-    shape=st.tuples(
-        st.integers(0, 300), st.integers(0, PROJECTED_MAX_FEATURES), st.integers(2, 40)
-    ),
+    shape=st.tuples(st.integers(0, 300), st.integers(0, 8), st.integers(2, 40)),
     dtype=st.sampled_from([np.float32, np.float64]),
     seed=st.integers(0, 2**31 - 1),
 )

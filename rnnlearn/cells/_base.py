@@ -30,7 +30,7 @@ class Cell(ConstrainedHyperparameters, BaseEstimator, ABC):
     layer input with single matrix products.
 
     The built-in cells also take, in place of ``XW``, a :class:`ProjectedInput`: the layer's
-    float32 input of a few features with ``W_x`` and ``b``, whose projection their kernels
+    float32 input of one feature with ``W_x`` and ``b``, whose projection their kernels
     compute step by step, with the same bits (``projects_input`` is true for them and false
     by default; a subclass that replaces their ``forward`` sets it back to false).
 
@@ -208,13 +208,17 @@ def _orthogonal(n, rng):
     return q * np.sign(np.diag(r))
 
 
-PROJECTED_MAX_FEATURES = 8
-"""Input features up to which a layer hands the built-in cells a :class:`ProjectedInput`.
+PROJECTED_MAX_FEATURES = 1
+"""Input features up to which a layer hands the built-in cells a :class:`ProjectedInput`
+and forms its input weights' and bias's gradients in one pass (``input_grads``).
 
-With so few features the projection ``X @ W_x + b`` of a whole pass costs little
-arithmetic but writes its ``(n_timesteps, n_samples, n_gates * n_hidden)`` result to memory
-and the kernel reads it back a step at a time: a one-feature default ``RNNClassifier``
-spent 4 % of an OSULeaf epoch there. Computed at each step, the step's rows stay in cache."""
+With one feature the projection ``X @ W_x + b`` of a whole pass costs little arithmetic but
+writes its ``(n_timesteps, n_samples, n_gates * n_hidden)`` result to memory and the kernel
+reads it back a step at a time: a default ``RNNClassifier`` spent 4 % of an OSULeaf epoch
+there. Computed at each step, the step's rows stay in cache, and forward passes took 3 to
+9 % less time. With two features the whole pass's packed product was faster (forward 6 to
+15 % slower step by step, ``benchmarks/ab_kernels.py --features 2``), so the limit is one;
+the kernels take any number."""
 
 
 class ProjectedInput(NamedTuple):

@@ -426,7 +426,7 @@ def column_sums(floating[:, ::1] D, floating[::1] out, Py_ssize_t col0=0):
 def input_grads(floating[:, ::1] X, floating[:, ::1] D, floating[:, ::1] out_W,
                 floating[::1] out_b):
     """out_W = X^T @ D and out_b = the column sums of D, in one pass over D: the input
-    weights' and the bias's gradients of a layer whose input X (N, F) has a few features,
+    weights' and the bias's gradients of a layer whose input X (N, F) has few features,
     from its projection's gradient D (N, G). Each entry of out_W is one chain of
     multiply-adds over the rows in order, and out_b is column_sums's (NumPy's sum bit for
     bit), where weight_grad and column_sums would read D once each."""
