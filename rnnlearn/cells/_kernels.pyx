@@ -45,10 +45,10 @@ Variable lengths. At each step the products cover a block's rows up to its last 
 so a block sorted by length, longest first, costs its valid steps only.
 
 Input projection. A forward kernel reads each step's input projection XW[t] = x_t W_x + b,
-which the layer computes for the whole pass beforehand. Given the layer's input X (a few
-features) with W_x and b instead, it computes each block's rows of XW[t] just before step
-t (project_rows, with matmul's bits), where the step then finds them in cache: the whole
-projection is then never written to memory and read back.
+which the layer computes for the whole pass beforehand. Given the layer's input X with W_x
+and b instead (the layer does so for one feature), it computes each block's rows of XW[t]
+just before step t (project_rows, with matmul's bits), where the step then finds them in
+cache: the whole projection is then never written to memory and read back.
 
 Row-major products go to column-major BLAS by computing the transposed problem:
 C = op(A) op(B) (row-major) is C^T = op(B)^T op(A)^T (column-major), i.e. swap the operands.
@@ -307,10 +307,9 @@ cdef inline void project_rows(floating *XW_t, const floating *X_t, const floatin
             return
     for row in range(r0, r1):
         copy_row(XW_t + row * G, b, G)
-    if floating is float:
-        if F > 1:
-            unpacked_rows(r1 - r0, G, F, X_t + r0 * F, F, W_x, G, 1, XW_t + r0 * G, G)
-            return
+    if floating is float:  # F > 1
+        unpacked_rows(r1 - r0, G, F, X_t + r0 * F, F, W_x, G, 1, XW_t + r0 * G, G)
+        return
     product(False, r1 - r0, G, F, <floating *>X_t + r0 * F, F, <floating *>W_x, G, NULL,
             <floating>1, XW_t + r0 * G, G, False)
 
