@@ -47,8 +47,9 @@ so a block sorted by length, longest first, costs its valid steps only.
 Input projection. A forward kernel reads each step's input projection XW[t] = x_t W_x + b,
 which the layer computes for the whole pass beforehand. Given the layer's input X with W_x
 and b instead (the layer does so for one feature), it computes each block's rows of XW[t]
-just before step t (project_rows, with matmul's bits), where the step then finds them in
-cache: the whole projection is then never written to memory and read back.
+that are still running just before step t (project_rows, with matmul's bits), where the
+step then finds them in cache: the whole projection is then never written to memory and
+read back. (Padding rows after them are left as they are: no pass reads them.)
 
 Row-major products go to column-major BLAS by computing the transposed problem:
 C = op(A) op(B) (row-major) is C^T = op(B)^T op(A)^T (column-major), i.e. swap the operands.
@@ -278,8 +279,13 @@ cdef inline void matmul_block(floating *A, floating *B, Py_ssize_t ldb, bint tra
                               Py_ssize_t r1) noexcept nogil:
     """Rows r0 to r1 of matmul's out (n columns) = A (k columns) @ op(B) (B's rows ldb
     long, or packed; a float32 B that matmul left unpacked is read in place by
-    unpacked_rows), plus bias on every row if not NULL."""
+    unpacked_rows), plus bias on every row if not NULL. In float32 one column of A with a
+    bias runs one_feature_rows: one pass a row, outer_product's bits."""
     cdef Py_ssize_t row
+    if floating is float:
+        if k == 1 and bias != NULL and not transpose_b:
+            one_feature_rows(r1 - r0, n, &A[r0], B, bias, &out[r0 * n], n)
+            return
     if bias != NULL:
         for row in range(r0, r1):
             copy_row(&out[row * n], bias, n)
@@ -295,23 +301,12 @@ cdef inline void project_rows(floating *XW_t, const floating *X_t, const floatin
                               const floating *b, Py_ssize_t F, Py_ssize_t G, Py_ssize_t r0,
                               Py_ssize_t r1) noexcept nogil:
     """Rows [r0, r1) of one step's input projection, XW_t = X_t @ W_x + b (X_t's rows F
-    apart, XW_t's G), with matmul's bits for them in float32: one feature's products
-    rounded, then added to the bias (one_feature_rows, in one pass a row, as outer_product),
-    or each entry's chain of multiply-adds over the features from the bias (unpacked_rows,
-    as the packed product's). A forward kernel given its layer's input computes the
-    projection so, step by step, where it then reads it from cache."""
-    cdef Py_ssize_t row
-    if floating is float:
-        if F == 1:
-            one_feature_rows(r1 - r0, G, X_t + r0, W_x, b, XW_t + r0 * G, G)
-            return
-    for row in range(r0, r1):
-        copy_row(XW_t + row * G, b, G)
-    if floating is float:  # F > 1
-        unpacked_rows(r1 - r0, G, F, X_t + r0 * F, F, W_x, G, 1, XW_t + r0 * G, G)
-        return
-    product(False, r1 - r0, G, F, <floating *>X_t + r0 * F, F, <floating *>W_x, G, NULL,
-            <floating>1, XW_t + r0 * G, G, False)
+    apart, XW_t's G): matmul's block of those rows, with W_x read in place (one feature in
+    one pass a row, several as the packed product's chains), so each row has the bits of
+    the whole pass's projection. A forward kernel given its layer's input computes the
+    projection so, for the rows still running at the step, where it then reads it from
+    cache."""
+    matmul_block(<floating *>X_t, <floating *>W_x, G, False, NULL, b, XW_t, G, F, r0, r1)
 
 
 cdef inline void gradient_product(int K, int n_cols, int N, floating *X, int ldx, floating *D,
@@ -690,7 +685,7 @@ cdef void lstm_loop_forward(floating *XW, const floating *X, const floating *W_x
     for t in range(T):
         if X != NULL:
             project_rows(XW + t * B * 4 * n_hidden, X + t * B * F, W_x, b, F, 4 * n_hidden,
-                         r0, r1)
+                         r0, r0 + active_rows(mask, t, B, r0, r1))
         lstm_step(XW + t * B * 4 * n_hidden, scratch, W_h, ldw, packed, H + t * per_step,
                   H + (t + 1) * per_step, C + t * kept, C + (t + 1) * kept, cell_out + t * kept,
                   mask, t, B, n_hidden, r0, r1, act, kind)
@@ -966,7 +961,7 @@ cdef void gru_loop_forward(floating *XW, const floating *X, const floating *W_x,
     for t in range(T):
         if X != NULL:
             project_rows(XW + t * B * 3 * n_hidden, X + t * B * F, W_x, b, F, 3 * n_hidden,
-                         r0, r1)
+                         r0, r0 + active_rows(mask, t, B, r0, r1))
         gru_step(XW + t * B * 3 * n_hidden, reset_term + t * kept, scratch, b_hn, W_h, packed,
                  packed_n, H + t * per_step, H + (t + 1) * per_step, mask, t, B, n_hidden, r0,
                  r1, reset_after, act, kind)
@@ -1254,7 +1249,8 @@ cdef void vanilla_loop_forward(floating *XW, const floating *X, const floating *
     cdef Py_ssize_t t, per_step = B * n_hidden
     for t in range(T):
         if X != NULL:
-            project_rows(XW + t * per_step, X + t * B * F, W_x, b, F, n_hidden, r0, r1)
+            project_rows(XW + t * per_step, X + t * B * F, W_x, b, F, n_hidden, r0,
+                         r0 + active_rows(mask, t, B, r0, r1))
         vanilla_step(XW + t * per_step, scratch, W_h, packed, H + t * per_step,
                      H + (t + 1) * per_step, mask, t, B, n_hidden, r0, r1, act, kind)
 
