@@ -1417,34 +1417,35 @@ def vanilla_backward(floating[:, :, ::1] H, floating[:, ::1] W_h, floating[:, :,
 # Max pooling over the steps
 # ----------------------------------------------------------------------------------------
 
+cdef inline void max_row(row_in h, row_out maximum, Py_ssize_t *step, Py_ssize_t t,
+                         Py_ssize_t U) noexcept nogil:
+    """Step t's states h into one sequence's running maximum and its step (see max_steps).
+    Branch-free (a select rather than a jump), so it runs on vectors."""
+    cdef Py_ssize_t j
+    cdef bint taken
+    for j in range(U):
+        taken = (h[j] > maximum[j]) | ((h[j] != h[j]) & (maximum[j] == maximum[j]))
+        step[j] = t if taken else step[j]
+        maximum[j] = h[j] if taken else maximum[j]
+
+
 def max_steps(floating[:, :, ::1] H, const Py_ssize_t[::1] lengths=None):
     """(maximum, step), each (1, B, U): for each sequence b and unit j, the largest of
     H[t, b, j] over the valid steps t < lengths[b] (every step without lengths; -inf and
     step 0 for none) and the first step that holds it; a NaN state is the maximum from the
     first one on. One pass over H in memory order, where NumPy's argmax over the time axis
-    copies H to make that axis contiguous; each row's update is branch-free (a select
-    rather than a jump), so it runs on vectors."""
-    cdef Py_ssize_t T = H.shape[0], B = H.shape[1], U = H.shape[2], t, b, j, n_steps
+    copies H to make that axis contiguous."""
+    cdef Py_ssize_t T = H.shape[0], B = H.shape[1], U = H.shape[2], t, b
     if lengths is not None and lengths.shape[0] != B:
         raise ValueError("max_steps: inconsistent shapes")
     maximum = np.full((1, B, U), -np.inf, np.asarray(H).dtype)
     top = np.zeros((1, B, U), np.intp)
     cdef floating[:, :, ::1] m = maximum
     cdef Py_ssize_t[:, :, ::1] step = top
-    cdef floating *m_b
-    cdef const floating *h
-    cdef Py_ssize_t *step_b
-    cdef floating x, current
-    cdef bint taken
+    cdef const Py_ssize_t *n_steps = &lengths[0] if lengths is not None and B else NULL
     with nogil:
-        for b in range(B):
-            n_steps = T if lengths is None else min(lengths[b], T)
-            m_b, step_b = &m[0, b, 0], &step[0, b, 0]
-            for t in range(n_steps):
-                h = &H[t, b, 0]
-                for j in range(U):
-                    x, current = h[j], m_b[j]
-                    taken = (x > current) | ((x != x) & (current == current))
-                    m_b[j] = x if taken else current
-                    step_b[j] = t if taken else step_b[j]
+        for t in range(T):
+            for b in range(B):
+                if n_steps == NULL or t < n_steps[b]:
+                    max_row(&H[t, b, 0], &m[0, b, 0], &step[0, b, 0], t, U)
     return maximum, top
