@@ -36,10 +36,10 @@ time whose step t reads h_prev = H[t] and writes H[t+1]. What backward needs bes
 LSTM's c and act(c), the GRU's reset term) goes to arrays of every step when training and
 to arrays of one step, reused, at inference (training=False): the loop moves those pointers
 on by one step per step, or not at all. The vanilla cell keeps nothing else, so its forward
-serves both. Per cell, from the inside out: a row pass (the math of one row), a step (the
-recurrent product, the row passes, padding), the loop over time, its two compilations (tanh
-alone or any activation; see _fastmath.pxd) and the Python entry point, which checks shapes
-and runs the loop on each block of rows.
+serves both. Per cell, from the inside out: a row pass (the math of one row, its rows
+restrict pointers: see row_in), a step (the recurrent product, the row passes, padding),
+the loop over time, its two compilations (tanh alone or any activation; see _fastmath.pxd)
+and the Python entry point, which checks shapes and runs the loop on each block of rows.
 
 Variable lengths. At each step the products cover a block's rows up to its last valid row,
 so a block sorted by length, longest first, costs its valid steps only.
@@ -55,7 +55,6 @@ Row-major products go to column-major BLAS by computing the transposed problem:
 C = op(A) op(B) (row-major) is C^T = op(B)^T op(A)^T (column-major), i.e. swap the operands.
 """
 
-cimport cython
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 cimport openmp
