@@ -1086,7 +1086,7 @@ cdef inline void gru_row_backward_after(row_out gates, row_out dn_out, row_in rn
         z = gates[n_hidden + j]
         n = gates[2 * n_hidden + j]
         dh_t = dh[j] + dH_t[j]
-        dn = dh_t * ((1 - z) * dact_(n, act, kind))
+        dn = dh_t * ((<floating>1 - z) * dact_(n, act, kind))
         gates[j] = dn * (rn_[j] * sigmoid_derivative(r))
         gates[n_hidden + j] = dh_t * ((h_prev[j] - n) * sigmoid_derivative(z))
         gates[2 * n_hidden + j] = dn * r
@@ -1111,7 +1111,7 @@ cdef inline void gru_row_backward_before1(row_out gates, const floating *h_prev,
         z = gates[n_hidden + j]
         n = gates[2 * n_hidden + j]
         dh_t = dh[j] + dH_t[j]
-        gates[2 * n_hidden + j] = dh_t * ((1 - z) * dact_(n, act, kind))
+        gates[2 * n_hidden + j] = dh_t * ((<floating>1 - z) * dact_(n, act, kind))
         gates[n_hidden + j] = dh_t * ((h_prev[j] - n) * sigmoid_derivative(z))
         dh[j] = dh_t * z
 
