@@ -88,8 +88,9 @@ cdef extern from "_packed_product.h":
 # written): pointers declared restrict, C's promise that no other pointer of the call reaches
 # their memory. Without it gcc checks at run time, before each row's vector loop, that no two
 # rows overlap: a few hundred instructions a row, 37 % of the LSTM's forward row pass at 16
-# units. gcc checks only pairs of plain pointers, so each pass keeps one plain `floating`
-# pointer (which also types its locals), or the two that may alias (the LSTM's c_prev and c).
+# units. gcc checks only pairs of plain pointers, so a pass may keep one plain `floating`
+# pointer, from which Cython types its locals, and the LSTM's forward keeps c_prev and c
+# plain, which are one array at inference.
 cdef extern from *:
     """
     #if defined(_MSC_VER)
