@@ -774,11 +774,10 @@ def lstm_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[:, :, ::
         (threads, count_blocks(B, n_blocks), 4 * n_hidden), np.asarray(XW).dtype)
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
         lstm_rows_forward(&XW[0, 0, 0], &X[0, 0, 0] if F else NULL, &W_x[0, 0] if F else NULL,
-                          &b[0] if F else NULL, F,
-                          &scratch[threadid(), 0, 0], &W[0, 0], W.shape[1], packed,
-                          &H[0, 0, 0], &C[0, 0, 0], &cell_out[0, 0, 0], m, T, B, n_hidden,
-                          block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks),
-                          training, act)
+                          &b[0] if F else NULL, F, &scratch[threadid(), 0, 0], &W[0, 0],
+                          W.shape[1], packed, &H[0, 0, 0], &C[0, 0, 0], &cell_out[0, 0, 0], m, T,
+                          B, n_hidden, block_start(k, B, n_blocks),
+                          block_start(k + 1, B, n_blocks), training, act)
 
 
 cdef inline void lstm_row_backward(row_out gates, const floating *c_prev, row_in cell_out,
@@ -1060,8 +1059,7 @@ def gru_forward(floating[:, :, ::1] XW, floating[:, ::1] W_h, floating[::1] b_hn
     for k in prange(n_blocks, nogil=True, num_threads=threads, schedule="dynamic"):
         gru_rows_forward(&XW[0, 0, 0], &X[0, 0, 0] if F else NULL, &W_x[0, 0] if F else NULL,
                          &b[0] if F else NULL, F, &scratch[threadid(), 0, 0], &W_h[0, 0], pw, pn,
-                         bias,
-                         &H[0, 0, 0], &reset_term[0, 0, 0], m, T, B, n_hidden,
+                         bias, &H[0, 0, 0], &reset_term[0, 0, 0], m, T, B, n_hidden,
                          block_start(k, B, n_blocks), block_start(k + 1, B, n_blocks),
                          reset_after, training, act)
 
